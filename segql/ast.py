@@ -1,0 +1,359 @@
+"""The segql AST: frozen dataclasses, built by both front ends (.seg and YAML).
+
+Every node carries a `span`; spans are excluded from equality so that the
+`.seg` and `.yml` forms of one definition compare equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from segql.errors import Span
+
+NOSPAN = Span("<builtin>", 0, 0, 0, 0)
+
+
+def _span() -> Span:
+    return field(default=NOSPAN, compare=False, repr=False)  # type: ignore[return-value]
+
+
+class Node:
+    span: Span
+
+
+# ---------------------------------------------------------------- literals
+
+
+@dataclass(frozen=True)
+class Number(Node):
+    value: Decimal
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class String(Node):
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Boolean(Node):
+    value: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Null(Node):
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class DateLit(Node):
+    value: dt.date
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class TimestampLit(Node):
+    value: dt.datetime
+    span: Span = _span()
+
+
+UNITS = ("second", "minute", "hour", "day", "week", "month")
+
+
+@dataclass(frozen=True)
+class Duration(Node):
+    """`N unit` — unit is one of UNITS (singular)."""
+
+    amount: int
+    unit: str
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- names and operators
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    """A bare name: trait, segment, segmentation, label, profile column, or
+    (inside an aggregate) a source or one of its columns."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Column(Node):
+    """`source.column`."""
+
+    source: str
+    column: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Unary(Node):
+    op: str  # "not" | "-"
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Binary(Node):
+    op: str  # + - * / = != < <= > >= and or
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class InList(Node):
+    operand: Expr
+    items: tuple[Expr, ...]
+    negated: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Between(Node):
+    operand: Expr
+    low: Expr
+    high: Expr
+    negated: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class IsNull(Node):
+    operand: Expr
+    negated: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Like(Node):
+    operand: Expr
+    pattern: Expr
+    negated: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """A function on values: days_since, weekday, hour, date, coalesce, lower,
+    abs, percentile, score."""
+
+    func: str
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- windows
+
+
+@dataclass(frozen=True)
+class RollingWindow(Node):
+    """`last N units`: as_of - N < time <= as_of."""
+
+    length: Duration
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class AgoWindow(Node):
+    """`N to M units ago` (newer=N, older=M) or `before N units ago` (older=None)."""
+
+    newer: Duration
+    older: Duration | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class StaticWindow(Node):
+    """`D1 to D2` (whole days, both included), `since D`, `before D`.
+
+    start is inclusive, end is inclusive for `to` and exclusive for `before`.
+    Values are dates or timestamps."""
+
+    kind: str  # "range" | "since" | "before"
+    start: dt.date | dt.datetime | None
+    end: dt.date | dt.datetime | None
+    span: Span = _span()
+
+
+CALENDAR_UNITS = ("day", "week", "month", "year")
+
+
+@dataclass(frozen=True)
+class CalendarWindow(Node):
+    """`today` (day, 0), `yesterday` (day, 1), `this week` (week, 0), `previous month` (month, 1)…"""
+
+    unit: str
+    offset: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SlidingWindow(Node):
+    """`any 24 hours` (count only): most rows within one span of that length."""
+
+    length: Duration
+    span: Span = _span()
+
+
+Window = RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWindow
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+AGGREGATES = (
+    "count",
+    "count_distinct",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "first",
+    "last",
+    "did",
+    "decayed_count",
+    "decayed_sum",
+)
+
+
+@dataclass(frozen=True)
+class Aggregate(Node):
+    """`func(value [where cond] [, window])`; value is a source Name (count, did,
+    decayed_count) or an expression over one source's columns."""
+
+    func: str
+    value: Expr
+    where: Expr | None = None
+    window: Window | None = None
+    half_life: Duration | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Step(Node):
+    """One step of a sequence: a source with an optional filter."""
+
+    source: Name
+    where: Expr | None = None
+    negated: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Sequence(Node):
+    """`did(A then B [then not C] within D [on column] [, window])`."""
+
+    steps: tuple[Step, ...]
+    within: Duration
+    on: str | None = None
+    window: Window | None = None
+    span: Span = _span()
+
+
+Expr = (
+    Number
+    | String
+    | Boolean
+    | Null
+    | DateLit
+    | TimestampLit
+    | Duration
+    | Name
+    | Column
+    | Unary
+    | Binary
+    | InList
+    | Between
+    | IsNull
+    | Like
+    | Call
+    | Aggregate
+    | Sequence
+)
+
+
+# ---------------------------------------------------------------- definitions
+
+
+@dataclass(frozen=True)
+class Trait(Node):
+    name: str
+    expr: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Segment(Node):
+    name: str
+    expr: Expr
+    title: str | None = None
+    hypothesis: str | None = None
+    channels: tuple[str, ...] = ()
+    kpis: tuple[str, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Rule(Node):
+    label: str
+    expr: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class CatchAll(Node):
+    label: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Segmentation(Node):
+    name: str
+    by: str  # "priority" | "weight"
+    rules: tuple[Rule, ...]
+    catch_all: CatchAll | None = None
+    span: Span = _span()
+
+
+Definition = Trait | Segment | Segmentation
+
+
+@dataclass(frozen=True)
+class Module(Node):
+    """The definitions of one file."""
+
+    file: str
+    definitions: tuple[Definition, ...]
+    span: Span = _span()
+
+
+def children(node: Node) -> list[Node]:
+    """Direct child nodes, for generic walks."""
+    out: list[Node] = []
+    for name in node.__dataclass_fields__:  # type: ignore[attr-defined]
+        if name == "span":
+            continue
+        value = getattr(node, name)
+        if isinstance(value, Node):
+            out.append(value)
+        elif isinstance(value, tuple):
+            out.extend(v for v in value if isinstance(v, Node))
+    return out
+
+
+def walk(node: Node):
+    """Pre-order walk of a node and its descendants."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(children(n)))

@@ -1,0 +1,125 @@
+"""Diagnostics: every user mistake becomes a SegqlError with a span, rendered as
+
+    file:line:col: error: message
+      <source line>
+      ^^^^^
+    help: ...
+
+Errors are collected (`Diagnostics`) so that a run reports all of them at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns are 1-based, end is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def point(file: str, line: int, col: int) -> Span:
+        return Span(file, line, col, line, col + 1)
+
+
+@dataclass
+class SegqlError(Exception):
+    """A user error: bad definitions, bad data, bad usage."""
+
+    message: str
+    span: Span | None = None
+    hints: tuple[str, ...] = ()
+    code: str = "error"
+    # usage errors (unknown flag or dialect) exit with 2, everything else with 1
+    usage: bool = False
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def render(self, sources: dict[str, str] | None = None) -> str:
+        if self.span is None:
+            head = f"error: {self.message}"
+        else:
+            head = f"{self.span.file}:{self.span.line}:{self.span.col}: error: {self.message}"
+        lines = [head]
+        text = None
+        if self.span is not None:
+            text = (sources or {}).get(self.span.file)
+            if text is None:
+                text = _read(self.span.file)
+        if text is not None and self.span is not None:
+            src_lines = text.splitlines()
+            if 1 <= self.span.line <= len(src_lines):
+                src = src_lines[self.span.line - 1].replace("\t", " ")
+                lines.append("  " + src)
+                start = self.span.col
+                end = self.span.end_col if self.span.end_line == self.span.line else len(src) + 1
+                width = max(1, min(end, len(src) + 1) - start)
+                lines.append("  " + " " * (start - 1) + "^" * width)
+        lines.extend(f"help: {h}" for h in self.hints)
+        return "\n".join(lines)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+class SegqlErrors(Exception):
+    """Several errors of one run, raised together."""
+
+    def __init__(self, errors: list[SegqlError]):
+        self.errors = sorted(errors, key=_order)
+        super().__init__("\n".join(e.render() for e in self.errors))
+
+    @property
+    def usage(self) -> bool:
+        return all(e.usage for e in self.errors)
+
+
+def _order(e: SegqlError) -> tuple:
+    s = e.span
+    return (s is None, s.file if s else "", s.line if s else 0, s.col if s else 0, e.message)
+
+
+@dataclass
+class Diagnostics:
+    """Collects errors of a stage; `check()` raises them all together."""
+
+    errors: list[SegqlError] = field(default_factory=list)
+
+    def error(self, message: str, span: Span | None = None, *hints: str) -> None:
+        err = SegqlError(message, span, tuple(h for h in hints if h))
+        if err not in self.errors:
+            self.errors.append(err)
+
+    def extend(self, errors: Iterable[SegqlError]) -> None:
+        for e in errors:
+            if e not in self.errors:
+                self.errors.append(e)
+
+    def check(self) -> None:
+        if self.errors:
+            raise SegqlErrors(list(self.errors))
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """'did you mean' hint text, or '' when nothing is close."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"did you mean '{close[0]}'?" if close else ""
