@@ -1,0 +1,32 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# tests/ is on sys.path (pytest's default "prepend" import mode), so tests/engines is
+# importable as the package `engines`.
+from engines.postgres import PostgresServer, available
+
+
+def engines_required() -> bool:
+    """CI sets SEGQL_REQUIRE_ENGINES=1: missing engines are then a failure, not a skip."""
+    return os.environ.get("SEGQL_REQUIRE_ENGINES", "") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the whole test session (see tests/engines/postgres.py).
+
+    Skips the requesting test when no server can be started here, unless
+    SEGQL_REQUIRE_ENGINES=1, in which case the test fails."""
+    reason = available()
+    if reason is not None:
+        if engines_required():
+            pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but PostgreSQL is unavailable: {reason}")
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    with PostgresServer() as server:
+        yield server
