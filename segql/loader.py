@@ -1,0 +1,147 @@
+"""Finding, reading and parsing definition files (LANGUAGE.md §11).
+
+PATH arguments select `.seg`/`.yml`/`.yaml` files or folders of them; every
+definition file under the project root is loaded as well, so that definitions
+in the project's other files resolve. File names in spans are paths as given,
+so that error messages name files the way the user wrote them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from segql import ast
+from segql.errors import Diagnostics, SegqlError, SegqlErrors, Span
+from segql.parser import parse_module
+from segql.project import PROJECT_FILE
+from segql.yaml_front import parse_yaml_module
+
+SEG_SUFFIXES = (".seg",)
+YAML_SUFFIXES = (".yml", ".yaml")
+SUFFIXES = SEG_SUFFIXES + YAML_SUFFIXES
+# never definitions: virtual environments and JavaScript dependencies are big
+# and may hold YAML of their own; hidden folders (.git, .github) are skipped too
+SKIPPED_DIRS = (".venv", "node_modules")
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_source(path: Path) -> str:
+    """The file's text: UTF-8, a leading byte order mark tolerated (and dropped)."""
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise SegqlError(f"cannot read '{file}': {e.strerror or e}") from None
+    # strip the BOM by hand: with 'utf-8-sig', error offsets would not count it
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = body[: e.start].decode("utf-8")  # valid up to the first bad byte
+        line = good.count("\n") + 1
+        col = len(good) - (good.rfind("\n") + 1) + 1
+        raise SegqlError(
+            f"file is not valid UTF-8 (byte 0x{body[e.start]:02x})",
+            Span(file, line, col, line, col + 1),
+            ("save the file as UTF-8",),
+        ) from None
+
+
+def parse_file(path: Path) -> ast.Module:
+    """Parse one definitions file; raises SegqlError or SegqlErrors."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise SegqlError(_not_definitions(str(path)))
+    text = read_source(path)
+    if suffix in SEG_SUFFIXES:
+        return parse_module(text, str(path))
+    return parse_yaml_module(text, str(path))
+
+
+def definition_files(paths: list[str], root: Path) -> list[Path]:
+    """The definition files that PATH arguments name, sorted by path, each once.
+
+    Raises SegqlError (SegqlErrors when several paths are wrong)."""
+    diags = Diagnostics()
+    files = _collect(paths, diags)
+    if len(diags.errors) == 1:
+        raise diags.errors[0]
+    diags.check()
+    return files
+
+
+def load_modules(paths: list[str], root: Path) -> tuple[list[ast.Module], set[str]]:
+    """Parse every definition file under the project root plus those PATHs name.
+
+    Returns the modules (sorted by file name) and the file names the PATHs
+    selected. Errors of every file are raised together as SegqlErrors."""
+    diags = Diagnostics()
+    selected = _collect(paths, diags)
+    project = [_display(p) for p in _collect([str(root)], diags)]
+    by_file: dict[str, Path] = {}
+    for path in (*selected, *project):  # a selected file keeps the name it was given
+        by_file.setdefault(_identity(path), path)
+    modules = []
+    for path in sorted(by_file.values(), key=str):
+        try:
+            modules.append(parse_file(path))
+        except SegqlErrors as e:
+            diags.extend(e.errors)
+        except SegqlError as e:
+            diags.extend([e])
+    diags.check()
+    return modules, {str(p) for p in selected}
+
+
+def _collect(paths: list[str], diags: Diagnostics) -> list[Path]:
+    found: dict[str, Path] = {}
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            diags.error(f"no such file or folder '{given}'")
+        elif path.is_dir():
+            for file in _walk(path):
+                found.setdefault(_identity(file), file)
+        elif path.name == PROJECT_FILE:
+            diags.error(f"'{given}' is the project file, not a definitions file")
+        elif path.suffix.lower() not in SUFFIXES:
+            diags.error(_not_definitions(given))
+        else:
+            found.setdefault(_identity(path), path)
+    return sorted(found.values(), key=str)
+
+
+def _walk(folder: Path) -> list[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        # pruning in place stops os.walk from descending; sorted for a stable walk
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
+        for name in filenames:
+            if name == PROJECT_FILE or name.startswith("."):
+                continue
+            if Path(name).suffix.lower() in SUFFIXES:
+                out.append(Path(dirpath) / name)
+    return out
+
+
+def _identity(path: Path) -> str:
+    """One key per file however it is spelled (`a/x.seg`, `./a/../a/x.seg`)."""
+    return os.path.normcase(str(path.resolve()))
+
+
+def _display(path: Path) -> Path:
+    """A project file found from an absolute root, named relative to the current
+    directory when inside it, as a user would write it."""
+    if not path.is_absolute():
+        return path
+    for base in (Path.cwd(), Path.cwd().resolve()):
+        try:
+            return path.relative_to(base)
+        except ValueError:
+            continue
+    return path
+
+
+def _not_definitions(given: str) -> str:
+    return f"'{given}' is not a definitions file (expected .seg, .yml or .yaml)"
