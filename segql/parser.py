@@ -121,6 +121,7 @@ _TOKEN_WORDS = {
     "DATE": "a date",
     "TIMESTAMP": "a timestamp",
     "PERCENT": "a percent",
+    "UNIT": "a unit (days, weeks, …)",
     "RPAR": "')'",
     "LPAR": "'('",
     "RBRACE": "'}'",
@@ -196,11 +197,18 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> S
     if "RPAR" in expected and paren is not None:
         message = f"expected ')' to close '(' opened at {paren[0]}:{paren[1]}"
         message = f"{message}, found {what.removeprefix('unexpected ')}"
+    elif "UNIT" in expected and isinstance(e, lark.exceptions.UnexpectedToken) and str(
+        e.token
+    ).isidentifier():
+        message = f"unknown unit '{e.token}'"
+        hints.append(did_you_mean(str(e.token), UNIT_NAMES))
+        hints.append("units are " + ", ".join((*ast.UNITS, "year")))
     else:
         message = what
         words = sorted({_describe(t) for t in expected})
         if 0 < len(words) <= 6:
             hints.append("expected " + ", ".join(words))
+    hints = [h for h in hints if h]
     return SegqlError(message, Span(file, line, col, line, col + length), tuple(hints))
 
 

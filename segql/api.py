@@ -1,0 +1,119 @@
+"""The Python API: what the CLI calls. `compile()` only chains the stages:
+
+    load (parse)  →  resolve  →  plan  →  generate
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from segql import ast
+from segql.dialects import get_dialect
+from segql.errors import SegqlError
+from segql.generate import generate
+from segql.loader import load_modules
+from segql.model import Model
+from segql.plan import plan
+from segql.project import Project, find_project_file, load_project
+from segql.resolve import resolve
+from segql.schema import introspect
+from segql.windows import FixedClock, LiveClock, local_to_utc
+
+
+def load(paths: list[str], project: str | None = None, con=None) -> Model:
+    """Parse, resolve and type-check the project's definitions; PATHs select outputs."""
+    proj = load_project(find_project_file(project, paths))
+    return load_with(proj, paths, con)
+
+
+def load_with(proj: Project, paths: list[str], con=None) -> Model:
+    from segql.errors import Diagnostics, SegqlErrors
+
+    diags = Diagnostics()
+    catalog = introspect(proj, con, diags)
+    try:
+        modules, selected = load_modules(paths, proj.root)
+    except SegqlErrors as e:
+        diags.extend(e.errors)
+        diags.check()
+        raise
+    diags.check()
+    return resolve(modules, proj, catalog, selected if paths else None)
+
+
+def parse_as_of(text: str, timezone: str) -> dt.datetime:
+    """--as-of: a date (its local midnight) or timestamp, read in the project time
+    zone unless it carries an offset (Z, +02:00); returns a naive UTC instant."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise SegqlError(
+            f"invalid --as-of '{text}'",
+            None,
+            ("write a date or timestamp: 2024-05-01 or 2024-05-01T12:00:00",),
+            usage=True,
+        ) from None
+    if value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return local_to_utc(value, timezone)
+
+
+def select(model: Model, segment: str | None, segmentation: str | None) -> tuple[tuple[str, ...], str]:
+    """Outputs and mode for --segment / --segmentation / everything selected."""
+    for name, kind in ((segment, ast.Segment), (segmentation, ast.Segmentation)):
+        if name is None:
+            continue
+        d = model.definitions.get(name)
+        if not isinstance(d, kind):
+            from segql.errors import did_you_mean
+
+            pool = [n for n, x in model.definitions.items() if isinstance(x, kind)]
+            hint = did_you_mean(name, pool)
+            what = "segment" if kind is ast.Segment else "segmentation"
+            raise SegqlError(f"unknown {what} '{name}'" + (f" ({hint})" if hint else ""))
+        return (name,), "segment" if kind is ast.Segment else "segmentation"
+    if not model.selected:
+        raise SegqlError("no segments or segmentations to compile in the given paths")
+    return model.selected, "membership"
+
+
+def compile_model(
+    model: Model,
+    dialect: str | None = None,
+    as_of: dt.datetime | None = None,
+    segment: str | None = None,
+    segmentation: str | None = None,
+) -> str:
+    """SQL text for a resolved model. as_of is a naive UTC instant, or None for
+    the engine's current timestamp."""
+    d = get_dialect(dialect or model.project.dialect)
+    tz = model.project.timezone
+    clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d)
+    outputs, mode = select(model, segment, segmentation)
+    return generate(plan(model, outputs, mode), d, clock)
+
+
+def compile(
+    paths: list[str],
+    *,
+    project: str | None = None,
+    dialect: str | None = None,
+    as_of: str | dt.datetime | None = None,
+    segment: str | None = None,
+    segmentation: str | None = None,
+) -> str:
+    """Compile definitions (LANGUAGE.md §9) to SQL text."""
+    if dialect is not None:
+        get_dialect(dialect)  # a usage error before any work
+    model = load(paths, project)
+    when = parse_as_of(as_of, model.project.timezone) if isinstance(as_of, str) else as_of
+    return compile_model(model, dialect, when, segment, segmentation)
+
+
+def validate(paths: list[str], project: str | None = None) -> Model:
+    """Parse, resolve and type-check; raises SegqlErrors."""
+    return load(paths, project)
+
+
+__all__ = ["compile", "compile_model", "validate", "load", "parse_as_of", "Path"]

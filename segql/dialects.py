@@ -1,0 +1,299 @@
+"""The dialect registry: every difference between engines lives here.
+
+Each dialect builds the few typed expressions whose SQL differs by engine
+(instants, time zones, epoch arithmetic, weekday) instead of letting sqlglot
+transpile DuckDB text, which silently changes meaning on some engines.
+The `lacks` lists name constructs an engine does not have; generated SQL must
+never contain them (tests check this for engines that cannot run here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from segql.errors import SegqlError
+
+
+def _lit(s: str) -> exp.Literal:
+    return exp.Literal.string(s)
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # our name
+    sqlglot: str  # sqlglot's dialect name
+    support: str = "tested"  # tested (runs in CI) | generated (parse-back and lists only)
+    # constructs this engine lacks (checked against generated SQL in tests)
+    lacks: tuple[str, ...] = field(default_factory=tuple)
+
+    # -- instants: times are compared as naive UTC timestamps
+    def instant_type(self) -> exp.DataType:
+        return exp.DataType.build("TIMESTAMP")
+
+    def instant(self, value: dt.datetime) -> exp.Expression:
+        text = value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
+        return exp.cast(_lit(text), self.instant_type())
+
+    def date(self, value: dt.date) -> exp.Expression:
+        return exp.cast(_lit(value.isoformat()), exp.DataType.build("DATE"))
+
+    def now(self) -> exp.Expression:
+        """The current instant as a naive UTC timestamp."""
+        return exp.cast(
+            exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=_lit("UTC")), self.instant_type()
+        )
+
+    def from_timestamptz(self, col: exp.Expression) -> exp.Expression:
+        return exp.AtTimeZone(this=col, zone=_lit("UTC"))
+
+    # -- time zones: local wall-clock time of an instant, and back
+    def to_local(self, ts: exp.Expression, tz: str) -> exp.Expression:
+        if tz == "UTC":
+            return ts
+        utc = exp.AtTimeZone(this=ts, zone=_lit("UTC"))
+        return exp.AtTimeZone(this=exp.paren(utc, copy=False), zone=_lit(tz))
+
+    def from_local(self, local: exp.Expression, tz: str) -> exp.Expression:
+        if tz == "UTC":
+            return local
+        zoned = exp.AtTimeZone(this=local, zone=_lit(tz))
+        return exp.AtTimeZone(this=exp.paren(zoned, copy=False), zone=_lit("UTC"))
+
+    def local_date_start(self, day: exp.Expression, tz: str) -> exp.Expression:
+        """Instant at which a (local) DATE begins."""
+        return self.from_local(exp.cast(day, self.local_type()), tz)
+
+    def local_type(self) -> exp.DataType:
+        return exp.DataType.build("TIMESTAMP")
+
+    # -- arithmetic on instants
+    def shift(self, ts: exp.Expression, amount: int, unit: str) -> exp.Expression:
+        """ts + amount units (amount may be negative)."""
+        unit_u = unit.upper()
+        if unit_u == "WEEK":
+            amount, unit_u = amount * 7, "DAY"
+        if unit_u == "YEAR":
+            amount, unit_u = amount * 12, "MONTH"
+        interval = exp.Interval(this=_lit(str(abs(amount))), unit=exp.var(unit_u))
+        return exp.Sub(this=ts, expression=interval) if amount < 0 else exp.Add(
+            this=ts, expression=interval
+        )
+
+    def shift_local(self, local: exp.Expression, amount: int, unit: str) -> exp.Expression:
+        """A local wall-clock timestamp shifted by amount units."""
+        return self.shift(local, amount, unit)
+
+    def trunc(self, local: exp.Expression, unit: str) -> exp.Expression:
+        """Start of the local day/ISO week/month/year holding a local timestamp."""
+        return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
+
+    def epoch_us(self, ts: exp.Expression) -> exp.Expression:
+        """Microseconds since 1970-01-01 of a naive UTC timestamp."""
+        return _fn("EPOCH_US", ts)
+
+    def isodow(self, local: exp.Expression) -> exp.Expression:
+        return exp.Extract(this=exp.var("ISODOW"), expression=local)
+
+    def hour(self, local: exp.Expression) -> exp.Expression:
+        return exp.Extract(this=exp.var("HOUR"), expression=local)
+
+    def double(self) -> exp.DataType:
+        return exp.DataType.build("DOUBLE")
+
+
+class DuckDB(Dialect):
+    def trunc(self, local, unit):
+        return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
+
+
+class Postgres(Dialect):
+    def epoch_us(self, ts):
+        # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=ts)
+        return exp.cast(exp.Mul(this=seconds, expression=exp.Literal.number(1000000)),
+                        exp.DataType.build("BIGINT"))
+
+
+class BigQuery(Dialect):
+    # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
+    def instant_type(self):
+        return exp.DataType.build("TIMESTAMPTZ")
+
+    def local_type(self):
+        return exp.DataType.build("DATETIME")
+
+    def now(self):
+        return exp.CurrentTimestamp()
+
+    def from_timestamptz(self, col):
+        return col
+
+    def to_local(self, ts, tz):
+        return _fn("DATETIME", ts, _lit(tz))
+
+    def from_local(self, local, tz):
+        return _fn("TIMESTAMP", local, _lit(tz))
+
+    def local_date_start(self, day, tz):
+        return _fn("TIMESTAMP", day, _lit(tz))
+
+    def shift(self, ts, amount, unit):
+        unit_u = {"week": "DAY", "year": "MONTH"}.get(unit, unit.upper())
+        amount = amount * {"week": 7, "year": 12}.get(unit, 1)
+        if unit_u == "MONTH":  # TIMESTAMP_ADD has no MONTH: go through DATETIME in UTC
+            local = _fn("DATETIME_ADD", _fn("DATETIME", ts, _lit("UTC")),
+                        exp.Interval(this=exp.Literal.number(amount), unit=exp.var("MONTH")))
+            return _fn("TIMESTAMP", local, _lit("UTC"))
+        return _fn("TIMESTAMP_ADD", ts,
+                   exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit_u)))
+
+    def shift_local(self, local, amount, unit):
+        return _fn("DATETIME_ADD", local,
+                   exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit.upper())))
+
+    def trunc(self, local, unit):
+        part = exp.var("ISOWEEK") if unit == "week" else exp.var(unit.upper())
+        return _fn("DATETIME_TRUNC", local, part)
+
+    def epoch_us(self, ts):
+        return _fn("UNIX_MICROS", ts)
+
+    def isodow(self, local):
+        dow = exp.Extract(this=exp.var("DAYOFWEEK"), expression=local)  # 1 = Sunday
+        return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=dow, expression=exp.Literal.number(5))),
+                                    expression=exp.Literal.number(7)),
+                       expression=exp.Literal.number(1))
+
+
+class Snowflake(Dialect):
+    def now(self):
+        return exp.cast(_fn("CONVERT_TIMEZONE", _lit("UTC"), exp.CurrentTimestamp()),
+                        exp.DataType.build("TIMESTAMPNTZ"))
+
+    def instant_type(self):
+        return exp.DataType.build("TIMESTAMPNTZ")
+
+    def local_type(self):
+        return exp.DataType.build("TIMESTAMPNTZ")
+
+    def from_timestamptz(self, col):
+        return exp.cast(_fn("CONVERT_TIMEZONE", _lit("UTC"), col),
+                        exp.DataType.build("TIMESTAMPNTZ"))
+
+    def to_local(self, ts, tz):
+        return ts if tz == "UTC" else _fn("CONVERT_TIMEZONE", _lit("UTC"), _lit(tz), ts)
+
+    def from_local(self, local, tz):
+        return local if tz == "UTC" else _fn("CONVERT_TIMEZONE", _lit(tz), _lit("UTC"), local)
+
+    def shift(self, ts, amount, unit):
+        return _fn("DATEADD", exp.var(unit.upper()), exp.Literal.number(amount), ts)
+
+    def trunc(self, local, unit):
+        # WEEK_START defaults to Monday (ISO) in Snowflake
+        return _fn("DATE_TRUNC", _lit(unit.upper()), local)
+
+    def epoch_us(self, ts):
+        return _fn("DATE_PART", exp.var("EPOCH_MICROSECOND"), ts)
+
+    def isodow(self, local):
+        return _fn("DAYOFWEEKISO", local)
+
+
+class Spark(Dialect):
+    # Spark TIMESTAMPs are read in the session time zone, which must be UTC.
+    def now(self):
+        return exp.CurrentTimestamp()
+
+    def from_timestamptz(self, col):
+        return col
+
+    def to_local(self, ts, tz):
+        return ts if tz == "UTC" else _fn("FROM_UTC_TIMESTAMP", ts, _lit(tz))
+
+    def from_local(self, local, tz):
+        return local if tz == "UTC" else _fn("TO_UTC_TIMESTAMP", local, _lit(tz))
+
+    def trunc(self, local, unit):
+        return _fn("DATE_TRUNC", _lit(unit.upper()), local)
+
+    def epoch_us(self, ts):
+        return _fn("UNIX_MICROS", ts)
+
+    def isodow(self, local):
+        dow = _fn("DAYOFWEEK", local)  # 1 = Sunday
+        return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=dow, expression=exp.Literal.number(5))),
+                                    expression=exp.Literal.number(7)),
+                       expression=exp.Literal.number(1))
+
+    def hour(self, local):
+        return _fn("HOUR", local)
+
+
+class Trino(Dialect):
+    def now(self):
+        return exp.cast(_fn("AT_TIMEZONE", exp.CurrentTimestamp(), _lit("UTC")),
+                        exp.DataType.build("TIMESTAMP"))
+
+    def from_timestamptz(self, col):
+        return exp.cast(_fn("AT_TIMEZONE", col, _lit("UTC")), exp.DataType.build("TIMESTAMP"))
+
+    def to_local(self, ts, tz):
+        if tz == "UTC":
+            return ts
+        zoned = _fn("AT_TIMEZONE", _fn("WITH_TIMEZONE", ts, _lit("UTC")), _lit(tz))
+        return exp.cast(zoned, exp.DataType.build("TIMESTAMP"))
+
+    def from_local(self, local, tz):
+        if tz == "UTC":
+            return local
+        zoned = _fn("AT_TIMEZONE", _fn("WITH_TIMEZONE", local, _lit(tz)), _lit("UTC"))
+        return exp.cast(zoned, exp.DataType.build("TIMESTAMP"))
+
+    def shift(self, ts, amount, unit):
+        return _fn("DATE_ADD", _lit(unit), exp.Literal.number(amount), ts)
+
+    def trunc(self, local, unit):
+        return _fn("DATE_TRUNC", _lit(unit), local)
+
+    def epoch_us(self, ts):
+        # to_unixtime is seconds as a double: exact to the microsecond for this era
+        return exp.cast(_fn("ROUND", exp.Mul(this=_fn("TO_UNIXTIME", ts),
+                                             expression=exp.Literal.number(1000000))),
+                        exp.DataType.build("BIGINT"))
+
+    def isodow(self, local):
+        return _fn("DAY_OF_WEEK", local)
+
+
+_COMMON_LACKS = ("NTILE", "FILTER (WHERE", "PERCENTILE_APPROX", "APPROX_")
+
+DIALECTS: dict[str, Dialect] = {
+    "duckdb": DuckDB("duckdb", "duckdb", "tested", _COMMON_LACKS),
+    "postgres": Postgres("postgres", "postgres", "tested", _COMMON_LACKS),
+    "bigquery": BigQuery("bigquery", "bigquery", "generated",
+                         (*_COMMON_LACKS, "RANGE BETWEEN INTERVAL")),
+    "snowflake": Snowflake("snowflake", "snowflake", "generated",
+                           (*_COMMON_LACKS, "RANGE BETWEEN INTERVAL")),
+    "spark": Spark("spark", "spark", "generated", _COMMON_LACKS),
+    "databricks": Spark("databricks", "databricks", "generated", _COMMON_LACKS),
+    "trino": Trino("trino", "trino", "generated", _COMMON_LACKS),
+}
+
+
+def get_dialect(name: str) -> Dialect:
+    """The dialect called `name`; an unknown one is a usage error."""
+    from segql.errors import did_you_mean
+
+    if name not in DIALECTS:
+        hint = did_you_mean(name, DIALECTS)
+        msg = f"unknown dialect '{name}'" + (f" ({hint})" if hint else "")
+        raise SegqlError(msg, None, ("dialects are " + ", ".join(DIALECTS),), usage=True)
+    return DIALECTS[name]

@@ -1,0 +1,380 @@
+"""Generate: a Plan → one sqlglot query → SQL text for a dialect.
+
+Query shape (CTE names are stable):
+
+    universe        the entities (profile rows, or every key seen in a source)
+    src_<source>    one grouped scan per source: every aggregate of every
+                    segment as a conditional aggregate (CASE inside COUNT/SUM…)
+    base            universe LEFT JOIN each src_<source>
+    layer_1 … n     ranks and definitions, each computed once, in dependency order
+    final SELECT    key + one column per segment / segmentation
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, UnsupportedError
+
+from segql import ast
+from segql.dialects import Dialect
+from segql.errors import SegqlError
+from segql.model import DefRef, ProfileRef, SourceCol, SourceRef
+from segql.plan import AggSlot, DefSlot, Plan, RankSlot
+from segql.project import Table
+from segql.sqlexpr import Translator, coalesce_false, number
+from segql.windows import Clock, bounds, condition
+
+KEY = "k"
+ROW_TIME_FLOOR = None
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(ident(name), table=ident(table) if table else None)
+
+
+def table_expr(table: Table, root) -> exp.Table:
+    if table.is_path:
+        return exp.Table(this=ident(table.name))
+    parts = [ident(p) for p in table.parts]
+    return exp.Table(
+        this=parts[-1],
+        db=parts[-2] if len(parts) > 1 else None,
+        catalog=parts[-3] if len(parts) > 2 else None,
+    )
+
+
+# ------------------------------------------------------------------ scopes
+
+
+@dataclass
+class RowScope:
+    """Inside a source scan: names are the raw columns of the source table."""
+
+    gen: Generator
+
+    def profile(self, node):  # the resolver forbids profile columns in rows
+        raise TypeError("profile column in a row condition")
+
+    def source_col(self, node: SourceCol) -> exp.Expression:
+        return self.gen.row_column(node.source, node.column)
+
+    def definition(self, node):
+        raise TypeError("definition in a row condition")
+
+    def aggregate(self, node):
+        raise TypeError("nested aggregate")
+
+    def rank(self, node):
+        raise TypeError("rank in a row condition")
+
+
+@dataclass
+class UniverseScope(RowScope):
+    """The universe condition: raw profile columns."""
+
+    def profile(self, node: ProfileRef) -> exp.Expression:
+        return col(node.column)
+
+
+@dataclass
+class LayerScope:
+    """In base and the layers: every value is a column computed earlier."""
+
+    plan: Plan
+
+    def profile(self, node: ProfileRef) -> exp.Expression:
+        return col(self.plan.profile_columns[node.column])
+
+    def source_col(self, node):
+        raise TypeError("source column outside an aggregate")
+
+    def definition(self, node: DefRef) -> exp.Expression:
+        return col(self.plan.defs[node.name].column)
+
+    def aggregate(self, node) -> exp.Expression:
+        slot = self.plan.aggregates[node]
+        if isinstance(node, ast.Sequence) or node.func == "did":
+            return exp.GT(this=col(slot.column), expression=number(0))
+        return col(slot.column)
+
+    def rank(self, node: ast.Call):
+        slot = self.plan.ranks[node.args[0]]
+        return col(f"{slot.column}_le"), col(f"{slot.column}_n")
+
+
+# ------------------------------------------------------------------ generator
+
+
+class Generator:
+    def __init__(self, plan: Plan, dialect: Dialect, clock: Clock):
+        self.plan = plan
+        self.model = plan.model
+        self.project = plan.model.project
+        self.dialect = dialect
+        self.clock = clock
+        tz = self.project.timezone
+        self.rows = Translator(RowScope(self), dialect, clock, tz)
+        self.layer = Translator(LayerScope(plan), dialect, clock, tz)
+
+    # -- row level
+    def row_column(self, source: str, column: str) -> exp.Expression:
+        src = self.project.sources[source]
+        if column == src.time:
+            return self.row_time(source)
+        if self.model.source_columns.get(source, {}).get(column) == "timestamptz":
+            return self.dialect.from_timestamptz(col(column))
+        return col(column)
+
+    def row_time(self, source: str) -> exp.Expression:
+        """The row's time as a naive UTC instant."""
+        src = self.project.sources[source]
+        kind = self.model.time_types.get(source, "timestamp")
+        t = col(src.time)
+        if kind == "timestamptz":
+            return self.dialect.from_timestamptz(t)
+        if kind == "date":
+            return self.dialect.local_date_start(t, self.project.timezone)
+        return t
+
+    def row_condition(self, source: str, window, where) -> exp.Expression | None:
+        parts = []
+        wc = condition(self.row_time(source), bounds(window, self.clock))
+        if wc is not None:
+            parts.append(wc)
+        if where is not None:
+            parts.append(self.rows.cond(where))
+        if not parts:
+            return None
+        return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
+
+    # -- the grouped scan of one source
+    def aggregate_expr(self, slot: AggSlot) -> tuple[exp.Expression, exp.Expression | None]:
+        """(aggregate over rows, optional window-function pre-column) of a slot."""
+        node = slot.node
+        if isinstance(node, ast.Sequence):
+            raise SegqlError("sequences are not supported yet", node.span)
+        if isinstance(node.window, ast.SlidingWindow):
+            raise SegqlError("'any …' windows are not supported yet", node.window.span)
+        rc = self.row_condition(slot.source, node.window, node.where)
+        func = node.func
+
+        def when(value: exp.Expression) -> exp.Expression:
+            if rc is None:
+                return value
+            return exp.Case(ifs=[exp.If(this=rc.copy(), true=value)])
+
+        if isinstance(node.value, SourceRef):
+            v: exp.Expression = number(1)
+        else:
+            v = self.rows.value(node.value)
+        if func in ("count", "did"):
+            if rc is None and isinstance(node.value, SourceRef):
+                return exp.Count(this=exp.Star()), None
+            return exp.Count(this=when(v)), None
+        if func == "count_distinct":
+            return exp.Count(this=exp.Distinct(expressions=[when(v)])), None
+        if func in ("sum", "avg", "min", "max"):
+            cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[func]
+            return cls(this=when(v)), None
+        if func in ("decayed_count", "decayed_sum"):
+            hl = node.half_life
+            per_us = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800,
+                      "month": 2629746, "year": 31556952}[hl.unit] * 1_000_000 * hl.amount
+            age = exp.Sub(this=self.clock.as_of_us(), expression=self.dialect.epoch_us(
+                self.row_time(slot.source)))
+            weight = exp.Pow(this=number(0.5) if False else exp.Literal.number("0.5"),
+                             expression=exp.Div(this=exp.cast(exp.paren(age), self.dialect.double()),
+                                                expression=number(per_us)))
+            term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
+            return exp.Sum(this=when(term)), None
+        if func in ("first", "last"):
+            t = self.row_time(slot.source)
+            src = self.project.sources[slot.source]
+            if isinstance(node.value, SourceCol) and node.value.column == src.time:
+                cls = exp.Min if func == "first" else exp.Max
+                return cls(this=when(t)), None
+            # value at the earliest/latest row (ties: smallest/largest value)
+            desc = func == "last"
+            order = [
+                exp.Ordered(this=exp.Case(ifs=[exp.If(this=rc.copy(), true=number(0))],
+                                          default=number(1)) if rc is not None else number(0),
+                            desc=False, nulls_first=False),
+                exp.Ordered(this=t, desc=desc, nulls_first=False),
+                exp.Ordered(this=v.copy(), desc=desc, nulls_first=False),
+            ]
+            window = exp.Window(
+                this=exp.FirstValue(this=when(v)),
+                partition_by=[col(self.project.key)],
+                order=exp.Order(expressions=order),
+                spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                                    end="UNBOUNDED", end_side="FOLLOWING"),
+            )
+            return exp.Max(this=col(f"{slot.column}_w")), window
+        raise SegqlError(f"{func}() is not supported yet", node.span)
+
+    def source_cte(self, source: str, slots: list[AggSlot]) -> exp.Select:
+        src = self.project.sources[source]
+        key = col(self.project.key)
+        t = self.row_time(source)
+        filters = [
+            exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
+            exp.LTE(this=t.copy(), expression=self.clock.as_of()),
+        ]
+        selects: list[exp.Expression] = [exp.alias_(key.copy(), KEY, quoted=True)]
+        pre: list[exp.Expression] = []
+        for slot in slots:
+            agg, window = self.aggregate_expr(slot)
+            if window is not None:
+                pre.append(exp.alias_(window, f"{slot.column}_w", quoted=True))
+            selects.append(exp.alias_(agg, slot.column, quoted=True))
+        rows: exp.Expression = table_expr(src.table, self.project.root)
+        if pre:
+            inner = exp.select(exp.Star(), *pre).from_(rows).where(exp.and_(*filters))
+            q = exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(col(KEY))
+            # the key is aliased in the outer select: group by the raw column
+            q = exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(key.copy())
+            return q
+        return exp.select(*selects).from_(rows).where(exp.and_(*filters)).group_by(key.copy())
+
+    # -- universe, base, layers
+    def universe_cte(self) -> exp.Select:
+        proj = self.project
+        if proj.profiles is None:
+            unions = [exp.select(col(KEY)).from_(ident(f"src_{s}")) for s in proj.sources]
+            q: exp.Expression = unions[0]
+            for u in unions[1:]:
+                q = exp.union(q, u, distinct=True)
+            return q  # type: ignore[return-value]
+        key = col(proj.key)
+        selects = [exp.alias_(key.copy(), KEY, quoted=True)]
+        for column, alias in self.plan.profile_columns.items():
+            selects.append(exp.alias_(col(column), alias, quoted=True))
+        cond = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
+        if self.model.universe is not None:
+            universe = Translator(UniverseScope(self), self.dialect, self.clock, proj.timezone)
+            cond = exp.and_(cond, universe.cond(self.model.universe))
+        return exp.select(*selects).from_(table_expr(proj.profiles, proj.root)).where(cond)
+
+    def base_cte(self, by_source: dict[str, list[AggSlot]]) -> exp.Select:
+        u = "universe"
+        selects: list[exp.Expression] = [col(KEY, u)]
+        selects += [col(alias, u) for alias in self.plan.profile_columns.values()]
+        q = exp.select(*selects).from_(exp.Table(this=ident(u)))
+        for source, slots in by_source.items():
+            if not slots:
+                continue
+            name = f"src_{source}"
+            for slot in slots:
+                c = col(slot.column, name)
+                zero = isinstance(slot.node, ast.Sequence) or slot.node.func in (
+                    "count", "count_distinct", "did", "sum", "decayed_count", "decayed_sum")
+                value = exp.func("COALESCE", c, number(0)) if zero else c
+                selects_expr = exp.alias_(value, slot.column, quoted=True)
+                q = q.select(selects_expr, copy=False)
+            q = q.join(
+                exp.Table(this=ident(name)),
+                on=exp.EQ(this=col(KEY, u), expression=col(KEY, name)),
+                join_type="LEFT",
+                copy=False,
+            )
+        return q
+
+    def layer_column(self, item: RankSlot | DefSlot) -> list[exp.Expression]:
+        t = self.layer
+        if isinstance(item, RankSlot):
+            x = t.value(item.arg)
+            order = exp.Order(expressions=[exp.Ordered(this=x.copy(), desc=False, nulls_first=False)])
+            le = exp.Window(
+                this=exp.Count(this=x.copy()),
+                order=order,
+                spec=exp.WindowSpec(kind="RANGE", start="UNBOUNDED", start_side="PRECEDING",
+                                    end="CURRENT ROW"),
+            )
+            le_guarded = exp.Case(ifs=[exp.If(this=exp.not_(exp.Is(this=x.copy(), expression=exp.null())),
+                                              true=le)])
+            n = exp.Window(this=exp.Count(this=x.copy()))
+            return [exp.alias_(le_guarded, f"{item.column}_le", quoted=True),
+                    exp.alias_(n, f"{item.column}_n", quoted=True)]
+        d = item.definition
+        if isinstance(d, ast.Segment):
+            value = t.cond(d.expr)
+        elif isinstance(d, ast.Segmentation):
+            value = self.segmentation(d)
+        elif self.model.types.get(d.name) == "boolean":
+            value = t.cond(d.expr)
+        else:
+            value = t.value(d.expr)
+        return [exp.alias_(value, item.column, quoted=True)]
+
+    def segmentation(self, d: ast.Segmentation) -> exp.Expression:
+        t = self.layer
+        ifs = []
+        if d.by == "weight":
+            weights = [exp.func("COALESCE", t.value(r.expr), number(0)) for r in d.rules]
+            for i, r in enumerate(d.rules):
+                w = weights[i]
+                parts = [exp.GT(this=w.copy(), expression=number(0))]
+                for j, other in enumerate(weights):
+                    if j < i:
+                        parts.append(exp.GT(this=w.copy(), expression=other.copy()))
+                    elif j > i:
+                        parts.append(exp.GTE(this=w.copy(), expression=other.copy()))
+                ifs.append(exp.If(this=exp.and_(*parts), true=exp.Literal.string(r.label)))
+        else:
+            for r in d.rules:
+                ifs.append(exp.If(this=t.cond(r.expr), true=exp.Literal.string(r.label)))
+        default = exp.Literal.string(d.catch_all.label) if d.catch_all else None
+        return exp.Case(ifs=ifs, default=default)
+
+    def query(self) -> exp.Select:
+        by_source = self.plan.by_source()
+        ctes: list[tuple[str, exp.Expression]] = []
+        needs_all = self.project.profiles is None
+        for source, slots in by_source.items():
+            if slots or needs_all:
+                ctes.append((f"src_{source}", self.source_cte(source, slots)))
+        ctes.insert(0, ("universe", self.universe_cte())) if not needs_all else ctes.append(
+            ("universe", self.universe_cte()))
+        ctes.append(("base", self.base_cte(by_source)))
+        prev = "base"
+        for i, items in enumerate(self.plan.layers(), start=1):
+            cols: list[exp.Expression] = [exp.Star()]
+            for item in items:
+                cols.extend(self.layer_column(item))
+            name = f"layer_{i}"
+            ctes.append((name, exp.select(*cols).from_(ident(prev))))
+            prev = name
+        key_out = exp.alias_(col(KEY), self.project.key, quoted=True)
+        if self.plan.mode == "segment":
+            (name,) = self.plan.outputs
+            final = exp.select(key_out).from_(ident(prev)).where(col(self.plan.defs[name].column))
+        else:
+            outs = [exp.alias_(col(self.plan.defs[n].column), n, quoted=True)
+                    for n in self.plan.outputs]
+            final = exp.select(key_out, *outs).from_(ident(prev))
+        final = final.order_by(col(KEY))
+        for name, q in ctes:
+            final = final.with_(ident(name), as_=q, copy=False)
+        return final
+
+
+def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
+    """SQL text of the plan for the dialect: deterministic and pretty-printed."""
+    tree = Generator(plan, dialect, clock).query()
+    try:
+        return tree.sql(
+            dialect=dialect.sqlglot, pretty=True, identify=True,
+            unsupported_level=ErrorLevel.RAISE,
+        ) + ";\n"
+    except UnsupportedError as e:
+        raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None
+
+
+__all__ = ["generate", "Generator", "sqlglot"]

@@ -1,0 +1,133 @@
+"""Plan: what the membership query must compute, independent of dialect.
+
+- which definitions are needed (the selection and what it refers to),
+- one slot per distinct aggregate, grouped by source (one grouped scan each),
+- one slot per distinct rank argument (percentile and score share it),
+- the layer of every computed column: a definition or rank is computed one
+  layer after everything it refers to, so each is evaluated once and referred
+  to by name, however many segments use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from segql import ast
+from segql.model import DefRef, LabelRef, Model, ProfileRef, source_of
+
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class AggSlot:
+    column: str  # a1, a2, ... (in the base layer)
+    node: ast.Aggregate | ast.Sequence
+    source: str
+
+
+@dataclass
+class RankSlot:
+    column: str  # r1 → r1_le, r1_n
+    arg: ast.Expr
+    layer: int = 0
+
+
+@dataclass
+class DefSlot:
+    column: str
+    name: str
+    definition: ast.Definition
+    layer: int = 0
+
+
+@dataclass
+class Plan:
+    model: Model
+    outputs: tuple[str, ...]  # selected segments/segmentations, in order
+    mode: str  # "membership" | "segment" | "segmentation"
+    profile_columns: dict[str, str] = field(default_factory=dict)  # column -> p1, p2, ...
+    aggregates: dict[ast.Node, AggSlot] = field(default_factory=dict)
+    ranks: dict[ast.Node, RankSlot] = field(default_factory=dict)
+    defs: dict[str, DefSlot] = field(default_factory=dict)
+
+    def by_source(self) -> dict[str, list[AggSlot]]:
+        out: dict[str, list[AggSlot]] = {s: [] for s in self.model.project.sources}
+        for slot in self.aggregates.values():
+            out[slot.source].append(slot)
+        return out
+
+    def layers(self) -> list[list[RankSlot | DefSlot]]:
+        top = max([0, *(s.layer for s in self.defs.values()), *(r.layer for r in self.ranks.values())])
+        out: list[list[RankSlot | DefSlot]] = [[] for _ in range(top)]
+        for r in self.ranks.values():
+            out[r.layer - 1].append(r)
+        for d in self.defs.values():
+            out[d.layer - 1].append(d)
+        return out
+
+
+def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Plan:
+    """Collect the slots and layers needed to compute `outputs`."""
+    p = Plan(model, outputs, mode)
+    needed = _closure(model, outputs)
+    for name in model.definitions:  # dependency order: referred-to first
+        if name not in needed:
+            continue
+        d = model.definitions[name]
+        exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
+        layer = 1 + max([0, *(_level(p, e) for e in exprs)])
+        column = f"d_{name}" if _SIMPLE.match(name) else f"d{len(p.defs) + 1}"
+        p.defs[name] = DefSlot(column, name, d, layer)
+    if model.universe is not None:
+        _collect(p, model.universe)
+    return p
+
+
+def _closure(model: Model, outputs: tuple[str, ...]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        d = model.definitions[n]
+        exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
+        for e in exprs:
+            for node in ast.walk(e):
+                if isinstance(node, DefRef):
+                    stack.append(node.name)
+                elif isinstance(node, LabelRef):
+                    stack.append(node.segmentation)
+    return seen
+
+
+def _collect(p: Plan, e: ast.Expr) -> None:
+    for node in ast.walk(e):
+        if isinstance(node, ProfileRef) and node.column not in p.profile_columns:
+            p.profile_columns[node.column] = f"p{len(p.profile_columns) + 1}"
+
+
+def _level(p: Plan, e: ast.Expr) -> int:
+    """Register the slots e needs and return the layer its inputs are ready at."""
+    match e:
+        case ast.Aggregate() | ast.Sequence():
+            if e not in p.aggregates:
+                source = source_of(e) if isinstance(e, ast.Aggregate) else e.steps[0].source.name
+                p.aggregates[e] = AggSlot(f"a{len(p.aggregates) + 1}", e, source)
+            return 0
+        case ProfileRef():
+            _collect(p, e)
+            return 0
+        case DefRef(name=n):
+            return p.defs[n].layer
+        case LabelRef(segmentation=n):
+            return p.defs[n].layer
+        case ast.Call(func="percentile" | "score", args=args):
+            arg = args[0]
+            if arg not in p.ranks:
+                p.ranks[arg] = RankSlot(f"r{len(p.ranks) + 1}", arg, 1 + _level(p, arg))
+            slot = p.ranks[arg]
+            return max(slot.layer, *(_level(p, a) for a in args[1:])) if args[1:] else slot.layer
+    return max([0, *(_level(p, c) for c in ast.children(e))])

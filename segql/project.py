@@ -1,0 +1,194 @@
+"""The project file `segql.yml`: entity, key, profiles, sources, universe,
+timezone, dialect, database — found in the current directory or the nearest
+parent (or, failing that, beside the paths given), or named by --project."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from segql import ast
+from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
+from segql.yamlsrc import compose, mapping_items, scalar, span_of, value_start
+
+PROJECT_FILE = "segql.yml"
+TYPE_NAMES = ("number", "integer", "string", "boolean", "date", "timestamp")
+_KEYS = ("entity", "key", "profiles", "sources", "universe", "timezone", "dialect", "database")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the warehouse (or, on DuckDB, a CSV/Parquet path)."""
+
+    name: str  # as written: `orders`, `analytics.orders`, `data/orders.parquet`
+    declared: dict[str, str] = field(default_factory=dict)  # column -> type name
+    span: Span = ast.NOSPAN
+
+    @property
+    def is_path(self) -> bool:
+        return "/" in self.name or self.name.endswith((".csv", ".parquet", ".json"))
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return (self.name,) if self.is_path else tuple(self.name.split("."))
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    table: Table
+    time: str
+    span: Span = ast.NOSPAN
+
+
+@dataclass(frozen=True)
+class Project:
+    file: str
+    root: Path
+    entity: str
+    key: str
+    profiles: Table | None
+    sources: dict[str, Source]
+    universe: ast.Expr | None
+    timezone: str
+    dialect: str
+    database: str | None  # absolute path of a DuckDB file, if any
+
+
+def find_project_file(explicit: str | None, paths: list[str]) -> Path:
+    """`--project PATH`, else segql.yml in cwd or its nearest parent, else beside PATHs."""
+    if explicit:
+        p = Path(explicit)
+        p = p / PROJECT_FILE if p.is_dir() else p
+        if not p.is_file():
+            raise SegqlError(f"project file '{explicit}' not found", usage=True)
+        return p
+    starts = [Path.cwd()] + [Path(x).resolve() for x in paths]
+    for start in starts:
+        d = start if start.is_dir() else start.parent
+        for folder in (d, *d.parents):
+            if (folder / PROJECT_FILE).is_file():
+                return folder / PROJECT_FILE
+    raise SegqlError(
+        f"no {PROJECT_FILE} found in the current directory, its parents, or beside the paths",
+        None,
+        ("create segql.yml with 'entity', 'key' and 'sources', or pass --project PATH",),
+    )
+
+
+def load_project(path: Path) -> Project:
+    """Read and check segql.yml; raises SegqlErrors listing every problem."""
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise SegqlError("file is not valid UTF-8", Span(file, 1, 1, 1, 2)) from None
+    root_node = compose(text, file)
+    diags = Diagnostics()
+    if not isinstance(root_node, yaml.MappingNode):
+        raise SegqlError("the project file must be a mapping of settings", Span(file, 1, 1, 1, 2))
+    items = {}
+    for k, v in mapping_items(root_node):
+        key = scalar(k) or ""
+        if key not in _KEYS:
+            diags.error(f"unknown setting '{key}'", span_of(k, file), did_you_mean(key, _KEYS))
+        items[key] = (k, v)
+
+    def text_of(name: str, default: str | None = None, required: bool = False) -> str | None:
+        if name not in items:
+            if required:
+                diags.error(f"missing setting '{name}'", Span(file, 1, 1, 1, 2))
+            return default
+        v = scalar(items[name][1])
+        if v is None or v == "":
+            diags.error(f"'{name}' must be a single value", span_of(items[name][1], file))
+            return default
+        return v
+
+    entity = text_of("entity", "entity") or "entity"
+    key = text_of("key", required=True) or "id"
+    timezone = text_of("timezone", "UTC") or "UTC"
+    if "timezone" in items:
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            diags.error(f"unknown timezone '{timezone}'", span_of(items["timezone"][1], file))
+    dialect = text_of("dialect", "duckdb") or "duckdb"
+    database = text_of("database")
+    if database is not None and database != ":memory:":
+        database = str((path.parent / database).resolve())
+
+    profiles = None
+    if "profiles" in items:
+        profiles = _table(items["profiles"][1], file, diags, "profiles")
+
+    sources: dict[str, Source] = {}
+    if "sources" not in items:
+        diags.error("missing setting 'sources'", Span(file, 1, 1, 1, 2))
+    else:
+        node = items["sources"][1]
+        if not isinstance(node, yaml.MappingNode):
+            diags.error("'sources' must map source names to tables", span_of(node, file))
+        for k, v in mapping_items(node):
+            name = scalar(k) or ""
+            span = span_of(k, file)
+            if name in sources:
+                diags.error(f"duplicate source '{name}'", span)
+            table = _table(v, file, diags, name)
+            fields = {scalar(a): b for a, b in mapping_items(v)}
+            time = scalar(fields["time"]) if "time" in fields else None
+            if not time:
+                diags.error(f"source '{name}' needs 'time: COLUMN'", span)
+                time = "time"
+            sources[name] = Source(name, table, time, span)
+
+    universe = None
+    if "universe" in items:
+        node = items["universe"][1]
+        if isinstance(node, yaml.ScalarNode):
+            from segql.parser import parse_expression
+
+            line, col = value_start(node)
+            try:
+                universe = parse_expression(str(node.value), file, line, col)
+            except SegqlError as e:
+                diags.extend([e])
+            except Exception as e:  # SegqlErrors
+                diags.extend(getattr(e, "errors", []))
+        else:
+            diags.error("'universe' must be a condition", span_of(node, file))
+    diags.check()
+    return Project(
+        file, path.parent, entity, key, profiles, sources, universe, timezone, dialect, database
+    )
+
+
+def _table(node: yaml.Node, file: str, diags: Diagnostics, what: str) -> Table:
+    span = span_of(node, file)
+    if isinstance(node, yaml.ScalarNode):
+        return Table(str(node.value), {}, span)
+    fields = {scalar(a): b for a, b in mapping_items(node)}
+    allowed = ("table", "time", "columns")
+    for k, _ in mapping_items(node):
+        if scalar(k) not in allowed:
+            diags.error(
+                f"unknown setting '{scalar(k)}' in '{what}'",
+                span_of(k, file),
+                did_you_mean(scalar(k) or "", allowed),
+            )
+    name = scalar(fields["table"]) if "table" in fields else None
+    if not name:
+        diags.error(f"'{what}' needs 'table: NAME'", span)
+        name = what
+    declared: dict[str, str] = {}
+    for k, v in mapping_items(fields.get("columns")) if "columns" in fields else []:
+        t = (scalar(v) or "").lower()
+        if t not in TYPE_NAMES:
+            diags.error(
+                f"unknown column type '{t}'", span_of(v, file), "types are " + ", ".join(TYPE_NAMES)
+            )
+        declared[scalar(k) or ""] = t
+    return Table(name, declared, span)

@@ -1,0 +1,540 @@
+"""Resolve: bind every name, check types, find duplicates and cycles.
+
+Input: the parsed modules, the project and its catalog of column types.
+Output: a `Model` whose expressions hold reference nodes instead of names.
+Every problem is collected and reported at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from segql import ast
+from segql.errors import Diagnostics, Span, did_you_mean
+from segql.model import (
+    ANY,
+    BOOLEAN,
+    DATE,
+    DURATION,
+    NULL,
+    NUMBER,
+    STRING,
+    TIMESTAMP,
+    DefRef,
+    LabelRef,
+    Model,
+    ProfileRef,
+    SourceCol,
+    SourceRef,
+    type_of,
+)
+from segql.project import Project
+from segql.schema import Catalog, is_complete
+
+TIMELIKE = (DATE, TIMESTAMP)
+_COMPARABLE = {NUMBER: NUMBER, STRING: STRING, BOOLEAN: BOOLEAN, DATE: "time", TIMESTAMP: "time"}
+
+
+def _with_hint(message: str, hint: str) -> str:
+    return f"{message} ({hint})" if hint else message
+
+
+class _Resolver:
+    def __init__(self, project: Project, catalog: Catalog, diags: Diagnostics):
+        self.project = project
+        self.diags = diags
+        self.defs: dict[str, ast.Definition] = {}
+        self.labels: dict[str, tuple[str, Span]] = {}  # label -> segmentation
+        profiles = catalog.columns(project.profiles) if project.profiles else None
+        self.profile_cols: dict[str, str] = dict(profiles or {})
+        self.profiles_complete = is_complete(profiles)
+        if project.profiles is None:
+            self.profile_cols = {}
+            self.profiles_complete = True
+        self.source_cols: dict[str, dict[str, str]] = {}
+        self.source_complete: dict[str, bool] = {}
+        self.time_types: dict[str, str] = {}
+        for name, src in project.sources.items():
+            cols = catalog.columns(src.table)
+            self.source_cols[name] = dict(cols or {})
+            self.source_complete[name] = is_complete(cols)
+            self._check_column(name, src.time, src.span, "time column")
+            self._check_column(name, project.key, src.span, "key column")
+            t = self.source_cols[name].get(src.time, TIMESTAMP)
+            self.time_types[name] = t if t in ("timestamptz", DATE, TIMESTAMP) else TIMESTAMP
+            if t not in ("timestamptz", DATE, TIMESTAMP, ANY):
+                diags.error(
+                    f"time column '{src.time}' of source '{name}' is not a date or timestamp",
+                    src.span,
+                )
+        if project.profiles is not None and self.profiles_complete:
+            if project.key not in self.profile_cols:
+                diags.error(
+                    _with_hint(
+                        f"key column '{project.key}' not found in profiles table",
+                        did_you_mean(project.key, self.profile_cols),
+                    ),
+                    project.profiles.span,
+                )
+        # the key is a profile column (every entity has it), not a name to define
+        self.profile_cols.pop(project.key, None)
+        self.deps: dict[str, set[str]] = {}
+        self.current: str | None = None
+        self.bound: dict[str, ast.Definition] = {}
+        self.in_progress: set[str] = set()
+
+    def _check_column(self, source: str, column: str, span: Span, what: str) -> None:
+        if self.source_complete[source] and column not in self.source_cols[source]:
+            hint = did_you_mean(column, self.source_cols[source])
+            self.diags.error(
+                _with_hint(f"{what} '{column}' not found in source '{source}'", hint), span
+            )
+
+    # ------------------------------------------------------------ namespace
+
+    def declare(self, modules: list[ast.Module]) -> None:
+        seen: dict[str, Span] = {}
+
+        def claim(name: str, span: Span, what: str) -> None:
+            if name in seen:
+                other = seen[name]
+                self.diags.error(
+                    f"duplicate name '{name}' (also defined at {other.file}:{other.line}:{other.col})",
+                    span,
+                )
+            elif name in self.profile_cols or name == self.project.key:
+                self.diags.error(f"{what} '{name}' clashes with the profile column '{name}'", span)
+            elif name in self.project.sources:
+                self.diags.error(f"{what} '{name}' clashes with the source '{name}'", span)
+            else:
+                seen[name] = span
+
+        for module in modules:
+            for d in module.definitions:
+                claim(d.name, d.span, type(d).__name__.lower())
+                if d.name not in self.defs:
+                    self.defs[d.name] = d
+                if isinstance(d, ast.Segmentation):
+                    labels = [*(r for r in d.rules), *([d.catch_all] if d.catch_all else [])]
+                    for r in labels:
+                        claim(r.label, r.span, "label")
+                        self.labels.setdefault(r.label, (d.name, r.span))
+
+    # ------------------------------------------------------------ expressions
+
+    def expr(self, e: ast.Expr, source: str | None = None) -> ast.Expr:
+        """Bind names in e. `source` is set inside an aggregate's value/where."""
+        match e:
+            case ast.Name(name=name):
+                return self.name(name, e.span, source)
+            case ast.Column(source=src, column=col):
+                return self.column(src, col, e.span, source)
+            case ast.Aggregate():
+                return self.aggregate(e, source)
+            case ast.Sequence():
+                return self.sequence(e, source)
+            case ast.Duration():
+                self.diags.error(
+                    "a duration is only allowed in a window, 'within' or a half-life", e.span
+                )
+                return e
+            case ast.Call(func=f, args=args):
+                if f in ("percentile", "score") and source is not None:
+                    self.diags.error(f"{f}() ranks entities; it cannot be used inside an aggregate",
+                                     e.span)
+                bound = tuple(self.expr(a, source) for a in args)
+                call = dataclasses.replace(e, args=bound)
+                self.check_call(call)
+                return call
+            case _:
+                kids = {}
+                for f in dataclasses.fields(e):
+                    v = getattr(e, f.name)
+                    if isinstance(v, ast.Node):
+                        kids[f.name] = self.expr(v, source)
+                    elif isinstance(v, tuple) and v and isinstance(v[0], ast.Node):
+                        kids[f.name] = tuple(self.expr(x, source) for x in v)
+                node = dataclasses.replace(e, **kids) if kids else e
+                self.check_operator(node)
+                return node
+
+    def name(self, name: str, span: Span, source: str | None) -> ast.Expr:
+        if source is not None:
+            if name in self.source_cols[source] or (
+                not self.source_complete[source] and name not in self.defs
+                and name not in self.profile_cols and name not in self.labels
+            ):
+                return SourceCol(source, name, self.source_cols[source].get(name, ANY), span)
+            if name not in self.defs and name not in self.labels:
+                hint = did_you_mean(name, self.source_cols[source])
+                self.diags.error(
+                    _with_hint(f"unknown column '{name}' in source '{source}'", hint), span
+                )
+                return SourceCol(source, name, ANY, span)
+            self.diags.error(
+                f"'{name}' is not a column of source '{source}': inside an aggregate's "
+                "value and 'where', names are the source's columns",
+                span,
+            )
+            return ast.Null(span)
+        if name in self.defs:
+            d = self.defs[name]
+            self._depend(name)
+            kind = type(d).__name__.lower()
+            typ = BOOLEAN if kind == "segment" else STRING if kind == "segmentation" else ANY
+            if kind == "trait":
+                typ = self.trait_type(name)
+            return DefRef(name, kind, typ, span)
+        if name in self.labels:
+            seg, _ = self.labels[name]
+            self._depend(seg)
+            return LabelRef(seg, name, span)
+        if name in self.profile_cols or (
+            self.project.profiles is not None and not self.profiles_complete
+        ):
+            return ProfileRef(name, self.profile_cols.get(name, ANY), span)
+        if name == self.project.key:
+            return ProfileRef(name, ANY, span)
+        if name in self.project.sources:
+            self.diags.error(
+                f"'{name}' is a source: use it inside an aggregate, e.g. count({name})", span
+            )
+            return ast.Null(span)
+        pool = [*self.defs, *self.labels, *self.profile_cols]
+        self.diags.error(_with_hint(f"unknown name '{name}'", did_you_mean(name, pool)), span)
+        return ast.Null(span)
+
+    def column(self, src: str, col: str, span: Span, source: str | None) -> ast.Expr:
+        if src not in self.project.sources:
+            hint = did_you_mean(src, self.project.sources)
+            self.diags.error(_with_hint(f"unknown source '{src}'", hint), span)
+            return ast.Null(span)
+        if source is None:
+            self.diags.error(
+                f"'{src}.{col}' is a column of source rows: use it inside an aggregate, "
+                f"e.g. last({src}.{col})",
+                span,
+            )
+            return ast.Null(span)
+        if src != source:
+            self.diags.error(
+                f"an aggregate reads one source: '{src}.{col}' is not a column of '{source}'", span
+            )
+            return ast.Null(span)
+        cols = self.source_cols[src]
+        if self.source_complete[src] and col not in cols:
+            hint = did_you_mean(col, cols)
+            self.diags.error(_with_hint(f"unknown column '{col}' in source '{src}'", hint), span)
+        return SourceCol(src, col, cols.get(col, ANY), span)
+
+    def _source_of_value(self, v: ast.Expr) -> str | None:
+        if isinstance(v, ast.Name) and v.name in self.project.sources:
+            return v.name
+        found = [n.source for n in ast.walk(v) if isinstance(n, ast.Column)]
+        if found:
+            return found[0]
+        if isinstance(v, ast.Name):
+            hint = did_you_mean(v.name, self.project.sources)
+            self.diags.error(_with_hint(f"unknown source '{v.name}'", hint), v.span)
+        else:
+            self.diags.error(
+                "an aggregate needs a source, or a value over one source's columns "
+                "written qualified, e.g. sum(orders.amount)",
+                v.span,
+            )
+        return None
+
+    def aggregate(self, agg: ast.Aggregate, outer: str | None) -> ast.Expr:
+        if outer is not None:
+            self.diags.error("aggregates cannot be nested", agg.span)
+            return ast.Null(agg.span)
+        source = self._source_of_value(agg.value)
+        if source is None or source not in self.project.sources:
+            return ast.Null(agg.span)
+        if isinstance(agg.value, ast.Name) and agg.value.name == source:
+            value: ast.Expr = SourceRef(source, agg.value.span)
+            if agg.func not in ("count", "did", "decayed_count"):
+                self.diags.error(
+                    f"{agg.func}() needs a value, e.g. {agg.func}({source}.<column>)",
+                    agg.value.span,
+                )
+        else:
+            value = self.expr(agg.value, source)
+            if agg.func in ("did", "decayed_count"):
+                self.diags.error(f"{agg.func}() takes a source, e.g. {agg.func}({source})",
+                                 agg.value.span)
+        where = self.where(agg.where, source)
+        self.check_window(agg.window, agg.func)
+        if agg.half_life is not None:
+            self.check_duration(agg.half_life, "half-life")
+        vt = type_of(value)
+        if agg.func in ("sum", "avg", "decayed_sum") and vt not in (NUMBER, ANY):
+            self.diags.error(f"{agg.func}() needs numbers, got a {vt}", agg.value.span)
+        return dataclasses.replace(agg, value=value, where=where)
+
+    def where(self, cond: ast.Expr | None, source: str) -> ast.Expr | None:
+        if cond is None:
+            return None
+        bound = self.expr(cond, source)
+        self.expect_condition(bound)
+        return bound
+
+    def sequence(self, seq: ast.Sequence, outer: str | None) -> ast.Expr:
+        if outer is not None:
+            self.diags.error("aggregates cannot be nested", seq.span)
+            return ast.Null(seq.span)
+        steps = []
+        for i, step in enumerate(seq.steps):
+            src = step.source.name
+            if src not in self.project.sources:
+                hint = did_you_mean(src, self.project.sources)
+                self.diags.error(_with_hint(f"unknown source '{src}'", hint), step.source.span)
+                steps.append(step)
+                continue
+            if step.negated and i != len(seq.steps) - 1:
+                self.diags.error("'then not' is only allowed on the last step", step.span)
+            if seq.on is not None:
+                self._check_column(src, seq.on, step.source.span, "column")
+            steps.append(dataclasses.replace(step, where=self.where(step.where, src)))
+        if seq.steps[0].negated:
+            self.diags.error("the first step of a sequence cannot be negated", seq.steps[0].span)
+        self.check_duration(seq.within, "'within'")
+        self.check_window(seq.window, "did")
+        return dataclasses.replace(seq, steps=tuple(steps))
+
+    # ------------------------------------------------------------ checks
+
+    def check_duration(self, d: ast.Duration, what: str) -> None:
+        if d.amount <= 0:
+            self.diags.error(f"{what} must be longer than zero", d.span)
+
+    def check_window(self, w: ast.Window | None, func: str) -> None:
+        match w:
+            case None:
+                return
+            case ast.RollingWindow(length=d):
+                self.check_duration(d, "a window")
+            case ast.SlidingWindow(length=d):
+                self.check_duration(d, "a window")
+                if func != "count":
+                    self.diags.error(
+                        "'any …' (the busiest span) only works with count()", w.span
+                    )
+            case ast.AgoWindow(newer=n, older=o):
+                if o is not None and _approx_seconds(n) >= _approx_seconds(o):
+                    self.diags.error(
+                        f"window runs backwards: '{n.amount} to {o.amount} {o.unit}s ago' "
+                        "needs the first number smaller than the second",
+                        w.span,
+                    )
+                if n.amount < 0:
+                    self.diags.error("a window cannot be negative", w.span)
+            case ast.StaticWindow(kind="range", start=s, end=e):
+                if _as_dt(s) > _as_dt(e):
+                    self.diags.error(f"date range runs backwards: {s} is after {e}", w.span)
+
+    def check_call(self, call: ast.Call) -> None:
+        types = [type_of(a) for a in call.args]
+        f = call.func
+        if f in ("days_since", "weekday", "hour", "date"):
+            if types and types[0] not in (*TIMELIKE, ANY, NULL):
+                self.diags.error(f"{f}() needs a date or timestamp, got a {types[0]}",
+                                 call.args[0].span)
+        elif f in ("abs", "percentile", "score"):
+            if types and types[0] not in (NUMBER, ANY, NULL):
+                self.diags.error(f"{f}() needs a number, got a {types[0]}", call.args[0].span)
+            if f == "score" and len(call.args) == 2:
+                n = call.args[1]
+                if not (isinstance(n, ast.Number) and n.value == int(n.value) and n.value >= 2):
+                    self.diags.error("score() needs a whole number of bins, 2 or more", n.span)
+        elif f == "lower":
+            if types and types[0] not in (STRING, ANY, NULL):
+                self.diags.error(f"lower() needs a string, got a {types[0]}", call.args[0].span)
+        elif f == "coalesce":
+            self._same_kind(call.args, call.span, "coalesce() arguments")
+
+    def _kind(self, t: str) -> str:
+        return _COMPARABLE.get(t, t)
+
+    def _same_kind(self, nodes, span: Span, what: str) -> None:
+        kinds = {self._kind(type_of(n)) for n in nodes} - {ANY, NULL}
+        if len(kinds) > 1:
+            self.diags.error(f"{what} mix types: " + " and ".join(sorted(kinds)), span)
+
+    def expect_condition(self, e: ast.Expr) -> None:
+        t = type_of(e)
+        if t not in (BOOLEAN, ANY):
+            self.diags.error(f"expected a condition (true or false), got a {t}", e.span)
+
+    def check_operator(self, e: ast.Expr) -> None:
+        match e:
+            case ast.Binary(op=op, left=left, right=right):
+                lt, rt = type_of(left), type_of(right)
+                if op in ("and", "or"):
+                    self.expect_condition(left)
+                    self.expect_condition(right)
+                elif op in ("+", "-", "*", "/"):
+                    for side, t in ((left, lt), (right, rt)):
+                        if t not in (NUMBER, ANY, NULL):
+                            self.diags.error(f"'{op}' needs numbers, got a {t}", side.span)
+                else:
+                    if isinstance(left, ast.Null) or isinstance(right, ast.Null):
+                        self.diags.error(
+                            "a comparison with null is never true",
+                            e.span,
+                            "use 'is null' or 'is not null'",
+                        )
+                    elif op not in ("=", "!=") and BOOLEAN in (lt, rt):
+                        self.diags.error(f"'{op}' cannot compare booleans", e.span)
+                    else:
+                        self._same_kind((left, right), e.span, f"'{op}' compares values that")
+            case ast.Unary(op="not", operand=x):
+                self.expect_condition(x)
+            case ast.Unary(op="-", operand=x):
+                if type_of(x) not in (NUMBER, ANY, NULL):
+                    self.diags.error(f"'-' needs a number, got a {type_of(x)}", x.span)
+            case ast.InList(operand=x, items=items):
+                self._same_kind((x, *items), e.span, "'in' compares values that")
+            case ast.Between(operand=x, low=lo, high=hi):
+                self._same_kind((x, lo, hi), e.span, "'between' compares values that")
+            case ast.Like(operand=x, pattern=p):
+                for side in (x, p):
+                    if type_of(side) not in (STRING, ANY, NULL):
+                        self.diags.error(f"'like' needs strings, got a {type_of(side)}", side.span)
+
+    # ------------------------------------------------------------ definitions
+
+    def _depend(self, name: str) -> None:
+        if self.current is not None:
+            self.deps.setdefault(self.current, set()).add(name)
+
+    def trait_type(self, name: str) -> str:
+        if name not in self.bound:
+            if name in self.in_progress:
+                return ANY  # a cycle, reported by order()
+            saved = self.current
+            self.bound[name] = self.definition(self.defs[name])
+            self.current = saved
+        d = self.bound[name]
+        return type_of(d.expr) if isinstance(d, ast.Trait) else ANY
+
+    def bind_all(self) -> dict[str, ast.Definition]:
+        for name, d in self.defs.items():
+            if name not in self.bound:
+                self.bound[name] = self.definition(d)
+        return {n: self.bound[n] for n in self.defs}
+
+    def definition(self, d: ast.Definition) -> ast.Definition:
+        self.in_progress.add(d.name)
+        self.current = d.name
+        self.deps.setdefault(d.name, set())
+        if isinstance(d, ast.Segmentation):
+            rules = []
+            for r in d.rules:
+                bound = self.expr(r.expr)
+                if d.by == "weight":
+                    if type_of(bound) not in (NUMBER, ANY):
+                        self.diags.error(
+                            f"a weight rule needs a number, got a {type_of(bound)}", r.expr.span
+                        )
+                else:
+                    self.expect_condition(bound)
+                rules.append(dataclasses.replace(r, expr=bound))
+            out: ast.Definition = dataclasses.replace(d, rules=tuple(rules))
+        else:
+            bound = self.expr(d.expr)
+            if isinstance(d, ast.Segment):
+                self.expect_condition(bound)
+            elif type_of(bound) == DURATION:
+                pass  # reported by expr()
+            out = dataclasses.replace(d, expr=bound)
+        self.current = None
+        self.in_progress.discard(d.name)
+        return out
+
+    def order(self, bound: dict[str, ast.Definition]) -> list[str]:
+        """Definitions in dependency order; cycles are errors."""
+        done: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(n: str, path: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cycle = path[path.index(n):] + [n]
+                self.diags.error(
+                    "cycle in definitions: " + " → ".join(cycle), self.defs[n].span
+                )
+                return
+            state[n] = 1
+            for m in sorted(self.deps.get(n, ())):
+                if m in bound:
+                    visit(m, [*path, n])
+            state[n] = 2
+            done.append(n)
+
+        for n in bound:
+            visit(n, [])
+        return done
+
+
+def _approx_seconds(d: ast.Duration) -> float:
+    per = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800,
+           "month": 2629746, "year": 31556952}
+    return d.amount * per[d.unit]
+
+
+def _as_dt(v):
+    import datetime as dt
+
+    return v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time())
+
+
+def resolve(
+    modules: list[ast.Module],
+    project: Project,
+    catalog: Catalog,
+    selected_files: set[str] | None = None,
+) -> Model:
+    """Bind names and check the definitions of all modules; raises SegqlErrors."""
+    diags = Diagnostics()
+    r = _Resolver(project, catalog, diags)
+    r.declare(modules)
+    bound = r.bind_all()
+    universe = None
+    if project.universe is not None:
+        if project.profiles is None:
+            diags.error("'universe' needs a profiles table", project.universe.span)
+        else:
+            saved_defs, saved_labels = r.defs, r.labels
+            r.defs, r.labels = {}, {}  # the universe is a condition on profile columns only
+            universe = r.expr(project.universe)
+            r.expect_condition(universe)
+            r.defs, r.labels = saved_defs, saved_labels
+    order = r.order(bound)
+    diags.check()
+    selected = tuple(
+        d.name
+        for m in modules
+        if selected_files is None or m.file in selected_files
+        for d in m.definitions
+        if isinstance(d, ast.Segment | ast.Segmentation)
+    )
+    return Model(
+        project=project,
+        definitions={n: bound[n] for n in order},
+        profile_columns=dict(r.profile_cols),
+        source_columns=r.source_cols,
+        time_types=r.time_types,
+        selected=selected,
+        universe=universe,
+        types={n: _def_type(bound[n]) for n in order},
+    )
+
+
+def _def_type(d: ast.Definition) -> str:
+    if isinstance(d, ast.Segment):
+        return BOOLEAN
+    if isinstance(d, ast.Segmentation):
+        return STRING
+    return type_of(d.expr)

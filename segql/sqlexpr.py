@@ -1,0 +1,261 @@
+"""Bound expressions → sqlglot expressions.
+
+`value()` gives an expression's SQL value (may be NULL); `cond()` gives a
+condition that is never NULL: segql has two-valued logic, so each comparison
+with a missing operand is false and `not` always flips membership.
+What a name means in SQL (a profile column, an aggregate's column, a source
+column inside a scan) is decided by the `Scope` of the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlglot import exp
+
+from segql import ast
+from segql.dialects import Dialect
+from segql.model import (
+    BOOLEAN,
+    DATE,
+    NULL,
+    TIMESTAMP,
+    DefRef,
+    LabelRef,
+    ProfileRef,
+    SourceCol,
+    type_of,
+)
+from segql.windows import Clock, static_instant
+
+US_PER_DAY = 86_400_000_000
+_CMP = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}
+
+
+class Scope(Protocol):
+    """Where the columns a bound expression refers to live."""
+
+    def profile(self, node: ProfileRef) -> exp.Expression: ...
+    def source_col(self, node: SourceCol) -> exp.Expression: ...
+    def definition(self, node: DefRef) -> exp.Expression: ...
+    def aggregate(self, node: ast.Aggregate | ast.Sequence) -> exp.Expression: ...
+    def rank(self, node: ast.Call) -> tuple[exp.Expression, exp.Expression]: ...
+
+
+def false() -> exp.Expression:
+    return exp.false()
+
+
+def coalesce_false(e: exp.Expression) -> exp.Expression:
+    return exp.func("COALESCE", e, exp.false())
+
+
+def number(v) -> exp.Expression:
+    if isinstance(v, int):
+        return exp.Literal.number(v)
+    text = format(v, "f")
+    return exp.Literal.number(text)
+
+
+@dataclass
+class Translator:
+    scope: Scope
+    dialect: Dialect
+    clock: Clock
+    tz: str
+
+    # ---------------------------------------------------------------- conditions
+
+    def cond(self, e: ast.Expr) -> exp.Expression:
+        """A never-NULL SQL condition."""
+        match e:
+            case ast.Binary(op="and", left=a, right=b):
+                return exp.and_(self.cond(a), self.cond(b), copy=False)
+            case ast.Binary(op="or", left=a, right=b):
+                return exp.paren(exp.or_(self.cond(a), self.cond(b), copy=False), copy=False)
+            case ast.Unary(op="not", operand=a):
+                return exp.not_(exp.paren(self.cond(a), copy=False), copy=False)
+            case ast.Boolean(value=v):
+                return exp.true() if v else exp.false()
+            case ast.Null():
+                return false()
+            case DefRef(kind="segment"):
+                return self.scope.definition(e)
+            case ast.Aggregate(func="did"):
+                return self.scope.aggregate(e)
+            case ast.Sequence():
+                return self.scope.aggregate(e)
+            case ast.IsNull(operand=a, negated=neg):
+                v = self.value(a)
+                return exp.Is(this=v, expression=exp.null()) if not neg else exp.not_(
+                    exp.Is(this=v, expression=exp.null())
+                )
+            case ast.InList(operand=a, items=items, negated=neg):
+                return self.in_list(a, items, neg)
+            case ast.Between(operand=a, low=lo, high=hi, negated=neg):
+                x, lo_v, hi_v = self.compared(a, lo, hi)
+                inside = exp.Between(this=x, low=lo_v, high=hi_v)
+                if not neg:
+                    return coalesce_false(inside)
+                # false when any operand is missing, like every comparison
+                known = [exp.not_(exp.Is(this=v.copy(), expression=exp.null()))
+                         for v in (x, lo_v, hi_v) if not isinstance(v, exp.Literal)]
+                return exp.and_(*known, exp.not_(coalesce_false(inside.copy())), copy=False)
+            case ast.Like(operand=a, pattern=p, negated=neg):
+                like: exp.Expression = exp.Like(this=self.value(a), expression=self.value(p))
+                return coalesce_false(exp.not_(like) if neg else like)
+            case ast.Binary(op=op, left=a, right=b) if op in _CMP:
+                x, y = self.compared(a, b)
+                return coalesce_false(_CMP[op](this=x, expression=y))
+        # any other boolean value: a boolean column, a boolean trait, coalesce(...)
+        return coalesce_false(self.value(e))
+
+    def in_list(self, a: ast.Expr, items: tuple[ast.Expr, ...], negated: bool) -> exp.Expression:
+        live = [i for i in items if not isinstance(i, ast.Null)]  # null items never match
+        if not live:
+            return false()
+        x, *vals = self.compared(a, *live)
+        inside = coalesce_false(exp.In(this=x, expressions=vals))
+        if not negated:
+            return inside
+        # `x not in (...)` is false when x is missing, true when no item equals x
+        return exp.and_(
+            exp.not_(exp.Is(this=x.copy(), expression=exp.null())),
+            *[exp.not_(exp.Is(this=v.copy(), expression=exp.null()))
+              for v in vals if not isinstance(v, exp.Literal)],
+            exp.not_(inside.copy()),
+            copy=False,
+        )
+
+    def compared(self, *nodes: ast.Expr) -> list[exp.Expression]:
+        """Values to compare; dates meet timestamps as instants (local midnight)."""
+        types = {type_of(n) for n in nodes}
+        as_instant = TIMESTAMP in types
+        return [self.instant(n) if as_instant and type_of(n) in (DATE, TIMESTAMP)
+                else self.value(n) for n in nodes]
+
+    # ---------------------------------------------------------------- values
+
+    def instant(self, e: ast.Expr) -> exp.Expression:
+        """A date or timestamp expression as a naive UTC instant."""
+        match e:
+            case ast.DateLit(value=v) | ast.TimestampLit(value=v):
+                return self.dialect.instant(static_instant(v, self.tz))
+        v = self.value(e)
+        if type_of(e) == DATE:
+            return self.dialect.local_date_start(v, self.tz)
+        return v
+
+    def value(self, e: ast.Expr) -> exp.Expression:
+        d = self.dialect
+        match e:
+            case ast.Number(value=v):
+                return number(v)
+            case ast.String(value=v):
+                return exp.Literal.string(v)
+            case ast.Boolean(value=v):
+                return exp.true() if v else exp.false()
+            case ast.Null():
+                return exp.null()
+            case ast.DateLit(value=v):
+                return d.date(v)
+            case ast.TimestampLit(value=v):
+                return d.instant(static_instant(v, self.tz))
+            case ProfileRef():
+                return self.scope.profile(e)
+            case SourceCol():
+                return self.scope.source_col(e)
+            case DefRef():
+                return self.scope.definition(e)
+            case LabelRef(segmentation=s, label=label):
+                ref = DefRef(s, "segmentation", "string")
+                return coalesce_false(
+                    exp.EQ(this=self.scope.definition(ref), expression=exp.Literal.string(label))
+                )
+            case ast.Aggregate() | ast.Sequence():
+                return self.scope.aggregate(e)
+            case ast.Unary(op="-", operand=a):
+                return exp.Neg(this=exp.paren(self.value(a), copy=False))
+            case ast.Binary(op="/", left=a, right=b):
+                # true division everywhere; dividing by zero gives null
+                num = exp.cast(self.value(a), d.double())
+                return exp.Div(this=num, expression=exp.func("NULLIF", self.value(b), number(0)))
+            case ast.Binary(op=op, left=a, right=b) if op in "+-*":
+                cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
+                return exp.paren(cls(this=self.value(a), expression=self.value(b)), copy=False)
+            case ast.Call():
+                return self.call(e)
+        if type_of(e) == BOOLEAN:
+            return self.cond(e)
+        raise TypeError(f"cannot translate {type(e).__name__}")
+
+    def call(self, c: ast.Call) -> exp.Expression:
+        d = self.dialect
+        args = c.args
+        match c.func:
+            case "days_since":
+                t = self.instant(args[0])
+                diff = exp.Sub(this=self.clock.as_of_us(), expression=d.epoch_us(t))
+                days = exp.Div(this=exp.paren(diff), expression=exp.Literal.number(f"{US_PER_DAY}.0"))
+                return exp.cast(exp.func("FLOOR", days), exp.DataType.build("BIGINT"))
+            case "weekday":
+                if type_of(args[0]) == DATE:
+                    return d.isodow(exp.cast(self.value(args[0]), d.local_type()))
+                return d.isodow(d.to_local(self.instant(args[0]), self.tz))
+            case "hour":
+                if type_of(args[0]) == DATE:
+                    return exp.Literal.number(0)
+                return d.hour(d.to_local(self.instant(args[0]), self.tz))
+            case "date":
+                if type_of(args[0]) == DATE:
+                    return self.value(args[0])
+                local = d.to_local(self.instant(args[0]), self.tz)
+                return exp.cast(local, exp.DataType.build("DATE"))
+            case "coalesce":
+                if any(type_of(a) == TIMESTAMP for a in args):
+                    vals = [self.instant(a) if type_of(a) in (DATE, TIMESTAMP) else self.value(a)
+                            for a in args]
+                else:
+                    vals = [self.value(a) for a in args]
+                return exp.func("COALESCE", *vals)
+            case "lower":
+                return exp.Lower(this=self.value(args[0]))
+            case "abs":
+                return exp.Abs(this=self.value(args[0]))
+            case "percentile":
+                le, n = self.scope.rank(c)
+                return exp.Div(this=exp.cast(le, d.double()), expression=n)
+            case "score":
+                le, n = self.scope.rank(c)
+                bins = int(args[1].value)  # type: ignore[union-attr]
+                return score_case(le, n, bins)
+        raise TypeError(c.func)
+
+
+def score_case(le: exp.Expression, n: exp.Expression, bins: int) -> exp.Expression:
+    """ceil(bins × le / n) with integer comparisons only: exact at the bin edges,
+    the same on every engine (no NTILE, no floating point)."""
+    case = exp.Case()
+    scaled = exp.Mul(this=number(bins), expression=le.copy())
+    for k in range(1, bins):
+        limit = exp.Mul(this=number(k), expression=n.copy())
+        case = case.when(exp.LTE(this=scaled.copy(), expression=limit), number(k), copy=False)
+    case = case.else_(number(bins), copy=False)
+    return _null_guard(le, case)
+
+
+def _null_guard(le: exp.Expression, e: exp.Expression) -> exp.Expression:
+    return exp.Case(
+        ifs=[exp.If(this=exp.Is(this=le.copy(), expression=exp.null()), true=exp.null())],
+        default=e,
+    )
+
+
+def epoch_literal(t: dt.datetime) -> int:
+    delta = t - dt.datetime(1970, 1, 1)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+__all__ = ["Translator", "Scope", "score_case", "NULL"]

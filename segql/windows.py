@@ -1,0 +1,197 @@
+"""Windows → time bounds, relative to as_of.
+
+Two clocks: `FixedClock` (compile --as-of, preview) computes every bound in
+Python and emits literals, so the SQL is the same simple comparison on every
+engine; `LiveClock` (compile without --as-of) builds the bounds from the
+engine's current timestamp through the dialect registry.
+All instants are naive UTC timestamps; calendar dates are read in the project
+time zone.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlglot import exp
+
+from segql import ast
+from segql.dialects import Dialect
+
+UTC = dt.UTC
+_FIXED_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def add_months(t: dt.datetime, months: int) -> dt.datetime:
+    """Calendar month arithmetic, clamping the day like SQL engines do (Mar 31 - 1 month = Feb 29)."""
+    y, m = divmod(t.month - 1 + months, 12)
+    year, month = t.year + y, m + 1
+    day = min(t.day, calendar.monthrange(year, month)[1])
+    return t.replace(year=year, month=month, day=day)
+
+
+def shift(t: dt.datetime, amount: int, unit: str) -> dt.datetime:
+    if unit == "month":
+        return add_months(t, amount)
+    if unit == "year":
+        return add_months(t, 12 * amount)
+    return t + dt.timedelta(seconds=amount * _FIXED_UNITS[unit])
+
+
+def local_to_utc(local: dt.datetime, tz: str) -> dt.datetime:
+    """Naive local wall-clock time in tz → naive UTC instant."""
+    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC).replace(tzinfo=None)
+
+
+def utc_to_local(t: dt.datetime, tz: str) -> dt.datetime:
+    return t.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def period_start_local(local: dt.datetime, unit: str) -> dt.datetime:
+    d = local.date()
+    if unit == "week":
+        d = d - dt.timedelta(days=d.weekday())  # ISO weeks start on Monday
+    elif unit == "month":
+        d = d.replace(day=1)
+    elif unit == "year":
+        d = d.replace(month=1, day=1)
+    return dt.datetime.combine(d, dt.time())
+
+
+def previous_period_start_local(start: dt.datetime, unit: str) -> dt.datetime:
+    return period_start_local(start - dt.timedelta(days=1), unit)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """lower < time (or <= when lower_inclusive), time <= upper (or < when not
+    upper_inclusive). None means unbounded (as_of always bounds from above)."""
+
+    lower: exp.Expression | None = None
+    lower_inclusive: bool = False
+    upper: exp.Expression | None = None
+    upper_inclusive: bool = True
+    # Python values when the clock is fixed (for pushing bounds into scans)
+    lower_value: dt.datetime | None = None
+
+
+class FixedClock:
+    """as_of is a known instant: every bound becomes a literal."""
+
+    def __init__(self, as_of: dt.datetime, tz: str, dialect: Dialect):
+        self.value = as_of
+        self.tz = tz
+        self.dialect = dialect
+
+    def lit(self, t: dt.datetime) -> exp.Expression:
+        return self.dialect.instant(t)
+
+    def as_of(self) -> exp.Expression:
+        return self.lit(self.value)
+
+    def as_of_us(self) -> exp.Expression:
+        delta = self.value - dt.datetime(1970, 1, 1)
+        us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return exp.Literal.number(us)
+
+    def ago(self, d: ast.Duration) -> tuple[exp.Expression, dt.datetime | None]:
+        t = shift(self.value, -d.amount, d.unit)
+        return self.lit(t), t
+
+    def period(self, unit: str, offset: int):
+        start = period_start_local(utc_to_local(self.value, self.tz), unit)
+        if offset == 0:
+            s = local_to_utc(start, self.tz)
+            return (self.lit(s), s), None
+        prev = previous_period_start_local(start, unit)
+        s, e = local_to_utc(prev, self.tz), local_to_utc(start, self.tz)
+        return (self.lit(s), s), self.lit(e)
+
+
+class LiveClock:
+    """as_of is the engine's current timestamp when the query runs."""
+
+    def __init__(self, tz: str, dialect: Dialect):
+        self.tz = tz
+        self.dialect = dialect
+
+    def as_of(self) -> exp.Expression:
+        return self.dialect.now()
+
+    def as_of_us(self) -> exp.Expression:
+        return self.dialect.epoch_us(self.dialect.now())
+
+    def ago(self, d: ast.Duration):
+        return self.dialect.shift(self.dialect.now(), -d.amount, d.unit), None
+
+    def period(self, unit: str, offset: int):
+        d = self.dialect
+        local_start = d.trunc(d.to_local(d.now(), self.tz), unit)
+        start = d.from_local(local_start, self.tz)
+        if offset == 0:
+            return (start, None), None
+        prev_local = d.trunc(d.shift_local(local_start, -1, "day"), unit)
+        return (d.from_local(prev_local, self.tz), None), start
+
+
+Clock = FixedClock | LiveClock
+
+
+def static_instant(value: dt.date | dt.datetime, tz: str, end_of_day: bool = False) -> dt.datetime:
+    """A date (its local midnight, or the next one for an inclusive end) or a
+    local timestamp, as a naive UTC instant."""
+    if isinstance(value, dt.datetime):
+        return local_to_utc(value, tz)
+    day = value + dt.timedelta(days=1) if end_of_day else value
+    return local_to_utc(dt.datetime.combine(day, dt.time()), tz)
+
+
+def bounds(window: ast.Window | None, clock: Clock) -> Bounds:
+    """Time bounds of a window (as_of as the upper bound is implied by the scan)."""
+    lit = clock.dialect.instant
+    tz = clock.tz
+    match window:
+        case None | ast.SlidingWindow():
+            return Bounds()
+        case ast.RollingWindow(length=d):
+            lower, value = clock.ago(d)
+            return Bounds(lower, False, None, True, value)
+        case ast.AgoWindow(newer=n, older=o):
+            upper, _ = clock.ago(n)
+            if o is None:
+                return Bounds(None, False, upper, True)
+            lower, value = clock.ago(o)
+            return Bounds(lower, False, upper, True, value)
+        case ast.StaticWindow(kind=kind, start=s, end=e):
+            lower = upper = None
+            lower_value = None
+            upper_inclusive = True
+            if s is not None:
+                lower_value = static_instant(s, tz)
+                lower = lit(lower_value)
+            if e is not None:
+                # 'D1 to D2' includes the whole day D2; 'before D' stops at D's start
+                end = static_instant(e, tz, end_of_day=(kind == "range"))
+                upper = lit(end)
+                upper_inclusive = kind == "range" and isinstance(e, dt.datetime)
+            return Bounds(lower, True, upper, upper_inclusive, lower_value)
+        case ast.CalendarWindow(unit=unit, offset=offset):
+            (start, value), end = clock.period(unit, offset)
+            return Bounds(start, True, end, False if end is not None else True, value)
+    raise TypeError(window)
+
+
+def condition(t: exp.Expression, b: Bounds) -> exp.Expression | None:
+    """The row-level condition of bounds on the row instant t, or None (no bound)."""
+    parts: list[exp.Expression] = []
+    if b.lower is not None:
+        op = exp.GTE if b.lower_inclusive else exp.GT
+        parts.append(op(this=t.copy(), expression=b.lower))
+    if b.upper is not None:
+        op = exp.LTE if b.upper_inclusive else exp.LT
+        parts.append(op(this=t.copy(), expression=b.upper))
+    if not parts:
+        return None
+    return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
