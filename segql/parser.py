@@ -181,7 +181,12 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> S
             what = "unexpected end of file"
             length = 1
         else:
-            what = f"unexpected {_describe(tok.type) if tok.type in _TOKEN_WORDS else repr(str(tok))}"
+            if tok.type in ("NAME", "QUOTED_NAME"):
+                what = f"unexpected name {str(tok)!r}"
+            elif tok.type in _TOKEN_WORDS:
+                what = f"unexpected {_TOKEN_WORDS[tok.type].removeprefix('a ')} {str(tok)!r}"
+            else:
+                what = f"unexpected {str(tok)!r}"
             length = max(1, len(str(tok)))
     elif isinstance(e, lark.exceptions.UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
