@@ -22,9 +22,10 @@ from segql import ast
 from segql.dialects import Dialect
 from segql.errors import SegqlError
 from segql.model import DefRef, ProfileRef, SourceCol, SourceRef
+from segql.passes import WindowedPass, is_windowed
 from segql.plan import AggSlot, DefSlot, Plan, RankSlot
 from segql.project import Table
-from segql.sqlexpr import Translator, coalesce_false, number
+from segql.sqlexpr import Translator, coalesce_false, number, ordered
 from segql.windows import Clock, bounds, condition
 
 KEY = "k"
@@ -158,10 +159,6 @@ class Generator:
     def aggregate_expr(self, slot: AggSlot) -> tuple[exp.Expression, exp.Expression | None]:
         """(aggregate over rows, optional window-function pre-column) of a slot."""
         node = slot.node
-        if isinstance(node, ast.Sequence):
-            raise SegqlError("sequences are not supported yet", node.span)
-        if isinstance(node.window, ast.SlidingWindow):
-            raise SegqlError("'any …' windows are not supported yet", node.window.span)
         rc = self.row_condition(slot.source, node.window, node.where)
         func = node.func
 
@@ -203,11 +200,14 @@ class Generator:
             # value at the earliest/latest row (ties: smallest/largest value)
             desc = func == "last"
             order = [
-                exp.Ordered(this=exp.Case(ifs=[exp.If(this=rc.copy(), true=number(0))],
-                                          default=number(1)) if rc is not None else number(0),
-                            desc=False, nulls_first=False),
-                exp.Ordered(this=t, desc=desc, nulls_first=False),
-                exp.Ordered(this=v.copy(), desc=desc, nulls_first=False),
+                # rows in the window (and passing `where`) first
+                ordered(exp.Case(ifs=[exp.If(this=rc.copy(), true=number(0))], default=number(1))
+                        if rc is not None else number(0)),
+                ordered(t, desc),
+                # non-null values first, written portably (no NULLS LAST in windows)
+                ordered(exp.Case(ifs=[exp.If(this=exp.Is(this=v.copy(), expression=exp.null()),
+                                             true=number(1))], default=number(0))),
+                ordered(v.copy(), desc),
             ]
             window = exp.Window(
                 this=exp.FirstValue(this=when(v)),
@@ -270,7 +270,7 @@ class Generator:
         for source, slots in by_source.items():
             if not slots:
                 continue
-            name = f"src_{source}"
+            name = "windowed" if source == "windowed" else f"src_{source}"
             for slot in slots:
                 c = col(slot.column, name)
                 zero = isinstance(slot.node, ast.Sequence) or slot.node.func in (
@@ -290,7 +290,8 @@ class Generator:
         t = self.layer
         if isinstance(item, RankSlot):
             x = t.value(item.arg)
-            order = exp.Order(expressions=[exp.Ordered(this=x.copy(), desc=False, nulls_first=False)])
+            # nulls' position does not matter: COUNT(x) skips them
+            order = exp.Order(expressions=[ordered(x.copy())])
             le = exp.Window(
                 this=exp.Count(this=x.copy()),
                 order=order,
@@ -335,6 +336,9 @@ class Generator:
 
     def query(self) -> exp.Select:
         by_source = self.plan.by_source()
+        windowed = [s for slots in by_source.values() for s in slots if is_windowed(s)]
+        by_source = {src: [s for s in slots if not is_windowed(s)]
+                     for src, slots in by_source.items()}
         ctes: list[tuple[str, exp.Expression]] = []
         needs_all = self.project.profiles is None
         for source, slots in by_source.items():
@@ -342,6 +346,9 @@ class Generator:
                 ctes.append((f"src_{source}", self.source_cte(source, slots)))
         ctes.insert(0, ("universe", self.universe_cte())) if not needs_all else ctes.append(
             ("universe", self.universe_cte()))
+        if windowed:
+            ctes.extend(WindowedPass(self, windowed).ctes())
+            by_source["windowed"] = windowed
         ctes.append(("base", self.base_cte(by_source)))
         prev = "base"
         for i, items in enumerate(self.plan.layers(), start=1):

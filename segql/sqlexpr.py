@@ -52,6 +52,13 @@ def coalesce_false(e: exp.Expression) -> exp.Expression:
     return exp.func("COALESCE", e, exp.false())
 
 
+def ordered(e: exp.Expression, desc: bool = False) -> exp.Ordered:
+    """An ORDER BY key whose nulls do not matter (never null, or skipped): the
+    null placement is each engine's default, so no NULLS clause is printed,
+    which BigQuery rejects inside window functions."""
+    return exp.Ordered(this=e, desc=desc, nulls_first=not desc)
+
+
 def number(v) -> exp.Expression:
     if isinstance(v, int):
         return exp.Literal.number(v)

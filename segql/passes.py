@@ -1,0 +1,259 @@
+"""The windowed pass: sliding `any` counts and sequences (LANGUAGE.md §6).
+
+These need to compare rows with other rows of the same entity, which a grouped
+aggregate cannot do. All sources they use are read ONCE, together, into
+`windowed_rows` (UNION ALL, one 0/1 flag column per step), then window
+functions over (key[, on-column]) ordered by the row's epoch microseconds find,
+for each first-step row, what follows it; `windowed` groups the result per key.
+
+Portability: frames are RANGE frames over an integer (epoch microseconds), not
+interval frames, which BigQuery and Snowflake lack; "strictly later" is
+`1 FOLLOWING` (one microsecond), "at most D later" is `D FOLLOWING`.
+
+Sequences, for a first-step row a with time t:
+- `A then B … within D`: the earliest completion of the remaining steps is
+  found from the last step backwards (each step's earliest follow-up strictly
+  later), and must be <= t + D;
+- `A then not B within D`: no B in (t, t + D], and t + D <= as_of;
+- `A then B then not C within D`: with b* the latest B in (t, t + D] and c* the
+  latest C there, b* exists and no C after it: c* is null or c* <= b*.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from segql import ast
+from segql.errors import SegqlError
+from segql.plan import AggSlot
+from segql.sqlexpr import number, ordered
+from segql.windows import bounds, condition
+
+US = "us"  # epoch microseconds of the row
+T = "t"  # the row's instant
+_FIXED = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def is_windowed(slot: AggSlot) -> bool:
+    n = slot.node
+    return isinstance(n, ast.Sequence) or isinstance(n.window, ast.SlidingWindow)
+
+
+def micros(d: ast.Duration) -> int:
+    if d.unit not in _FIXED:
+        raise SegqlError(
+            f"a span in {d.unit}s has no fixed length",
+            d.span,
+            ("write it in days or weeks, e.g. 30 days",),
+        )
+    return d.amount * _FIXED[d.unit] * 1_000_000
+
+
+def _ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(_ident(name))
+
+
+def _flag(cond: exp.Expression | None) -> exp.Expression:
+    if cond is None:
+        return number(1)
+    return exp.Case(ifs=[exp.If(this=cond, true=number(1))], default=number(0))
+
+
+def _frame(start, start_side, end, end_side) -> exp.WindowSpec:
+    return exp.WindowSpec(kind="RANGE", start=start, start_side=start_side, end=end,
+                          end_side=end_side)
+
+
+class WindowedPass:
+    """Builds the windowed CTEs for the windowed slots of a plan."""
+
+    def __init__(self, gen, slots: list[AggSlot]):
+        self.gen = gen
+        self.slots = slots
+        self.flags: dict[tuple[str, str], tuple[str, ast.Expr | None]] = {}  # (slot, step) -> ...
+        self.on_columns: list[str] = []
+        for slot in slots:
+            n = slot.node
+            if isinstance(n, ast.Sequence):
+                if n.on and n.on not in self.on_columns:
+                    self.on_columns.append(n.on)
+                negated = [s for s in n.steps if s.negated]
+                if negated and len(n.steps) > 3:
+                    raise SegqlError(
+                        "'then not' after more than two steps is not supported", n.span
+                    )
+                if len(n.steps) < 2:
+                    raise SegqlError("a sequence needs at least two steps", n.span)
+                micros(n.within)
+            else:
+                micros(n.window.length)
+
+    # -- the rows: one branch per source, flags for every step
+    def sources(self) -> list[str]:
+        out: list[str] = []
+        for slot in self.slots:
+            n = slot.node
+            names = [s.source.name for s in n.steps] if isinstance(n, ast.Sequence) else [slot.source]
+            out.extend(x for x in names if x not in out)
+        return out
+
+    def steps(self, slot: AggSlot) -> list[tuple[str, ast.Expr | None]]:
+        n = slot.node
+        if isinstance(n, ast.Sequence):
+            return [(s.source.name, s.where) for s in n.steps]
+        return [(slot.source, n.where)]
+
+    def flag_name(self, slot: AggSlot, i: int) -> str:
+        return f"{slot.column}_s{i + 1}"
+
+    def rows_branch(self, source: str) -> exp.Select:
+        g = self.gen
+        proj = g.project
+        key = exp.column(_ident(proj.key))
+        t = g.row_time(source)
+        cols: list[exp.Expression] = [
+            exp.alias_(key.copy(), "k", quoted=True),
+            exp.alias_(t.copy(), T, quoted=True),
+            exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True),
+        ]
+        for on in self.on_columns:
+            has = on in g.model.source_columns.get(source, {}) or not g.model.source_columns.get(
+                source)
+            used = any(isinstance(s.node, ast.Sequence) and s.node.on == on and source in
+                       [st.source.name for st in s.node.steps] for s in self.slots)
+            value = g.row_column(source, on) if (has and used) else exp.null()
+            cols.append(exp.alias_(value, f"on_{on}", quoted=True))
+        for slot in self.slots:
+            on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
+            for i, (src, where) in enumerate(self.steps(slot)):
+                if src != source:
+                    cols.append(exp.alias_(number(0), self.flag_name(slot, i), quoted=True))
+                    continue
+                parts = []
+                if where is not None:
+                    parts.append(g.rows.cond(where))
+                if on is not None:
+                    parts.append(exp.not_(exp.Is(this=g.row_column(source, on),
+                                                 expression=exp.null())))
+                cond = exp.and_(*parts, copy=False) if parts else None
+                cols.append(exp.alias_(_flag(cond), self.flag_name(slot, i), quoted=True))
+        filters = exp.and_(
+            exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
+            exp.LTE(this=t.copy(), expression=g.clock.as_of()),
+        )
+        from segql.generate import table_expr
+
+        return exp.select(*cols).from_(table_expr(proj.sources[source].table, proj.root)).where(
+            filters)
+
+    def rows_cte(self) -> exp.Expression:
+        branches = [self.rows_branch(s) for s in self.sources()]
+        q: exp.Expression = branches[0]
+        for b in branches[1:]:
+            q = exp.union(q, b, distinct=False)
+        return q
+
+    # -- window columns
+    def window(self, slot: AggSlot, this: exp.Expression, spec: exp.WindowSpec) -> exp.Window:
+        n = slot.node
+        partition = [_col("k")]
+        if isinstance(n, ast.Sequence) and n.on:
+            partition.append(_col(f"on_{n.on}"))
+        return exp.Window(
+            this=this,
+            partition_by=partition,
+            # `us` is never null: no NULLS clause (BigQuery rejects one in windows)
+            order=exp.Order(expressions=[ordered(_col(US))]),
+            spec=spec,
+        )
+
+    def layers(self) -> list[list[exp.Expression]]:
+        """Window columns, layer by layer (a later step's result feeds an earlier one)."""
+        depth = max(len(self.steps(s)) - 1 if isinstance(s.node, ast.Sequence) else 1
+                    for s in self.slots)
+        layers: list[list[exp.Expression]] = [[] for _ in range(max(depth, 1))]
+        for slot in self.slots:
+            n = slot.node
+            if not isinstance(n, ast.Sequence):
+                d = number(micros(n.window.length))
+                spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
+                w = self.window(slot, exp.Sum(this=_col(self.flag_name(slot, 0))), spec)
+                layers[0].append(exp.alias_(w, f"{slot.column}_w", quoted=True))
+                continue
+            k = len(n.steps)
+            d = number(micros(n.within))
+            if n.steps[-1].negated:
+                within = _frame(number(1), "FOLLOWING", d, "FOLLOWING")
+                last = self.flag_name(slot, k - 1)
+                layers[0].append(exp.alias_(
+                    self.window(slot, exp.Max(this=self._time_if(last)), within.copy()),
+                    f"{slot.column}_c", quoted=True))
+                if k == 3:
+                    mid = self.flag_name(slot, 1)
+                    layers[0].append(exp.alias_(
+                        self.window(slot, exp.Max(this=self._time_if(mid)), within.copy()),
+                        f"{slot.column}_b", quoted=True))
+                continue
+            # positive chain: r_j = earliest completion of steps j..k from a step-j row
+            later = _frame(number(1), "FOLLOWING", "UNBOUNDED", "FOLLOWING")
+            prev = self._time_if(self.flag_name(slot, k - 1))
+            for j in range(k - 2, -1, -1):  # steps k-1 … 1 (0-based j)
+                layer = k - 2 - j
+                earliest = self.window(slot, exp.Min(this=prev), later.copy())
+                if j == 0:
+                    layers[layer].append(exp.alias_(earliest, f"{slot.column}_r", quoted=True))
+                else:
+                    guarded = exp.Case(ifs=[exp.If(this=exp.EQ(this=_col(self.flag_name(slot, j)),
+                                                               expression=number(1)),
+                                                   true=earliest)])
+                    name = f"{slot.column}_r{j + 1}"
+                    layers[layer].append(exp.alias_(guarded, name, quoted=True))
+                    prev = _col(name)
+        return layers
+
+    def _time_if(self, flag: str) -> exp.Expression:
+        return exp.Case(ifs=[exp.If(this=exp.EQ(this=_col(flag), expression=number(1)),
+                                    true=_col(US))])
+
+    # -- per-key results
+    def hit(self, slot: AggSlot) -> exp.Expression:
+        g = self.gen
+        n = slot.node
+        if not isinstance(n, ast.Sequence):
+            return exp.func("COALESCE", exp.Max(this=_col(f"{slot.column}_w")), number(0))
+        first = exp.EQ(this=_col(self.flag_name(slot, 0)), expression=number(1))
+        parts = [first]
+        wc = condition(_col(T), bounds(n.window, g.clock))
+        if wc is not None:
+            parts.append(wc)
+        d = number(micros(n.within))
+        deadline = exp.Add(this=_col(US), expression=d)
+        if n.steps[-1].negated:
+            # the follow-up period has ended
+            parts.append(exp.LTE(this=deadline.copy(), expression=g.clock.as_of_us()))
+            c = _col(f"{slot.column}_c")
+            if len(n.steps) == 2:
+                parts.append(exp.Is(this=c, expression=exp.null()))
+            else:
+                b = _col(f"{slot.column}_b")
+                parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
+                parts.append(exp.paren(exp.or_(exp.Is(this=c.copy(), expression=exp.null()),
+                                               exp.LTE(this=c.copy(), expression=b.copy()))))
+        else:
+            parts.append(exp.LTE(this=_col(f"{slot.column}_r"), expression=deadline))
+        return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
+
+    def ctes(self) -> list[tuple[str, exp.Expression]]:
+        out: list[tuple[str, exp.Expression]] = [("windowed_rows", self.rows_cte())]
+        prev = "windowed_rows"
+        for i, cols in enumerate(self.layers(), start=1):
+            name = f"windowed_{i}"
+            out.append((name, exp.select(exp.Star(), *cols).from_(_ident(prev))))
+            prev = name
+        selects = [_col("k")] + [exp.alias_(self.hit(s), s.column, quoted=True) for s in self.slots]
+        out.append(("windowed", exp.select(*selects).from_(_ident(prev)).group_by(_col("k"))))
+        return out
