@@ -59,7 +59,9 @@ def parse_as_of(text: str, timezone: str) -> dt.datetime:
     return local_to_utc(value, timezone)
 
 
-def select(model: Model, segment: str | None, segmentation: str | None) -> tuple[tuple[str, ...], str]:
+def select(
+    model: Model, segment: str | None, segmentation: str | None
+) -> tuple[tuple[str, ...], str]:
     """Outputs and mode for --segment / --segmentation / everything selected."""
     for name, kind in ((segment, ast.Segment), (segmentation, ast.Segmentation)):
         if name is None:

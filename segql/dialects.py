@@ -25,6 +25,15 @@ def _fn(name: str, *args: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
+def _sunday_first_to_iso(dow: exp.Expression) -> exp.Expression:
+    """1 = Sunday … 7 = Saturday  →  1 = Monday … 7 = Sunday: (dow + 5) % 7 + 1."""
+    shifted = exp.paren(exp.Add(this=dow, expression=exp.Literal.number(5)))
+    return exp.Add(
+        this=exp.Mod(this=shifted, expression=exp.Literal.number(7)),
+        expression=exp.Literal.number(1),
+    )
+
+
 @dataclass(frozen=True)
 class Dialect:
     name: str  # our name
@@ -166,10 +175,7 @@ class BigQuery(Dialect):
         return _fn("UNIX_MICROS", ts)
 
     def isodow(self, local):
-        dow = exp.Extract(this=exp.var("DAYOFWEEK"), expression=local)  # 1 = Sunday
-        return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=dow, expression=exp.Literal.number(5))),
-                                    expression=exp.Literal.number(7)),
-                       expression=exp.Literal.number(1))
+        return _sunday_first_to_iso(exp.Extract(this=exp.var("DAYOFWEEK"), expression=local))
 
 
 class Snowflake(Dialect):
@@ -228,10 +234,7 @@ class Spark(Dialect):
         return _fn("UNIX_MICROS", ts)
 
     def isodow(self, local):
-        dow = _fn("DAYOFWEEK", local)  # 1 = Sunday
-        return exp.Add(this=exp.Mod(this=exp.paren(exp.Add(this=dow, expression=exp.Literal.number(5))),
-                                    expression=exp.Literal.number(7)),
-                       expression=exp.Literal.number(1))
+        return _sunday_first_to_iso(_fn("DAYOFWEEK", local))
 
     def hour(self, local):
         return _fn("HOUR", local)

@@ -25,7 +25,7 @@ from segql.model import DefRef, ProfileRef, SourceCol, SourceRef
 from segql.passes import WindowedPass, is_windowed
 from segql.plan import AggSlot, DefSlot, Plan, RankSlot
 from segql.project import Table
-from segql.sqlexpr import Translator, coalesce_false, number, ordered
+from segql.sqlexpr import Translator, number, ordered
 from segql.windows import Clock, bounds, condition
 
 KEY = "k"
@@ -186,9 +186,9 @@ class Generator:
                       "month": 2629746, "year": 31556952}[hl.unit] * 1_000_000 * hl.amount
             age = exp.Sub(this=self.clock.as_of_us(), expression=self.dialect.epoch_us(
                 self.row_time(slot.source)))
-            weight = exp.Pow(this=number(0.5) if False else exp.Literal.number("0.5"),
-                             expression=exp.Div(this=exp.cast(exp.paren(age), self.dialect.double()),
-                                                expression=number(per_us)))
+            half_lives = exp.Div(this=exp.cast(exp.paren(age), self.dialect.double()),
+                                 expression=number(per_us))
+            weight = exp.Pow(this=exp.Literal.number("0.5"), expression=half_lives)
             term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
             return exp.Sum(this=when(term)), None
         if func in ("first", "last"):
@@ -298,8 +298,8 @@ class Generator:
                 spec=exp.WindowSpec(kind="RANGE", start="UNBOUNDED", start_side="PRECEDING",
                                     end="CURRENT ROW"),
             )
-            le_guarded = exp.Case(ifs=[exp.If(this=exp.not_(exp.Is(this=x.copy(), expression=exp.null())),
-                                              true=le)])
+            present = exp.not_(exp.Is(this=x.copy(), expression=exp.null()))
+            le_guarded = exp.Case(ifs=[exp.If(this=present, true=le)])
             n = exp.Window(this=exp.Count(this=x.copy()))
             return [exp.alias_(le_guarded, f"{item.column}_le", quoted=True),
                     exp.alias_(n, f"{item.column}_n", quoted=True)]
