@@ -80,8 +80,12 @@ def load_modules(paths: list[str], root: Path) -> tuple[list[ast.Module], set[st
     selected = _collect(paths, diags)
     project = [_display(p) for p in _collect([str(root)], diags)]
     by_file: dict[str, Path] = {}
-    for path in (*selected, *project):  # a selected file keeps the name it was given
+    for path in selected:  # a selected file keeps the name it was given
         by_file.setdefault(_identity(path), path)
+    for path in project:
+        # other YAML in the project tree (dbt_project.yml, CI files) is not ours
+        if path.suffix.lower() in SEG_SUFFIXES or _holds_definitions(path):
+            by_file.setdefault(_identity(path), path)
     modules = []
     for path in sorted(by_file.values(), key=str):
         try:
@@ -110,6 +114,17 @@ def _collect(paths: list[str], diags: Diagnostics) -> list[Path]:
         else:
             found.setdefault(_identity(path), path)
     return sorted(found.values(), key=str)
+
+
+def _holds_definitions(path: Path) -> bool:
+    """Whether an unselected YAML file of the project is a definitions file."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(read_source(path))
+    except (SegqlError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and bool({"traits", "segments", "segmentations"} & set(data))
 
 
 def _walk(folder: Path) -> list[Path]:
