@@ -255,7 +255,10 @@ class Generator:
         key = col(proj.key)
         selects = [exp.alias_(key.copy(), KEY, quoted=True)]
         for column, alias in self.plan.profile_columns.items():
-            selects.append(exp.alias_(col(column), alias, quoted=True))
+            value: exp.Expression = col(column)
+            if self.model.profile_columns.get(column) == "timestamptz":
+                value = self.dialect.from_timestamptz(value)
+            selects.append(exp.alias_(value, alias, quoted=True))
         cond = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
         if self.model.universe is not None:
             universe = Translator(UniverseScope(self), self.dialect, self.clock, proj.timezone)

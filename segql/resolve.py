@@ -35,6 +35,12 @@ TIMELIKE = (DATE, TIMESTAMP)
 _COMPARABLE = {NUMBER: NUMBER, STRING: STRING, BOOLEAN: BOOLEAN, DATE: "time", TIMESTAMP: "time"}
 
 
+def _lang(column_type: str) -> str:
+    """Language type of a catalog type: a TIMESTAMPTZ column is a timestamp (the
+    generator converts it to UTC; the catalog keeps the difference)."""
+    return TIMESTAMP if column_type == "timestamptz" else column_type
+
+
 def _with_hint(message: str, hint: str) -> str:
     return f"{message} ({hint})" if hint else message
 
@@ -164,7 +170,7 @@ class _Resolver:
                 not self.source_complete[source] and name not in self.defs
                 and name not in self.profile_cols and name not in self.labels
             ):
-                return SourceCol(source, name, self.source_cols[source].get(name, ANY), span)
+                return SourceCol(source, name, _lang(self.source_cols[source].get(name, ANY)), span)
             if name not in self.defs and name not in self.labels:
                 hint = did_you_mean(name, self.source_cols[source])
                 self.diags.error(
@@ -192,7 +198,7 @@ class _Resolver:
         if name in self.profile_cols or (
             self.project.profiles is not None and not self.profiles_complete
         ):
-            return ProfileRef(name, self.profile_cols.get(name, ANY), span)
+            return ProfileRef(name, _lang(self.profile_cols.get(name, ANY)), span)
         if name == self.project.key:
             return ProfileRef(name, ANY, span)
         if name in self.project.sources:
@@ -225,7 +231,7 @@ class _Resolver:
         if self.source_complete[src] and col not in cols:
             hint = did_you_mean(col, cols)
             self.diags.error(_with_hint(f"unknown column '{col}' in source '{src}'", hint), span)
-        return SourceCol(src, col, cols.get(col, ANY), span)
+        return SourceCol(src, col, _lang(cols.get(col, ANY)), span)
 
     def _source_of_value(self, v: ast.Expr) -> str | None:
         if isinstance(v, ast.Name) and v.name in self.project.sources:
