@@ -1,0 +1,479 @@
+WITH `universe` AS (
+  SELECT
+    `customer_id` AS `k`,
+    `device` AS `p1`,
+    `consent_marketing` AS `p2`
+  FROM `customers`
+  WHERE
+    NOT `customer_id` IS NULL AND COALESCE(`consent_marketing` = TRUE, FALSE)
+), `src_orders` AS (
+  SELECT
+    `customer_id` AS `k`,
+    COUNT(*) AS `a3`,
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a8`,
+    SUM(
+      CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN `amount` END
+    ) AS `a9`,
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a10`,
+    SUM(
+      CASE
+        WHEN `ordered_at` >= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND `ordered_at` < CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+        THEN `amount`
+      END
+    ) AS `a11`,
+    SUM(
+      CASE
+        WHEN `ordered_at` >= CAST('2025-01-01 00:00:00' AS TIMESTAMP)
+        THEN `amount`
+      END
+    ) AS `a12`,
+    SUM(
+      CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN `amount` END
+    ) AS `a13`,
+    SUM(
+      CASE
+        WHEN `ordered_at` > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
+        AND `ordered_at` <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        THEN `amount`
+      END
+    ) AS `a14`,
+    COUNT(
+      CASE
+        WHEN `ordered_at` > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
+        AND `ordered_at` <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        THEN 1
+      END
+    ) AS `a15`,
+    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a16`,
+    AVG(
+      CASE
+        WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
+        THEN `quantity`
+      END
+    ) AS `a17`,
+    COUNT(
+      CASE
+        WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
+        AND `ordered_at` <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        THEN 1
+      END
+    ) AS `a18`,
+    MAX(`ordered_at`) AS `a19`,
+    COUNT(CASE WHEN `ordered_at` <= CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a20`,
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a21`,
+    COUNT(
+      CASE
+        WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
+        AND COALESCE((
+          DAYOFWEEK(`ordered_at`) + 5
+        ) % 7 + 1 >= 6, FALSE)
+        THEN 1
+      END
+    ) AS `a25`,
+    COUNT(
+      CASE
+        WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
+        AND COALESCE(`sku` IN ('SKU-0001', 'SKU-0002'), FALSE)
+        THEN 1
+      END
+    ) AS `a28`,
+    MIN(`ordered_at`) AS `a29`,
+    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a30`
+  FROM `orders`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+  GROUP BY
+    `customer_id`
+), `src_events` AS (
+  SELECT
+    `customer_id` AS `k`,
+    COUNT(CASE WHEN `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a1`,
+    COUNT(CASE WHEN `occurred_at` <= CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a2`,
+    COUNT(
+      DISTINCT CASE
+        WHEN `occurred_at` > CAST('2025-06-03 00:00:00' AS TIMESTAMP)
+        THEN CAST(`occurred_at` AS DATE)
+      END
+    ) AS `a22`,
+    SUM(
+      POWER(
+        0.5,
+        CAST((
+          1751328000000000 - UNIX_MICROS(`occurred_at`)
+        ) AS DOUBLE) / 1209600000000
+      )
+    ) AS `a23`,
+    COUNT(
+      CASE
+        WHEN `occurred_at` > CAST('2025-03-03 00:00:00' AS TIMESTAMP)
+        AND `occurred_at` <= CAST('2025-05-02 00:00:00' AS TIMESTAMP)
+        THEN 1
+      END
+    ) AS `a24`,
+    COUNT(
+      CASE
+        WHEN `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND (
+          COALESCE(HOUR(`occurred_at`) >= 22, FALSE)
+          OR COALESCE(HOUR(`occurred_at`) < 5, FALSE)
+        )
+        THEN 1
+      END
+    ) AS `a26`,
+    COUNT(CASE WHEN `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a27`,
+    COUNT(CASE WHEN `occurred_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS `a31`
+  FROM `web_events`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+  GROUP BY
+    `customer_id`
+), `windowed_rows` AS (
+  SELECT
+    `customer_id` AS `k`,
+    `occurred_at` AS `t`,
+    UNIX_MICROS(`occurred_at`) AS `us`,
+    `sku` AS `on_sku`,
+    CASE
+      WHEN COALESCE(`name` = 'add_to_cart', FALSE) AND NOT `sku` IS NULL
+      THEN 1
+      ELSE 0
+    END AS `a4_s1`,
+    0 AS `a4_s2`,
+    CASE WHEN COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `a5_s1`,
+    0 AS `a5_s2`,
+    CASE WHEN COALESCE(`name` = 'view', FALSE) THEN 1 ELSE 0 END AS `a6_s1`,
+    CASE WHEN COALESCE(`name` = 'add_to_cart', FALSE) THEN 1 ELSE 0 END AS `a6_s2`,
+    0 AS `a6_s3`,
+    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `a7_s1`
+  FROM `web_events`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+  UNION ALL
+  SELECT
+    `customer_id` AS `k`,
+    `ordered_at` AS `t`,
+    UNIX_MICROS(`ordered_at`) AS `us`,
+    `sku` AS `on_sku`,
+    0 AS `a4_s1`,
+    CASE WHEN NOT `sku` IS NULL THEN 1 ELSE 0 END AS `a4_s2`,
+    0 AS `a5_s1`,
+    CASE WHEN NOT `sku` IS NULL THEN 1 ELSE 0 END AS `a5_s2`,
+    0 AS `a6_s1`,
+    0 AS `a6_s2`,
+    1 AS `a6_s3`,
+    0 AS `a7_s1`
+  FROM `orders`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+), `windowed_1` AS (
+  SELECT
+    *,
+    MAX(CASE WHEN `a4_s2` = 1 THEN `us` END) OVER (
+      PARTITION BY `k`, `on_sku`
+      ORDER BY `us` ASC
+      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
+    ) AS `a4_c`,
+    MAX(CASE WHEN `a5_s2` = 1 THEN `us` END) OVER (
+      PARTITION BY `k`, `on_sku`
+      ORDER BY `us` ASC
+      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
+    ) AS `a5_c`,
+    CASE
+      WHEN `a6_s2` = 1
+      THEN MIN(CASE WHEN `a6_s3` = 1 THEN `us` END) OVER (
+        PARTITION BY `k`
+        ORDER BY `us` ASC
+        RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      )
+    END AS `a6_r2`,
+    SUM(`a7_s1`) OVER (
+      PARTITION BY `k`
+      ORDER BY `us` ASC
+      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
+    ) AS `a7_w`
+  FROM `windowed_rows`
+), `windowed_2` AS (
+  SELECT
+    *,
+    MIN(`a6_r2`) OVER (
+      PARTITION BY `k`
+      ORDER BY `us` ASC
+      RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+    ) AS `a6_r`
+  FROM `windowed_1`
+), `windowed` AS (
+  SELECT
+    `k`,
+    MAX(
+      CASE
+        WHEN `a4_s1` = 1
+        AND `t` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+        AND `us` + 172800000000 <= 1751328000000000
+        AND `a4_c` IS NULL
+        THEN 1
+        ELSE 0
+      END
+    ) AS `a4`,
+    MAX(
+      CASE
+        WHEN `a5_s1` = 1 AND `us` + 172800000000 <= 1751328000000000 AND `a5_c` IS NULL
+        THEN 1
+        ELSE 0
+      END
+    ) AS `a5`,
+    MAX(
+      CASE
+        WHEN `a6_s1` = 1
+        AND `t` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND `a6_r` <= `us` + 604800000000
+        THEN 1
+        ELSE 0
+      END
+    ) AS `a6`,
+    COALESCE(MAX(`a7_w`), 0) AS `a7`
+  FROM `windowed_2`
+  GROUP BY
+    `k`
+), `base` AS (
+  SELECT
+    `universe`.`k`,
+    `universe`.`p1`,
+    `universe`.`p2`,
+    COALESCE(`src_orders`.`a3`, 0) AS `a3`,
+    COALESCE(`src_orders`.`a8`, 0) AS `a8`,
+    COALESCE(`src_orders`.`a9`, 0) AS `a9`,
+    COALESCE(`src_orders`.`a10`, 0) AS `a10`,
+    COALESCE(`src_orders`.`a11`, 0) AS `a11`,
+    COALESCE(`src_orders`.`a12`, 0) AS `a12`,
+    COALESCE(`src_orders`.`a13`, 0) AS `a13`,
+    COALESCE(`src_orders`.`a14`, 0) AS `a14`,
+    COALESCE(`src_orders`.`a15`, 0) AS `a15`,
+    COALESCE(`src_orders`.`a16`, 0) AS `a16`,
+    `src_orders`.`a17` AS `a17`,
+    COALESCE(`src_orders`.`a18`, 0) AS `a18`,
+    `src_orders`.`a19` AS `a19`,
+    COALESCE(`src_orders`.`a20`, 0) AS `a20`,
+    COALESCE(`src_orders`.`a21`, 0) AS `a21`,
+    COALESCE(`src_orders`.`a25`, 0) AS `a25`,
+    COALESCE(`src_orders`.`a28`, 0) AS `a28`,
+    `src_orders`.`a29` AS `a29`,
+    COALESCE(`src_orders`.`a30`, 0) AS `a30`,
+    COALESCE(`src_events`.`a1`, 0) AS `a1`,
+    COALESCE(`src_events`.`a2`, 0) AS `a2`,
+    COALESCE(`src_events`.`a22`, 0) AS `a22`,
+    COALESCE(`src_events`.`a23`, 0) AS `a23`,
+    COALESCE(`src_events`.`a24`, 0) AS `a24`,
+    COALESCE(`src_events`.`a26`, 0) AS `a26`,
+    COALESCE(`src_events`.`a27`, 0) AS `a27`,
+    COALESCE(`src_events`.`a31`, 0) AS `a31`,
+    COALESCE(`windowed`.`a4`, 0) AS `a4`,
+    COALESCE(`windowed`.`a5`, 0) AS `a5`,
+    COALESCE(`windowed`.`a6`, 0) AS `a6`,
+    COALESCE(`windowed`.`a7`, 0) AS `a7`
+  FROM `universe`
+  LEFT JOIN `src_orders`
+    ON `universe`.`k` = `src_orders`.`k`
+  LEFT JOIN `src_events`
+    ON `universe`.`k` = `src_events`.`k`
+  LEFT JOIN `windowed`
+    ON `universe`.`k` = `windowed`.`k`
+), `layer_1` AS (
+  SELECT
+    *,
+    (
+      `a1` > 0 AND NOT (
+        `a2` > 0
+      )
+    ) AND NOT (
+      `a3` > 0
+    ) AS `d_first_time_visitors`,
+    `a4` > 0 AS `d_product_cart_abandoners`,
+    `a5` > 0 AS `d_viewed_not_bought`,
+    `a6` > 0 AS `d_funnel_completers`,
+    COALESCE(`a7` >= 3, FALSE) AND NOT (
+      `a8` > 0
+    ) AS `d_deal_seekers`,
+    `a9` AS `d_monetary`,
+    COALESCE(`a10` >= 1, FALSE) AS `d_recent_buyers`,
+    `a11` AS `d_spend_last_month`,
+    `a12` AS `d_spend_this_year`,
+    COALESCE(`a13` > `a14`, FALSE) AND `a15` > 0 AS `d_growing_spenders`,
+    `a16` AS `d_frequency`,
+    `a18` > 0 AND NOT (
+      `a8` > 0
+    ) AS `d_lapsing_customers`,
+    NOT (
+      COALESCE(
+        CAST(FLOOR((
+          1751328000000000 - UNIX_MICROS(`a19`)
+        ) / 86400000000.0) AS BIGINT) < 30,
+        FALSE
+      )
+    ) AS `d_not_recent_buyers`,
+    `a20` > 0 AND NOT (
+      `a21` > 0
+    ) AS `d_dormant_buyers`,
+    COALESCE(`a22` >= 10, FALSE) AS `d_regulars`,
+    `a23` AS `d_engagement`,
+    COALESCE(`p1` = 'mobile', FALSE) AND COALESCE(`a25` >= 2, FALSE) AS `d_mobile_weekend_shoppers`,
+    COALESCE(`a26` > CAST(`a27` AS DOUBLE) / NULLIF(2, 0), FALSE) AS `d_night_owls`,
+    COALESCE(`a28` >= 3, FALSE) AS `d_sku_loyalists`,
+    CAST(FLOOR((
+      1751328000000000 - UNIX_MICROS(`a19`)
+    ) / 86400000000.0) AS BIGINT) AS `d_recency`
+  FROM `base`
+), `layer_2` AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT `d_monetary` IS NULL
+      THEN COUNT(`d_monetary`) OVER (ORDER BY `d_monetary` ASC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    END AS `r1_le`,
+    COUNT(`d_monetary`) OVER () AS `r1_n`,
+    CASE
+      WHEN NOT -(
+        `d_recency`
+      ) IS NULL
+      THEN COUNT(-(
+        `d_recency`
+      )) OVER (ORDER BY -(
+        `d_recency`
+      ) ASC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    END AS `r2_le`,
+    COUNT(-(
+      `d_recency`
+    )) OVER () AS `r2_n`,
+    CASE
+      WHEN NOT `d_frequency` IS NULL
+      THEN COUNT(`d_frequency`) OVER (ORDER BY `d_frequency` ASC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    END AS `r3_le`,
+    COUNT(`d_frequency`) OVER () AS `r3_n`,
+    (
+      COALESCE(`d_spend_last_month` >= 300, FALSE)
+      OR COALESCE(`d_spend_this_year` >= 2000, FALSE)
+    ) AS `d_big_spenders_last_month`,
+    COALESCE(`a17` >= 2.5, FALSE) AND COALESCE(`d_frequency` >= 2, FALSE) AS `d_bulk_buyers`,
+    COALESCE(`d_engagement` < 1, FALSE) AND COALESCE(`a24` >= 10, FALSE) AS `d_cooling_down`
+  FROM `layer_1`
+), `layer_3` AS (
+  SELECT
+    *,
+    `d_recent_buyers` AND COALESCE(CAST(`r1_le` AS DOUBLE) / `r1_n` > 0.9, FALSE) AS `d_recent_high_value_buyers`,
+    CASE
+      WHEN `r2_le` IS NULL
+      THEN NULL
+      ELSE CASE
+        WHEN 5 * `r2_le` <= 1 * `r2_n`
+        THEN 1
+        WHEN 5 * `r2_le` <= 2 * `r2_n`
+        THEN 2
+        WHEN 5 * `r2_le` <= 3 * `r2_n`
+        THEN 3
+        WHEN 5 * `r2_le` <= 4 * `r2_n`
+        THEN 4
+        ELSE 5
+      END
+    END AS `d_r_score`,
+    CASE
+      WHEN `r3_le` IS NULL
+      THEN NULL
+      ELSE CASE
+        WHEN 5 * `r3_le` <= 1 * `r3_n`
+        THEN 1
+        WHEN 5 * `r3_le` <= 2 * `r3_n`
+        THEN 2
+        WHEN 5 * `r3_le` <= 3 * `r3_n`
+        THEN 3
+        WHEN 5 * `r3_le` <= 4 * `r3_n`
+        THEN 4
+        ELSE 5
+      END
+    END AS `d_f_score`,
+    CASE
+      WHEN `r1_le` IS NULL
+      THEN NULL
+      ELSE CASE
+        WHEN 5 * `r1_le` <= 1 * `r1_n`
+        THEN 1
+        WHEN 5 * `r1_le` <= 2 * `r1_n`
+        THEN 2
+        WHEN 5 * `r1_le` <= 3 * `r1_n`
+        THEN 3
+        WHEN 5 * `r1_le` <= 4 * `r1_n`
+        THEN 4
+        ELSE 5
+      END
+    END AS `d_m_score`
+  FROM `layer_2`
+), `layer_4` AS (
+  SELECT
+    *,
+    (
+      COALESCE(`d_r_score` >= 4, FALSE) AND COALESCE(`d_f_score` >= 4, FALSE)
+    )
+    AND COALESCE(`d_m_score` >= 4, FALSE) AS `d_rfm_champions`,
+    COALESCE(`d_r_score` <= 2, FALSE)
+    AND (
+      COALESCE(`d_f_score` >= 4, FALSE) OR COALESCE(`d_m_score` >= 4, FALSE)
+    ) AS `d_rfm_at_risk`
+  FROM `layer_3`
+), `layer_5` AS (
+  SELECT
+    *,
+    CASE
+      WHEN `d_rfm_champions`
+      THEN 'champions'
+      WHEN (
+        `d_lapsing_customers` OR `d_rfm_at_risk`
+      )
+      THEN 'slipping'
+      WHEN `d_dormant_buyers`
+      THEN 'gone_quiet'
+      WHEN (
+        `d_first_time_visitors`
+        OR COALESCE(
+          CAST(FLOOR((
+            1751328000000000 - UNIX_MICROS(`a29`)
+          ) / 86400000000.0) AS BIGINT) <= 30,
+          FALSE
+        )
+      )
+      THEN 'newcomers'
+      WHEN `a30` > 0
+      THEN 'active_buyers'
+      WHEN `a31` > 0
+      THEN 'window_shoppers'
+      ELSE 'prospects'
+    END AS `d_journey`
+  FROM `layer_4`
+)
+SELECT
+  `k` AS `customer_id`,
+  `d_first_time_visitors` AS `first_time_visitors`,
+  `d_product_cart_abandoners` AS `product_cart_abandoners`,
+  `d_viewed_not_bought` AS `viewed_not_bought`,
+  `d_funnel_completers` AS `funnel_completers`,
+  `d_deal_seekers` AS `deal_seekers`,
+  `d_recent_high_value_buyers` AS `recent_high_value_buyers`,
+  `d_growing_spenders` AS `growing_spenders`,
+  `d_big_spenders_last_month` AS `big_spenders_last_month`,
+  `d_bulk_buyers` AS `bulk_buyers`,
+  `d_lapsing_customers` AS `lapsing_customers`,
+  `d_not_recent_buyers` AS `not_recent_buyers`,
+  `d_dormant_buyers` AS `dormant_buyers`,
+  `d_regulars` AS `regulars`,
+  `d_cooling_down` AS `cooling_down`,
+  `d_mobile_weekend_shoppers` AS `mobile_weekend_shoppers`,
+  `d_night_owls` AS `night_owls`,
+  `d_sku_loyalists` AS `sku_loyalists`,
+  `d_rfm_champions` AS `rfm_champions`,
+  `d_rfm_at_risk` AS `rfm_at_risk`,
+  `d_journey` AS `journey`
+FROM `layer_5`
+ORDER BY
+  `k`;

@@ -1,0 +1,208 @@
+WITH "universe" AS (
+  SELECT
+    "customer_id" AS "k",
+    "country" AS "p1",
+    "consent_marketing" AS "p2"
+  FROM "customers"
+  WHERE
+    NOT "customer_id" IS NULL AND COALESCE("consent_marketing" = TRUE, FALSE)
+), "src_orders" AS (
+  SELECT
+    "customer_id" AS "k",
+    MAX("ordered_at") AS "a1",
+    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a2",
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a3",
+    SUM(
+      CASE WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN "amount" END
+    ) AS "a4",
+    COUNT(
+      CASE
+        WHEN "ordered_at" >= CAST('2024-04-01 00:00:00' AS TIMESTAMP)
+        AND "ordered_at" < CAST('2024-05-01 00:00:00' AS TIMESTAMP)
+        THEN 1
+      END
+    ) AS "a5",
+    MIN("ordered_at") AS "a9"
+  FROM "orders"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+  GROUP BY
+    "customer_id"
+), "src_events" AS (
+  SELECT
+    "customer_id" AS "k",
+    SUM(
+      CASE
+        WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        THEN "duration_s"
+      END
+    ) AS "a8",
+    COUNT(CASE WHEN COALESCE("kind" = 'movie', FALSE) THEN 1 END) AS "a10",
+    COUNT(CASE WHEN COALESCE("kind" = 'episode', FALSE) THEN 1 END) AS "a11",
+    COUNT(CASE WHEN COALESCE("kind" = 'documentary', FALSE) THEN 1 END) AS "a12"
+  FROM "web_events"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+  GROUP BY
+    "customer_id"
+), "windowed_rows" AS (
+  SELECT
+    "customer_id" AS "k",
+    "occurred_at" AS "t",
+    CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
+    CASE WHEN COALESCE("name" = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS "a6_s1",
+    CASE WHEN COALESCE("name" = 'add_to_cart', FALSE) THEN 1 ELSE 0 END AS "a7_s1",
+    0 AS "a7_s2"
+  FROM "web_events"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+  UNION ALL
+  SELECT
+    "customer_id" AS "k",
+    "ordered_at" AS "t",
+    CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
+    0 AS "a6_s1",
+    0 AS "a7_s1",
+    1 AS "a7_s2"
+  FROM "orders"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+), "windowed_1" AS (
+  SELECT
+    *,
+    SUM("a6_s1") OVER (
+      PARTITION BY "k"
+      ORDER BY "us" ASC NULLS FIRST
+      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
+    ) AS "a6_w",
+    MAX(CASE WHEN "a7_s2" = 1 THEN "us" END) OVER (
+      PARTITION BY "k"
+      ORDER BY "us" ASC NULLS FIRST
+      RANGE BETWEEN 1 FOLLOWING AND 86400000000 FOLLOWING
+    ) AS "a7_c"
+  FROM "windowed_rows"
+), "windowed" AS (
+  SELECT
+    "k",
+    COALESCE(MAX("a6_w"), 0) AS "a6",
+    MAX(
+      CASE
+        WHEN "a7_s1" = 1
+        AND "t" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+        AND "us" + 86400000000 <= 1751328000000000
+        AND "a7_c" IS NULL
+        THEN 1
+        ELSE 0
+      END
+    ) AS "a7"
+  FROM "windowed_1"
+  GROUP BY
+    "k"
+), "base" AS (
+  SELECT
+    "universe"."k",
+    "universe"."p1",
+    "universe"."p2",
+    "src_orders"."a1" AS "a1",
+    COALESCE("src_orders"."a2", 0) AS "a2",
+    COALESCE("src_orders"."a3", 0) AS "a3",
+    COALESCE("src_orders"."a4", 0) AS "a4",
+    COALESCE("src_orders"."a5", 0) AS "a5",
+    "src_orders"."a9" AS "a9",
+    COALESCE("src_events"."a8", 0) AS "a8",
+    COALESCE("src_events"."a10", 0) AS "a10",
+    COALESCE("src_events"."a11", 0) AS "a11",
+    COALESCE("src_events"."a12", 0) AS "a12",
+    COALESCE("windowed"."a6", 0) AS "a6",
+    COALESCE("windowed"."a7", 0) AS "a7"
+  FROM "universe"
+  LEFT JOIN "src_orders"
+    ON "universe"."k" = "src_orders"."k"
+  LEFT JOIN "src_events"
+    ON "universe"."k" = "src_events"."k"
+  LEFT JOIN "windowed"
+    ON "universe"."k" = "windowed"."k"
+), "layer_1" AS (
+  SELECT
+    *,
+    CASE
+      WHEN NOT "a8" IS NULL
+      THEN COUNT("a8") OVER (ORDER BY "a8" ASC NULLS FIRST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    END AS "r1_le",
+    COUNT("a8") OVER () AS "r1_n",
+    CAST(FLOOR(
+      CAST((
+        1751328000000000 - CAST(ROUND(TO_UNIXTIME("a1") * 1000000) AS BIGINT)
+      ) AS DOUBLE) / 86400000000.0
+    ) AS BIGINT) AS "d_recency",
+    "a2" AS "d_frequency",
+    COALESCE("a3" >= 1, FALSE) AS "d_recent_buyers",
+    COALESCE("a4" > 1000, FALSE) AND COALESCE("p1" IN ('US', 'CA'), FALSE) AS "d_high_value",
+    COALESCE("a5" = 2, FALSE) AS "d_april_double_buyers",
+    COALESCE("a6" > 2, FALSE) AS "d_pricing_hunters",
+    "a7" > 0 AS "d_cart_abandoners",
+    CASE
+      WHEN COALESCE("a10", 0) > 0
+      AND COALESCE("a10", 0) >= COALESCE("a11", 0)
+      AND COALESCE("a10", 0) >= COALESCE((
+        1.5 * "a12"
+      ), 0)
+      THEN 'movie_watchers'
+      WHEN COALESCE("a11", 0) > 0
+      AND COALESCE("a11", 0) > COALESCE("a10", 0)
+      AND COALESCE("a11", 0) >= COALESCE((
+        1.5 * "a12"
+      ), 0)
+      THEN 'bingers'
+      WHEN COALESCE((
+        1.5 * "a12"
+      ), 0) > 0
+      AND COALESCE((
+        1.5 * "a12"
+      ), 0) > COALESCE("a10", 0)
+      AND COALESCE((
+        1.5 * "a12"
+      ), 0) > COALESCE("a11", 0)
+      THEN 'documentaries'
+      ELSE 'unclassified'
+    END AS "d_viewing"
+  FROM "base"
+), "layer_2" AS (
+  SELECT
+    *,
+    COALESCE(CAST("r1_le" AS DOUBLE) / "r1_n" > 0.8, FALSE) AS "d_engaged",
+    CASE
+      WHEN "d_high_value" AND "d_recent_buyers"
+      THEN 'vip'
+      WHEN COALESCE("d_frequency" >= 3, FALSE) AND COALESCE("d_recency" > 60, FALSE)
+      THEN 'at_risk'
+      WHEN COALESCE(
+        CAST(FLOOR(
+          CAST((
+            1751328000000000 - CAST(ROUND(TO_UNIXTIME("a9") * 1000000) AS BIGINT)
+          ) AS DOUBLE) / 86400000000.0
+        ) AS BIGINT) <= 30,
+        FALSE
+      )
+      THEN 'new'
+      ELSE 'browsers'
+    END AS "d_lifecycle"
+  FROM "layer_1"
+)
+SELECT
+  "k" AS "customer_id",
+  "d_recent_buyers" AS "recent_buyers",
+  "d_high_value" AS "high_value",
+  "d_april_double_buyers" AS "april_double_buyers",
+  "d_pricing_hunters" AS "pricing_hunters",
+  "d_cart_abandoners" AS "cart_abandoners",
+  "d_engaged" AS "engaged",
+  "d_lifecycle" AS "lifecycle",
+  "d_viewing" AS "viewing"
+FROM "layer_2"
+ORDER BY
+  "k";
