@@ -158,7 +158,9 @@ class WindowedPass:
         return q
 
     # -- window columns
-    def window(self, slot: AggSlot, this: exp.Expression, spec: exp.WindowSpec) -> exp.Window:
+    def window(
+        self, slot: AggSlot, this: exp.Expression, spec: exp.WindowSpec, desc: bool = False
+    ) -> exp.Window:
         n = slot.node
         partition = [_col("k")]
         if isinstance(n, ast.Sequence) and n.on:
@@ -167,7 +169,7 @@ class WindowedPass:
             this=this,
             partition_by=partition,
             # `us` is never null: no NULLS clause (BigQuery rejects one in windows)
-            order=exp.Order(expressions=[ordered(_col(US))]),
+            order=exp.Order(expressions=[ordered(_col(US), desc)]),
             spec=spec,
         )
 
@@ -199,11 +201,14 @@ class WindowedPass:
                         f"{slot.column}_b", quoted=True))
                 continue
             # positive chain: r_j = earliest completion of steps j..k from a step-j row
-            later = _frame(number(1), "FOLLOWING", "UNBOUNDED", "FOLLOWING")
+            # "every later row", written as a frame growing from the partition's
+            # start in descending time: PostgreSQL recomputes a frame ending at
+            # UNBOUNDED FOLLOWING for each row (quadratic), not this one
+            later = _frame("UNBOUNDED", "PRECEDING", number(1), "PRECEDING")
             prev = self._time_if(self.flag_name(slot, k - 1))
             for j in range(k - 2, -1, -1):  # steps k-1 … 1 (0-based j)
                 layer = k - 2 - j
-                earliest = self.window(slot, exp.Min(this=prev), later.copy())
+                earliest = self.window(slot, exp.Min(this=prev), later.copy(), desc=True)
                 if j == 0:
                     layers[layer].append(exp.alias_(earliest, f"{slot.column}_r", quoted=True))
                 else:

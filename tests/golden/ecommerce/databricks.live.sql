@@ -180,8 +180,8 @@ WITH `universe` AS (
       WHEN `a6_s2` = 1
       THEN MIN(CASE WHEN `a6_s3` = 1 THEN `us` END) OVER (
         PARTITION BY `k`
-        ORDER BY `us` ASC
-        RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+        ORDER BY `us` DESC
+        RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
       )
     END AS `a6_r2`,
     SUM(`a7_s1`) OVER (
@@ -195,8 +195,8 @@ WITH `universe` AS (
     *,
     MIN(`a6_r2`) OVER (
       PARTITION BY `k`
-      ORDER BY `us` ASC
-      RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      ORDER BY `us` DESC
+      RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS `a6_r`
   FROM `windowed_1`
 ), `windowed` AS (
