@@ -1,0 +1,290 @@
+"""The command line (LANGUAGE.md §11): a thin typer layer over `segql.api`.
+
+Every command body runs inside `_handled`, the one place that turns exceptions
+into output and an exit status:
+
+    0  success
+    1  a user error in definitions or data (rendered as file:line:col: error: …)
+    2  a usage error: unknown flag or option value (typer), no command, unknown
+       dialect, bad --as-of, --segment with --segmentation, --db with --sample, …
+    3  an internal error (a bug in segql): one line, and a hint to rerun with
+       --debug, which re-raises every exception with its traceback
+  130  interrupted (Ctrl-C)
+
+Heavy modules (segql.api → sqlglot, lark; duckdb; rich) are imported inside the
+commands, so that `segql --help` only pays for typer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="segql",
+    help="Segments as code: compile segment definitions to warehouse SQL.",
+    no_args_is_help=True,
+    add_completion=False,
+    # plain tracebacks under --debug, and no rich import for every run
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Globals:
+    project: str | None = None
+    debug: bool = False
+
+
+# options every command accepts, before or after the command name
+ProjectOpt = Annotated[
+    str | None,
+    typer.Option("--project", metavar="PATH",
+                 help="segql.yml (or its folder); default: nearest segql.yml upwards"),
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="re-raise errors with a traceback instead of rendering")
+]
+PathsArg = Annotated[
+    list[str], typer.Argument(metavar="PATH", help=".seg/.yml files or folders of them")
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", metavar="TS",
+                 help="evaluate at this date or timestamp (project time zone unless it has "
+                      "an offset)"),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("segql")
+        except PackageNotFoundError:
+            v = "unknown"
+        typer.echo(f"segql {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="show the version")
+    ] = False,
+) -> None:
+    ctx.obj = Globals(project, debug)
+
+
+def _globals(ctx: typer.Context, project: str | None, debug: bool) -> Globals:
+    g = ctx.obj if isinstance(ctx.obj, Globals) else Globals()
+    return Globals(project or g.project, debug or g.debug)
+
+
+def _handled(g: Globals, body: Callable[[], T]) -> T:
+    """Run a command body; render diagnostics and exit with the documented status."""
+    from segql.errors import SegqlError, SegqlErrors
+
+    try:
+        return body()
+    except (typer.Exit, typer.Abort):  # Exit is a RuntimeError: let it through
+        raise
+    except (SegqlError, SegqlErrors) as e:
+        if g.debug:
+            raise
+        from segql.render import render_errors
+
+        text, code = render_errors(e)
+        sys.stderr.write(text)
+        raise typer.Exit(code) from None
+    except BrokenPipeError:
+        # the reader went away (`segql compile … | head`): no traceback, no flush error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        if g.debug:
+            raise
+        sys.stderr.write("interrupted\n")
+        raise typer.Exit(130) from None
+    except Exception as e:
+        if g.debug:
+            raise
+        sys.stderr.write(
+            f"internal error: {type(e).__name__}: {e}\n"
+            "this is a bug in segql: rerun with --debug for the traceback and report it\n"
+        )
+        raise typer.Exit(3) from None
+
+
+def _usage(message: str, *hints: str):
+    from segql.errors import SegqlError
+
+    return SegqlError(message, None, hints, usage=True)
+
+
+def _check_as_of(as_of: str | None) -> None:
+    """A malformed --as-of is a usage error before any work (the time zone is
+    applied later, once the project is read)."""
+    if as_of is not None:
+        from segql import api
+
+        api.parse_as_of(as_of, "UTC")
+
+
+@app.command()
+def validate(
+    ctx: typer.Context, paths: PathsArg, project: ProjectOpt = None, debug: DebugOpt = False
+) -> None:
+    """Parse, resolve and type-check definitions; report every error."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from segql import api
+        from segql.ast import Segment, Segmentation, Trait
+
+        model = api.validate(list(paths), g.project)
+        kinds = [(Trait, "trait"), (Segment, "segment"), (Segmentation, "segmentation")]
+        parts = []
+        for cls, word in kinds:
+            n = sum(isinstance(d, cls) for d in model.definitions.values())
+            parts.append(f"{n} {word}{'s' if n != 1 else ''}")
+        typer.echo("ok: " + ", ".join(parts))
+
+    _handled(g, run)
+
+
+@app.command()
+def compile(
+    ctx: typer.Context,
+    paths: PathsArg,
+    dialect: Annotated[
+        str | None,
+        typer.Option("--dialect", metavar="D", help="duckdb, postgres, bigquery, snowflake, "
+                     "spark, databricks, trino; default: the project's"),
+    ] = None,
+    as_of: AsOfOpt = None,
+    segment: Annotated[
+        str | None, typer.Option("--segment", metavar="N", help="one segment: its members' keys")
+    ] = None,
+    segmentation: Annotated[
+        str | None,
+        typer.Option("--segmentation", metavar="N", help="one segmentation: key, label"),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", metavar="FILE", help="write the SQL here, not stdout")
+    ] = None,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the SQL of the definitions (only SQL on stdout). Without --as-of the
+    query uses the engine's current time, so a scheduled query stays live."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from segql import api
+        from segql.errors import SegqlError
+
+        if segment is not None and segmentation is not None:
+            raise _usage("--segment and --segmentation cannot be used together")
+        _check_as_of(as_of)
+        sql = api.compile(list(paths), project=g.project, dialect=dialect, as_of=as_of,
+                          segment=segment, segmentation=segmentation)
+        if out is None:
+            sys.stdout.write(sql)
+            sys.stdout.flush()
+            return
+        try:  # written only once compiled: an error never truncates an old file
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(sql)
+        except OSError as e:
+            raise SegqlError(f"cannot write '{out}': {e.strerror or e}") from None
+
+    _handled(g, run)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+@app.command()
+def preview(
+    ctx: typer.Context,
+    paths: PathsArg,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="FILE", help="DuckDB file; default: the project's database"),
+    ] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="run on the built-in generated sample data")
+    ] = False,
+    scale: Annotated[
+        float | None,
+        typer.Option("--scale", metavar="X", help="sample size (1 = 100k customers); default 0.01"),
+    ] = None,
+    as_of: AsOfOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.table,
+    show: Annotated[
+        int, typer.Option("--show", metavar="N", min=0, help="list N member keys per segment")
+    ] = 0,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the definitions on DuckDB (read-only) and summarize sizes, shares and overlap.
+    Without --as-of: now, or with --sample the sample's fixed date (2025-07-01)."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from segql import preview as pv
+        from segql import render
+
+        if scale is not None and not sample:
+            raise _usage("--scale only applies with --sample")
+        _check_as_of(as_of)
+        def go(progress: pv.Progress | None = None) -> pv.PreviewResult:
+            return pv.preview(list(paths), project=g.project, db=db, sample=sample,
+                              scale=0.01 if scale is None else scale, as_of=as_of, show=show,
+                              progress=progress)
+
+        if sys.stderr.isatty():  # progress goes to stderr, and only for a person watching
+            from rich.console import Console
+
+            with Console(stderr=True).status("reading the project") as status:
+                result = go(status.update)
+        else:
+            result = go()
+        if fmt is Format.json:
+            sys.stdout.write(render.to_json(result))
+        elif fmt is Format.csv:
+            sys.stdout.write(render.to_csv(result))
+        else:
+            from rich.console import Console
+
+            render.print_table(result, Console())
+        sys.stdout.flush()
+
+    _handled(g, run)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="segql")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Output of `segql preview`: json, csv and rich tables, and of diagnostics.
+
+Shares are fractions of the universe (0.25 = 25%) in json and csv, rounded to
+six decimals, and null/empty when the universe is empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING
+
+from segql.errors import SegqlError, SegqlErrors
+
+if TYPE_CHECKING:  # rich is imported lazily: compile and --help must start fast
+    from rich.console import Console
+
+    from segql.preview import PreviewResult, SegmentationSummary
+
+WARNINGS = {"small": "under 1% of the universe", "large": "over 50% of the universe"}
+
+
+def _share(x: float | None) -> float | None:
+    return None if x is None else round(x, 6)
+
+
+def _key(value):
+    """A member key as a json value: numbers and strings as they are, others as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    return str(value)
+
+
+def as_dict(r: PreviewResult) -> dict:
+    """The json document, keys in a fixed order."""
+    return {
+        "as_of": r.as_of.isoformat() + "Z",
+        "as_of_source": r.as_of_source,
+        "data": r.data,
+        "entity": r.entity,
+        "key": r.key,
+        "universe": r.universe,
+        "segments": [
+            {
+                "name": s.name,
+                "members": s.members,
+                "share": _share(s.share),
+                "warning": s.warning,
+                "examples": [_key(k) for k in s.examples],
+            }
+            for s in r.segments
+        ],
+        "segmentations": [
+            {
+                "name": m.name,
+                "by": m.by,
+                "labels": [
+                    {
+                        "label": lab.label,
+                        "members": lab.members,
+                        "share": _share(lab.share),
+                        "matched": lab.matched,
+                        "catch_all": lab.catch_all,
+                    }
+                    for lab in m.labels
+                ],
+                "unlabeled": m.unlabeled,
+                "overlap": m.overlap,
+            }
+            for m in r.segmentations
+        ],
+    }
+
+
+def to_json(r: PreviewResult) -> str:
+    return json.dumps(as_dict(r), indent=2) + "\n"
+
+
+def to_csv(r: PreviewResult) -> str:
+    """Rows kind,name,label,members,share. Kinds: universe, segment, label,
+    unlabeled (null label: no `else`), overlap (matched more than one rule)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["kind", "name", "label", "members", "share"])
+
+    def share(n: int) -> str:
+        return "" if not r.universe else repr(round(n / r.universe, 6))
+
+    w.writerow(["universe", r.entity, "", r.universe, share(r.universe)])
+    for s in r.segments:
+        w.writerow(["segment", s.name, "", s.members, share(s.members)])
+    for m in r.segmentations:
+        for lab in m.labels:
+            w.writerow(["label", m.name, lab.label, lab.members, share(lab.members)])
+        w.writerow(["unlabeled", m.name, "", m.unlabeled, share(m.unlabeled)])
+        w.writerow(["overlap", m.name, "", m.overlap, share(m.overlap)])
+    return out.getvalue()
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _count(n: int, entity: str) -> str:
+    return f"{n:,} {entity}{'' if n == 1 else 's'}"
+
+
+def print_table(r: PreviewResult, console: Console) -> None:
+    """Rich tables: a header, the segments, then one table per segmentation."""
+    from rich.table import Table
+    from rich.text import Text
+
+    when = r.as_of.isoformat(sep=" ") + " UTC"
+    note = {"sample": " (the sample's fixed date; --as-of to change)", "now": " (now)"}
+    console.print(Text.assemble(("as_of ", "bold"), when + note.get(r.as_of_source, "")))
+    console.print(Text.assemble(("data ", "bold"), r.data))
+    console.print(Text.assemble(("universe ", "bold"), _count(r.universe, r.entity)))
+    if r.segments:
+        warned = any(s.warning for s in r.segments)
+        examples = any(s.examples for s in r.segments)
+        t = Table(title="Segments", title_justify="left", title_style="bold")
+        t.add_column("segment")
+        t.add_column("members", justify="right")
+        t.add_column("share", justify="right")
+        if warned:
+            t.add_column("warning")
+        if examples:
+            t.add_column("smallest keys")
+        for s in r.segments:
+            row: list = [s.name, f"{s.members:,}", _pct(s.share)]
+            if warned:
+                row.append(Text("! " + WARNINGS[s.warning], "yellow") if s.warning else "")
+            if examples:
+                row.append(", ".join(map(str, s.examples)))
+            t.add_row(*row)
+        console.print(t)
+    for m in r.segmentations:
+        console.print(_segmentation_table(m, r.universe))
+        settled = "priority" if m.by == "priority" else "the largest weight"
+        console.print(f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "
+                      f"settled by {settled}")
+
+
+def _segmentation_table(m: SegmentationSummary, universe: int):
+    from rich.table import Table
+
+    t = Table(title=f"Segmentation {m.name} (by {m.by})", title_justify="left",
+              title_style="bold")
+    t.add_column("label")
+    t.add_column("members", justify="right")
+    t.add_column("share", justify="right")
+    t.add_column("rule matched", justify="right")  # before priority / weights settled it
+    for lab in m.labels:
+        name = f"{lab.label} (else)" if lab.catch_all else lab.label
+        matched = "" if lab.matched is None else f"{lab.matched:,}"
+        t.add_row(name, f"{lab.members:,}", _pct(lab.share), matched)
+    if not m.has_else:
+        share = m.unlabeled / universe if universe else None
+        t.add_row("(no label)", f"{m.unlabeled:,}", _pct(share), "", style="yellow")
+    return t
+
+
+def render_errors(err: SegqlError | SegqlErrors) -> tuple[str, int]:
+    """Diagnostics text for stderr (every error, then a count) and the exit status:
+    2 when every error is a usage error, else 1."""
+    errors = err.errors if isinstance(err, SegqlErrors) else [err]
+    text = "\n".join(e.render() for e in errors)
+    n = len(errors)
+    text += f"\n{n} error{'s' if n != 1 else ''}\n"
+    return text, 2 if all(e.usage for e in errors) else 1
+
+
+__all__ = ["as_dict", "to_json", "to_csv", "print_table", "render_errors"]
