@@ -142,6 +142,8 @@ def _connect(proj: Project, db: str | None, sample: bool, scale: float, step: Pr
         data = f"built-in sample (scale {scale:g})"
     else:
         path = db or proj.database
+        if path is None and _all_files(proj):
+            path = ":memory:"  # every table is a CSV/Parquet file: nothing else to open
         if path is None:
             raise SegqlError(
                 "preview needs data",
@@ -152,15 +154,22 @@ def _connect(proj: Project, db: str | None, sample: bool, scale: float, step: Pr
         if path != ":memory:" and not Path(path).is_file():
             raise SegqlError(f"database file '{path}' not found", usage=db is not None)
         try:
-            con = duckdb.connect(path, read_only=True)
+            # an in-memory database cannot be opened read-only (and holds nothing to protect)
+            con = duckdb.connect(path, read_only=path != ":memory:")
         except duckdb.Error as e:
             raise SegqlError(f"cannot open DuckDB database '{path}': {e}") from None
-        data = path
+        data = "CSV/Parquet files" if path == ":memory:" else path
     # DuckDB's progress bar writes to stdout, which holds our json/csv output
     con.execute("SET enable_progress_bar = false")
     # tables given as CSV/Parquet paths are relative to the project folder
     con.execute("SET file_search_path = ?", [str(proj.root)])
     return con, data
+
+
+def _all_files(proj: Project) -> bool:
+    tables = [s.table for s in proj.sources.values()]
+    tables += [proj.profiles] if proj.profiles is not None else []
+    return all(t.is_path for t in tables)
 
 
 def _run(model: Model, con, as_of, source, data, show, step) -> PreviewResult:

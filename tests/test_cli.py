@@ -494,3 +494,25 @@ def test_preview_api_rule_columns_never_collide(project, tmp_path):
     assert [(lab.label, lab.members, lab.matched) for lab in s.labels] == [("a", 3, 3),
                                                                           ("b", 0, 2)]
     assert (s.unlabeled, s.overlap) == (2, 2)
+
+
+def test_preview_parquet_tables_without_database(tmp_path, monkeypatch):
+    # no database: every table is a file, read relative to the project folder
+    (tmp_path / "data").mkdir()
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT * FROM (VALUES (1, TIMESTAMP '2025-06-20', 5.0),"
+        " (2, TIMESTAMP '2025-01-01', 7.0)) t(customer_id, ordered_at, amount))"
+        f" TO '{tmp_path / 'data' / 'orders.parquet'}'"
+    )
+    con.close()
+    (tmp_path / "segql.yml").write_text(
+        "entity: customer\nkey: customer_id\n"
+        "sources:\n  orders: {table: data/orders.parquet, time: ordered_at}\n"
+    )
+    (tmp_path / "d.seg").write_text("segment recent = count(orders, last 30 days) >= 1\n")
+    monkeypatch.chdir("/")
+    r = CliRunner().invoke(app, ["preview", str(tmp_path / "d.seg"), "--as-of", AS_OF,
+                                 "--format", "csv"])
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == ["universe,customer,,2,1.0", "segment,recent,,1,0.5"]
