@@ -11,6 +11,7 @@ Errors are collected (`Diagnostics`) so that a run reports all of them at once.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -69,11 +70,40 @@ class SegqlError(Exception):
 
 
 def _read(path: str) -> str | None:
+    # bad bytes shown as U+FFFD: one character each, so columns stay right
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().removeprefix("\ufeff")
+    except OSError:
         return None
+
+
+def narrow(span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
+    """The part of a one-line span where `word` (or `word` in backticks) is written,
+    searching from `skip` characters in; the span itself when it is not found.
+
+    Lets a check underline exactly a name inside a larger node: the column of
+    `orders.amont`, the name of `segment x = ...`."""
+    text = _read(span.file) if span.line > 0 else None
+    if text is None or span.end_line != span.line:
+        return span
+    lines = text.splitlines()
+    if not 1 <= span.line <= len(lines):
+        return span
+    segment = lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    found = [
+        m
+        for pattern in (
+            r"`" + re.escape(word) + r"`",
+            r"(?<![\w`])" + re.escape(word) + r"(?![\w`])",
+        )
+        for m in re.finditer(pattern, segment)
+        if m.start() >= skip
+    ]
+    if not found:
+        return span
+    m = max(found, key=lambda m: m.start()) if last else min(found, key=lambda m: m.start())
+    return Span(span.file, span.line, span.col + m.start(), span.line, span.col + m.end())
 
 
 class SegqlErrors(Exception):

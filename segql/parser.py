@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from segql import ast
 from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
@@ -73,7 +74,7 @@ def parse_expression(text: str, file: str, line: int = 1, col: int = 1) -> ast.E
     try:
         tree = _lark("expr").parse(padded)
     except lark.exceptions.UnexpectedInput as e:
-        diags.extend([_syntax_error(e, padded, file)])
+        diags.extend([_syntax_error(e, padded, file, "expr")])
         diags.check()
     builder = _Builder(file, diags)
     node = builder.transform(tree)
@@ -87,8 +88,10 @@ def _parse_recovering(text: str, file: str, start: str, diags: Diagnostics) -> l
         try:
             tree = _lark(start).parse(work)
         except lark.exceptions.UnexpectedInput as e:
-            diags.extend([_syntax_error(e, work, file)])
-            blanked = _blank_chunk(work, e.pos_in_stream or 0)
+            diags.extend([_syntax_error(e, work, file, start)])
+            # blank the definition the parser was in: for one cut short by the
+            # next definition, the one before that keyword
+            blanked = _blank_chunk(work, max(0, _error_offset(e, work) - 1))
             if blanked == work:
                 return []
             work = blanked
@@ -129,8 +132,18 @@ _TOKEN_WORDS = {
     "COMMA": "','",
     "EQUAL": "'='",
     "DOT": "'.'",
+    "CMP": "a comparison",
+    "BY_KIND": "'by priority' or 'by weight'",
     "$END": "end of file",
 }
+# an expected set holding one of these can take any value: say "a value", not a list
+_VALUE_STARTS = {"NAME", "QUOTED_NAME", "INT", "STRING", "LPAR"}
+_LITERALS = {"DECIMAL", "DATE", "TIMESTAMP", "PERCENT"}
+_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION"}
+_WINDOW_KEYWORDS = ("last", "before", "since", "any", "within")
+# keywords that follow a value: a misspelled word after a value is likelier one of these
+_AFTER_VALUE = "and or in not between like is where then within on to ago".split()
+_CLOSER = {"(": ")", "{": "}"}
 
 
 def _describe(token_type: str) -> str:
@@ -139,9 +152,37 @@ def _describe(token_type: str) -> str:
     return f"'{token_type.lower().replace('_', ' ')}'"
 
 
-def _unclosed_paren(text: str, pos: int) -> tuple[int, int] | None:
-    """(line, col) of the innermost '(' still open at pos, ignoring strings and comments."""
-    stack: list[int] = []
+def _keywords() -> tuple[str, ...]:
+    """Every keyword of the grammar, for 'did you mean' on a misspelled one."""
+    words = {
+        str(t.pattern.value)
+        for t in _lark().terminals
+        if isinstance(t.pattern, lark.lexer.PatternStr) and str(t.pattern.value).isalpha()
+    }
+    return tuple(sorted(words | {"by", "priority", "weight", "is", "null", "then", "not"}))
+
+
+def _found(tok: Token) -> str:
+    """The unexpected token in words: name 'x', string "x", ')', 'segment'."""
+    text = str(tok)
+    if tok.type == "$END":
+        return "end of file"
+    if tok.type == "NAME" and text in _keywords():
+        return f"'{text}'"  # a keyword where the grammar cannot take it
+    if tok.type in ("NAME", "QUOTED_NAME"):
+        return f"name {text!r}"
+    if tok.type in ("INT", "DECIMAL", "PERCENT"):
+        return f"number {text}"
+    if tok.type in ("STRING", "DATE", "TIMESTAMP", "UNIT"):
+        return f"{_TOKEN_WORDS[tok.type].removeprefix('a ').split(' ')[0]} {text}"
+    return repr(text) if "'" not in text else f'"{text}"'
+
+
+def _scan(text: str, pos: int) -> tuple[list[tuple[str, int]], int]:
+    """Brackets still open at pos (innermost last, with their offsets), and the
+    offset just after the last token before pos; strings and comments skipped."""
+    stack: list[tuple[str, int]] = []
+    last_end = 0
     i = 0
     while i < pos and i < len(text):
         c = text[i]
@@ -149,75 +190,227 @@ def _unclosed_paren(text: str, pos: int) -> tuple[int, int] | None:
             j = i + 1
             while j < len(text) and text[j] != c and text[j] != "\n":
                 j += 2 if text[j] == "\\" else 1
-            i = j + 1
+            i = min(j + 1, len(text))
+            last_end = min(i, pos)
             continue
         if c == "#":
             while i < len(text) and text[i] != "\n":
                 i += 1
             continue
-        if c == "(":
-            stack.append(i)
-        elif c == ")" and stack:
+        if c in "({":
+            stack.append((c, i))
+        elif c in ")}" and stack and _CLOSER[stack[-1][0]] == c:
             stack.pop()
+        if not c.isspace():
+            last_end = i + 1
         i += 1
-    if not stack:
+    return stack, last_end
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _next_definition(e: lark.exceptions.UnexpectedInput, text: str) -> int | None:
+    """Offset of the keyword of the next definition when it cut the one before
+    short (`segment a = 1 +` then `segment b = 2`), else None. The keyword may
+    have been read as a name (keywords are names where the grammar takes no
+    keyword): then the error is at the new definition's name."""
+    tok = getattr(e, "token", None)
+    if not isinstance(tok, Token) or tok.start_pos is None or tok.type == "$END":
         return None
-    at = stack[-1]
-    line = text.count("\n", 0, at) + 1
-    col = at - (text.rfind("\n", 0, at) + 1) + 1
-    return line, col
+    line_start = text.rfind("\n", 0, tok.start_pos) + 1
+    if tok.type in _DEFINITION_KEYWORDS and not text[line_start : tok.start_pos].strip():
+        return tok.start_pos
+    if tok.type in ("NAME", "QUOTED_NAME"):
+        m = re.search(r"(?:^|\n)[ \t]*(trait|segment|segmentation)[ \t]+\Z", text[: tok.start_pos])
+        if m:
+            return m.start(1)
+    return None
 
 
-def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> SegqlError:
-    line, col = e.line, e.column
-    if line is None or line < 1:  # end of input
-        line = text.count("\n") + 1
-        col = len(text) - (text.rfind("\n") + 1) + 1
-    expected: set[str] = set()
-    if isinstance(e, lark.exceptions.UnexpectedToken):
-        expected = {t for t in e.expected if not t.startswith("__")}
-        tok = e.token
-        if tok.type == "$END":
-            what = "unexpected end of file"
-            length = 1
-        else:
-            if tok.type in ("NAME", "QUOTED_NAME"):
-                what = f"unexpected name {str(tok)!r}"
-            elif tok.type in _TOKEN_WORDS:
-                what = f"unexpected {_TOKEN_WORDS[tok.type].removeprefix('a ')} {str(tok)!r}"
-            else:
-                what = f"unexpected {str(tok)!r}"
-            length = max(1, len(str(tok)))
-    elif isinstance(e, lark.exceptions.UnexpectedCharacters):
-        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
-        what = f"unexpected character {ch!r}"
+def _error_offset(e: lark.exceptions.UnexpectedInput, text: str) -> int:
+    """Where the parser gave up; for a definition cut short (end of file, or the
+    next definition's keyword), just after its last token."""
+    tok = getattr(e, "token", None)
+    if isinstance(tok, Token) and tok.type == "$END":
+        return len(text)
+    cut = _next_definition(e, text)
+    if cut is not None:
+        return _scan(text, cut)[1]
+    return e.pos_in_stream if e.pos_in_stream is not None else len(text)
+
+
+def _syntax_error(
+    e: lark.exceptions.UnexpectedInput, text: str, file: str, start: str = "start"
+) -> SegqlError:
+    """A Lark error in plain words, at the exact token."""
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        return _bad_character(e, text, file)
+    cut = _next_definition(e, text) if start == "start" else None
+    if cut is not None:
+        # what the unfinished definition lacks: parse up to the next keyword
+        try:
+            _lark(start).parse(text[:cut])
+        except lark.exceptions.UnexpectedToken as inner:
+            if inner.token.type == "$END":
+                return _token_error(inner, text[:cut], file, ended_by_definition=True)
+        except lark.exceptions.UnexpectedInput:
+            pass
+    return _token_error(e, text, file, ended_by_definition=False)
+
+
+def _token_error(
+    e: lark.exceptions.UnexpectedInput, text: str, file: str, ended_by_definition: bool
+) -> SegqlError:
+    tok = e.token if isinstance(e, lark.exceptions.UnexpectedToken) else Token("$END", "")
+    offset = len(text) if tok.type == "$END" else e.pos_in_stream or 0
+    opened, last_end = _scan(text, offset)
+    expected = {t for t in getattr(e, "expected", None) or () if not t.startswith("__")}
+    if tok.type == "$END":
+        start = last_end  # just after the last token of the unfinished definition
         length = 1
-        expected = set(getattr(e, "allowed", None) or ())
+        found = "" if ended_by_definition else "end of file"
     else:
-        what = "unexpected end of file"
-        length = 1
-        expected = set(getattr(e, "expected", None) or ())
+        start = offset
+        length = max(1, len(str(tok)))
+        found = _found(tok)
+    line, col = _line_col(text, start)
+    span = Span(file, line, col, line, col + length)
     hints: list[str] = []
-    paren = _unclosed_paren(text, e.pos_in_stream or len(text))
-    if "RPAR" in expected and paren is not None:
-        message = f"expected ')' to close '(' opened at {paren[0]}:{paren[1]}"
-        message = f"{message}, found {what.removeprefix('unexpected ')}"
-    elif "UNIT" in expected and isinstance(e, lark.exceptions.UnexpectedToken) and str(
-        e.token
-    ).isidentifier():
-        message = f"unknown unit '{e.token}'"
-        hints.append(did_you_mean(str(e.token), UNIT_NAMES))
+    closer = _CLOSER[opened[-1][0]] if opened else None
+    if tok.type == "NAME" and str(tok) == "by" and "BY_KIND" in expected:
+        kind = re.match(r"\s*(\S*)", text[tok.end_pos or 0 :]).group(1)
+        kind_at = text.index(kind, tok.end_pos or 0) if kind else tok.end_pos or 0
+        line, col = _line_col(text, kind_at)
+        span = Span(file, line, col, line, col + max(1, len(kind)))
+        message = f"unknown segmentation kind '{kind}'" + _parenthesized(
+            did_you_mean(kind, ("priority", "weight"))
+        )
+        hints.append("write 'by priority' or 'by weight'")
+    elif "UNIT" in expected and tok.type == "NAME":
+        message = f"unknown unit '{tok}'" + _parenthesized(_unit_hint(str(tok)))
         hints.append("units are " + ", ".join((*ast.UNITS, "year")))
+    elif tok.type == "NAME" and (keyword := _keyword_hint(str(tok), expected)):
+        message = f"unknown keyword '{tok}'" + _parenthesized(keyword)
+    elif (misspelled := _misspelled_before(text, last_end, tok)) is not None:
+        word, at, hint = misspelled
+        line, col = _line_col(text, at)
+        span = Span(file, line, col, line, col + len(word))
+        message = f"unknown keyword '{word}'" + _parenthesized(hint)
+    elif closer is not None and _describe_closer(closer) in expected:
+        bracket, at = opened[-1]
+        where = "{}:{}".format(*_line_col(text, at))
+        message = f"expected '{closer}' to close '{bracket}' opened at {where}"
+        if found:
+            message += f", found {found}"
+    elif (
+        tok.type in ("RPAR", "RBRACE")
+        and not any(_CLOSER[b] == str(tok) for b, _ in opened)
+        and not expected & _VALUE_STARTS
+    ):
+        message = f"unmatched '{tok}'"
+        hints.append(f"remove it, or add the '{'(' if str(tok) == ')' else '{'}' it closes")
+    elif tok.type == "MINUS" and "INT" in expected and "NAME" not in expected:
+        message = "a duration cannot be negative"
+        hints.append("windows count back from as_of: write e.g. 'last 30 days'")
     else:
-        message = what
         words = sorted({_describe(t) for t in expected})
-        if 0 < len(words) <= 6:
-            hints.append("expected " + ", ".join(words))
-    hints = [h for h in hints if h]
-    return SegqlError(message, Span(file, line, col, line, col + length), tuple(hints))
+        if expected & _VALUE_STARTS:
+            words = ["a value"] + sorted(
+                {_describe(t) for t in expected if t in _TOKEN_WORDS and t != "$END"}
+                - {_describe(t) for t in _VALUE_STARTS | _LITERALS}
+            )
+        if 0 < len(words) <= 3:
+            message = f"expected {' or '.join(words)}" + (f", found {found}" if found else "")
+        else:
+            message = f"unexpected {found or 'end of definition'}"
+            if 0 < len(words) <= 6:
+                hints.append("expected " + ", ".join(words))
+    return SegqlError(message, span, tuple(h for h in hints if h))
+
+
+def _misspelled_before(text: str, last_end: int, tok: Token) -> tuple[str, int, str] | None:
+    """A misspelled window keyword read as a name, e.g. `lst 30 days`, `sinse 2024-01-01`:
+    the error is at the number or date after it."""
+    if tok.type not in ("INT", "DATE", "TIMESTAMP"):
+        return None
+    m = re.search(r"[A-Za-z_][A-Za-z0-9_]*\Z", text[:last_end])
+    if m is None or m.group() in _keywords():
+        return None
+    hint = did_you_mean(m.group(), _WINDOW_KEYWORDS)
+    return (m.group(), m.start(), hint) if hint else None
+
+
+def _describe_closer(closer: str) -> str:
+    return "RPAR" if closer == ")" else "RBRACE"
+
+
+def _keyword_hint(word: str, expected: set[str]) -> str:
+    """'did you mean' for a name where no name can stand: a misspelled keyword,
+    looked for among the expected keywords, then those after a value, then all."""
+    if "NAME" in expected or word in _keywords():
+        return ""
+    wanted = [t.lower() for t in expected if t.isalpha() and t not in _TOKEN_WORDS]
+    for pool in (wanted, _AFTER_VALUE, _keywords()):
+        if hint := did_you_mean(word, pool):
+            return hint
+    return ""
+
+
+def _parenthesized(hint: str) -> str:
+    return f" ({hint})" if hint else ""
+
+
+def _unit_hint(word: str) -> str:
+    """'did you mean' among units, in the plural when the word looks plural."""
+    plural = word.endswith(("s", "z"))
+    return did_you_mean(word, [u for u in UNIT_NAMES if u.endswith("s") == plural])
+
+
+def _bad_character(e: lark.exceptions.UnexpectedCharacters, text: str, file: str) -> SegqlError:
+    pos = e.pos_in_stream
+    ch = text[pos] if pos < len(text) else ""
+    line, col = _line_col(text, pos)
+    end_of_line = text.find("\n", pos)
+    end_of_line = len(text) if end_of_line < 0 else end_of_line
+    if ch in "\"'":
+        return SegqlError(
+            "unterminated string",
+            Span(file, line, col, line, col + (end_of_line - pos)),
+            (f"end the string with {ch} on the same line (write a line break as \\n)",),
+        )
+    if ch == "`":
+        return SegqlError(
+            "unterminated `quoted name`",
+            Span(file, line, col, line, col + (end_of_line - pos)),
+            ("end the name with ` on the same line",),
+        )
+    hints = []
+    allowed = sorted({_describe(t) for t in getattr(e, "allowed", None) or ()})
+    if 0 < len(allowed) <= 6:
+        hints.append("expected " + ", ".join(allowed))
+    return SegqlError(
+        f"unexpected character {ch!r}", Span(file, line, col, line, col + 1), tuple(hints)
+    )
 
 
 # ---------------------------------------------------------------- tree → AST
+
+
+def _date_problem(text: str) -> str:
+    """Why a date or timestamp of the right shape is impossible, in words."""
+    import calendar
+
+    year, month, day = (int(x) for x in text[:10].split("-"))
+    if not 1 <= month <= 12:
+        return f"there is no month {month}"
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if not 1 <= day <= days:
+        return f"{calendar.month_name[month]} {year} has {days} days"
+    if year < 1:
+        return "there is no year 0"
+    return "hours are 00-23, minutes and seconds 00-59"
 
 
 def _tok_span(file: str, t: Token) -> Span:
@@ -233,7 +426,7 @@ _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
 
 
 @v_args(meta=True)
-class _Builder(Transformer):
+class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
     """Builds AST nodes; errors are collected in `diags` and a placeholder returned."""
 
     def __init__(self, file: str, diags: Diagnostics):
@@ -296,7 +489,8 @@ class _Builder(Transformer):
                 return dt.datetime.fromisoformat(s)
             return dt.date.fromisoformat(s)
         except ValueError:
-            self._error(f"invalid date '{s}'", _tok_span(self.file, t))
+            what = "timestamp" if "T" in s else "date"
+            self._error(f"invalid {what} '{s}': {_date_problem(s)}", _tok_span(self.file, t))
             return dt.date(1970, 1, 1)
 
     def date(self, meta, c):
@@ -316,9 +510,8 @@ class _Builder(Transformer):
         if word in UNIT_NAMES:
             return UNIT_NAMES[word]
         self._error(
-            f"unknown unit '{word}'",
+            f"unknown unit '{word}'" + _parenthesized(_unit_hint(word)),
             _tok_span(self.file, t),
-            did_you_mean(word, UNIT_NAMES),
             "units are " + ", ".join((*ast.UNITS, "year")),
         )
         return "day"
@@ -490,9 +683,9 @@ class _Builder(Transformer):
         if fname.name in VALUE_FUNCTIONS:
             return self._value_call(fname, args, span)
         self._error(
-            f"unknown function '{fname.name}'",
+            f"unknown function '{fname.name}'"
+            + _parenthesized(did_you_mean(fname.name, [*ast.AGGREGATES, *VALUE_FUNCTIONS])),
             fname.span,
-            did_you_mean(fname.name, [*ast.AGGREGATES, *VALUE_FUNCTIONS]),
         )
         return ast.Null(span)
 

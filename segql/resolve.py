@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from segql import ast
-from segql.errors import Diagnostics, Span, did_you_mean
+from segql.errors import Diagnostics, Span, did_you_mean, narrow
 from segql.model import (
     ANY,
     BOOLEAN,
@@ -43,6 +43,30 @@ def _lang(column_type: str) -> str:
 
 def _with_hint(message: str, hint: str) -> str:
     return f"{message} ({hint})" if hint else message
+
+
+def _invalid(span: Span) -> ast.Expr:
+    """Stands in for an expression whose error is already reported: typed 'any',
+    so that nothing built on it is reported again (no 'comparison with null')."""
+    return ProfileRef("", ANY, span)
+
+
+def _def_name_span(d: ast.Node, name: str) -> Span:
+    """The name in a definition (after its keyword in .seg; YAML spans are the key)."""
+    keyword = {ast.Trait: "trait", ast.Segment: "segment", ast.Segmentation: "segmentation"}
+    return narrow(d.span, name, skip=len(keyword.get(type(d), "")))
+
+
+def _a(t: str) -> str:
+    return f"an {t}" if t[:1] in "aeiou" else f"a {t}"
+
+
+_COMPARE_HINT = {
+    NUMBER: "compare it, e.g. '... > 0'",
+    STRING: "compare it, e.g. '... = \"text\"'",
+    DATE: "compare it, e.g. '... >= 2024-01-01', or use days_since(...)",
+    TIMESTAMP: "compare it, e.g. '... >= 2024-01-01', or use days_since(...)",
+}
 
 
 class _Resolver:
@@ -85,6 +109,7 @@ class _Resolver:
         # the key is a profile column (every entity has it), not a name to define
         self.profile_cols.pop(project.key, None)
         self.deps: dict[str, set[str]] = {}
+        self.ref_spans: dict[tuple[str, str], Span] = {}  # (user, used) -> first use
         self.current: str | None = None
         self.bound: dict[str, ast.Definition] = {}
         self.in_progress: set[str] = set()
@@ -104,12 +129,18 @@ class _Resolver:
         def claim(name: str, span: Span, what: str) -> None:
             if name in seen:
                 other = seen[name]
+                at = f"{other.file}:{other.line}:{other.col}"
                 self.diags.error(
-                    f"duplicate name '{name}' (also defined at {other.file}:{other.line}:{other.col})",
+                    f"duplicate name '{name}' (also defined at {at})",
                     span,
+                    "traits, segments, segmentations and labels share one namespace",
                 )
             elif name in self.profile_cols or name == self.project.key:
-                self.diags.error(f"{what} '{name}' clashes with the profile column '{name}'", span)
+                self.diags.error(
+                    f"{what} '{name}' clashes with the profile column '{name}'",
+                    span,
+                    "definitions, labels and profile columns share one namespace: rename it",
+                )
             elif name in self.project.sources:
                 self.diags.error(f"{what} '{name}' clashes with the source '{name}'", span)
             else:
@@ -117,13 +148,14 @@ class _Resolver:
 
         for module in modules:
             for d in module.definitions:
-                claim(d.name, d.span, type(d).__name__.lower())
+                claim(d.name, _def_name_span(d, d.name), type(d).__name__.lower())
                 if d.name not in self.defs:
                     self.defs[d.name] = d
                 if isinstance(d, ast.Segmentation):
                     labels = [*(r for r in d.rules), *([d.catch_all] if d.catch_all else [])]
                     for r in labels:
-                        claim(r.label, r.span, "label")
+                        skip = len("else") if r is d.catch_all else 0
+                        claim(r.label, narrow(r.span, r.label, skip=skip), "label")
                         self.labels.setdefault(r.label, (d.name, r.span))
 
     # ------------------------------------------------------------ expressions
@@ -143,7 +175,7 @@ class _Resolver:
                 self.diags.error(
                     "a duration is only allowed in a window, 'within' or a half-life", e.span
                 )
-                return e
+                return _invalid(e.span)
             case ast.Call(func=f, args=args):
                 if f in ("percentile", "score") and source is not None:
                     self.diags.error(f"{f}() ranks entities; it cannot be used inside an aggregate",
@@ -182,10 +214,10 @@ class _Resolver:
                 "value and 'where', names are the source's columns",
                 span,
             )
-            return ast.Null(span)
+            return _invalid(span)
         if name in self.defs:
             d = self.defs[name]
-            self._depend(name)
+            self._depend(name, span)
             kind = type(d).__name__.lower()
             typ = BOOLEAN if kind == "segment" else STRING if kind == "segmentation" else ANY
             if kind == "trait":
@@ -193,7 +225,7 @@ class _Resolver:
             return DefRef(name, kind, typ, span)
         if name in self.labels:
             seg, _ = self.labels[name]
-            self._depend(seg)
+            self._depend(seg, span)
             return LabelRef(seg, name, span)
         if name in self.profile_cols or (
             self.project.profiles is not None and not self.profiles_complete
@@ -205,40 +237,49 @@ class _Resolver:
             self.diags.error(
                 f"'{name}' is a source: use it inside an aggregate, e.g. count({name})", span
             )
-            return ast.Null(span)
+            return _invalid(span)
         pool = [*self.defs, *self.labels, *self.profile_cols]
         self.diags.error(_with_hint(f"unknown name '{name}'", did_you_mean(name, pool)), span)
-        return ast.Null(span)
+        return _invalid(span)
 
     def column(self, src: str, col: str, span: Span, source: str | None) -> ast.Expr:
         if src not in self.project.sources:
             hint = did_you_mean(src, self.project.sources)
-            self.diags.error(_with_hint(f"unknown source '{src}'", hint), span)
-            return ast.Null(span)
+            self.diags.error(_with_hint(f"unknown source '{src}'", hint), narrow(span, src))
+            return _invalid(span)
         if source is None:
             self.diags.error(
                 f"'{src}.{col}' is a column of source rows: use it inside an aggregate, "
                 f"e.g. last({src}.{col})",
                 span,
             )
-            return ast.Null(span)
+            return _invalid(span)
         if src != source:
             self.diags.error(
                 f"an aggregate reads one source: '{src}.{col}' is not a column of '{source}'", span
             )
-            return ast.Null(span)
+            return _invalid(span)
         cols = self.source_cols[src]
         if self.source_complete[src] and col not in cols:
             hint = did_you_mean(col, cols)
-            self.diags.error(_with_hint(f"unknown column '{col}' in source '{src}'", hint), span)
+            self.diags.error(
+                _with_hint(f"unknown column '{col}' in source '{src}'", hint),
+                narrow(span, col, last=True),
+            )
         return SourceCol(src, col, _lang(cols.get(col, ANY)), span)
 
     def _source_of_value(self, v: ast.Expr) -> str | None:
         if isinstance(v, ast.Name) and v.name in self.project.sources:
             return v.name
-        found = [n.source for n in ast.walk(v) if isinstance(n, ast.Column)]
+        found = [n for n in ast.walk(v) if isinstance(n, ast.Column)]
         if found:
-            return found[0]
+            src = found[0].source
+            if src not in self.project.sources:
+                hint = did_you_mean(src, self.project.sources)
+                self.diags.error(
+                    _with_hint(f"unknown source '{src}'", hint), narrow(found[0].span, src)
+                )
+            return src
         if isinstance(v, ast.Name):
             hint = did_you_mean(v.name, self.project.sources)
             self.diags.error(_with_hint(f"unknown source '{v.name}'", hint), v.span)
@@ -253,10 +294,10 @@ class _Resolver:
     def aggregate(self, agg: ast.Aggregate, outer: str | None) -> ast.Expr:
         if outer is not None:
             self.diags.error("aggregates cannot be nested", agg.span)
-            return ast.Null(agg.span)
+            return _invalid(agg.span)
         source = self._source_of_value(agg.value)
         if source is None or source not in self.project.sources:
-            return ast.Null(agg.span)
+            return _invalid(agg.span)
         if isinstance(agg.value, ast.Name) and agg.value.name == source:
             value: ast.Expr = SourceRef(source, agg.value.span)
             if agg.func not in ("count", "did", "decayed_count"):
@@ -282,13 +323,13 @@ class _Resolver:
         if cond is None:
             return None
         bound = self.expr(cond, source)
-        self.expect_condition(bound)
+        self.expect_condition(bound, "'where' needs")
         return bound
 
     def sequence(self, seq: ast.Sequence, outer: str | None) -> ast.Expr:
         if outer is not None:
             self.diags.error("aggregates cannot be nested", seq.span)
-            return ast.Null(seq.span)
+            return _invalid(seq.span)
         steps = []
         for i, step in enumerate(seq.steps):
             src = step.source.name
@@ -323,8 +364,11 @@ class _Resolver:
             case ast.SlidingWindow(length=d):
                 self.check_duration(d, "a window")
                 if func != "count":
+                    unit = d.unit + ("s" if d.amount != 1 else "")
                     self.diags.error(
-                        "'any …' (the busiest span) only works with count()", w.span
+                        f"'any {d.amount} {unit}' (the busiest span) only works with count(), "
+                        f"not {func}()",
+                        w.span,
                     )
             case ast.AgoWindow(newer=n, older=o):
                 if o is not None and _approx_seconds(n) >= _approx_seconds(o):
@@ -367,18 +411,23 @@ class _Resolver:
         if len(kinds) > 1:
             self.diags.error(f"{what} mix types: " + " and ".join(sorted(kinds)), span)
 
-    def expect_condition(self, e: ast.Expr) -> None:
+    def expect_condition(self, e: ast.Expr, what: str = "expected") -> None:
+        """`what` names what needs the condition: "segment 'a' needs", "'and' needs"."""
         t = type_of(e)
         if t not in (BOOLEAN, ANY):
-            self.diags.error(f"expected a condition (true or false), got a {t}", e.span)
+            self.diags.error(
+                f"{what} a condition (true or false), got {_a(t)}",
+                e.span,
+                _COMPARE_HINT.get(t, ""),
+            )
 
     def check_operator(self, e: ast.Expr) -> None:
         match e:
             case ast.Binary(op=op, left=left, right=right):
                 lt, rt = type_of(left), type_of(right)
                 if op in ("and", "or"):
-                    self.expect_condition(left)
-                    self.expect_condition(right)
+                    self.expect_condition(left, f"'{op}' needs")
+                    self.expect_condition(right, f"'{op}' needs")
                 elif op in ("+", "-", "*", "/"):
                     for side, t in ((left, lt), (right, rt)):
                         if t not in (NUMBER, ANY, NULL):
@@ -388,14 +437,17 @@ class _Resolver:
                         self.diags.error(
                             "a comparison with null is never true",
                             e.span,
-                            "use 'is null' or 'is not null'",
+                            {
+                                "=": "write 'is null' instead of '= null'",
+                                "!=": "write 'is not null' instead of '!= null'",
+                            }.get(op, "use 'is null' or 'is not null'"),
                         )
                     elif op not in ("=", "!=") and BOOLEAN in (lt, rt):
                         self.diags.error(f"'{op}' cannot compare booleans", e.span)
-                    else:
-                        self._same_kind((left, right), e.span, f"'{op}' compares values that")
+                    elif len({self._kind(lt), self._kind(rt)} - {ANY, NULL}) > 1:
+                        self.diags.error(f"'{op}' compares {_a(lt)} with {_a(rt)}", e.span)
             case ast.Unary(op="not", operand=x):
-                self.expect_condition(x)
+                self.expect_condition(x, "'not' needs")
             case ast.Unary(op="-", operand=x):
                 if type_of(x) not in (NUMBER, ANY, NULL):
                     self.diags.error(f"'-' needs a number, got a {type_of(x)}", x.span)
@@ -410,9 +462,10 @@ class _Resolver:
 
     # ------------------------------------------------------------ definitions
 
-    def _depend(self, name: str) -> None:
+    def _depend(self, name: str, span: Span) -> None:
         if self.current is not None:
             self.deps.setdefault(self.current, set()).add(name)
+            self.ref_spans.setdefault((self.current, name), span)
 
     def trait_type(self, name: str) -> str:
         if name not in self.bound:
@@ -444,13 +497,13 @@ class _Resolver:
                             f"a weight rule needs a number, got a {type_of(bound)}", r.expr.span
                         )
                 else:
-                    self.expect_condition(bound)
+                    self.expect_condition(bound, f"rule '{r.label}' needs")
                 rules.append(dataclasses.replace(r, expr=bound))
             out: ast.Definition = dataclasses.replace(d, rules=tuple(rules))
         else:
             bound = self.expr(d.expr)
             if isinstance(d, ast.Segment):
-                self.expect_condition(bound)
+                self.expect_condition(bound, f"segment '{d.name}' needs")
             elif type_of(bound) == DURATION:
                 pass  # reported by expr()
             out = dataclasses.replace(d, expr=bound)
@@ -468,8 +521,15 @@ class _Resolver:
                 return
             if state.get(n) == 1:
                 cycle = path[path.index(n):] + [n]
+                edges = list(zip(cycle, cycle[1:], strict=False))
+                spans = [self.ref_spans.get(edge, self.defs[edge[0]].span) for edge in edges]
                 self.diags.error(
-                    "cycle in definitions: " + " → ".join(cycle), self.defs[n].span
+                    "cycle in definitions: " + " → ".join(cycle),
+                    spans[0],
+                    *(
+                        f"'{a}' uses '{b}' at {s.file}:{s.line}:{s.col}"
+                        for (a, b), s in list(zip(edges, spans, strict=True))[1:6]
+                    ),
                 )
                 return
             state[n] = 1

@@ -221,35 +221,35 @@ def test_empty_file_and_comments_only_are_empty_modules() -> None:
 
 def test_error_in_plain_scalar() -> None:
     assert at("segments:\n  a: count(orders, last 30 dys) >= 1\n") == [
-        (2, 28, "unknown unit 'dys'")
+        (2, 28, "unknown unit 'dys' (did you mean 'days'?)")
     ]
 
 
 def test_error_on_second_line_of_plain_scalar() -> None:
     assert at("segments:\n  a: count(orders,\n     last 30 dys) >= 1\n") == [
-        (3, 14, "unknown unit 'dys'")
+        (3, 14, "unknown unit 'dys' (did you mean 'days'?)")
     ]
 
 
 def test_error_in_quoted_scalar() -> None:
-    assert at('segments:\n  a: "x >>= 1"\n') == [(2, 10, "unexpected '>='")]
-    assert at("segments:\n  a: 'x and\n    y >>= 1'\n") == [(3, 8, "unexpected '>='")]
+    assert at('segments:\n  a: "x >>= 1"\n') == [(2, 10, "expected a value, found '>='")]
+    assert at("segments:\n  a: 'x and\n    y >>= 1'\n") == [(3, 8, "expected a value, found '>='")]
 
 
 def test_error_on_second_line_of_literal_block() -> None:
     text = "segments:\n  a: |\n    count(orders)\n      >>= 2\n"
-    assert at(text) == [(4, 8, "unexpected '>='")]
+    assert at(text) == [(4, 8, "expected a value, found '>='")]
 
 
 def test_error_in_folded_block() -> None:
     text = "segments:\n  a: >\n    x and\n    y + )\n"
-    assert at(text) == [(4, 9, "unexpected ')'")]
+    assert at(text) == [(4, 9, "expected a value, found ')'")]
 
 
 def test_dangling_operator_is_the_end_of_the_condition() -> None:
     ((line, col, message),) = at("segments:\n  a: x >\n  b: y\n")
-    assert (line, col) == (2, 8)
-    assert message == "unexpected end of the condition"
+    assert (line, col) == (2, 9)  # just after the last token
+    assert message == "expected a value, found end of the condition"
 
 
 def test_duplicate_keys_are_errors() -> None:
@@ -301,7 +301,7 @@ def test_all_errors_of_a_file_together() -> None:
     """
     messages = [m for _, _, m in at(text)]
     assert messages == [
-        "unknown unit 'dys'",
+        "unknown unit 'dys' (did you mean 'days'?)",
         "segment 'b' has no 'where' condition",
         "unknown field 'wher' in segment 'b'",
         "unknown segmentation kind 'wieght'",
