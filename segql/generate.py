@@ -127,8 +127,8 @@ class Generator:
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expression:
         src = self.project.sources[source]
-        if column == src.time:
-            return self.row_time(source)
+        if column == src.time and self.model.time_types.get(source) != "date":
+            return self.row_time(source)  # a DATE time column stays a date as a value
         if self.model.source_columns.get(source, {}).get(column) == "timestamptz":
             return self.dialect.from_timestamptz(col(column))
         return col(column)
@@ -196,7 +196,7 @@ class Generator:
             src = self.project.sources[slot.source]
             if isinstance(node.value, SourceCol) and node.value.column == src.time:
                 cls = exp.Min if func == "first" else exp.Max
-                return cls(this=when(t)), None
+                return cls(this=when(v)), None
             # value at the earliest/latest row (ties: smallest/largest value)
             desc = func == "last"
             order = [
@@ -251,6 +251,10 @@ class Generator:
             q: exp.Expression = unions[0]
             for u in unions[1:]:
                 q = exp.union(q, u, distinct=True)
+            if self.plan.profile_columns:  # without profiles, only the key can be named
+                aliases = self.plan.profile_columns.values()
+                keys = [exp.alias_(col(KEY), a, quoted=True) for a in aliases]
+                q = exp.select(col(KEY), *keys).from_(q.subquery(ident("keys")))
             return q  # type: ignore[return-value]
         key = col(proj.key)
         selects = [exp.alias_(key.copy(), KEY, quoted=True)]

@@ -122,16 +122,17 @@ class Translator:
     def in_list(self, a: ast.Expr, items: tuple[ast.Expr, ...], negated: bool) -> exp.Expression:
         live = [i for i in items if not isinstance(i, ast.Null)]  # null items never match
         if not live:
-            return false()
+            if not negated:
+                return false()
+            return exp.not_(exp.Is(this=self.value(a), expression=exp.null()))
         x, *vals = self.compared(a, *live)
         inside = coalesce_false(exp.In(this=x, expressions=vals))
         if not negated:
             return inside
-        # `x not in (...)` is false when x is missing, true when no item equals x
+        # `x not in (...)` is false when x is missing, true when no item equals x (an
+        # item that is null when the query runs never matches, like a literal null)
         return exp.and_(
             exp.not_(exp.Is(this=x.copy(), expression=exp.null())),
-            *[exp.not_(exp.Is(this=v.copy(), expression=exp.null()))
-              for v in vals if not isinstance(v, exp.Literal)],
             exp.not_(inside.copy()),
             copy=False,
         )
