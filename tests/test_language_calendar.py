@@ -82,6 +82,11 @@ NY_FUNCTIONS = [
     ("count_distinct(date(orders.ordered_at), this week) = 1", {1, 2, 3, 5, 6, 7, 13}),
     ("days_since(last(orders.ordered_at)) = 0", {1, 2, 3, 13}),  # 24-hour periods, any zone
     ("days_since(last(orders.ordered_at)) = 1", {5, 6}),  # 36 h, 36 h 1 s
+    # the same functions on rows, inside `where`
+    ("count(orders where weekday(ordered_at) = 7) = 1", {8, 12}),
+    ("count(orders where hour(ordered_at) = 23) = 1", {1, 6, 8, 10, 12}),
+    ("count(orders where date(ordered_at) = 2024-05-09) = 1", {1, 5, 13}),
+    ("count(orders where ordered_at >= 2024-05-10) = 1", {2, 3}),
 ]
 
 

@@ -272,6 +272,18 @@ def test_backtick_names(condition: str, expected: set[int]) -> None:
     check(condition, ODD, expected, as_of=AS_OF)
 
 
+def test_backtick_definition_names() -> None:
+    # definitions named by keywords, in backticks where they are defined and used
+    check("segment `where` = a > 1\nsegment picked = `where`", PEOPLE, {2, 4}, as_of=AS_OF)
+    check("trait `last` = a * 2\nsegment picked = `last` = 2", PEOPLE, {1}, as_of=AS_OF)
+    check(
+        "segment `where` = a > 1\nsegment picked = `where` and not `where`",
+        PEOPLE,
+        set(),
+        as_of=AS_OF,
+    )
+
+
 # days_since: whole 24-hour periods from t to as_of (floor); as_of 2024-05-10 12:00
 #  1 | 2024-05-09 12:00:00  exactly 24h        → 1
 #  2 | 2024-05-09 12:01:00  23h59m             → 0
