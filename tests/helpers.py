@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import os
 import re
 import shutil
 import tempfile
+from ast import literal_eval as ast_literal_eval
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,6 +206,12 @@ def _workdir(files: dict[str, str]) -> Path:
     return root
 
 
+@functools.cache
+def _project_text(timezone: str, extra: str) -> str:
+    settings = project_settings(timezone, ast_literal_eval(extra))
+    return yaml.safe_dump(settings, sort_keys=False)
+
+
 def _write(path: Path, text: str) -> None:
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
@@ -236,7 +244,7 @@ def compile_sql(
     con = database(data)
     root = _workdir(files)
     yml = root / "segql.yml"
-    _write(yml, yaml.safe_dump(project_settings(timezone, project_extra), sort_keys=False))
+    _write(yml, _project_text(timezone, repr(project_extra)))
     paths = []
     for name, text in files.items():
         _write(root / name, text)
