@@ -259,6 +259,57 @@ class Sequence(Node):
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- bound references
+# The resolver replaces names by these (segql/resolve.py); they live here so
+# that `Expr` covers parsed and resolved trees alike.
+
+@dataclass(frozen=True)
+class ProfileRef(Node):
+    """A column of the profile table (an attribute of the entity)."""
+
+    column: str
+    type: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SourceRef(Node):
+    """A source as the value of count / did / decayed_count: its rows."""
+
+    source: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class SourceCol(Node):
+    """A column of a source row, inside an aggregate."""
+
+    source: str
+    column: str
+    type: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class DefRef(Node):
+    """A reference to a trait, segment or segmentation."""
+
+    name: str
+    kind: str  # "trait" | "segment" | "segmentation"
+    type: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class LabelRef(Node):
+    """A segmentation label used as a condition: the entity carries that label."""
+
+    segmentation: str
+    label: str
+    span: Span = _span()
+
+
+
 Expr = (
     Number
     | String
@@ -278,6 +329,11 @@ Expr = (
     | Call
     | Aggregate
     | Sequence
+    | ProfileRef
+    | SourceRef
+    | SourceCol
+    | DefRef
+    | LabelRef
 )
 
 

@@ -9,58 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from segql import ast
-from segql.ast import Node, _span
-from segql.errors import Span
+from segql.ast import DefRef, LabelRef, Node, ProfileRef, SourceCol, SourceRef
 from segql.project import Project
 
 NUMBER, STRING, BOOLEAN, DATE, TIMESTAMP = "number", "string", "boolean", "date", "timestamp"
 NULL, ANY, DURATION = "null", "any", "duration"
-
-
-@dataclass(frozen=True)
-class ProfileRef(Node):
-    """A column of the profile table (an attribute of the entity)."""
-
-    column: str
-    type: str
-    span: Span = _span()
-
-
-@dataclass(frozen=True)
-class SourceRef(Node):
-    """A source as the value of count / did / decayed_count: its rows."""
-
-    source: str
-    span: Span = _span()
-
-
-@dataclass(frozen=True)
-class SourceCol(Node):
-    """A column of a source row, inside an aggregate."""
-
-    source: str
-    column: str
-    type: str
-    span: Span = _span()
-
-
-@dataclass(frozen=True)
-class DefRef(Node):
-    """A reference to a trait, segment or segmentation."""
-
-    name: str
-    kind: str  # "trait" | "segment" | "segmentation"
-    type: str
-    span: Span = _span()
-
-
-@dataclass(frozen=True)
-class LabelRef(Node):
-    """A segmentation label used as a condition: the entity carries that label."""
-
-    segmentation: str
-    label: str
-    span: Span = _span()
 
 
 @dataclass(frozen=True)
