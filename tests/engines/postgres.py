@@ -226,6 +226,8 @@ class PostgresServer:
                     "-A", "trust",
                     "-E", "UTF8",
                     "--locale=C",
+                    # byte-order collation, but Unicode case mapping for lower()
+                    "--lc-ctype=C.UTF-8",
                     "--no-sync",
                     "--no-instructions",
                 ],

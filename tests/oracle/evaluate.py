@@ -1,0 +1,547 @@
+"""The oracle: membership of a resolved model over plain Python rows.
+
+Written from ../shared/LANGUAGE.md, with loops and no SQL, sharing nothing with
+the compiler beyond the AST and the bound reference nodes of segql.model.
+
+Numbers are exact (int / Fraction) except where an engine computes in floating
+point (true division, avg, decayed aggregates, DOUBLE columns): those values are
+Python floats. A comparison whose float operand is within a relative 1e-9 of
+the other operand cannot be decided without knowing the engine's rounding; it
+raises `Uncertain`, and the oracle marks that entity's value of the definition
+UNCERTAIN (the differential tests skip exactly those entity/definition pairs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from segql import ast
+from segql.model import (
+    DATE,
+    TIMESTAMP,
+    DefRef,
+    LabelRef,
+    Model,
+    ProfileRef,
+    SourceCol,
+    SourceRef,
+    type_of,
+)
+
+from .timeutil import (
+    HALF_LIFE_SECONDS,
+    Interval,
+    instant_of,
+    literal_instant,
+    microseconds,
+    plus,
+    to_local,
+    window_interval,
+)
+
+
+class Uncertain(Exception):
+    """The value depends on floating-point rounding the oracle does not model."""
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNCERTAIN"
+
+
+UNCERTAIN: Any = _Unknown()
+
+
+@dataclass
+class Evaluation:
+    """What the oracle says for one as_of."""
+
+    universe: set
+    segments: dict[str, dict[Any, Any]] = field(default_factory=dict)  # name -> key -> bool|UNC
+    segmentations: dict[str, dict[Any, Any]] = field(default_factory=dict)  # -> label|None|UNC
+
+    def members(self, name: str) -> set:
+        return {k for k, v in self.segments[name].items() if v is True}
+
+
+# ------------------------------------------------------------------ values
+
+
+def number(v: Any) -> Any:
+    """A data value as the oracle's number: exact unless the column is a float."""
+    if isinstance(v, Decimal):
+        return Fraction(v)
+    return v
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | Fraction | float) and not isinstance(v, bool)
+
+
+def _near(a: Any, b: Any) -> bool:
+    fa, fb = float(a), float(b)
+    return math.isclose(fa, fb, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def compare(a: Any, b: Any, tz: str) -> int:
+    """-1, 0, 1 for two non-null values; dates meet timestamps as instants."""
+    if isinstance(a, dt.date) and isinstance(b, dt.date):
+        if isinstance(a, dt.datetime) != isinstance(b, dt.datetime):
+            a, b = instant_of(a, tz), instant_of(b, tz)
+    elif _is_num(a) and _is_num(b) and (isinstance(a, float) or isinstance(b, float)):
+        if _near(a, b):
+            raise Uncertain()
+    return (a > b) - (a < b)
+
+
+def like(s: str, pattern: str) -> bool:
+    """SQL LIKE: % any run, _ any one character, no escape character."""
+    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, s, flags=re.DOTALL) is not None
+
+
+def arith(op: str, a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    if op == "/":
+        if b == 0:
+            return None
+        if isinstance(a, float) or isinstance(b, float):
+            return float(a) / float(b)
+        return float(Fraction(a) / Fraction(b))
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    return a * b
+
+
+# ------------------------------------------------------------------ the evaluator
+
+
+@dataclass
+class _Row:
+    time: dt.datetime
+    values: dict[str, Any]
+
+
+class Oracle:
+    """Evaluates every definition of a model for every universe entity at as_of.
+
+    `tables` maps a table name (as written in segql.yml) to its rows (dicts of
+    column -> Python value, as DuckDB returns them)."""
+
+    def __init__(self, model: Model, tables: dict[str, list[dict]], as_of: dt.datetime):
+        self.model = model
+        self.project = model.project
+        self.tz = self.project.timezone
+        self.as_of = as_of
+        self.key = self.project.key
+        # visible source rows by entity: non-null key and time, time <= as_of
+        self.rows: dict[str, dict[Any, list[_Row]]] = {}
+        seen: set = set()
+        for name, src in self.project.sources.items():
+            by_key: dict[Any, list[_Row]] = defaultdict(list)
+            for raw in tables.get(src.table.name, []):
+                k, t = raw.get(self.key), raw.get(src.time)
+                if k is None or t is None:
+                    continue
+                t = self._row_instant(t)
+                if t > as_of:
+                    continue
+                values = {c: self._row_value(v) for c, v in raw.items()}
+                values[src.time] = t
+                by_key[k].append(_Row(t, values))
+                seen.add(k)
+            self.rows[name] = by_key
+        # the universe
+        self.profiles: dict[Any, dict] = {}
+        if self.project.profiles is not None:
+            self.universe: set = set()
+            for raw in tables.get(self.project.profiles.name, []):
+                k = raw.get(self.key)
+                if k is None:
+                    continue
+                row = {c: self._row_value(v) for c, v in raw.items()}
+                self.profiles[k] = row
+                if model.universe is None or self.cond(model.universe, _Env(k, row)):
+                    self.universe.add(k)
+        else:
+            self.universe = seen
+        self.memo: dict[tuple[str, Any], Any] = {}
+        self.ranks: dict[ast.Node, dict[Any, Any]] = {}
+
+    # -- data
+    def _row_instant(self, t: Any) -> dt.datetime:
+        if isinstance(t, dt.datetime):
+            if t.tzinfo is not None:
+                return t.astimezone(dt.UTC).replace(tzinfo=None)
+            return t
+        return instant_of(t, self.tz)  # a DATE time column: its local midnight
+
+    def _row_value(self, v: Any) -> Any:
+        if isinstance(v, dt.datetime) and v.tzinfo is not None:
+            return v.astimezone(dt.UTC).replace(tzinfo=None)
+        return number(v)
+
+    # -- results
+    def evaluate(self) -> Evaluation:
+        out = Evaluation(set(self.universe))
+        for name, d in self.model.definitions.items():
+            if isinstance(d, ast.Segment):
+                out.segments[name] = {k: self.definition(name, k) for k in self.universe}
+            elif isinstance(d, ast.Segmentation):
+                out.segmentations[name] = {k: self.definition(name, k) for k in self.universe}
+        return out
+
+    def definition(self, name: str, key: Any) -> Any:
+        """The value of a definition for an entity, or UNCERTAIN."""
+        mk = (name, key)
+        if mk not in self.memo:
+            d = self.model.definitions[name]
+            env = _Env(key, self.profiles.get(key))
+            try:
+                if isinstance(d, ast.Segment):
+                    value: Any = self.cond(d.expr, env)
+                elif isinstance(d, ast.Segmentation):
+                    value = self.segmentation(d, env)
+                elif type_of(d.expr) == "boolean":
+                    value = self.cond(d.expr, env)  # a condition is true or false
+                else:
+                    value = self.value(d.expr, env)
+            except Uncertain:
+                value = UNCERTAIN
+            self.memo[mk] = value
+        return self.memo[mk]
+
+    def _ref(self, name: str, env: _Env) -> Any:
+        v = self.definition(name, env.key)
+        if v is UNCERTAIN:
+            raise Uncertain()
+        return v
+
+    def segmentation(self, d: ast.Segmentation, env: _Env) -> str | None:
+        fallback = d.catch_all.label if d.catch_all else None
+        if d.by == "weight":
+            best, best_w = None, None
+            for r in d.rules:
+                w = self.value(r.expr, env)
+                if w is None:
+                    continue
+                if compare(w, 0, self.tz) <= 0:
+                    continue
+                if best_w is None or compare(w, best_w, self.tz) > 0:  # ties: earlier rule
+                    best, best_w = r.label, w
+            return best if best is not None else fallback
+        for r in d.rules:
+            if self.cond(r.expr, env):
+                return r.label
+        return fallback
+
+    # -- conditions: never null
+    def cond(self, e: ast.Expr, env: _Env) -> bool:
+        match e:
+            case ast.Binary(op="and", left=a, right=b):
+                return self.cond(a, env) and self.cond(b, env)
+            case ast.Binary(op="or", left=a, right=b):
+                return self.cond(a, env) or self.cond(b, env)
+            case ast.Unary(op="not", operand=a):
+                return not self.cond(a, env)
+            case ast.Binary(op=op, left=a, right=b) if op in ("=", "!=", "<", "<=", ">", ">="):
+                x, y = self.value(a, env), self.value(b, env)
+                if x is None or y is None:
+                    return False
+                c = compare(x, y, self.tz)
+                return {"=": c == 0, "!=": c != 0, "<": c < 0, "<=": c <= 0,
+                        ">": c > 0, ">=": c >= 0}[op]
+            case ast.InList(operand=a, items=items, negated=neg):
+                x = self.value(a, env)
+                if x is None:
+                    return False
+                found = False
+                for item in items:
+                    y = self.value(item, env)
+                    if y is not None and compare(x, y, self.tz) == 0:  # null items never match
+                        found = True
+                return found != neg
+            case ast.Between(operand=a, low=lo, high=hi, negated=neg):
+                x, low, high = self.value(a, env), self.value(lo, env), self.value(hi, env)
+                if x is None or low is None or high is None:
+                    return False
+                inside = compare(low, x, self.tz) <= 0 and compare(x, high, self.tz) <= 0
+                return inside != neg
+            case ast.IsNull(operand=a, negated=neg):
+                return (self.value(a, env) is None) != neg
+            case ast.Like(operand=a, pattern=p, negated=neg):
+                s, pat = self.value(a, env), self.value(p, env)
+                if s is None or pat is None:
+                    return False
+                return like(s, pat) != neg
+        v = self.value(e, env)
+        return v is True
+
+    # -- values: may be None
+    def value(self, e: ast.Expr, env: _Env) -> Any:
+        match e:
+            case ast.Number(value=v):
+                return Fraction(v)
+            case ast.String(value=v) | ast.Boolean(value=v):
+                return v
+            case ast.Null():
+                return None
+            case ast.DateLit(value=v):
+                return v
+            case ast.TimestampLit(value=v):
+                return literal_instant(v, self.tz)
+            case ProfileRef(column=c):
+                if c == self.key:
+                    return env.key
+                return (env.profile or {}).get(c)
+            case SourceCol(column=c):
+                assert env.row is not None, "source column outside an aggregate"
+                return env.row.values.get(c)
+            case DefRef(name=n):
+                return self._ref(n, env)
+            case LabelRef(segmentation=s, label=label):
+                return self._ref(s, env) == label
+            case ast.Unary(op="-", operand=a):
+                x = self.value(a, env)
+                return None if x is None else -x
+            case ast.Binary(op=op, left=a, right=b) if op in ("+", "-", "*", "/"):
+                return arith(op, self.value(a, env), self.value(b, env))
+            case ast.Call():
+                return self.call(e, env)
+            case ast.Aggregate():
+                return self.aggregate(e, env)
+            case ast.Sequence():
+                return self.sequence(e, env)
+        # every other node is a condition
+        return self.cond(e, env)
+
+    def call(self, c: ast.Call, env: _Env) -> Any:
+        f, args = c.func, c.args
+        if f in ("percentile", "score"):
+            le_n = self.rank(args[0], env.key)
+            if le_n is None:
+                return None
+            le, n = le_n
+            if f == "percentile":
+                return Fraction(le, n)
+            bins = int(args[1].value)  # type: ignore[union-attr]
+            return math.ceil(Fraction(bins * le, n))
+        if f == "coalesce":
+            as_instant = any(type_of(a) == TIMESTAMP for a in args)
+            for a in args:
+                v = self.value(a, env)
+                if v is not None:
+                    if as_instant and type_of(a) in (DATE, TIMESTAMP):
+                        return instant_of(v, self.tz)
+                    return v
+            return None
+        x = self.value(args[0], env)
+        if x is None:
+            return None
+        if f == "days_since":
+            us = microseconds(self.as_of - instant_of(x, self.tz))
+            return us // (86_400 * 1_000_000)
+        if f == "weekday":
+            day = x if not isinstance(x, dt.datetime) else to_local(x, self.tz)
+            return day.isoweekday()
+        if f == "hour":
+            return to_local(x, self.tz).hour if isinstance(x, dt.datetime) else 0
+        if f == "date":
+            return to_local(x, self.tz).date() if isinstance(x, dt.datetime) else x
+        if f == "lower":
+            return x.lower()
+        if f == "abs":
+            return abs(x)
+        raise NotImplementedError(f)
+
+    # -- ranks across the universe (LANGUAGE.md §7)
+    def rank(self, arg: ast.Expr, key: Any) -> tuple[int, int] | None:
+        if arg not in self.ranks:
+            values: dict[Any, Any] = {}
+            unsure = False
+            for k in self.universe:
+                try:
+                    values[k] = self.value(arg, _Env(k, self.profiles.get(k)))
+                except Uncertain:
+                    unsure = True
+            known = {k: v for k, v in values.items() if v is not None}
+            table: dict[Any, Any] = {}
+            for k in self.universe:
+                if unsure:
+                    table[k] = UNCERTAIN
+                    continue
+                x = values[k]
+                if x is None:
+                    table[k] = None
+                    continue
+                le = 0
+                try:
+                    for other in known.values():
+                        if compare(other, x, self.tz) <= 0:
+                            le += 1
+                    table[k] = (le, len(known))
+                except Uncertain:  # a near tie with a float value: order unknown
+                    table[k] = UNCERTAIN
+            self.ranks[arg] = table
+        v = self.ranks[arg].get(key)
+        if v is UNCERTAIN:
+            raise Uncertain()
+        return v
+
+    # -- aggregates (LANGUAGE.md §6)
+    def _window(self, w) -> Interval:
+        return window_interval(w, self.as_of, self.tz)
+
+    def _matching(self, source: str, where, window, env: _Env) -> list[_Row]:
+        interval = self._window(window)
+        out = []
+        for row in self.rows[source].get(env.key, []):
+            if not interval.holds(row.time):
+                continue
+            if where is not None and not self.cond(where, env.with_row(row)):
+                continue
+            out.append(row)
+        return out
+
+    def aggregate(self, agg: ast.Aggregate, env: _Env) -> Any:
+        source = _source(agg.value)
+        rows = self._matching(source, agg.where, agg.window, env)
+        f = agg.func
+        if isinstance(agg.window, ast.SlidingWindow):
+            return self._busiest(rows, agg.value, agg.window.length, env)
+        if isinstance(agg.value, SourceRef):
+            if f in ("count", "did"):
+                return len(rows) if f == "count" else len(rows) >= 1
+            if f == "decayed_count":
+                return sum((self._weight(r, agg.half_life) for r in rows), 0.0)
+            raise NotImplementedError(f)
+        pairs = [(r, self.value(agg.value, env.with_row(r))) for r in rows]
+        vals = [v for _, v in pairs if v is not None]
+        if f == "count":
+            return len(vals)
+        if f == "count_distinct":
+            distinct: list = []
+            for v in vals:
+                if not any(compare(v, d, self.tz) == 0 for d in distinct):
+                    distinct.append(v)
+            return len(distinct)
+        if f == "sum":
+            return sum(vals, 0)
+        if f == "decayed_sum":
+            return sum((float(v) * self._weight(r, agg.half_life)
+                        for r, v in pairs if v is not None), 0.0)
+        if not vals:
+            return None
+        if f == "avg":
+            if any(isinstance(v, float) for v in vals):
+                return math.fsum(float(v) for v in vals) / len(vals)
+            return float(Fraction(sum(vals, 0), len(vals)))
+        if f in ("min", "max"):
+            best = vals[0]
+            for v in vals[1:]:
+                c = compare(v, best, self.tz)
+                if (c < 0) if f == "min" else (c > 0):
+                    best = v
+            return best
+        if f in ("first", "last"):
+            # the value at the earliest (latest) row; ties at that time: the
+            # smallest (largest) non-null value; null when all of them are null
+            edge = (min if f == "first" else max)(r.time for r, _ in pairs)
+            at_edge = [v for r, v in pairs if r.time == edge and v is not None]
+            if not at_edge:
+                return None
+            best = at_edge[0]
+            for v in at_edge[1:]:
+                c = compare(v, best, self.tz)
+                if (c < 0) if f == "first" else (c > 0):
+                    best = v
+            return best
+        raise NotImplementedError(f)
+
+    def _weight(self, row: _Row, half_life: ast.Duration | None) -> float:
+        assert half_life is not None
+        age_us = microseconds(self.as_of - row.time)
+        hl_us = half_life.amount * HALF_LIFE_SECONDS[half_life.unit] * 1_000_000
+        return 0.5 ** (age_us / hl_us)
+
+    def _busiest(self, rows: list[_Row], value, length: ast.Duration, env: _Env) -> int:
+        """`any D`: the most rows whose first and last are at most D apart."""
+        if not isinstance(value, SourceRef):
+            rows = [r for r in rows if self.value(value, env.with_row(r)) is not None]
+        times = sorted(r.time for r in rows)
+        best = 0
+        for i, start in enumerate(times):
+            end = plus(start, length.amount, length.unit)
+            n = sum(1 for t in times[i:] if t <= end)
+            best = max(best, n)
+        return best
+
+    # -- sequences (LANGUAGE.md §6)
+    def sequence(self, seq: ast.Sequence, env: _Env) -> bool:
+        steps = seq.steps
+        first = self._matching(steps[0].source.name, steps[0].where, seq.window, env)
+        later = [self._matching(s.source.name, s.where, None, env) for s in steps[1:]]
+        on = seq.on
+
+        def same(a: _Row, b: _Row) -> bool:
+            if on is None:
+                return True
+            x, y = a.values.get(on), b.values.get(on)
+            return x is not None and y is not None and compare(x, y, self.tz) == 0
+
+        def chain(i: int, prev: _Row, start: _Row, deadline: dt.datetime) -> bool:
+            """Steps i… can follow prev (all within the deadline of the first step)."""
+            if i == len(steps):
+                return True
+            step = steps[i]
+            if step.negated:  # the last step: nothing in (prev.time, deadline]
+                if deadline > self.as_of:
+                    return False  # the follow-up period has not ended
+                return not any(
+                    prev.time < r.time <= deadline and same(start, r) for r in later[i - 1]
+                )
+            return any(
+                prev.time < r.time <= deadline and same(start, r)
+                and chain(i + 1, r, start, deadline)
+                for r in later[i - 1]
+            )
+
+        for a in first:
+            if on is not None and a.values.get(on) is None:
+                continue  # rows without a value in the `on` column take no part
+            deadline = plus(a.time, seq.within.amount, seq.within.unit)
+            if chain(1, a, a, deadline):
+                return True
+        return False
+
+
+@dataclass
+class _Env:
+    key: Any
+    profile: dict | None
+    row: _Row | None = None
+
+    def with_row(self, row: _Row) -> _Env:
+        return _Env(self.key, self.profile, row)
+
+
+def _source(value: ast.Expr) -> str:
+    for n in ast.walk(value):
+        if isinstance(n, SourceRef | SourceCol):
+            return n.source
+    raise ValueError("aggregate without a source")
+
+
+def evaluate(model: Model, tables: dict[str, list[dict]], as_of: dt.datetime) -> Evaluation:
+    """Membership of every segment and label of every segmentation at as_of."""
+    return Oracle(model, tables, as_of).evaluate()

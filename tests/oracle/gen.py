@@ -1,0 +1,754 @@
+"""Hypothesis strategies: random `.seg` projects over a fixed schema, and data.
+
+Schema (fixed):
+  customers(customer_id INTEGER, country VARCHAR, age INTEGER, consent BOOLEAN,
+            signup_at TIMESTAMP)                       -- the profiles table
+  orders(customer_id INTEGER, ordered_at TIMESTAMP, amount DECIMAL(10,2),
+         quantity INTEGER, sku VARCHAR)                -- source `orders`
+  events(customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR, kind VARCHAR,
+         duration_s DOUBLE)                            -- source `events`
+
+A `Case` is a project (segql.yml + .seg files), the rows of the three tables and
+a few as_of instants. Every generated segment condition p comes with a segment
+`not (p)` so that the partition property can be checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from .timeutil import midnight, period_start, plus, previous_period_start, to_local
+
+KEY = "customer_id"
+TIMEZONES = ("UTC", "UTC", "America/New_York", "Asia/Kolkata", "Australia/Adelaide")
+
+COLUMNS = {
+    "customers": (("customer_id", "INTEGER"), ("country", "VARCHAR"), ("age", "INTEGER"),
+                  ("consent", "BOOLEAN"), ("signup_at", "TIMESTAMP")),
+    "orders": (("customer_id", "INTEGER"), ("ordered_at", "TIMESTAMP"),
+               ("amount", "DECIMAL(10,2)"), ("quantity", "INTEGER"), ("sku", "VARCHAR")),
+    "events": (("customer_id", "INTEGER"), ("occurred_at", "TIMESTAMP"), ("name", "VARCHAR"),
+               ("kind", "VARCHAR"), ("duration_s", "DOUBLE")),
+}
+TIME = {"orders": "ordered_at", "events": "occurred_at"}
+# row-level columns by type
+ROW_NUM = {"orders": ("amount", "quantity"), "events": ("duration_s",)}
+ROW_STR = {"orders": ("sku",), "events": ("name", "kind")}
+
+# strings: unicode, quotes, backslashes, LIKE wildcards, SQL-looking text
+STRINGS = (
+    "US", "CA", "FR", "", "x", "abc", "a%b", "a_b", "é", "Ünïcödé", "ß", "日本", "🙂",
+    "O'Brien", 'say "hi"', "back\\slash", "'; DROP TABLE orders; --", "MiXeD", "movie",
+    "episode", "pricing_view", "add_to_cart", "  spaced  ",
+)
+PATTERNS = (
+    "%", "_", "a%", "%a%", "%b", "a_b", "O'%", '%"%', "%é%", "M_X%", "%🙂", "back\\%",
+    "%\\%", "__", "", "%'%", "US", "%_%",
+)
+QUOTES = ('"', "'")
+KEYWORD_NAMES = ("select", "order", "group", "last", "from", "where", "null", "then")
+
+AS_OF_BASES = (
+    dt.datetime(2024, 3, 31, 12, 0, 0),
+    dt.datetime(2024, 3, 10, 7, 30, 0),  # DST starts in New York that morning
+    dt.datetime(2024, 1, 1, 0, 0, 0),
+    dt.datetime(2024, 11, 3, 5, 59, 59, 999999),
+    dt.datetime(2023, 12, 31, 23, 59, 59),
+    dt.datetime(2024, 2, 29, 18, 45, 0),
+    dt.datetime(2024, 4, 1, 4, 0, 0),  # local midnight in New York
+    dt.datetime(2024, 10, 6, 13, 30, 0),  # local midnight in Adelaide, DST that day
+)
+
+
+def _probe(text: str) -> bool:
+    """Does the compiler accept this construct yet? ('not supported yet' → False)."""
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    from segql import api
+    from segql.errors import SegqlError, SegqlErrors
+
+    con = duckdb.connect()
+    try:
+        for table, cols in COLUMNS.items():
+            con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            (root / "segql.yml").write_text(project_yaml(True, None, "UTC"), encoding="utf-8")
+            (root / "probe.seg").write_text(f"segment probe = {text}\n", encoding="utf-8")
+            model = api.load([str(root / "probe.seg")], str(root / "segql.yml"), con=con)
+            con.execute(api.compile_model(model, "duckdb", dt.datetime(2024, 1, 1)))
+        return True
+    except (SegqlError, SegqlErrors) as e:
+        if "not supported yet" in str(e):
+            return False
+        raise
+    finally:
+        con.close()
+
+
+def features() -> dict[str, bool]:
+    """Which not-yet-universal constructs the compiler supports (checked once)."""
+    global _FEATURES
+    if _FEATURES is None:
+        _FEATURES = {
+            "sequence": _probe('did(events then orders within 1 day)'),
+            "sliding": _probe("count(events, any 24 hours) > 1"),
+        }
+    return _FEATURES
+
+
+_FEATURES: dict[str, bool] | None = None
+
+
+def project_yaml(profiles: bool, universe: str | None, timezone: str) -> str:
+    lines = ["entity: customer", f"key: {KEY}"]
+    if profiles:
+        lines.append("profiles: customers")
+    lines += [
+        "sources:",
+        "  orders: {table: orders, time: ordered_at}",
+        "  events: {table: events, time: occurred_at}",
+    ]
+    if universe is not None:
+        lines.append("universe: " + _yaml_quote(universe))
+    lines.append(f"timezone: {timezone}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+# ------------------------------------------------------------------ the case
+
+
+@dataclass
+class Case:
+    timezone: str
+    profiles: bool
+    universe: str | None
+    files: dict[str, str]  # file name -> .seg text
+    tables: dict[str, list[dict]]
+    as_ofs: list[dt.datetime]
+    pairs: list[tuple[str, str]]  # (segment p, segment `not (p)`)
+    sources: dict[str, str] = field(default_factory=dict)  # definition name -> text
+
+    def describe(self) -> str:
+        """The case as text: settings, definitions and rows."""
+        out = [f"-- timezone {self.timezone}, profiles {self.profiles}, universe {self.universe}"]
+        out += [f"-- as_of {a.isoformat()}" for a in self.as_ofs]
+        for name, text in self.files.items():
+            out += [f"-- {name}", text]
+        for table, rows in self.tables.items():
+            out.append(f"-- {table}: {len(rows)} rows")
+            out += [f"   {r}" for r in rows]
+        return "\n".join(out)
+
+
+def seg_string(s: str, quote: str = '"') -> str:
+    body = s.replace("\\", "\\\\").replace(quote, "\\" + quote).replace("\n", "\\n")
+    return quote + body + quote
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+class Gen:
+    """Draws well-typed expression text for one project."""
+
+    def __init__(self, draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]):
+        self.draw = draw
+        self.profiles = profiles
+        self.tz = tz
+        self.feats = feats
+        self.traits: dict[str, list[str]] = {"num": [], "str": [], "bool": [], "time": []}
+        self.segments: list[str] = []
+        self.labels: list[str] = []
+        self.weight_labels: list[str] = []
+        base = as_ofs[0]
+        days = {to_local(a, tz).date() for a in as_ofs}
+        for a in as_ofs:
+            for back in (1, 7, 30, 31, 90, 365):
+                days.add(to_local(a - dt.timedelta(days=back), tz).date())
+        self.dates = sorted(days)
+        self.base = base
+
+    # -- helpers
+    def pick(self, seq):
+        return self.draw(st.sampled_from(list(seq)))
+
+    def chance(self, p: float) -> bool:
+        return self.draw(st.integers(0, 999)) < p * 1000
+
+    def string(self) -> str:
+        return seg_string(self.pick(STRINGS), self.pick(QUOTES))
+
+    def date_lit(self) -> str:
+        return self.pick(self.dates).isoformat()
+
+    def ts_lit(self) -> str:
+        d = self.pick(self.dates)
+        h, m = self.pick([(0, 0), (12, 30), (23, 59), (7, 30), (6, 0)])
+        return f"{d.isoformat()}T{h:02d}:{m:02d}:00"
+
+    def num_lit(self) -> str:
+        v = self.pick(["0", "1", "2", "3", "5", "10", "18", "30", "100", "1000", "2.5",
+                       "0.01", "12.34", "-1", "-2.5", "7", "60"])
+        return f"(-{v[1:]})" if v.startswith("-") else v
+
+    def duration(self) -> str:
+        unit = self.pick(["day", "day", "hour", "week", "month", "minute", "year"])
+        n = self.pick({"day": [1, 2, 7, 30, 90], "hour": [1, 12, 24, 36], "week": [1, 2, 4],
+                       "month": [1, 3, 6], "minute": [30, 90], "year": [1]}[unit])
+        return _plural(n, unit)
+
+    def fixed_duration(self) -> str:
+        """A span of fixed length (`any`, `within`): seconds … weeks."""
+        return self.pick(["1 second", "30 minutes", "1 hour", "24 hours", "36 hours", "1 day",
+                          "2 days", "7 days", "1 week", "2 weeks"])
+
+    def window(self, allow_sliding: bool = False) -> str | None:
+        kind = self.pick(["none", "none", "last", "last", "ago", "before_ago", "range", "since",
+                          "before", "today", "yesterday", "this", "previous", "any"])
+        if kind == "any" and not (allow_sliding and self.feats["sliding"]):
+            kind = "last"
+        if kind == "none":
+            return None
+        if kind == "last":
+            return "last " + self.duration()
+        if kind == "ago":
+            unit = self.pick(["day", "hour", "week", "month"])
+            a, b = sorted(self.draw(st.lists(st.sampled_from([0, 1, 2, 7, 30, 90]), min_size=2,
+                                             max_size=2, unique=True)))
+            if self.chance(0.5):
+                return f"{a} to {_plural(b, unit)} ago"
+            return f"{_plural(a, unit)} to {_plural(b, unit)} ago"
+        if kind == "before_ago":
+            return f"before {self.duration()} ago"
+        if kind == "range":
+            lo, hi = sorted([self.pick(self.dates), self.pick(self.dates)])
+            if self.chance(0.3):
+                return f"{lo.isoformat()}T06:00:00 to {hi.isoformat()}T12:30:00"
+            return f"{lo.isoformat()} to {hi.isoformat()}"
+        if kind == "since":
+            return "since " + (self.date_lit() if self.chance(0.7) else self.ts_lit())
+        if kind == "before":
+            return "before " + (self.date_lit() if self.chance(0.7) else self.ts_lit())
+        if kind in ("today", "yesterday"):
+            return kind
+        if kind in ("this", "previous"):
+            return f"{kind} {self.pick(['week', 'month', 'year'])}"
+        return "any " + self.fixed_duration()
+
+    # -- row level (inside an aggregate)
+    def col(self, src: str, column: str, bare: bool) -> str:
+        return column if bare else f"{src}.{column}"
+
+    def row_num(self, src: str, depth: int, bare: bool) -> str:
+        k = self.pick(["col", "col", "col", "lit", "arith", "fn"] if depth > 0 else ["col", "lit"])
+        if k == "col":
+            return self.col(src, self.pick(ROW_NUM[src]), bare)
+        if k == "lit":
+            return self.num_lit()
+        if k == "arith":
+            op = self.pick(["+", "-", "*", "/"])
+            a, b = self.row_num(src, depth - 1, bare), self.row_num(src, depth - 1, bare)
+            return f"({a} {op} {b})"
+        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce"])
+        if f == "abs":
+            return f"abs({self.row_num(src, depth - 1, bare)})"
+        if f == "coalesce":
+            return f"coalesce({self.row_num(src, depth - 1, bare)}, {self.num_lit()})"
+        return f"{f}({self.col(src, TIME[src], bare)})"
+
+    def value_num(self, src: str) -> str:
+        """A number over a source's columns, qualified, using at least one column."""
+        c = self.col(src, self.pick(ROW_NUM[src]), False)
+        k = self.pick(["col", "col", "col", "arith", "fn"])
+        if k == "col":
+            return c
+        if k == "arith":
+            op = self.pick(["+", "-", "*", "/"])
+            other = self.row_num(src, 1, False)
+            return f"({c} {op} {other})" if self.chance(0.5) else f"({other} {op} {c})"
+        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce"])
+        if f == "abs":
+            return f"abs({c})"
+        if f == "coalesce":
+            return f"coalesce({c}, {self.num_lit()})"
+        return f"{f}({src}.{TIME[src]})"
+
+    def row_str(self, src: str, depth: int, bare: bool) -> str:
+        if depth > 0 and self.chance(0.2):
+            return f"lower({self.row_str(src, depth - 1, bare)})"
+        if depth > 0 and self.chance(0.1):
+            return f"coalesce({self.col(src, self.pick(ROW_STR[src]), bare)}, {self.string()})"
+        return self.col(src, self.pick(ROW_STR[src]), bare)
+
+    def row_cond(self, src: str, depth: int) -> str:
+        bare = self.chance(0.5)
+        k = self.pick(["cmp", "cmp", "str", "in", "like", "null", "time", "between"]
+                      + (["and", "or", "not"] if depth > 0 else []))
+        if k == "cmp":
+            op = self.pick(["=", "!=", "<", "<=", ">", ">="])
+            return f"{self.row_num(src, depth - 1, bare)} {op} {self.row_num(src, depth - 1, bare)}"
+        if k == "str":
+            op = self.pick(["=", "!=", "<", ">="])
+            return f"{self.row_str(src, depth - 1, bare)} {op} {self.string()}"
+        if k == "in":
+            items = self.draw(st.lists(st.sampled_from(STRINGS), min_size=1, max_size=3))
+            parts = [seg_string(s) for s in items] + (["null"] if self.chance(0.2) else [])
+            neg = "not in" if self.chance(0.4) else "in"
+            return f"{self.row_str(src, depth - 1, bare)} {neg} ({', '.join(parts)})"
+        if k == "like":
+            neg = "not like" if self.chance(0.3) else "like"
+            return f"{self.row_str(src, depth - 1, bare)} {neg} {seg_string(self.pick(PATTERNS))}"
+        if k == "null":
+            c = self.pick([*ROW_NUM[src], *ROW_STR[src]])
+            return f"{self.col(src, c, bare)} is {'not ' if self.chance(0.5) else ''}null"
+        if k == "time":
+            op = self.pick(["<", "<=", ">", ">=", "="])
+            t = self.col(src, TIME[src], bare)
+            if self.chance(0.3):
+                return f"date({t}) {op} {self.date_lit()}"
+            return f"{t} {op} {self.ts_lit() if self.chance(0.5) else self.date_lit()}"
+        if k == "between":
+            neg = "not between" if self.chance(0.3) else "between"
+            lo, hi = self.num_lit(), self.num_lit()
+            return f"{self.row_num(src, depth - 1, bare)} {neg} {lo} and {hi}"
+        if k == "not":
+            return f"not ({self.row_cond(src, depth - 1)})"
+        return f"({self.row_cond(src, depth - 1)}) {k} ({self.row_cond(src, depth - 1)})"
+
+    # -- aggregates
+    def agg_tail(self, src: str, allow_sliding: bool = False) -> str:
+        where = f" where {self.row_cond(src, 2)}" if self.chance(0.5) else ""
+        w = self.window(allow_sliding)
+        return where + (f", {w}" if w else "")
+
+    def agg_num(self) -> str:
+        src = self.pick(["orders", "events"])
+        f = self.pick(["count", "count", "count_col", "count_distinct", "sum", "sum", "avg",
+                       "min", "max", "first", "last", "decayed_count", "decayed_sum", "sliding"])
+        if f == "sliding":
+            if self.feats["sliding"]:
+                where = f" where {self.row_cond(src, 1)}" if self.chance(0.5) else ""
+                return f"count({src}{where}, any {self.fixed_duration()})"
+            f = "count"
+        if f == "count":
+            return f"count({src}{self.agg_tail(src)})"
+        if f == "count_col":
+            return f"count({self.value_num(src)}{self.agg_tail(src)})"
+        if f == "count_distinct":
+            v = self.pick([self.value_num(src), self.row_str(src, 1, False),
+                           f"date({src}.{TIME[src]})"])
+            return f"count_distinct({v}{self.agg_tail(src)})"
+        if f == "decayed_count":
+            where = f" where {self.row_cond(src, 1)}" if self.chance(0.4) else ""
+            w = self.window()
+            return f"decayed_count({src}{where}, {self.duration()}{', ' + w if w else ''})"
+        if f == "decayed_sum":
+            where = f" where {self.row_cond(src, 1)}" if self.chance(0.4) else ""
+            w = self.window()
+            return (f"decayed_sum({self.value_num(src)}{where}, {self.duration()}"
+                    f"{', ' + w if w else ''})")
+        return f"{f}({self.value_num(src)}{self.agg_tail(src)})"
+
+    def agg_str(self) -> str:
+        src = self.pick(["orders", "events"])
+        f = self.pick(["first", "last", "min", "max"])
+        return f"{f}({self.row_str(src, 1, False)}{self.agg_tail(src)})"
+
+    def agg_time(self) -> str:
+        src = self.pick(["orders", "events"])
+        f = self.pick(["first", "last", "min", "max"])
+        return f"{f}({src}.{TIME[src]}{self.agg_tail(src)})"
+
+    def did(self) -> str:
+        if self.feats["sequence"] and self.chance(0.4):
+            return self.sequence()
+        src = self.pick(["orders", "events"])
+        return f"did({src}{self.agg_tail(src)})"
+
+    def sequence(self) -> str:
+        n = self.pick([2, 2, 3])
+        same = self.chance(0.4)
+        srcs = [self.pick(["orders", "events"])] * n if same else [
+            self.pick(["orders", "events"]) for _ in range(n)]
+        parts = []
+        for i, s in enumerate(srcs):
+            where = f" where {self.row_cond(s, 1)}" if self.chance(0.5) else ""
+            if i == 0:
+                parts.append(f"{s}{where}")
+            else:
+                neg = i == n - 1 and self.chance(0.4)
+                parts.append(f"{'then not' if neg else 'then'} {s}{where}")
+        text = " ".join(parts) + f" within {self.fixed_duration()}"
+        if same and self.chance(0.5):
+            text += " on " + self.pick(ROW_STR[srcs[0]])
+        w = self.window()
+        return f"did({text}{', ' + w if w else ''})"
+
+    # -- entity level
+    def num(self, depth: int) -> str:
+        kinds = ["lit", "agg", "agg", "agg"]
+        if self.profiles:
+            kinds += ["age", "age"]
+        if self.traits["num"]:
+            kinds += ["trait", "trait"]
+        if depth > 0:
+            kinds += ["arith", "arith", "fn", "days", "rank", "coalesce", "neg"]
+        k = self.pick(kinds)
+        if k == "lit":
+            return self.num_lit()
+        if k == "age":
+            return "age"
+        if k == "trait":
+            return self.pick(self.traits["num"])
+        if k == "agg":
+            return self.agg_num()
+        if k == "arith":
+            op = self.pick(["+", "-", "*", "/"])
+            return f"({self.num(depth - 1)} {op} {self.num(depth - 1)})"
+        if k == "neg":
+            return f"-({self.num(depth - 1)})"
+        if k == "coalesce":
+            return f"coalesce({self.num(depth - 1)}, {self.num(depth - 1)})"
+        if k == "fn":
+            f = self.pick(["abs", "weekday", "hour"])
+            if f == "abs":
+                return f"abs({self.num(depth - 1)})"
+            return f"{f}({self.time(depth - 1) if self.chance(0.7) else self.date(depth - 1)})"
+        if k == "days":
+            t = self.time(depth - 1) if self.chance(0.8) else self.date(depth - 1)
+            return f"days_since({t})"
+        arg = self.num(depth - 1)
+        if self.chance(0.5):
+            return f"percentile({arg})"
+        return f"score({arg}, {self.pick([2, 3, 4, 5, 10])})"
+
+    def str_(self, depth: int) -> str:
+        kinds = ["lit", "agg", "agg"]
+        if self.profiles:
+            kinds += ["country", "country"]
+        if self.traits["str"]:
+            kinds.append("trait")
+        if depth > 0:
+            kinds += ["lower", "coalesce"]
+        k = self.pick(kinds)
+        if k == "lit":
+            return self.string()
+        if k == "country":
+            return "country"
+        if k == "trait":
+            return self.pick(self.traits["str"])
+        if k == "agg":
+            return self.agg_str()
+        if k == "lower":
+            return f"lower({self.str_(depth - 1)})"
+        return f"coalesce({self.str_(depth - 1)}, {self.str_(depth - 1)})"
+
+    def time(self, depth: int) -> str:
+        kinds = ["agg", "agg", "lit"]
+        if self.profiles:
+            kinds += ["signup", "signup"]
+        if self.traits["time"]:
+            kinds.append("trait")
+        if depth > 0:
+            kinds.append("coalesce")
+        k = self.pick(kinds)
+        if k == "agg":
+            return self.agg_time()
+        if k == "lit":
+            return self.ts_lit()
+        if k == "signup":
+            return "signup_at"
+        if k == "trait":
+            return self.pick(self.traits["time"])
+        return f"coalesce({self.time(depth - 1)}, {self.time(depth - 1)})"
+
+    def date(self, depth: int) -> str:
+        k = self.pick(["date_of", "lit", "agg"])
+        if k == "date_of":
+            return f"date({self.time(depth)})"
+        if k == "lit":
+            return self.date_lit()
+        src = self.pick(["orders", "events"])
+        f = self.pick(["min", "max", "first", "last"])
+        return f"{f}(date({src}.{TIME[src]}){self.agg_tail(src)})"
+
+    def cond(self, depth: int) -> str:
+        kinds = ["cmp", "cmp", "cmp", "str", "time", "in", "between", "null", "like", "did"]
+        if self.profiles:
+            kinds += ["consent"]
+        if self.segments:
+            kinds += ["segment", "segment"]
+        if self.labels:
+            kinds += ["label"]
+        if self.traits["bool"]:
+            kinds += ["btrait"]
+        if depth > 0:
+            kinds += ["and", "and", "or", "or", "not"]
+        k = self.pick(kinds)
+        if k == "cmp":
+            op = self.pick(["=", "!=", "<", "<=", ">", ">="])
+            return f"{self.num(depth)} {op} {self.num(max(depth - 1, 0))}"
+        if k == "str":
+            op = self.pick(["=", "!=", "<", ">"])
+            return f"{self.str_(depth)} {op} {self.str_(0)}"
+        if k == "time":
+            op = self.pick(["<", "<=", ">", ">=", "=", "!="])
+            other = self.pick([self.ts_lit(), self.date_lit(), self.time(0), self.date(0)])
+            left = self.time(depth) if self.chance(0.7) else self.date(depth)
+            return f"{left} {op} {other}"
+        if k == "in":
+            neg = "not in" if self.chance(0.4) else "in"
+            if self.chance(0.5):
+                items = [self.string() for _ in range(self.pick([1, 2, 3]))]
+                if self.chance(0.3):
+                    items.append("null")
+                if self.chance(0.2):
+                    items.append(self.str_(0))
+                return f"{self.str_(depth)} {neg} ({', '.join(items)})"
+            items = [self.num_lit() for _ in range(self.pick([1, 2, 3]))]
+            if self.chance(0.3):
+                items.append("null")
+            if self.chance(0.2):
+                items.append(self.num(0))
+            return f"{self.num(depth)} {neg} ({', '.join(items)})"
+        if k == "between":
+            neg = "not between" if self.chance(0.4) else "between"
+            lo = self.num_lit() if self.chance(0.7) else self.num(0)
+            hi = self.num_lit() if self.chance(0.7) else self.num(0)
+            return f"{self.num(depth)} {neg} {lo} and {hi}"
+        if k == "null":
+            what = self.pick(["num", "str", "time"])
+            v = {"num": self.num, "str": self.str_, "time": self.time}[what](depth)
+            return f"{v} is {'not ' if self.chance(0.5) else ''}null"
+        if k == "like":
+            neg = "not like" if self.chance(0.3) else "like"
+            pattern = seg_string(self.pick(PATTERNS), self.pick(QUOTES))
+            return f"{self.str_(depth)} {neg} {pattern}"
+        if k == "did":
+            return self.did()
+        if k == "consent":
+            return self.pick(["consent", "consent = true", "consent != false", "consent is null"])
+        if k == "segment":
+            return self.pick(self.segments)
+        if k == "label":
+            return self.pick(self.labels)
+        if k == "btrait":
+            return self.pick(self.traits["bool"])
+        if k == "not":
+            return f"not ({self.cond(depth - 1)})"
+        return f"({self.cond(depth - 1)}) {k} ({self.cond(depth - 1)})"
+
+    def universe(self) -> str:
+        return self.pick([
+            "consent = true", "consent", "age >= 18", 'country in ("US", "CA") or age is null',
+            "not consent", "signup_at < " + self.date_lit(), "coalesce(age, 0) between 10 and 60",
+        ])
+
+
+def _name(n: str) -> str:
+    return f"`{n}`" if n in KEYWORD_NAMES else n
+
+
+@st.composite
+def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]):
+    """(files, pairs, sources): the .seg text of a random project."""
+    g = Gen(draw, profiles=profiles, as_ofs=as_ofs, tz=tz, feats=feats)
+    defs: list[tuple[str, str]] = []  # (name, text)
+    keywords = list(KEYWORD_NAMES)
+    keyword_ok = draw(st.booleans())
+
+    def fresh(prefix: str, i: int) -> str:
+        if keyword_ok and keywords and g.chance(0.15):
+            return keywords.pop(0)
+        return f"{prefix}{i}"
+
+    for i in range(draw(st.integers(0, 4))):
+        typ = g.pick(["num", "num", "num", "bool", "str", "time"])
+        name = fresh("t", i)
+        expr = {"num": lambda: g.num(2), "bool": lambda: g.cond(1), "str": lambda: g.str_(1),
+                "time": lambda: g.time(1)}[typ]()
+        defs.append((name, f"trait {_name(name)} = {expr}"))
+        g.traits[typ].append(_name(name))
+    pairs = []
+    n_segments = draw(st.integers(2, 10))
+    n_segmentations = draw(st.integers(0, 2))
+    order = ["s"] * n_segments + ["g"] * n_segmentations
+    order = draw(st.permutations(order))
+    si = gi = 0
+    for what in order:
+        if what == "s":
+            name, neg = fresh("s", si), f"n{si}"
+            si += 1
+            p = g.cond(draw(st.integers(0, 3)))
+            if g.chance(0.2):
+                text = (f"segment {_name(name)} {{\n  title {seg_string('Title of ' + name)}\n"
+                        f"  channels email, push\n  where {p}\n}}")
+            else:
+                text = f"segment {_name(name)} = {p}"
+            defs.append((name, text))
+            defs.append((neg, f"segment {neg} = not ({p})"))
+            pairs.append((name, neg))
+            g.segments.append(_name(name))
+        else:
+            name = fresh("g", gi)
+            gi += 1
+            by = g.pick(["priority", "priority", "weight", ""])
+            n_rules = draw(st.integers(1, 4))
+            labels = [f"{name}_{chr(97 + j)}" for j in range(n_rules)]
+            if by == "weight":
+                rules = [f"  {lb} = {g.num(1)}" for lb in labels]
+            else:
+                rules = [f"  {lb} = {g.cond(draw(st.integers(0, 2)))}" for lb in labels]
+            else_ = f"  else {name}_else\n" if g.chance(0.7) else ""
+            head = f"segmentation {_name(name)}" + (f" by {by}" if by else "")
+            defs.append((name, head + " {\n" + "\n".join(rules) + "\n" + else_ + "}"))
+            g.labels += labels
+    # definitions may come in any order and in several files
+    shuffled = draw(st.permutations(defs))
+    split = draw(st.integers(1, len(shuffled)))  # every file defines something
+    files = {"a.seg": "# generated\n" + "\n\n".join(t for _, t in shuffled[:split]) + "\n"}
+    if split < len(shuffled):
+        files["b.seg"] = "\n\n".join(t for _, t in shuffled[split:]) + "\n"
+    return files, pairs, dict(defs), (g.universe() if profiles and g.chance(0.25) else None)
+
+
+# ------------------------------------------------------------------ data
+
+
+def anchors(as_ofs: list[dt.datetime], tz: str) -> list[dt.datetime]:
+    """Instants worth putting rows at: window edges, period starts, local midnights."""
+    out: set[dt.datetime] = set()
+    for a in as_ofs:
+        out.add(a)
+        for amount, unit in ((1, "day"), (2, "day"), (7, "day"), (30, "day"), (90, "day"),
+                             (1, "month"), (3, "month"), (6, "month"), (1, "year"), (1, "hour"),
+                             (12, "hour"), (24, "hour"), (36, "hour"), (1, "week"), (2, "week"),
+                             (4, "week"), (30, "minute"), (90, "minute")):
+            out.add(plus(a, -amount, unit))
+        local = to_local(a, tz).date()
+        for unit in ("day", "week", "month", "year"):
+            start = period_start(local, unit)
+            out.add(midnight(start, tz))
+            out.add(midnight(previous_period_start(start, unit), tz))
+        for back in (0, 1, 7, 30, 31, 90, 365):
+            d = local - dt.timedelta(days=back)
+            out.add(midnight(d, tz))
+            out.add(midnight(d + dt.timedelta(days=1), tz))
+            for h, m in ((6, 0), (12, 30), (23, 59), (7, 30)):
+                from .timeutil import to_utc
+
+                out.add(to_utc(dt.datetime(d.year, d.month, d.day, h, m), tz))
+    return sorted(out)
+
+
+DELTAS = (
+    dt.timedelta(0), dt.timedelta(0), dt.timedelta(0), dt.timedelta(microseconds=1),
+    dt.timedelta(microseconds=-1), dt.timedelta(seconds=1), dt.timedelta(seconds=-1),
+    dt.timedelta(hours=1), dt.timedelta(hours=-3), dt.timedelta(days=1), dt.timedelta(days=-2),
+)
+
+
+@st.composite
+def instants(draw, pool: list[dt.datetime]):
+    base = draw(st.sampled_from(pool))
+    if draw(st.integers(0, 9)) < 7:
+        return base + draw(st.sampled_from(DELTAS))
+    return base + dt.timedelta(seconds=draw(st.integers(-40 * 86400, 5 * 86400)))
+
+
+AMOUNTS = st.sampled_from([Decimal("0"), Decimal("0.01"), Decimal("10"), Decimal("12.34"),
+                           Decimal("-5"), Decimal("99.99"), Decimal("1000"), Decimal("2.5"),
+                           Decimal("100"), Decimal("-0.01"), Decimal("33.33")])
+DURATIONS = st.sampled_from([0.0, 0.5, 1.25, 2.5, 30.0, 60.0, -1.0, 1e6, 0.75, 12.0])
+
+
+@st.composite
+def tables(draw, as_ofs: list[dt.datetime], tz: str):
+    pool = anchors(as_ofs, tz)
+    n_keys = draw(st.integers(3, 10))
+    keys = list(range(1, n_keys + 1))
+    without_profile = draw(st.lists(st.sampled_from(keys), unique=True, max_size=3))
+
+    def maybe(strategy):
+        """The strategy's value, or null one time in five."""
+        return st.integers(0, 4).flatmap(lambda i: st.none() if i == 0 else strategy)
+
+    def key_of():
+        return None if draw(st.integers(0, 15)) == 0 else draw(st.sampled_from(keys))
+
+    t = st.one_of(st.none(), instants(pool)) if draw(st.booleans()) else instants(pool)
+    customers = []
+    for k in keys:
+        if k in without_profile:
+            continue
+        customers.append({
+            "customer_id": k,
+            "country": draw(maybe(st.sampled_from(STRINGS))),
+            "age": draw(maybe(st.sampled_from([0, 5, 17, 18, 30, 45, 60, 61, 99]))),
+            "consent": draw(maybe(st.booleans())),
+            "signup_at": draw(maybe(instants(pool))),
+        })
+    if draw(st.integers(0, 9)) == 0:
+        customers.append({"customer_id": None, "country": "US", "age": 30, "consent": True,
+                          "signup_at": None})
+    empty = draw(st.sampled_from(["", "", "", "", "", "orders", "events", "both"]))
+    orders = []
+    for _ in range(0 if empty in ("orders", "both") else draw(st.integers(2, 25))):
+        row = {
+            "customer_id": key_of(),
+            "ordered_at": draw(t),
+            "amount": draw(maybe(AMOUNTS)),
+            "quantity": draw(maybe(st.sampled_from([0, 1, 2, 3, -1, 10]))),
+            "sku": draw(maybe(st.sampled_from(STRINGS))),
+        }
+        orders.append(row)
+        if draw(st.integers(0, 5)) == 0:
+            orders.append(dict(row))  # an exact duplicate row
+    events = []
+    for _ in range(0 if empty in ("events", "both") else draw(st.integers(2, 25))):
+        row = {
+            "customer_id": key_of(),
+            "occurred_at": draw(t),
+            "name": draw(maybe(st.sampled_from(STRINGS))),
+            "kind": draw(maybe(st.sampled_from(("movie", "episode", "documentary", "x", "")))),
+            "duration_s": draw(maybe(DURATIONS)),
+        }
+        events.append(row)
+        if draw(st.integers(0, 5)) == 0:
+            events.append(dict(row))
+    return {"customers": customers, "orders": orders, "events": events}
+
+
+@st.composite
+def cases(draw, feats: dict[str, bool] | None = None) -> Case:
+    feats = features() if feats is None else feats
+    tz = draw(st.sampled_from(TIMEZONES))
+    base = draw(st.one_of(
+        st.sampled_from(AS_OF_BASES),
+        st.datetimes(min_value=dt.datetime(2023, 1, 1), max_value=dt.datetime(2025, 12, 31)),
+    ))
+    offsets = draw(st.lists(st.sampled_from([
+        dt.timedelta(days=-1), dt.timedelta(days=-7), dt.timedelta(days=-31), dt.timedelta(hours=1),
+        dt.timedelta(microseconds=1), dt.timedelta(days=30), dt.timedelta(hours=-12)]),
+        max_size=2, unique=True))
+    as_ofs = [base] + [base + o for o in offsets]
+    profiles = draw(st.integers(0, 5)) > 0
+    files, pairs, sources, universe = draw(definitions(profiles=profiles, as_ofs=as_ofs, tz=tz,
+                                                       feats=feats))
+    data = draw(tables(as_ofs, tz))
+    if not profiles:
+        data.pop("customers")
+    return Case(tz, profiles, universe, files, data, as_ofs, pairs, sources)
