@@ -189,7 +189,7 @@ CALENDAR_UNITS = ("day", "week", "month", "year")
 
 @dataclass(frozen=True)
 class CalendarWindow(Node):
-    """`today` (day, 0), `yesterday` (day, 1), `this week` (week, 0), `previous month` (month, 1)…"""
+    """`today` (day, 0), `yesterday` (day, 1), `this week` (week, 0), `previous month`."""
 
     unit: str
     offset: int
@@ -263,6 +263,7 @@ class Sequence(Node):
 # The resolver replaces names by these (segql/resolve.py); they live here so
 # that `Expr` covers parsed and resolved trees alike.
 
+
 @dataclass(frozen=True)
 class ProfileRef(Node):
     """A column of the profile table (an attribute of the entity)."""
@@ -307,7 +308,6 @@ class LabelRef(Node):
     segmentation: str
     label: str
     span: Span = _span()
-
 
 
 Expr = (

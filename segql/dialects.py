@@ -21,11 +21,11 @@ def _lit(s: str) -> exp.Literal:
     return exp.Literal.string(s)
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Expression:
+def _fn(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _sunday_first_to_iso(dow: exp.Expression) -> exp.Expression:
+def _sunday_first_to_iso(dow: exp.Expr) -> exp.Expr:
     """1 = Sunday … 7 = Saturday  →  1 = Monday … 7 = Sunday: (dow + 5) % 7 + 1."""
     shifted = exp.paren(exp.Add(this=dow, expression=exp.Literal.number(5)))
     return exp.Add(
@@ -42,40 +42,51 @@ class Dialect:
     # constructs this engine lacks (checked against generated SQL in tests)
     lacks: tuple[str, ...] = field(default_factory=tuple)
 
+    # -- LIKE: `%` and `_` are a segql pattern's only special characters
+    like_backslash_escapes = False  # the engine's LIKE escapes with backslash by default
+
+    def like_pattern(self, pattern: exp.Expr) -> exp.Expr:
+        """A pattern whose backslashes are ordinary characters on this engine."""
+        if not self.like_backslash_escapes:
+            return pattern
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            return _lit(pattern.this.replace("\\", "\\\\"))
+        return exp.func("REPLACE", pattern, _lit("\\"), _lit("\\\\"))
+
     # -- instants: times are compared as naive UTC timestamps
     def instant_type(self) -> exp.DataType:
         return exp.DataType.build("TIMESTAMP")
 
-    def instant(self, value: dt.datetime) -> exp.Expression:
+    def instant(self, value: dt.datetime) -> exp.Expr:
         text = value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
         return exp.cast(_lit(text), self.instant_type())
 
-    def date(self, value: dt.date) -> exp.Expression:
+    def date(self, value: dt.date) -> exp.Expr:
         return exp.cast(_lit(value.isoformat()), exp.DataType.build("DATE"))
 
-    def now(self) -> exp.Expression:
+    def now(self) -> exp.Expr:
         """The current instant as a naive UTC timestamp."""
         return exp.cast(
             exp.AtTimeZone(this=exp.CurrentTimestamp(), zone=_lit("UTC")), self.instant_type()
         )
 
-    def from_timestamptz(self, col: exp.Expression) -> exp.Expression:
+    def from_timestamptz(self, col: exp.Expr) -> exp.Expr:
         return exp.AtTimeZone(this=col, zone=_lit("UTC"))
 
     # -- time zones: local wall-clock time of an instant, and back
-    def to_local(self, ts: exp.Expression, tz: str) -> exp.Expression:
+    def to_local(self, ts: exp.Expr, tz: str) -> exp.Expr:
         if tz == "UTC":
             return ts
         utc = exp.AtTimeZone(this=ts, zone=_lit("UTC"))
         return exp.AtTimeZone(this=exp.paren(utc, copy=False), zone=_lit(tz))
 
-    def from_local(self, local: exp.Expression, tz: str) -> exp.Expression:
+    def from_local(self, local: exp.Expr, tz: str) -> exp.Expr:
         if tz == "UTC":
             return local
         zoned = exp.AtTimeZone(this=local, zone=_lit(tz))
         return exp.AtTimeZone(this=exp.paren(zoned, copy=False), zone=_lit("UTC"))
 
-    def local_date_start(self, day: exp.Expression, tz: str) -> exp.Expression:
+    def local_date_start(self, day: exp.Expr, tz: str) -> exp.Expr:
         """Instant at which a (local) DATE begins."""
         return self.from_local(exp.cast(day, self.local_type()), tz)
 
@@ -83,7 +94,7 @@ class Dialect:
         return exp.DataType.build("TIMESTAMP")
 
     # -- arithmetic on instants
-    def shift(self, ts: exp.Expression, amount: int, unit: str) -> exp.Expression:
+    def shift(self, ts: exp.Expr, amount: int, unit: str) -> exp.Expr:
         """ts + amount units (amount may be negative)."""
         unit_u = unit.upper()
         if unit_u == "WEEK":
@@ -91,26 +102,28 @@ class Dialect:
         if unit_u == "YEAR":
             amount, unit_u = amount * 12, "MONTH"
         interval = exp.Interval(this=_lit(str(abs(amount))), unit=exp.var(unit_u))
-        return exp.Sub(this=ts, expression=interval) if amount < 0 else exp.Add(
-            this=ts, expression=interval
+        return (
+            exp.Sub(this=ts, expression=interval)
+            if amount < 0
+            else exp.Add(this=ts, expression=interval)
         )
 
-    def shift_local(self, local: exp.Expression, amount: int, unit: str) -> exp.Expression:
+    def shift_local(self, local: exp.Expr, amount: int, unit: str) -> exp.Expr:
         """A local wall-clock timestamp shifted by amount units."""
         return self.shift(local, amount, unit)
 
-    def trunc(self, local: exp.Expression, unit: str) -> exp.Expression:
+    def trunc(self, local: exp.Expr, unit: str) -> exp.Expr:
         """Start of the local day/ISO week/month/year holding a local timestamp."""
         return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
 
-    def epoch_us(self, ts: exp.Expression) -> exp.Expression:
+    def epoch_us(self, ts: exp.Expr) -> exp.Expr:
         """Microseconds since 1970-01-01 of a naive UTC timestamp."""
         return _fn("EPOCH_US", ts)
 
-    def isodow(self, local: exp.Expression) -> exp.Expression:
+    def isodow(self, local: exp.Expr) -> exp.Expr:
         return exp.Extract(this=exp.var("ISODOW"), expression=local)
 
-    def hour(self, local: exp.Expression) -> exp.Expression:
+    def hour(self, local: exp.Expr) -> exp.Expr:
         return exp.Extract(this=exp.var("HOUR"), expression=local)
 
     def double(self) -> exp.DataType:
@@ -123,14 +136,20 @@ class DuckDB(Dialect):
 
 
 class Postgres(Dialect):
+    like_backslash_escapes = True
+
     def epoch_us(self, ts):
         # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14
         seconds = exp.Extract(this=exp.var("EPOCH"), expression=ts)
-        return exp.cast(exp.Mul(this=seconds, expression=exp.Literal.number(1000000)),
-                        exp.DataType.build("BIGINT"))
+        return exp.cast(
+            exp.Mul(this=seconds, expression=exp.Literal.number(1000000)),
+            exp.DataType.build("BIGINT"),
+        )
 
 
 class BigQuery(Dialect):
+    like_backslash_escapes = True
+
     # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
     def instant_type(self):
         return exp.DataType.build("TIMESTAMPTZ")
@@ -157,15 +176,22 @@ class BigQuery(Dialect):
         unit_u = {"week": "DAY", "year": "MONTH"}.get(unit, unit.upper())
         amount = amount * {"week": 7, "year": 12}.get(unit, 1)
         if unit_u == "MONTH":  # TIMESTAMP_ADD has no MONTH: go through DATETIME in UTC
-            local = _fn("DATETIME_ADD", _fn("DATETIME", ts, _lit("UTC")),
-                        exp.Interval(this=exp.Literal.number(amount), unit=exp.var("MONTH")))
+            local = _fn(
+                "DATETIME_ADD",
+                _fn("DATETIME", ts, _lit("UTC")),
+                exp.Interval(this=exp.Literal.number(amount), unit=exp.var("MONTH")),
+            )
             return _fn("TIMESTAMP", local, _lit("UTC"))
-        return _fn("TIMESTAMP_ADD", ts,
-                   exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit_u)))
+        return _fn(
+            "TIMESTAMP_ADD", ts, exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit_u))
+        )
 
     def shift_local(self, local, amount, unit):
-        return _fn("DATETIME_ADD", local,
-                   exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit.upper())))
+        return _fn(
+            "DATETIME_ADD",
+            local,
+            exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit.upper())),
+        )
 
     def trunc(self, local, unit):
         part = exp.var("ISOWEEK") if unit == "week" else exp.var(unit.upper())
@@ -180,8 +206,10 @@ class BigQuery(Dialect):
 
 class Snowflake(Dialect):
     def now(self):
-        return exp.cast(_fn("CONVERT_TIMEZONE", _lit("UTC"), exp.CurrentTimestamp()),
-                        exp.DataType.build("TIMESTAMPNTZ"))
+        return exp.cast(
+            _fn("CONVERT_TIMEZONE", _lit("UTC"), exp.CurrentTimestamp()),
+            exp.DataType.build("TIMESTAMPNTZ"),
+        )
 
     def instant_type(self):
         return exp.DataType.build("TIMESTAMPNTZ")
@@ -190,8 +218,9 @@ class Snowflake(Dialect):
         return exp.DataType.build("TIMESTAMPNTZ")
 
     def from_timestamptz(self, col):
-        return exp.cast(_fn("CONVERT_TIMEZONE", _lit("UTC"), col),
-                        exp.DataType.build("TIMESTAMPNTZ"))
+        return exp.cast(
+            _fn("CONVERT_TIMEZONE", _lit("UTC"), col), exp.DataType.build("TIMESTAMPNTZ")
+        )
 
     def to_local(self, ts, tz):
         return ts if tz == "UTC" else _fn("CONVERT_TIMEZONE", _lit("UTC"), _lit(tz), ts)
@@ -214,6 +243,8 @@ class Snowflake(Dialect):
 
 
 class Spark(Dialect):
+    like_backslash_escapes = True
+
     # Spark TIMESTAMPs are read in the session time zone, which must be UTC.
     def now(self):
         return exp.CurrentTimestamp()
@@ -242,8 +273,9 @@ class Spark(Dialect):
 
 class Trino(Dialect):
     def now(self):
-        return exp.cast(_fn("AT_TIMEZONE", exp.CurrentTimestamp(), _lit("UTC")),
-                        exp.DataType.build("TIMESTAMP"))
+        return exp.cast(
+            _fn("AT_TIMEZONE", exp.CurrentTimestamp(), _lit("UTC")), exp.DataType.build("TIMESTAMP")
+        )
 
     def from_timestamptz(self, col):
         return exp.cast(_fn("AT_TIMEZONE", col, _lit("UTC")), exp.DataType.build("TIMESTAMP"))
@@ -268,9 +300,13 @@ class Trino(Dialect):
 
     def epoch_us(self, ts):
         # to_unixtime is seconds as a double: exact to the microsecond for this era
-        return exp.cast(_fn("ROUND", exp.Mul(this=_fn("TO_UNIXTIME", ts),
-                                             expression=exp.Literal.number(1000000))),
-                        exp.DataType.build("BIGINT"))
+        return exp.cast(
+            _fn(
+                "ROUND",
+                exp.Mul(this=_fn("TO_UNIXTIME", ts), expression=exp.Literal.number(1000000)),
+            ),
+            exp.DataType.build("BIGINT"),
+        )
 
     def isodow(self, local):
         return _fn("DAY_OF_WEEK", local)
@@ -281,10 +317,12 @@ _COMMON_LACKS = ("NTILE", "FILTER (WHERE", "PERCENTILE_APPROX", "APPROX_")
 DIALECTS: dict[str, Dialect] = {
     "duckdb": DuckDB("duckdb", "duckdb", "tested", _COMMON_LACKS),
     "postgres": Postgres("postgres", "postgres", "tested", _COMMON_LACKS),
-    "bigquery": BigQuery("bigquery", "bigquery", "generated",
-                         (*_COMMON_LACKS, "RANGE BETWEEN INTERVAL")),
-    "snowflake": Snowflake("snowflake", "snowflake", "generated",
-                           (*_COMMON_LACKS, "RANGE BETWEEN INTERVAL")),
+    "bigquery": BigQuery(
+        "bigquery", "bigquery", "generated", (*_COMMON_LACKS, "RANGE BETWEEN INTERVAL")
+    ),
+    "snowflake": Snowflake(
+        "snowflake", "snowflake", "generated", (*_COMMON_LACKS, "RANGE BETWEEN INTERVAL")
+    ),
     "spark": Spark("spark", "spark", "generated", _COMMON_LACKS),
     "databricks": Spark("databricks", "databricks", "generated", _COMMON_LACKS),
     "trino": Trino("trino", "trino", "generated", _COMMON_LACKS),

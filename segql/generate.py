@@ -63,7 +63,7 @@ class RowScope:
     def profile(self, node):  # the resolver forbids profile columns in rows
         raise TypeError("profile column in a row condition")
 
-    def source_col(self, node: SourceCol) -> exp.Expression:
+    def source_col(self, node: SourceCol) -> exp.Expr:
         return self.gen.row_column(node.source, node.column)
 
     def definition(self, node):
@@ -80,7 +80,7 @@ class RowScope:
 class UniverseScope(RowScope):
     """The universe condition: raw profile columns."""
 
-    def profile(self, node: ProfileRef) -> exp.Expression:
+    def profile(self, node: ProfileRef) -> exp.Expr:
         return col(node.column)
 
 
@@ -90,16 +90,16 @@ class LayerScope:
 
     plan: Plan
 
-    def profile(self, node: ProfileRef) -> exp.Expression:
+    def profile(self, node: ProfileRef) -> exp.Expr:
         return col(self.plan.profile_columns[node.column])
 
     def source_col(self, node):
         raise TypeError("source column outside an aggregate")
 
-    def definition(self, node: DefRef) -> exp.Expression:
+    def definition(self, node: DefRef) -> exp.Expr:
         return col(self.plan.defs[node.name].column)
 
-    def aggregate(self, node) -> exp.Expression:
+    def aggregate(self, node) -> exp.Expr:
         slot = self.plan.aggregates[node]
         if isinstance(node, ast.Sequence) or node.func == "did":
             return exp.GT(this=col(slot.column), expression=number(0))
@@ -125,7 +125,7 @@ class Generator:
         self.layer = Translator(LayerScope(plan), dialect, clock, tz)
 
     # -- row level
-    def row_column(self, source: str, column: str) -> exp.Expression:
+    def row_column(self, source: str, column: str) -> exp.Expr:
         src = self.project.sources[source]
         if column == src.time and self.model.time_types.get(source) != "date":
             return self.row_time(source)  # a DATE time column stays a date as a value
@@ -133,7 +133,7 @@ class Generator:
             return self.dialect.from_timestamptz(col(column))
         return col(column)
 
-    def row_time(self, source: str) -> exp.Expression:
+    def row_time(self, source: str) -> exp.Expr:
         """The row's time as a naive UTC instant."""
         src = self.project.sources[source]
         kind = self.model.time_types.get(source, "timestamp")
@@ -144,7 +144,7 @@ class Generator:
             return self.dialect.local_date_start(t, self.project.timezone)
         return t
 
-    def row_condition(self, source: str, window, where) -> exp.Expression | None:
+    def row_condition(self, source: str, window, where) -> exp.Expr | None:
         parts = []
         wc = condition(self.row_time(source), bounds(window, self.clock))
         if wc is not None:
@@ -156,19 +156,20 @@ class Generator:
         return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
 
     # -- the grouped scan of one source
-    def aggregate_expr(self, slot: AggSlot) -> tuple[exp.Expression, exp.Expression | None]:
+    def aggregate_expr(self, slot: AggSlot) -> tuple[exp.Expr, exp.Expr | None]:
         """(aggregate over rows, optional window-function pre-column) of a slot."""
         node = slot.node
+        assert isinstance(node, ast.Aggregate)  # sequences go to the windowed pass
         rc = self.row_condition(slot.source, node.window, node.where)
         func = node.func
 
-        def when(value: exp.Expression) -> exp.Expression:
+        def when(value: exp.Expr) -> exp.Expr:
             if rc is None:
                 return value
             return exp.Case(ifs=[exp.If(this=rc.copy(), true=value)])
 
         if isinstance(node.value, SourceRef):
-            v: exp.Expression = number(1)
+            v: exp.Expr = number(1)
         else:
             v = self.rows.value(node.value)
         if func in ("count", "did"):
@@ -182,12 +183,27 @@ class Generator:
             return cls(this=when(v)), None
         if func in ("decayed_count", "decayed_sum"):
             hl = node.half_life
-            per_us = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800,
-                      "month": 2629746, "year": 31556952}[hl.unit] * 1_000_000 * hl.amount
-            age = exp.Sub(this=self.clock.as_of_us(), expression=self.dialect.epoch_us(
-                self.row_time(slot.source)))
-            half_lives = exp.Div(this=exp.cast(exp.paren(age), self.dialect.double()),
-                                 expression=number(per_us))
+            assert hl is not None  # the parser requires a half-life
+            per_us = (
+                {
+                    "second": 1,
+                    "minute": 60,
+                    "hour": 3600,
+                    "day": 86400,
+                    "week": 604800,
+                    "month": 2629746,
+                    "year": 31556952,
+                }[hl.unit]
+                * 1_000_000
+                * hl.amount
+            )
+            age = exp.Sub(
+                this=self.clock.as_of_us(),
+                expression=self.dialect.epoch_us(self.row_time(slot.source)),
+            )
+            half_lives = exp.Div(
+                this=exp.cast(exp.paren(age), self.dialect.double()), expression=number(per_us)
+            )
             weight = exp.Pow(this=exp.Literal.number("0.5"), expression=half_lives)
             term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
             return exp.Sum(this=when(term)), None
@@ -201,20 +217,36 @@ class Generator:
             desc = func == "last"
             order = [
                 # rows in the window (and passing `where`) first
-                ordered(exp.Case(ifs=[exp.If(this=rc.copy(), true=number(0))], default=number(1))
-                        if rc is not None else number(0)),
+                ordered(
+                    exp.Case(ifs=[exp.If(this=rc.copy(), true=number(0))], default=number(1))
+                    if rc is not None
+                    else number(0)
+                ),
                 ordered(t, desc),
                 # non-null values first, written portably (no NULLS LAST in windows)
-                ordered(exp.Case(ifs=[exp.If(this=exp.Is(this=v.copy(), expression=exp.null()),
-                                             true=number(1))], default=number(0))),
+                ordered(
+                    exp.Case(
+                        ifs=[
+                            exp.If(
+                                this=exp.Is(this=v.copy(), expression=exp.null()), true=number(1)
+                            )
+                        ],
+                        default=number(0),
+                    )
+                ),
                 ordered(v.copy(), desc),
             ]
             window = exp.Window(
                 this=exp.FirstValue(this=when(v)),
                 partition_by=[col(self.project.key)],
                 order=exp.Order(expressions=order),
-                spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
-                                    end="UNBOUNDED", end_side="FOLLOWING"),
+                spec=exp.WindowSpec(
+                    kind="ROWS",
+                    start="UNBOUNDED",
+                    start_side="PRECEDING",
+                    end="UNBOUNDED",
+                    end_side="FOLLOWING",
+                ),
             )
             return exp.Max(this=col(f"{slot.column}_w")), window
         raise SegqlError(f"{func}() is not supported yet", node.span)
@@ -227,14 +259,14 @@ class Generator:
             exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
             exp.LTE(this=t.copy(), expression=self.clock.as_of()),
         ]
-        selects: list[exp.Expression] = [exp.alias_(key.copy(), KEY, quoted=True)]
-        pre: list[exp.Expression] = []
+        selects: list[exp.Expr] = [exp.alias_(key.copy(), KEY, quoted=True)]
+        pre: list[exp.Expr] = []
         for slot in slots:
             agg, window = self.aggregate_expr(slot)
             if window is not None:
                 pre.append(exp.alias_(window, f"{slot.column}_w", quoted=True))
             selects.append(exp.alias_(agg, slot.column, quoted=True))
-        rows: exp.Expression = table_expr(src.table, self.project.root)
+        rows: exp.Expr = table_expr(src.table, self.project.root)
         if pre:
             inner = exp.select(exp.Star(), *pre).from_(rows).where(exp.and_(*filters))
             q = exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(col(KEY))
@@ -248,22 +280,23 @@ class Generator:
         proj = self.project
         if proj.profiles is None:
             unions = [exp.select(col(KEY)).from_(ident(f"src_{s}")) for s in proj.sources]
-            q: exp.Expression = unions[0]
+            q: exp.Expr = unions[0]
             for u in unions[1:]:
                 q = exp.union(q, u, distinct=True)
             if self.plan.profile_columns:  # without profiles, only the key can be named
                 aliases = self.plan.profile_columns.values()
                 keys = [exp.alias_(col(KEY), a, quoted=True) for a in aliases]
-                q = exp.select(col(KEY), *keys).from_(q.subquery(ident("keys")))
+                keyed = exp.subquery(q, ident("keys"))
+                q = exp.select(col(KEY), *keys).from_(keyed)
             return q  # type: ignore[return-value]
         key = col(proj.key)
         selects = [exp.alias_(key.copy(), KEY, quoted=True)]
         for column, alias in self.plan.profile_columns.items():
-            value: exp.Expression = col(column)
+            value: exp.Expr = col(column)
             if self.model.profile_columns.get(column) == "timestamptz":
                 value = self.dialect.from_timestamptz(value)
             selects.append(exp.alias_(value, alias, quoted=True))
-        cond = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
+        cond: exp.Expr = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
         if self.model.universe is not None:
             universe = Translator(UniverseScope(self), self.dialect, self.clock, proj.timezone)
             cond = exp.and_(cond, universe.cond(self.model.universe))
@@ -271,7 +304,7 @@ class Generator:
 
     def base_cte(self, by_source: dict[str, list[AggSlot]]) -> exp.Select:
         u = "universe"
-        selects: list[exp.Expression] = [col(KEY, u)]
+        selects: list[exp.Expr] = [col(KEY, u)]
         selects += [col(alias, u) for alias in self.plan.profile_columns.values()]
         q = exp.select(*selects).from_(exp.Table(this=ident(u)))
         for source, slots in by_source.items():
@@ -281,7 +314,13 @@ class Generator:
             for slot in slots:
                 c = col(slot.column, name)
                 zero = isinstance(slot.node, ast.Sequence) or slot.node.func in (
-                    "count", "count_distinct", "did", "sum", "decayed_count", "decayed_sum")
+                    "count",
+                    "count_distinct",
+                    "did",
+                    "sum",
+                    "decayed_count",
+                    "decayed_sum",
+                )
                 value = exp.func("COALESCE", c, number(0)) if zero else c
                 selects_expr = exp.alias_(value, slot.column, quoted=True)
                 q = q.select(selects_expr, copy=False)
@@ -293,7 +332,7 @@ class Generator:
             )
         return q
 
-    def layer_column(self, item: RankSlot | DefSlot) -> list[exp.Expression]:
+    def layer_column(self, item: RankSlot | DefSlot) -> list[exp.Expr]:
         t = self.layer
         if isinstance(item, RankSlot):
             x = t.value(item.arg)
@@ -302,14 +341,17 @@ class Generator:
             le = exp.Window(
                 this=exp.Count(this=x.copy()),
                 order=order,
-                spec=exp.WindowSpec(kind="RANGE", start="UNBOUNDED", start_side="PRECEDING",
-                                    end="CURRENT ROW"),
+                spec=exp.WindowSpec(
+                    kind="RANGE", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+                ),
             )
             present = exp.not_(exp.Is(this=x.copy(), expression=exp.null()))
             le_guarded = exp.Case(ifs=[exp.If(this=present, true=le)])
             n = exp.Window(this=exp.Count(this=x.copy()))
-            return [exp.alias_(le_guarded, f"{item.column}_le", quoted=True),
-                    exp.alias_(n, f"{item.column}_n", quoted=True)]
+            return [
+                exp.alias_(le_guarded, f"{item.column}_le", quoted=True),
+                exp.alias_(n, f"{item.column}_n", quoted=True),
+            ]
         d = item.definition
         if isinstance(d, ast.Segment):
             value = t.cond(d.expr)
@@ -321,14 +363,14 @@ class Generator:
             value = t.value(d.expr)
         return [exp.alias_(value, item.column, quoted=True)]
 
-    def segmentation(self, d: ast.Segmentation) -> exp.Expression:
+    def segmentation(self, d: ast.Segmentation) -> exp.Expr:
         t = self.layer
         ifs = []
         if d.by == "weight":
             weights = [exp.func("COALESCE", t.value(r.expr), number(0)) for r in d.rules]
             for i, r in enumerate(d.rules):
                 w = weights[i]
-                parts = [exp.GT(this=w.copy(), expression=number(0))]
+                parts: list[exp.Expr] = [exp.GT(this=w.copy(), expression=number(0))]
                 for j, other in enumerate(weights):
                     if j < i:
                         parts.append(exp.GT(this=w.copy(), expression=other.copy()))
@@ -344,22 +386,24 @@ class Generator:
     def query(self) -> exp.Select:
         by_source = self.plan.by_source()
         windowed = [s for slots in by_source.values() for s in slots if is_windowed(s)]
-        by_source = {src: [s for s in slots if not is_windowed(s)]
-                     for src, slots in by_source.items()}
-        ctes: list[tuple[str, exp.Expression]] = []
+        by_source = {
+            src: [s for s in slots if not is_windowed(s)] for src, slots in by_source.items()
+        }
+        ctes: list[tuple[str, exp.Expr]] = []
         needs_all = self.project.profiles is None
         for source, slots in by_source.items():
             if slots or needs_all:
                 ctes.append((f"src_{source}", self.source_cte(source, slots)))
         ctes.insert(0, ("universe", self.universe_cte())) if not needs_all else ctes.append(
-            ("universe", self.universe_cte()))
+            ("universe", self.universe_cte())
+        )
         if windowed:
             ctes.extend(WindowedPass(self, windowed).ctes())
             by_source["windowed"] = windowed
         ctes.append(("base", self.base_cte(by_source)))
         prev = "base"
         for i, items in enumerate(self.plan.layers(), start=1):
-            cols: list[exp.Expression] = [exp.Star()]
+            cols: list[exp.Expr] = [exp.Star()]
             for item in items:
                 cols.extend(self.layer_column(item))
             name = f"layer_{i}"
@@ -370,8 +414,9 @@ class Generator:
             (name,) = self.plan.outputs
             final = exp.select(key_out).from_(ident(prev)).where(col(self.plan.defs[name].column))
         else:
-            outs = [exp.alias_(col(self.plan.defs[n].column), n, quoted=True)
-                    for n in self.plan.outputs]
+            outs = [
+                exp.alias_(col(self.plan.defs[n].column), n, quoted=True) for n in self.plan.outputs
+            ]
             final = exp.select(key_out, *outs).from_(ident(prev))
         final = final.order_by(col(KEY))
         for name, q in ctes:
@@ -383,10 +428,15 @@ def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
     """SQL text of the plan for the dialect: deterministic and pretty-printed."""
     tree = Generator(plan, dialect, clock).query()
     try:
-        return tree.sql(
-            dialect=dialect.sqlglot, pretty=True, identify=True,
-            unsupported_level=ErrorLevel.RAISE,
-        ) + ";\n"
+        return (
+            tree.sql(
+                dialect=dialect.sqlglot,
+                pretty=True,
+                identify=True,
+                unsupported_level=ErrorLevel.RAISE,
+            )
+            + ";\n"
+        )
     except UnsupportedError as e:
         raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None
 

@@ -34,6 +34,12 @@ T = "t"  # the row's instant
 _FIXED = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
 
+def _span_of(n: ast.Aggregate) -> ast.Duration:
+    """The D of `count(…, any D)`."""
+    assert isinstance(n.window, ast.SlidingWindow)
+    return n.window.length
+
+
 def is_windowed(slot: AggSlot) -> bool:
     n = slot.node
     return isinstance(n, ast.Sequence) or isinstance(n.window, ast.SlidingWindow)
@@ -57,15 +63,16 @@ def _col(name: str) -> exp.Column:
     return exp.column(_ident(name))
 
 
-def _flag(cond: exp.Expression | None) -> exp.Expression:
+def _flag(cond: exp.Expr | None) -> exp.Expr:
     if cond is None:
         return number(1)
     return exp.Case(ifs=[exp.If(this=cond, true=number(1))], default=number(0))
 
 
 def _frame(start, start_side, end, end_side) -> exp.WindowSpec:
-    return exp.WindowSpec(kind="RANGE", start=start, start_side=start_side, end=end,
-                          end_side=end_side)
+    return exp.WindowSpec(
+        kind="RANGE", start=start, start_side=start_side, end=end, end_side=end_side
+    )
 
 
 class WindowedPass:
@@ -90,14 +97,16 @@ class WindowedPass:
                     raise SegqlError("a sequence needs at least two steps", n.span)
                 micros(n.within)
             else:
-                micros(n.window.length)
+                micros(_span_of(n))
 
     # -- the rows: one branch per source, flags for every step
     def sources(self) -> list[str]:
         out: list[str] = []
         for slot in self.slots:
             n = slot.node
-            names = [s.source.name for s in n.steps] if isinstance(n, ast.Sequence) else [slot.source]
+            names = (
+                [s.source.name for s in n.steps] if isinstance(n, ast.Sequence) else [slot.source]
+            )
             out.extend(x for x in names if x not in out)
         return out
 
@@ -115,16 +124,22 @@ class WindowedPass:
         proj = g.project
         key = exp.column(_ident(proj.key))
         t = g.row_time(source)
-        cols: list[exp.Expression] = [
+        cols: list[exp.Expr] = [
             exp.alias_(key.copy(), "k", quoted=True),
             exp.alias_(t.copy(), T, quoted=True),
             exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True),
         ]
+        on: str | None
         for on in self.on_columns:
             has = on in g.model.source_columns.get(source, {}) or not g.model.source_columns.get(
-                source)
-            used = any(isinstance(s.node, ast.Sequence) and s.node.on == on and source in
-                       [st.source.name for st in s.node.steps] for s in self.slots)
+                source
+            )
+            used = any(
+                isinstance(s.node, ast.Sequence)
+                and s.node.on == on
+                and source in [st.source.name for st in s.node.steps]
+                for s in self.slots
+            )
             value = g.row_column(source, on) if (has and used) else exp.null()
             cols.append(exp.alias_(value, f"on_{on}", quoted=True))
         for slot in self.slots:
@@ -137,8 +152,9 @@ class WindowedPass:
                 if where is not None:
                     parts.append(g.rows.cond(where))
                 if on is not None:
-                    parts.append(exp.not_(exp.Is(this=g.row_column(source, on),
-                                                 expression=exp.null())))
+                    parts.append(
+                        exp.not_(exp.Is(this=g.row_column(source, on), expression=exp.null()))
+                    )
                 cond = exp.and_(*parts, copy=False) if parts else None
                 cols.append(exp.alias_(_flag(cond), self.flag_name(slot, i), quoted=True))
         filters = exp.and_(
@@ -147,19 +163,22 @@ class WindowedPass:
         )
         from segql.generate import table_expr
 
-        return exp.select(*cols).from_(table_expr(proj.sources[source].table, proj.root)).where(
-            filters)
+        return (
+            exp.select(*cols)
+            .from_(table_expr(proj.sources[source].table, proj.root))
+            .where(filters)
+        )
 
-    def rows_cte(self) -> exp.Expression:
+    def rows_cte(self) -> exp.Expr:
         branches = [self.rows_branch(s) for s in self.sources()]
-        q: exp.Expression = branches[0]
+        q: exp.Expr = branches[0]
         for b in branches[1:]:
             q = exp.union(q, b, distinct=False)
         return q
 
     # -- window columns
     def window(
-        self, slot: AggSlot, this: exp.Expression, spec: exp.WindowSpec, desc: bool = False
+        self, slot: AggSlot, this: exp.Expr, spec: exp.WindowSpec, desc: bool = False
     ) -> exp.Window:
         n = slot.node
         partition = [_col("k")]
@@ -173,15 +192,16 @@ class WindowedPass:
             spec=spec,
         )
 
-    def layers(self) -> list[list[exp.Expression]]:
+    def layers(self) -> list[list[exp.Expr]]:
         """Window columns, layer by layer (a later step's result feeds an earlier one)."""
-        depth = max(len(self.steps(s)) - 1 if isinstance(s.node, ast.Sequence) else 1
-                    for s in self.slots)
-        layers: list[list[exp.Expression]] = [[] for _ in range(max(depth, 1))]
+        depth = max(
+            len(self.steps(s)) - 1 if isinstance(s.node, ast.Sequence) else 1 for s in self.slots
+        )
+        layers: list[list[exp.Expr]] = [[] for _ in range(max(depth, 1))]
         for slot in self.slots:
             n = slot.node
             if not isinstance(n, ast.Sequence):
-                d = number(micros(n.window.length))
+                d = number(micros(_span_of(n)))
                 spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
                 w = self.window(slot, exp.Sum(this=_col(self.flag_name(slot, 0))), spec)
                 layers[0].append(exp.alias_(w, f"{slot.column}_w", quoted=True))
@@ -191,14 +211,22 @@ class WindowedPass:
             if n.steps[-1].negated:
                 within = _frame(number(1), "FOLLOWING", d, "FOLLOWING")
                 last = self.flag_name(slot, k - 1)
-                layers[0].append(exp.alias_(
-                    self.window(slot, exp.Max(this=self._time_if(last)), within.copy()),
-                    f"{slot.column}_c", quoted=True))
+                layers[0].append(
+                    exp.alias_(
+                        self.window(slot, exp.Max(this=self._time_if(last)), within.copy()),
+                        f"{slot.column}_c",
+                        quoted=True,
+                    )
+                )
                 if k == 3:
                     mid = self.flag_name(slot, 1)
-                    layers[0].append(exp.alias_(
-                        self.window(slot, exp.Max(this=self._time_if(mid)), within.copy()),
-                        f"{slot.column}_b", quoted=True))
+                    layers[0].append(
+                        exp.alias_(
+                            self.window(slot, exp.Max(this=self._time_if(mid)), within.copy()),
+                            f"{slot.column}_b",
+                            quoted=True,
+                        )
+                    )
                 continue
             # positive chain: r_j = earliest completion of steps j..k from a step-j row
             # "every later row", written as a frame growing from the partition's
@@ -212,26 +240,34 @@ class WindowedPass:
                 if j == 0:
                     layers[layer].append(exp.alias_(earliest, f"{slot.column}_r", quoted=True))
                 else:
-                    guarded = exp.Case(ifs=[exp.If(this=exp.EQ(this=_col(self.flag_name(slot, j)),
-                                                               expression=number(1)),
-                                                   true=earliest)])
+                    guarded = exp.Case(
+                        ifs=[
+                            exp.If(
+                                this=exp.EQ(
+                                    this=_col(self.flag_name(slot, j)), expression=number(1)
+                                ),
+                                true=earliest,
+                            )
+                        ]
+                    )
                     name = f"{slot.column}_r{j + 1}"
                     layers[layer].append(exp.alias_(guarded, name, quoted=True))
                     prev = _col(name)
         return layers
 
-    def _time_if(self, flag: str) -> exp.Expression:
-        return exp.Case(ifs=[exp.If(this=exp.EQ(this=_col(flag), expression=number(1)),
-                                    true=_col(US))])
+    def _time_if(self, flag: str) -> exp.Expr:
+        return exp.Case(
+            ifs=[exp.If(this=exp.EQ(this=_col(flag), expression=number(1)), true=_col(US))]
+        )
 
     # -- per-key results
-    def hit(self, slot: AggSlot) -> exp.Expression:
+    def hit(self, slot: AggSlot) -> exp.Expr:
         g = self.gen
         n = slot.node
         if not isinstance(n, ast.Sequence):
             return exp.func("COALESCE", exp.Max(this=_col(f"{slot.column}_w")), number(0))
         first = exp.EQ(this=_col(self.flag_name(slot, 0)), expression=number(1))
-        parts = [first]
+        parts: list[exp.Expr] = [first]
         wc = condition(_col(T), bounds(n.window, g.clock))
         if wc is not None:
             parts.append(wc)
@@ -246,14 +282,20 @@ class WindowedPass:
             else:
                 b = _col(f"{slot.column}_b")
                 parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
-                parts.append(exp.paren(exp.or_(exp.Is(this=c.copy(), expression=exp.null()),
-                                               exp.LTE(this=c.copy(), expression=b.copy()))))
+                parts.append(
+                    exp.paren(
+                        exp.or_(
+                            exp.Is(this=c.copy(), expression=exp.null()),
+                            exp.LTE(this=c.copy(), expression=b.copy()),
+                        )
+                    )
+                )
         else:
             parts.append(exp.LTE(this=_col(f"{slot.column}_r"), expression=deadline))
         return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
 
-    def ctes(self) -> list[tuple[str, exp.Expression]]:
-        out: list[tuple[str, exp.Expression]] = [("windowed_rows", self.rows_cte())]
+    def ctes(self) -> list[tuple[str, exp.Expr]]:
+        out: list[tuple[str, exp.Expr]] = [("windowed_rows", self.rows_cte())]
         prev = "windowed_rows"
         for i, cols in enumerate(self.layers(), start=1):
             name = f"windowed_{i}"

@@ -58,7 +58,9 @@ class Plan:
         return out
 
     def layers(self) -> list[list[RankSlot | DefSlot]]:
-        top = max([0, *(s.layer for s in self.defs.values()), *(r.layer for r in self.ranks.values())])
+        top = max(
+            [0, *(s.layer for s in self.defs.values()), *(r.layer for r in self.ranks.values())]
+        )
         out: list[list[RankSlot | DefSlot]] = [[] for _ in range(top)]
         for r in self.ranks.values():
             out[r.layer - 1].append(r)
@@ -109,7 +111,7 @@ def _collect(p: Plan, e: ast.Expr) -> None:
             p.profile_columns[node.column] = f"p{len(p.profile_columns) + 1}"
 
 
-def _level(p: Plan, e: ast.Expr) -> int:
+def _level(p: Plan, e: ast.Node) -> int:
     """Register the slots e needs and return the layer its inputs are ready at."""
     match e:
         case ast.Aggregate() | ast.Sequence():

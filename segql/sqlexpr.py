@@ -37,29 +37,29 @@ _CMP = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=
 class Scope(Protocol):
     """Where the columns a bound expression refers to live."""
 
-    def profile(self, node: ProfileRef) -> exp.Expression: ...
-    def source_col(self, node: SourceCol) -> exp.Expression: ...
-    def definition(self, node: DefRef) -> exp.Expression: ...
-    def aggregate(self, node: ast.Aggregate | ast.Sequence) -> exp.Expression: ...
-    def rank(self, node: ast.Call) -> tuple[exp.Expression, exp.Expression]: ...
+    def profile(self, node: ProfileRef) -> exp.Expr: ...
+    def source_col(self, node: SourceCol) -> exp.Expr: ...
+    def definition(self, node: DefRef) -> exp.Expr: ...
+    def aggregate(self, node: ast.Aggregate | ast.Sequence) -> exp.Expr: ...
+    def rank(self, node: ast.Call) -> tuple[exp.Expr, exp.Expr]: ...
 
 
-def false() -> exp.Expression:
+def false() -> exp.Expr:
     return exp.false()
 
 
-def coalesce_false(e: exp.Expression) -> exp.Expression:
+def coalesce_false(e: exp.Expr) -> exp.Expr:
     return exp.func("COALESCE", e, exp.false())
 
 
-def ordered(e: exp.Expression, desc: bool = False) -> exp.Ordered:
+def ordered(e: exp.Expr, desc: bool = False) -> exp.Ordered:
     """An ORDER BY key whose nulls do not matter (never null, or skipped): the
     null placement is each engine's default, so no NULLS clause is printed,
     which BigQuery rejects inside window functions."""
     return exp.Ordered(this=e, desc=desc, nulls_first=not desc)
 
 
-def number(v) -> exp.Expression:
+def number(v) -> exp.Expr:
     if isinstance(v, int):
         return exp.Literal.number(v)
     text = format(v, "f")
@@ -75,7 +75,7 @@ class Translator:
 
     # ---------------------------------------------------------------- conditions
 
-    def cond(self, e: ast.Expr) -> exp.Expression:
+    def cond(self, e: ast.Expr) -> exp.Expr:
         """A never-NULL SQL condition."""
         match e:
             case ast.Binary(op="and", left=a, right=b):
@@ -95,10 +95,8 @@ class Translator:
             case ast.Sequence():
                 return self.scope.aggregate(e)
             case ast.IsNull(operand=a, negated=neg):
-                v = self.value(a)
-                return exp.Is(this=v, expression=exp.null()) if not neg else exp.not_(
-                    exp.Is(this=v, expression=exp.null())
-                )
+                missing = exp.Is(this=self.value(a), expression=exp.null())
+                return exp.not_(missing) if neg else missing
             case ast.InList(operand=a, items=items, negated=neg):
                 return self.in_list(a, items, neg)
             case ast.Between(operand=a, low=lo, high=hi, negated=neg):
@@ -107,11 +105,15 @@ class Translator:
                 if not neg:
                     return coalesce_false(inside)
                 # false when any operand is missing, like every comparison
-                known = [exp.not_(exp.Is(this=v.copy(), expression=exp.null()))
-                         for v in (x, lo_v, hi_v) if not isinstance(v, exp.Literal)]
+                known = [
+                    exp.not_(exp.Is(this=v.copy(), expression=exp.null()))
+                    for v in (x, lo_v, hi_v)
+                    if not isinstance(v, exp.Literal)
+                ]
                 return exp.and_(*known, exp.not_(coalesce_false(inside.copy())), copy=False)
             case ast.Like(operand=a, pattern=p, negated=neg):
-                like: exp.Expression = exp.Like(this=self.value(a), expression=self.value(p))
+                pattern = self.dialect.like_pattern(self.value(p))
+                like: exp.Expr = exp.Like(this=self.value(a), expression=pattern)
                 return coalesce_false(exp.not_(like) if neg else like)
             case ast.Binary(op=op, left=a, right=b) if op in _CMP:
                 x, y = self.compared(a, b)
@@ -119,7 +121,7 @@ class Translator:
         # any other boolean value: a boolean column, a boolean trait, coalesce(...)
         return coalesce_false(self.value(e))
 
-    def in_list(self, a: ast.Expr, items: tuple[ast.Expr, ...], negated: bool) -> exp.Expression:
+    def in_list(self, a: ast.Expr, items: tuple[ast.Expr, ...], negated: bool) -> exp.Expr:
         live = [i for i in items if not isinstance(i, ast.Null)]  # null items never match
         if not live:
             if not negated:
@@ -137,26 +139,28 @@ class Translator:
             copy=False,
         )
 
-    def compared(self, *nodes: ast.Expr) -> list[exp.Expression]:
+    def compared(self, *nodes: ast.Expr) -> list[exp.Expr]:
         """Values to compare; dates meet timestamps as instants (local midnight)."""
         types = {type_of(n) for n in nodes}
         as_instant = TIMESTAMP in types
-        return [self.instant(n) if as_instant and type_of(n) in (DATE, TIMESTAMP)
-                else self.value(n) for n in nodes]
+        return [
+            self.instant(n) if as_instant and type_of(n) in (DATE, TIMESTAMP) else self.value(n)
+            for n in nodes
+        ]
 
     # ---------------------------------------------------------------- values
 
-    def instant(self, e: ast.Expr) -> exp.Expression:
+    def instant(self, e: ast.Expr) -> exp.Expr:
         """A date or timestamp expression as a naive UTC instant."""
         match e:
-            case ast.DateLit(value=v) | ast.TimestampLit(value=v):
-                return self.dialect.instant(static_instant(v, self.tz))
-        v = self.value(e)
+            case ast.DateLit(value=day) | ast.TimestampLit(value=day):
+                return self.dialect.instant(static_instant(day, self.tz))
+        value = self.value(e)
         if type_of(e) == DATE:
-            return self.dialect.local_date_start(v, self.tz)
-        return v
+            return self.dialect.local_date_start(value, self.tz)
+        return value
 
-    def value(self, e: ast.Expr) -> exp.Expression:
+    def value(self, e: ast.Expr) -> exp.Expr:
         d = self.dialect
         match e:
             case ast.Number(value=v):
@@ -199,14 +203,16 @@ class Translator:
             return self.cond(e)
         raise TypeError(f"cannot translate {type(e).__name__}")
 
-    def call(self, c: ast.Call) -> exp.Expression:
+    def call(self, c: ast.Call) -> exp.Expr:
         d = self.dialect
         args = c.args
         match c.func:
             case "days_since":
                 t = self.instant(args[0])
                 diff = exp.Sub(this=self.clock.as_of_us(), expression=d.epoch_us(t))
-                days = exp.Div(this=exp.paren(diff), expression=exp.Literal.number(f"{US_PER_DAY}.0"))
+                days = exp.Div(
+                    this=exp.paren(diff), expression=exp.Literal.number(f"{US_PER_DAY}.0")
+                )
                 return exp.cast(exp.func("FLOOR", days), exp.DataType.build("BIGINT"))
             case "weekday":
                 if type_of(args[0]) == DATE:
@@ -223,8 +229,10 @@ class Translator:
                 return exp.cast(local, exp.DataType.build("DATE"))
             case "coalesce":
                 if any(type_of(a) == TIMESTAMP for a in args):
-                    vals = [self.instant(a) if type_of(a) in (DATE, TIMESTAMP) else self.value(a)
-                            for a in args]
+                    vals = [
+                        self.instant(a) if type_of(a) in (DATE, TIMESTAMP) else self.value(a)
+                        for a in args
+                    ]
                 else:
                     vals = [self.value(a) for a in args]
                 return exp.func("COALESCE", *vals)
@@ -237,12 +245,13 @@ class Translator:
                 return exp.Div(this=exp.cast(le, d.double()), expression=n)
             case "score":
                 le, n = self.scope.rank(c)
-                bins = int(args[1].value)  # type: ignore[union-attr]
+                assert isinstance(args[1], ast.Number)  # the resolver checks it
+                bins = int(args[1].value)
                 return score_case(le, n, bins)
         raise TypeError(c.func)
 
 
-def score_case(le: exp.Expression, n: exp.Expression, bins: int) -> exp.Expression:
+def score_case(le: exp.Expr, n: exp.Expr, bins: int) -> exp.Expr:
     """ceil(bins × le / n) with integer comparisons only: exact at the bin edges,
     the same on every engine (no NTILE, no floating point)."""
     case = exp.Case()
@@ -254,7 +263,7 @@ def score_case(le: exp.Expression, n: exp.Expression, bins: int) -> exp.Expressi
     return _null_guard(le, case)
 
 
-def _null_guard(le: exp.Expression, e: exp.Expression) -> exp.Expression:
+def _null_guard(le: exp.Expr, e: exp.Expr) -> exp.Expr:
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=le.copy(), expression=exp.null()), true=exp.null())],
         default=e,

@@ -25,7 +25,7 @@ _FIXED_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 6
 
 
 def add_months(t: dt.datetime, months: int) -> dt.datetime:
-    """Calendar month arithmetic, clamping the day like SQL engines do (Mar 31 - 1 month = Feb 29)."""
+    """Calendar month arithmetic, clamping the day as SQL engines do: Mar 31 - 1 month = Feb 29."""
     y, m = divmod(t.month - 1 + months, 12)
     year, month = t.year + y, m + 1
     day = min(t.day, calendar.monthrange(year, month)[1])
@@ -69,9 +69,9 @@ class Bounds:
     """lower < time (or <= when lower_inclusive), time <= upper (or < when not
     upper_inclusive). None means unbounded (as_of always bounds from above)."""
 
-    lower: exp.Expression | None = None
+    lower: exp.Expr | None = None
     lower_inclusive: bool = False
-    upper: exp.Expression | None = None
+    upper: exp.Expr | None = None
     upper_inclusive: bool = True
     # Python values when the clock is fixed (for pushing bounds into scans)
     lower_value: dt.datetime | None = None
@@ -85,18 +85,18 @@ class FixedClock:
         self.tz = tz
         self.dialect = dialect
 
-    def lit(self, t: dt.datetime) -> exp.Expression:
+    def lit(self, t: dt.datetime) -> exp.Expr:
         return self.dialect.instant(t)
 
-    def as_of(self) -> exp.Expression:
+    def as_of(self) -> exp.Expr:
         return self.lit(self.value)
 
-    def as_of_us(self) -> exp.Expression:
+    def as_of_us(self) -> exp.Expr:
         delta = self.value - dt.datetime(1970, 1, 1)
         us = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
         return exp.Literal.number(us)
 
-    def ago(self, d: ast.Duration) -> tuple[exp.Expression, dt.datetime | None]:
+    def ago(self, d: ast.Duration) -> tuple[exp.Expr, dt.datetime | None]:
         t = shift(self.value, -d.amount, d.unit)
         return self.lit(t), t
 
@@ -117,10 +117,10 @@ class LiveClock:
         self.tz = tz
         self.dialect = dialect
 
-    def as_of(self) -> exp.Expression:
+    def as_of(self) -> exp.Expr:
         return self.dialect.now()
 
-    def as_of_us(self) -> exp.Expression:
+    def as_of_us(self) -> exp.Expr:
         return self.dialect.epoch_us(self.dialect.now())
 
     def ago(self, d: ast.Duration):
@@ -183,14 +183,14 @@ def bounds(window: ast.Window | None, clock: Clock) -> Bounds:
     raise TypeError(window)
 
 
-def condition(t: exp.Expression, b: Bounds) -> exp.Expression | None:
+def condition(t: exp.Expr, b: Bounds) -> exp.Expr | None:
     """The row-level condition of bounds on the row instant t, or None (no bound)."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     if b.lower is not None:
         op = exp.GTE if b.lower_inclusive else exp.GT
         parts.append(op(this=t.copy(), expression=b.lower))
     if b.upper is not None:
-        op = exp.LTE if b.upper_inclusive else exp.LT
+        op = exp.LTE if b.upper_inclusive else exp.LT  # type: ignore[assignment]
         parts.append(op(this=t.copy(), expression=b.upper))
     if not parts:
         return None
