@@ -41,8 +41,14 @@ _DUCK_TYPES = (
     ("FLOAT", NUMBER),
     ("REAL", NUMBER),
 )
-_DECLARED = {"number": NUMBER, "integer": NUMBER, "string": STRING, "boolean": BOOLEAN,
-             "date": DATE, "timestamp": TIMESTAMP}
+_DECLARED = {
+    "number": NUMBER,
+    "integer": NUMBER,
+    "string": STRING,
+    "boolean": BOOLEAN,
+    "date": DATE,
+    "timestamp": TIMESTAMP,
+}
 
 
 def language_type(duck_type: str) -> str:
