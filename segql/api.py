@@ -93,7 +93,12 @@ def compile_model(
     tz = model.project.timezone
     clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d)
     outputs, mode = select(model, segment, segmentation)
-    return generate(plan(model, outputs, mode), d, clock)
+    try:
+        return generate(plan(model, outputs, mode), d, clock)
+    except RecursionError:  # a clean error, never a traceback
+        raise SegqlError(
+            "expression nested too deeply to compile", None, ("split it into traits",)
+        ) from None
 
 
 def compile(

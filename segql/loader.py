@@ -86,14 +86,26 @@ def load_modules(paths: list[str], root: Path) -> tuple[list[ast.Module], set[st
         # other YAML in the project tree (dbt_project.yml, CI files) is not ours
         if path.suffix.lower() in SEG_SUFFIXES or _holds_definitions(path):
             by_file.setdefault(_identity(path), path)
+    # a file named on the command line that defines nothing is a mistake (a wrong
+    # path, an unsaved editor); empty files met in a folder are placeholders
+    named = {_identity(Path(p)) for p in paths if Path(p).is_file()}
     modules = []
     for path in sorted(by_file.values(), key=str):
         try:
-            modules.append(parse_file(path))
+            module = parse_file(path)
         except SegqlErrors as e:
             diags.extend(e.errors)
+            continue
         except SegqlError as e:
             diags.extend([e])
+            continue
+        modules.append(module)
+        if not module.definitions and _identity(path) in named:
+            diags.error(
+                "empty file: it defines no traits, segments or segmentations",
+                Span(str(path), 1, 1, 1, 2),
+                "write a definition, e.g. 'segment recent = count(orders, last 30 days) >= 1'",
+            )
     diags.check()
     return modules, {str(p) for p in selected}
 

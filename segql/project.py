@@ -42,6 +42,7 @@ class Source:
     table: Table
     time: str
     span: Span = ast.NOSPAN
+    time_span: Span = ast.NOSPAN  # the `time:` value, for errors about the time column
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,21 @@ def find_project_file(explicit: str | None, paths: list[str]) -> Path:
     )
 
 
+def _relative(path: Path) -> Path:
+    """A project file under the current directory named relative to it, as a user
+    would write it, so that messages say `segql.yml:3:11`."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def load_project(path: Path) -> Project:
     """Read and check segql.yml; raises SegqlErrors listing every problem."""
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise SegqlError("file is not valid UTF-8", Span(file, 1, 1, 1, 2)) from None
+    file = str(_relative(path) if path.is_absolute() else path)
+    from segql.loader import read_source  # here: the loader imports this module
+
+    text = read_source(Path(file))  # a non-UTF-8 byte is reported at its line and column
     root_node = compose(text, file)
     diags = Diagnostics()
     if not isinstance(root_node, yaml.MappingNode):
@@ -94,7 +103,12 @@ def load_project(path: Path) -> Project:
     for k, v in mapping_items(root_node):
         key = scalar(k) or ""
         if key not in _KEYS:
-            diags.error(f"unknown setting '{key}'", span_of(k, file), did_you_mean(key, _KEYS))
+            hint = did_you_mean(key, _KEYS)
+            diags.error(
+                f"unknown setting '{key}'" + (f" ({hint})" if hint else ""),
+                span_of(k, file),
+                "settings are " + ", ".join(_KEYS),
+            )
         items[key] = (k, v)
 
     def text_of(name: str, default: str | None = None, required: bool = False) -> str | None:
@@ -115,8 +129,23 @@ def load_project(path: Path) -> Project:
         try:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            diags.error(f"unknown timezone '{timezone}'", span_of(items["timezone"][1], file))
+            hint = did_you_mean(timezone, zoneinfo.available_timezones())
+            diags.error(
+                f"unknown timezone '{timezone}'" + (f" ({hint})" if hint else ""),
+                span_of(items["timezone"][1], file),
+                "a timezone is an IANA name such as UTC or Europe/Paris",
+            )
     dialect = text_of("dialect", "duckdb") or "duckdb"
+    if "dialect" in items:
+        from segql.dialects import DIALECTS
+
+        if dialect not in DIALECTS:
+            hint = did_you_mean(dialect, DIALECTS)
+            diags.error(
+                f"unknown dialect '{dialect}'" + (f" ({hint})" if hint else ""),
+                span_of(items["dialect"][1], file),
+                "dialects are " + ", ".join(DIALECTS),
+            )
     database = text_of("database")
     if database is not None and database != ":memory:":
         database = str((path.parent / database).resolve())
@@ -140,10 +169,11 @@ def load_project(path: Path) -> Project:
             table = _table(v, file, diags, name)
             fields = {scalar(a): b for a, b in mapping_items(v)}
             time = scalar(fields["time"]) if "time" in fields else None
+            time_span = span_of(fields["time"], file) if "time" in fields else span
             if not time:
                 diags.error(f"source '{name}' needs 'time: COLUMN'", span)
                 time = "time"
-            sources[name] = Source(name, table, time, span)
+            sources[name] = Source(name, table, time, span, time_span)
 
     universe = None
     if "universe" in items:
@@ -191,4 +221,5 @@ def _table(node: yaml.Node, file: str, diags: Diagnostics, what: str) -> Table:
                 f"unknown column type '{t}'", span_of(v, file), "types are " + ", ".join(TYPE_NAMES)
             )
         declared[scalar(k) or ""] = t
-    return Table(name, declared, span)
+    # errors about the table (not found) point at its name
+    return Table(name, declared, span_of(fields["table"], file) if "table" in fields else span)

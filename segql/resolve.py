@@ -88,14 +88,15 @@ class _Resolver:
             cols = catalog.columns(src.table)
             self.source_cols[name] = dict(cols or {})
             self.source_complete[name] = is_complete(cols)
-            self._check_column(name, src.time, src.span, "time column")
+            time_span = src.time_span if src.time_span.line else src.span
+            self._check_column(name, src.time, time_span, "time column")
             self._check_column(name, project.key, src.span, "key column")
             t = self.source_cols[name].get(src.time, TIMESTAMP)
             self.time_types[name] = t if t in ("timestamptz", DATE, TIMESTAMP) else TIMESTAMP
             if t not in ("timestamptz", DATE, TIMESTAMP, ANY):
                 diags.error(
                     f"time column '{src.time}' of source '{name}' is not a date or timestamp",
-                    src.span,
+                    time_span,
                 )
         if project.profiles is not None and self.profiles_complete:
             if project.key not in self.profile_cols:
@@ -346,6 +347,7 @@ class _Resolver:
         if seq.steps[0].negated:
             self.diags.error("the first step of a sequence cannot be negated", seq.steps[0].span)
         self.check_duration(seq.within, "'within'")
+        self.check_fixed_length(seq.within, "'within'")
         self.check_window(seq.window, "did")
         return dataclasses.replace(seq, steps=tuple(steps))
 
@@ -355,6 +357,15 @@ class _Resolver:
         if d.amount <= 0:
             self.diags.error(f"{what} must be longer than zero", d.span)
 
+    def check_fixed_length(self, d: ast.Duration, what: str) -> None:
+        if d.unit in ("month", "year"):
+            self.diags.error(
+                f"{what} takes seconds, minutes, hours, days or weeks: a {d.unit} has no "
+                "fixed length",
+                d.span,
+                f"write e.g. '{what.strip(chr(39))} 30 days'",
+            )
+
     def check_window(self, w: ast.Window | None, func: str) -> None:
         match w:
             case None:
@@ -363,6 +374,7 @@ class _Resolver:
                 self.check_duration(d, "a window")
             case ast.SlidingWindow(length=d):
                 self.check_duration(d, "a window")
+                self.check_fixed_length(d, "'any'")
                 if func != "count":
                     unit = d.unit + ("s" if d.amount != 1 else "")
                     self.diags.error(
@@ -371,17 +383,32 @@ class _Resolver:
                         w.span,
                     )
             case ast.AgoWindow(newer=n, older=o):
-                if o is not None and _approx_seconds(n) >= _approx_seconds(o):
+                if o is not None and _approx_seconds(n) > _approx_seconds(o):
+                    first = str(n.amount) if n.unit == o.unit else _dur(n)
+                    written = f"{first} to {_dur(o)}"
                     self.diags.error(
-                        f"window runs backwards: '{n.amount} to {o.amount} {o.unit}s ago' "
+                        f"window runs backwards: '{written} ago' "
                         "needs the first number smaller than the second",
                         w.span,
+                        f"the nearer end comes first: write '{o.amount} to {_dur(n)} ago'"
+                        if n.unit == o.unit
+                        else f"write '{_dur(o)} to {_dur(n)} ago'",
+                    )
+                elif o is not None and _approx_seconds(n) == _approx_seconds(o):
+                    self.diags.error(
+                        "window is empty: both ends are the same time ago",
+                        w.span,
+                        f"a window of one {o.unit} is '{max(o.amount - 1, 0)} to {_dur(o)} ago'",
                     )
                 if n.amount < 0:
                     self.diags.error("a window cannot be negative", w.span)
             case ast.StaticWindow(kind="range", start=s, end=e):
                 if _as_dt(s) > _as_dt(e):
-                    self.diags.error(f"date range runs backwards: {s} is after {e}", w.span)
+                    self.diags.error(
+                        f"date range runs backwards: {s} is after {e}",
+                        w.span,
+                        f"the earlier date comes first: write '{e} to {s}'",
+                    )
 
     def check_call(self, call: ast.Call) -> None:
         types = [type_of(a) for a in call.args]
@@ -480,8 +507,18 @@ class _Resolver:
     def bind_all(self) -> dict[str, ast.Definition]:
         for name, d in self.defs.items():
             if name not in self.bound:
-                self.bound[name] = self.definition(d)
-        return {n: self.bound[n] for n in self.defs}
+                try:
+                    self.bound[name] = self.definition(d)
+                except RecursionError:
+                    self.diags.error(
+                        f"'{name}' is nested too deeply to compile",
+                        _def_name_span(d, name),
+                        "split the expression into traits, or shorten the chain of "
+                        "definitions that use one another",
+                    )
+                    self.current, self.in_progress = None, set()
+                    break  # the rest would likely fail the same way
+        return {n: self.bound[n] for n in self.defs if n in self.bound}
 
     def definition(self, d: ast.Definition) -> ast.Definition:
         self.in_progress.add(d.name)
@@ -494,7 +531,10 @@ class _Resolver:
                 if d.by == "weight":
                     if type_of(bound) not in (NUMBER, ANY):
                         self.diags.error(
-                            f"a weight rule needs a number, got a {type_of(bound)}", r.expr.span
+                            f"rule '{r.label}' of a 'by weight' segmentation needs a number, "
+                            f"got {_a(type_of(bound))}",
+                            r.expr.span,
+                            "by weight, the rule with the largest number labels the entity",
                         )
                 else:
                     self.expect_condition(bound, f"rule '{r.label}' needs")
@@ -516,32 +556,48 @@ class _Resolver:
         done: list[str] = []
         state: dict[str, int] = {}
 
-        def visit(n: str, path: list[str]) -> None:
-            if state.get(n) == 2:
-                return
-            if state.get(n) == 1:
-                cycle = path[path.index(n):] + [n]
-                edges = list(zip(cycle, cycle[1:], strict=False))
-                spans = [self.ref_spans.get(edge, self.defs[edge[0]].span) for edge in edges]
-                self.diags.error(
-                    "cycle in definitions: " + " → ".join(cycle),
-                    spans[0],
-                    *(
-                        f"'{a}' uses '{b}' at {s.file}:{s.line}:{s.col}"
-                        for (a, b), s in list(zip(edges, spans, strict=True))[1:6]
-                    ),
-                )
-                return
-            state[n] = 1
-            for m in sorted(self.deps.get(n, ())):
-                if m in bound:
-                    visit(m, [*path, n])
-            state[n] = 2
-            done.append(n)
+        def report(cycle: list[str]) -> None:
+            edges = list(zip(cycle, cycle[1:], strict=False))
+            spans = [self.ref_spans.get(edge, self.defs[edge[0]].span) for edge in edges]
+            self.diags.error(
+                f"'{cycle[0]}' is defined in terms of itself"
+                if len(cycle) == 2
+                else "cycle in definitions: " + " → ".join(cycle),
+                spans[0],
+                *(
+                    f"'{a}' uses '{b}' at {s.file}:{s.line}:{s.col}"
+                    for (a, b), s in list(zip(edges, spans, strict=True))[1:6]
+                ),
+            )
 
-        for n in bound:
-            visit(n, [])
+        # depth-first, post-order, with a stack of its own: chains of thousands of
+        # definitions need no call stack
+        for root in bound:
+            if state.get(root) == 2:
+                continue
+            state[root] = 1
+            path = [root]
+            todo = [iter(sorted(self.deps.get(root, ())))]
+            while todo:
+                m = next(todo[-1], None)
+                if m is None:
+                    todo.pop()
+                    n = path.pop()
+                    state[n] = 2
+                    done.append(n)
+                elif m not in bound or state.get(m) == 2:
+                    continue
+                elif state.get(m) == 1:
+                    report(path[path.index(m) :] + [m])
+                else:
+                    state[m] = 1
+                    path.append(m)
+                    todo.append(iter(sorted(self.deps.get(m, ()))))
         return done
+
+
+def _dur(d: ast.Duration) -> str:
+    return f"{d.amount} {d.unit}{'' if d.amount == 1 else 's'}"
 
 
 def _approx_seconds(d: ast.Duration) -> float:

@@ -12,12 +12,60 @@ def compose(text: str, file: str) -> yaml.Node | None:
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = e.problem or e.context or "invalid YAML"
-        raise SegqlError(f"invalid YAML: {problem}", Span(file, line, col, line, col + 1)) from None
+        raise _yaml_error(e, text, file) from None
     except yaml.YAMLError as e:
         raise SegqlError(f"invalid YAML: {e}", Span(file, 1, 1, 1, 2)) from None
+
+
+# PyYAML's token names, in words
+_YAML_WORDS = {
+    "'<stream end>'": "end of file",
+    "<stream end>": "end of file",
+    "end of stream": "end of file",
+    "<block end>": "the end of the indented block",
+    "'<block mapping start>'": "a key indented differently",
+    "'<block sequence start>'": "a list item indented differently",
+    "'<scalar>'": "more text",
+    "'?'": "a key",
+    "'-'": "a list item",
+}
+_YAML_HINTS = {
+    "mapping values are not allowed here": "a value holding ': ' must be quoted: a: \"x: y\"",
+    "that cannot start any token": "YAML is indented with spaces, not tabs",
+    "expected <block end>": "keys of one mapping must line up; list items and keys cannot mix",
+}
+
+
+def _yaml_error(e: yaml.MarkedYAMLError, text: str, file: str) -> SegqlError:
+    """A PyYAML error in words, at the line it names (not past the end of the file)."""
+    mark = e.problem_mark or e.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    lines = text.splitlines()
+    if lines and line > len(lines):  # at the end of the stream: the end of the last line
+        line = max((i + 1 for i, x in enumerate(lines) if x.strip()), default=1)
+        col = len(lines[line - 1]) + 1
+    problem = e.problem or e.context or "invalid YAML"
+    for word, plain_words in _YAML_WORDS.items():
+        problem = problem.replace(word, plain_words)
+    problem = problem.replace("but got", "found").replace("but found", "found")
+    hints = [h for key, h in _YAML_HINTS.items() if key in (e.problem or "")]
+    if e.context and e.context_mark is not None and e.problem:
+        at = f"{e.context_mark.line + 1}:{e.context_mark.column + 1}"
+        what = _YAML_CONTEXTS.get(e.context, e.context.replace("while ", ""))
+        hints.append(f"{what} started at {at}")
+    span = Span(file, line, col, line, col + 1)
+    return SegqlError(f"invalid YAML: {problem}", span, tuple(hints))
+
+
+_YAML_CONTEXTS = {
+    "while parsing a flow sequence": "the '[' list",
+    "while parsing a flow mapping": "the '{' mapping",
+    "while scanning a quoted scalar": "the quoted text",
+    "while scanning a double-quoted scalar": "the quoted text",
+    "while scanning a single-quoted scalar": "the quoted text",
+    "while parsing a block mapping": "the mapping",
+    "while parsing a block collection": "the list",
+}
 
 
 def span_of(node: yaml.Node, file: str) -> Span:
