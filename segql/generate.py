@@ -204,7 +204,10 @@ class Generator:
             half_lives = exp.Div(
                 this=exp.cast(exp.paren(age), self.dialect.double()), expression=number(per_us)
             )
-            weight = exp.Pow(this=exp.Literal.number("0.5"), expression=half_lives)
+            # PostgreSQL raises an error when POWER underflows (DuckDB gives 0):
+            # past 1000 half-lives the weight stays at 2^-1000, i.e. nothing
+            capped = exp.func("LEAST", half_lives, number(1000))
+            weight = exp.Pow(this=exp.Literal.number("0.5"), expression=capped)
             term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
             return exp.Sum(this=when(term)), None
         if func in ("first", "last"):
