@@ -147,9 +147,12 @@ WITH "universe" AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("occurred_at")
-        ) AS DOUBLE) / 1209600000000
+        LEAST(
+          CAST((
+            EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("occurred_at")
+          ) AS DOUBLE) / 1209600000000,
+          1000
+        )
       )
     ) AS "a23",
     COUNT(

@@ -98,9 +98,12 @@ WITH "universe" AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          1751328000000000 - CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT)
-        ) AS DOUBLE PRECISION) / 1209600000000
+        LEAST(
+          CAST((
+            1751328000000000 - CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT)
+          ) AS DOUBLE PRECISION) / 1209600000000,
+          1000
+        )
       )
     ) AS "a23",
     COUNT(

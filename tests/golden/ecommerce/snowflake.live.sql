@@ -151,12 +151,15 @@ WITH "universe" AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          DATE_PART(
-            EPOCH_MICROSECOND,
-            CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ)
-          ) - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
-        ) AS DOUBLE) / 1209600000000
+        LEAST_IGNORE_NULLS(
+          CAST((
+            DATE_PART(
+              EPOCH_MICROSECOND,
+              CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ)
+            ) - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+          ) AS DOUBLE) / 1209600000000,
+          1000
+        )
       )
     ) AS "a23",
     COUNT(

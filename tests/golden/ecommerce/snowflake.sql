@@ -106,9 +106,12 @@ WITH "universe" AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
-        ) AS DOUBLE) / 1209600000000
+        LEAST_IGNORE_NULLS(
+          CAST((
+            1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+          ) AS DOUBLE) / 1209600000000,
+          1000
+        )
       )
     ) AS "a23",
     COUNT(

@@ -96,9 +96,12 @@ WITH `universe` AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          UNIX_MICROS(CURRENT_TIMESTAMP()) - UNIX_MICROS(`occurred_at`)
-        ) AS DOUBLE) / 1209600000000
+        LEAST(
+          CAST((
+            UNIX_MICROS(CURRENT_TIMESTAMP()) - UNIX_MICROS(`occurred_at`)
+          ) AS DOUBLE) / 1209600000000,
+          1000
+        )
       )
     ) AS `a23`,
     COUNT(

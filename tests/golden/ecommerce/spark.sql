@@ -100,9 +100,12 @@ WITH `universe` AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          1751328000000000 - UNIX_MICROS(`occurred_at`)
-        ) AS DOUBLE) / 1209600000000
+        LEAST(
+          CAST((
+            1751328000000000 - UNIX_MICROS(`occurred_at`)
+          ) AS DOUBLE) / 1209600000000,
+          1000
+        )
       )
     ) AS `a23`,
     COUNT(

@@ -98,9 +98,12 @@ WITH "universe" AS (
     SUM(
       POWER(
         0.5,
-        CAST((
-          1751328000000000 - CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT)
-        ) AS DOUBLE) / 1209600000000
+        LEAST(
+          CAST((
+            1751328000000000 - CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT)
+          ) AS DOUBLE) / 1209600000000,
+          1000
+        )
       )
     ) AS "a23",
     COUNT(
