@@ -129,7 +129,9 @@ def _level(p: Plan, e: ast.Node) -> int:
         case ast.Call(func="percentile" | "score", args=args):
             arg = args[0]
             if arg not in p.ranks:
-                p.ranks[arg] = RankSlot(f"r{len(p.ranks) + 1}", arg, 1 + _level(p, arg))
+                # register the ranks inside arg first: they take the lower numbers
+                level = 1 + _level(p, arg)
+                p.ranks[arg] = RankSlot(f"r{len(p.ranks) + 1}", arg, level)
             slot = p.ranks[arg]
             return max(slot.layer, *(_level(p, a) for a in args[1:])) if args[1:] else slot.layer
     return max([0, *(_level(p, c) for c in ast.children(e))])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from oracle import evaluate
@@ -108,6 +109,25 @@ REGRESSIONS = [
         },
         T0,
         {"s0": {1, 2}, "s1": {2}},
+    ),
+    # A rank of a rank: the planner named the outer rank before registering the
+    # inner one (Python evaluates the slot name first), so both were `r1`; the
+    # layer CTEs then held two `r1_le` columns, an error on PostgreSQL
+    # ("column reference is ambiguous") and a silent pick on DuckDB.
+    Regression(
+        "nested_ranks_get_distinct_columns",
+        {
+            "s0": "segment s0 = percentile(percentile(sum(orders.amount))) > 0.5",
+            "s1": "segment s1 = score(percentile(sum(orders.amount)), 3) = 3",
+            "s2": "segment s2 = score(-(percentile(sum(orders.amount))), 3) = 3",
+        },
+        {
+            "customers": _customers(1, 2, 3),
+            "orders": [{"customer_id": k, "ordered_at": T0, "amount": Decimal(k)}
+                       for k in (1, 2, 3)],
+        },
+        T0,
+        {"s0": {2, 3}, "s1": {3}, "s2": {1}},
     ),
 ]
 
