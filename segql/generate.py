@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
@@ -29,7 +28,6 @@ from segql.sqlexpr import Translator, number, ordered
 from segql.windows import Clock, bounds, condition
 
 KEY = "k"
-ROW_TIME_FLOOR = None
 
 
 def ident(name: str) -> exp.Identifier:
@@ -444,4 +442,3 @@ def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
         raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None
 
 
-__all__ = ["generate", "Generator", "sqlglot"]

@@ -71,11 +71,6 @@ class Catalog:
         return self.tables.get(table.name)
 
 
-def relation_sql_name(table: Table) -> str:
-    """How DuckDB should read the table when introspecting (for messages only)."""
-    return table.name
-
-
 def introspect(project: Project, con=None, diags: Diagnostics | None = None) -> Catalog:
     """Describe every table of the project, through `con` (a DuckDB connection)
     or the project's database file when it exists."""

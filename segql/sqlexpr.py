@@ -9,7 +9,6 @@ column inside a scan) is decided by the `Scope` of the caller.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +19,6 @@ from segql.dialects import Dialect
 from segql.model import (
     BOOLEAN,
     DATE,
-    NULL,
     TIMESTAMP,
     DefRef,
     LabelRef,
@@ -270,9 +268,4 @@ def _null_guard(le: exp.Expr, e: exp.Expr) -> exp.Expr:
     )
 
 
-def epoch_literal(t: dt.datetime) -> int:
-    delta = t - dt.datetime(1970, 1, 1)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-__all__ = ["Translator", "Scope", "score_case", "NULL"]
+__all__ = ["Translator", "Scope", "score_case"]
