@@ -338,13 +338,13 @@ def minimise(case: Case, fails: Callable[[Case], bool], budget: int = 400) -> Ca
     return case
 
 
-def failing(engines: list[Engine]) -> Callable[[Case], bool]:
-    """A predicate for `minimise`: the case still shows a mismatch."""
+def failing(engines: list[Engine], kind: type[BaseException]) -> Callable[[Case], bool]:
+    """A predicate for `minimise`: the case still fails the same way."""
 
     def fails(c: Case) -> bool:
         try:
             run_case(c, engines, Stats(), parse_back=0)
-        except Mismatch:
+        except kind:
             return True
         except Exception:
             return False
@@ -354,13 +354,18 @@ def failing(engines: list[Engine]) -> Callable[[Case], bool]:
 
 
 def check_case(case: Case, engines: list[Engine], stats: Stats, parse_back: int = 1) -> None:
-    """run_case; on a mismatch, minimise the case and report the small one."""
+    """run_case; on a mismatch or an engine error, minimise the case and report
+    the small one (with the original failure)."""
     try:
         run_case(case, engines, stats, parse_back)
-    except Mismatch as first:
-        small = minimise(case, failing(engines))
+    except Exception as first:
+        kind = type(first)
+        small = minimise(case, failing(engines, kind))
         try:
             run_case(small, engines, Stats(), parse_back=0)
-        except Mismatch as e:
-            raise Mismatch(f"minimised case:\n{e}\n\n--- original failure ---\n{first}") from None
+        except kind as e:
+            raise Mismatch(
+                f"minimised case ({kind.__name__}):\n{e}\n\n{small.describe()}\n\n"
+                f"--- original failure ---\n{first}"
+            ) from None
         raise
