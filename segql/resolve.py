@@ -8,6 +8,8 @@ Every problem is collected and reported at once.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from functools import partial
 
 from segql import ast
 from segql.errors import Diagnostics, Span, did_you_mean, narrow
@@ -125,38 +127,41 @@ class _Resolver:
     # ------------------------------------------------------------ namespace
 
     def declare(self, modules: list[ast.Module]) -> None:
-        seen: dict[str, Span] = {}
+        seen: dict[str, Callable[[], Span]] = {}
 
-        def claim(name: str, span: Span, what: str) -> None:
+        # `where` finds the name's span in the file text, only when an error needs it:
+        # narrowing every definition re-read its whole file each time, which made
+        # resolving quadratic in the file's size (benchmarks/compile_bench.py).
+        def claim(name: str, where: Callable[[], Span], what: str) -> None:
             if name in seen:
-                other = seen[name]
+                other = seen[name]()
                 at = f"{other.file}:{other.line}:{other.col}"
                 self.diags.error(
                     f"duplicate name '{name}' (also defined at {at})",
-                    span,
+                    where(),
                     "traits, segments, segmentations and labels share one namespace",
                 )
             elif name in self.profile_cols or name == self.project.key:
                 self.diags.error(
                     f"{what} '{name}' clashes with the profile column '{name}'",
-                    span,
+                    where(),
                     "definitions, labels and profile columns share one namespace: rename it",
                 )
             elif name in self.project.sources:
-                self.diags.error(f"{what} '{name}' clashes with the source '{name}'", span)
+                self.diags.error(f"{what} '{name}' clashes with the source '{name}'", where())
             else:
-                seen[name] = span
+                seen[name] = where
 
         for module in modules:
             for d in module.definitions:
-                claim(d.name, _def_name_span(d, d.name), type(d).__name__.lower())
+                claim(d.name, partial(_def_name_span, d, d.name), type(d).__name__.lower())
                 if d.name not in self.defs:
                     self.defs[d.name] = d
                 if isinstance(d, ast.Segmentation):
                     labels = [*(r for r in d.rules), *([d.catch_all] if d.catch_all else [])]
                     for r in labels:
                         skip = len("else") if r is d.catch_all else 0
-                        claim(r.label, narrow(r.span, r.label, skip=skip), "label")
+                        claim(r.label, partial(narrow, r.span, r.label, skip=skip), "label")
                         self.labels.setdefault(r.label, (d.name, r.span))
 
     # ------------------------------------------------------------ expressions
@@ -216,7 +221,9 @@ class _Resolver:
                 span,
             )
             return _invalid(span)
-        if name in self.defs:
+        # a definition or label that clashes with a profile column is reported once
+        # (declare); the name stays the column's, so nothing else is reported
+        if name in self.defs and name not in self.profile_cols:
             d = self.defs[name]
             self._depend(name, span)
             kind = type(d).__name__.lower()
@@ -224,7 +231,7 @@ class _Resolver:
             if kind == "trait":
                 typ = self.trait_type(name)
             return DefRef(name, kind, typ, span)
-        if name in self.labels:
+        if name in self.labels and name not in self.profile_cols:
             seg, _ = self.labels[name]
             self._depend(seg, span)
             return LabelRef(seg, name, span)
