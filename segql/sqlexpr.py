@@ -217,8 +217,10 @@ class Translator:
                     return d.isodow(exp.cast(self.value(args[0]), d.local_type()))
                 return d.isodow(d.to_local(self.instant(args[0]), self.tz))
             case "hour":
-                if type_of(args[0]) == DATE:
-                    return exp.Literal.number(0)
+                if type_of(args[0]) == DATE:  # midnight, but null stays null
+                    missing = exp.Is(this=self.value(args[0]), expression=exp.null())
+                    return exp.Case(ifs=[exp.If(this=missing, true=exp.null())],
+                                    default=exp.Literal.number(0))
                 return d.hour(d.to_local(self.instant(args[0]), self.tz))
             case "date":
                 if type_of(args[0]) == DATE:

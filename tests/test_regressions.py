@@ -129,6 +129,26 @@ REGRESSIONS = [
         T0,
         {"s0": {2, 3}, "s1": {3}, "s2": {1}},
     ),
+    # hour() of a date is 0 (its midnight) but the compiler emitted the literal
+    # 0 even when the date was null: `hour(date(signup_at))` was 0, not null,
+    # for a customer without signup_at, so `not (abs(t) between -2.5 and 7)`
+    # was false instead of true.
+    Regression(
+        "hour_of_a_null_date_is_null",
+        {
+            "t0": "trait t0 = -(hour(date(signup_at)))",
+            "s0": "segment s0 = abs(t0) between (-2.5) and 7",
+            "n0": "segment n0 = not (abs(t0) between (-2.5) and 7)",
+            "s1": "segment s1 = hour(date(last(orders.ordered_at))) is null",
+        },
+        {
+            "customers": _customers(1, signup_at=T0) + _customers(2),
+            "orders": [{"customer_id": 1, "ordered_at": T0}],
+        },
+        T0,
+        {"s0": {1}, "n0": {2}, "s1": {2}},
+        pairs=[("s0", "n0")],
+    ),
 ]
 
 
