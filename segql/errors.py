@@ -11,9 +11,11 @@ Errors are collected (`Diagnostics`) so that a run reports all of them at once.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -60,16 +62,35 @@ class SegqlError(Exception):
             src_lines = text.splitlines()
             if 1 <= self.span.line <= len(src_lines):
                 src = src_lines[self.span.line - 1].replace("\t", " ")
-                lines.append("  " + src)
                 start = self.span.col
                 end = self.span.end_col if self.span.end_line == self.span.line else len(src) + 1
                 width = max(1, min(end, len(src) + 1) - start)
+                if len(src) > _MAX_SHOWN:  # a very long line: the part around the span
+                    cut = max(0, start - 1 - _MAX_SHOWN // 4)
+                    more = "…" if cut + _MAX_SHOWN < len(src) else ""
+                    src = ("…" if cut else "") + src[cut : cut + _MAX_SHOWN] + more
+                    start = start - cut + (1 if cut else 0)
+                    width = min(width, _MAX_SHOWN - (start - 1))
+                lines.append("  " + src)
                 lines.append("  " + " " * (start - 1) + "^" * width)
         lines.extend(f"help: {h}" for h in self.hints)
         return "\n".join(lines)
 
 
+_MAX_SHOWN = 160  # characters of a source line shown under an error
+
+
 def _read(path: str) -> str | None:
+    # many errors of one file read it once: cached by identity and modification
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _read_cached(os.path.abspath(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_cached(path: str, mtime_ns: int, size: int) -> str | None:
     # bad bytes shown as U+FFFD: one character each, so columns stay right
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -146,6 +167,8 @@ class Diagnostics:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """'did you mean' hint text, or '' when nothing is close."""
+    if len(word) > 64:  # no name is that long; difflib would take seconds
+        return ""
     pool = sorted(set(candidates))
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     if not close:

@@ -82,35 +82,79 @@ def parse_expression(text: str, file: str, line: int = 1, col: int = 1) -> ast.E
     return node
 
 
+MAX_SYNTAX_ERRORS = 50
+
+
 def _parse_recovering(text: str, file: str, start: str, diags: Diagnostics) -> list:
-    work = text
-    for _ in range(10_000):
-        try:
-            tree = _lark(start).parse(work)
-        except lark.exceptions.UnexpectedInput as e:
-            diags.extend([_syntax_error(e, work, file, start)])
-            # blank the definition the parser was in: for one cut short by the
-            # next definition, the one before that keyword
-            blanked = _blank_chunk(work, max(0, _error_offset(e, work) - 1))
-            if blanked == work:
-                return []
-            work = blanked
-            continue
-        builder = _Builder(file, diags)
-        result = builder.transform(tree)
-        return list(result.children) if isinstance(result, lark.Tree) else list(result)
-    return []
+    try:
+        tree = _lark(start).parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        if len(TOP_LEVEL.findall(text, 1)) == 0:  # one definition: nothing to parse apart
+            diags.extend([_syntax_error(e, text, file, start)])
+            return []
+        return _parse_definitions_apart(text, file, start, diags)
+    return _build(tree, file, diags)
 
 
-def _blank_chunk(text: str, pos: int) -> str:
-    """Blank out (keeping newlines, so positions stay) the definition holding pos."""
+def _build(tree: lark.Tree, file: str, diags: Diagnostics) -> list:
+    result = _Builder(file, diags).transform(tree)
+    return list(result.children) if isinstance(result, lark.Tree) else list(result)
+
+
+def _parse_definitions_apart(text: str, file: str, start: str, diags: Diagnostics) -> list:
+    """After a syntax error, parse each top-level definition on its own: every
+    broken one is reported, in time linear in the size of the file."""
     starts = [m.start() for m in TOP_LEVEL.finditer(text)]
-    begin = max((s for s in starts if s <= pos), default=0)
-    end = min((s for s in starts if s > pos), default=len(text))
-    if begin == end:
-        end = len(text)
-    chunk = re.sub(r"[^\n]", " ", text[begin:end])
-    return text[:begin] + chunk + text[end:]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)  # comments before the first definition
+    out: list = []
+    line, counted, errors = 0, 0, 0
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        line += text.count("\n", counted, begin)  # lines before this definition
+        counted = begin
+        chunk = text[begin:end]
+        try:
+            tree = _lark(start).parse(chunk)
+        except lark.exceptions.UnexpectedInput as e:
+            err = _syntax_error(e, chunk, file, start, last=end == len(text))
+            diags.extend([_shift_error(err, line)])
+            errors += 1
+            if errors == MAX_SYNTAX_ERRORS and end < len(text):
+                at = line + chunk.count("\n") + 1
+                diags.error(
+                    f"too many syntax errors: stopped after {errors}", Span(file, at, 1, at, 2)
+                )
+                break
+            continue
+        _shift_lines(tree, line)
+        out.extend(_build(tree, file, diags))
+    return out
+
+
+def _shift_lines(tree: lark.Tree, lines: int) -> None:
+    """Move the positions of a definition parsed on its own to where it is in its file."""
+    if not lines:
+        return
+    for sub in tree.iter_subtrees():
+        meta = sub.meta
+        if not getattr(meta, "empty", True):
+            meta.line += lines
+            meta.end_line += lines
+        for child in sub.children:
+            if isinstance(child, Token) and child.line is not None:
+                child.line += lines
+                child.end_line = (child.end_line or child.line) + lines
+
+
+def _shift_error(err: SegqlError, lines: int) -> SegqlError:
+    if not lines or err.span is None:
+        return err
+    s = err.span
+    message = re.sub(
+        r"opened at (\d+):", lambda m: f"opened at {int(m.group(1)) + lines}:", err.message
+    )
+    span = Span(s.file, s.line + lines, s.col, s.end_line + lines, s.end_col)
+    return SegqlError(message, span, err.hints, err.code, err.usage)
 
 
 # ---------------------------------------------------------------- syntax errors
@@ -164,7 +208,7 @@ def _keywords() -> tuple[str, ...]:
 
 def _found(tok: Token) -> str:
     """The unexpected token in words: name 'x', string "x", ')', 'segment'."""
-    text = str(tok)
+    text = str(tok) if len(tok) <= 40 else str(tok)[:30] + "…"
     if tok.type == "$END":
         return "end of file"
     if tok.type == "NAME" and text in _keywords():
@@ -229,22 +273,15 @@ def _next_definition(e: lark.exceptions.UnexpectedInput, text: str) -> int | Non
     return None
 
 
-def _error_offset(e: lark.exceptions.UnexpectedInput, text: str) -> int:
-    """Where the parser gave up; for a definition cut short (end of file, or the
-    next definition's keyword), just after its last token."""
-    tok = getattr(e, "token", None)
-    if isinstance(tok, Token) and tok.type == "$END":
-        return len(text)
-    cut = _next_definition(e, text)
-    if cut is not None:
-        return _scan(text, cut)[1]
-    return e.pos_in_stream if e.pos_in_stream is not None else len(text)
-
-
 def _syntax_error(
-    e: lark.exceptions.UnexpectedInput, text: str, file: str, start: str = "start"
+    e: lark.exceptions.UnexpectedInput,
+    text: str,
+    file: str,
+    start: str = "start",
+    last: bool = True,
 ) -> SegqlError:
-    """A Lark error in plain words, at the exact token."""
+    """A Lark error in plain words, at the exact token. `last`: text runs to the
+    end of the file (else it is one definition, and the next one follows)."""
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
         return _bad_character(e, text, file)
     cut = _next_definition(e, text) if start == "start" else None
@@ -257,7 +294,7 @@ def _syntax_error(
                 return _token_error(inner, text[:cut], file, ended_by_definition=True)
         except lark.exceptions.UnexpectedInput:
             pass
-    return _token_error(e, text, file, ended_by_definition=False)
+    return _token_error(e, text, file, ended_by_definition=not last)
 
 
 def _token_error(
@@ -423,6 +460,7 @@ def _unquote_name(t: Token) -> str:
 
 
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
+_ESCAPE = re.compile(r"\\(.)", re.S)
 
 
 @v_args(meta=True)
@@ -454,24 +492,21 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
 
     def string(self, meta, c):
         raw = str(c[0])[1:-1]
-        out, i = [], 0
-        while i < len(raw):
-            ch = raw[i]
-            if ch == "\\" and i + 1 < len(raw):
-                nxt = raw[i + 1]
-                if nxt not in _ESCAPES:
-                    span = self._span(meta)
-                    self._error(
-                        f"unknown escape '\\{nxt}' in string",
-                        Span(self.file, span.line, span.col + i + 1, span.line, span.col + i + 3),
-                        "escapes are \\\" \\' \\\\ \\n \\t",
-                    )
-                out.append(_ESCAPES.get(nxt, nxt))
-                i += 2
-            else:
-                out.append(ch)
-                i += 1
-        return ast.String("".join(out), self._span(meta))
+
+        def unescape(m: re.Match) -> str:
+            nxt = m.group(1)
+            if nxt not in _ESCAPES:
+                span, i = self._span(meta), m.start()
+                self._error(
+                    f"unknown escape '\\{nxt}' in string",
+                    Span(self.file, span.line, span.col + i + 1, span.line, span.col + i + 3),
+                    "escapes are \\\" \\' \\\\ \\n \\t",
+                )
+            return _ESCAPES.get(nxt, nxt)
+
+        # one pass in C: a long string literal must not take seconds
+        value = _ESCAPE.sub(unescape, raw) if "\\" in raw else raw
+        return ast.String(value, self._span(meta))
 
     def true(self, meta, c):
         return ast.Boolean(True, self._span(meta))
