@@ -8,6 +8,7 @@ Every problem is collected and reported at once.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable
 from functools import partial
 
@@ -235,10 +236,21 @@ class _Resolver:
             seg, _ = self.labels[name]
             self._depend(seg, span)
             return LabelRef(seg, name, span)
-        if name in self.profile_cols or (
-            self.project.profiles is not None and not self.profiles_complete
-        ):
-            return ProfileRef(name, _lang(self.profile_cols.get(name, ANY)), span)
+        if name in self.profile_cols:
+            return ProfileRef(name, _lang(self.profile_cols[name]), span)
+        if self.project.profiles is not None and not self.profiles_complete:
+            # no database to check against: an unknown name is taken as a profile
+            # column, unless it is one letter or two away from a definition
+            close = difflib.get_close_matches(name, [*self.defs, *self.labels], 1, 0.85)
+            if close:
+                self.diags.error(
+                    f"unknown name '{name}' (did you mean '{close[0]}'?)",
+                    span,
+                    "if it is a profile column, declare it under 'profiles: columns:' "
+                    "in segql.yml, or give segql a database to read column names from",
+                )
+                return _invalid(span)
+            return ProfileRef(name, ANY, span)
         if name == self.project.key:
             return ProfileRef(name, ANY, span)
         if name in self.project.sources:
