@@ -364,7 +364,23 @@ def _token_error(
             message = f"unexpected {found or 'end of definition'}"
             if 0 < len(words) <= 6:
                 hints.append("expected " + ", ".join(words))
+    hints.extend(_context_hints(text, tok, last_end))
     return SegqlError(message, span, tuple(h for h in hints if h))
+
+
+def _context_hints(text: str, tok: Token, last_end: int) -> list[str]:
+    """Likely causes told by what comes just before the unexpected token."""
+    start = tok.start_pos
+    if tok.type == "$END" or start is None or start == 0:
+        return []
+    before = text[:last_end]
+    if text[start - 1] in "\"'" and start == last_end and tok.type == "NAME":
+        return ["a string ends just before this: is a quote missing, or one too many?"]
+    unit = re.search(r"\d\s+([a-z]+)\Z", before)
+    if tok.type == "EQUAL" and unit and unit.group(1) in UNIT_NAMES:
+        word = unit.group(1)
+        return [f"'{word}' after a number is read as a unit: write the label as `{word}`"]
+    return []
 
 
 def _misspelled_before(text: str, last_end: int, tok: Token) -> tuple[str, int, str] | None:
@@ -386,7 +402,7 @@ def _describe_closer(closer: str) -> str:
 def _keyword_hint(word: str, expected: set[str]) -> str:
     """'did you mean' for a name where no name can stand: a misspelled keyword,
     looked for among the expected keywords, then those after a value, then all."""
-    if "NAME" in expected or word in _keywords():
+    if "NAME" in expected or word in _keywords() or len(word) < 3:
         return ""
     wanted = [t.lower() for t in expected if t.isalpha() and t not in _TOKEN_WORDS]
     for pool in (wanted, _AFTER_VALUE, _keywords()):

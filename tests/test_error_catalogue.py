@@ -33,9 +33,7 @@ from segql.errors import SegqlError, SegqlErrors
 
 HERE = Path(__file__).parent / "errors"
 REGEN = os.environ.get("SEGQL_REGEN_ERRORS", "") == "1"
-CASES = sorted(
-    p for p in HERE.iterdir() if p.suffix in (".seg", ".yml") and p.name != "segql.yml"
-)
+CASES = sorted(p for p in HERE.iterdir() if p.suffix in (".seg", ".yml") and p.name != "segql.yml")
 # errors that name no place in a file: usage errors and "nothing to compile"
 UNLOCATED = {"unknown_dialect", "compile_nothing_selected"}
 
