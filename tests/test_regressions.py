@@ -149,6 +149,26 @@ REGRESSIONS = [
         {"s0": {1}, "n0": {2}, "s1": {2}},
         pairs=[("s0", "n0")],
     ),
+    # The keyword `then` was the terminal "then", which the lexer also matched
+    # at the start of a longer name: a rule labelled `then_b` after a rule
+    # ending in a comparison was a syntax error ("found 'then'"). It is now
+    # /then\b/.
+    Regression(
+        "names_starting_with_then",
+        {
+            "g": "segmentation g {\n  a = age = 0\n  then_b = age = 1\n  else other\n}",
+            "s0": "segment s0 = then_b",
+            "s1": "segment s1 = did(orders then orders within 1 day)",
+        },
+        {
+            "customers": _customers(1, age=0) + _customers(2, age=1) + _customers(3),
+            "orders": [{"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=2)},
+                       {"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=1)}],
+        },
+        T0,
+        {"s0": {2}, "s1": {2}},
+        labels={"g": {1: "a", 2: "then_b", 3: "other"}},
+    ),
 ]
 
 

@@ -16,6 +16,7 @@ a few as_of instants. Every generated segment condition p comes with a segment
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -166,6 +167,7 @@ class Gen:
 
     def __init__(self, draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]):
         self.draw = draw
+        self.rng = random.Random(draw(st.integers(0, 2**63)))
         self.profiles = profiles
         self.tz = tz
         self.feats = feats
@@ -181,12 +183,13 @@ class Gen:
         self.dates = sorted(days)
         self.base = base
 
-    # -- helpers
+    # -- helpers: structural choices come from a seeded uniform generator, not
+    # from Hypothesis draws, which favour the first alternative of every choice
     def pick(self, seq):
-        return self.draw(st.sampled_from(list(seq)))
+        return self.rng.choice(list(seq))
 
     def chance(self, p: float) -> bool:
-        return self.draw(st.integers(0, 999)) < p * 1000
+        return self.rng.random() < p
 
     def string(self) -> str:
         return seg_string(self.pick(STRINGS), self.pick(QUOTES))
@@ -380,7 +383,7 @@ class Gen:
 
     def sequence(self) -> str:
         n = self.pick([2, 2, 3])
-        same = self.chance(0.4)
+        same = self.chance(0.5)
         srcs = [self.pick(["orders", "events"])] * n if same else [
             self.pick(["orders", "events"]) for _ in range(n)]
         parts = []
@@ -392,20 +395,22 @@ class Gen:
                 neg = i == n - 1 and self.chance(0.4)
                 parts.append(f"{'then not' if neg else 'then'} {s}{where}")
         text = " ".join(parts) + f" within {self.fixed_duration()}"
-        if same and self.chance(0.5):
+        if same and self.chance(0.7):
             text += " on " + self.pick(ROW_STR[srcs[0]])
         w = self.window()
         return f"did({text}{', ' + w if w else ''})"
 
     # -- entity level
-    def num(self, depth: int) -> str:
-        kinds = ["lit", "agg", "agg", "agg"]
+    def num(self, depth: int, varying: bool = False) -> str:
+        """A number; `varying`: never a bare literal (so comparisons tell
+        entities apart more often)."""
+        kinds = ["agg", "agg", "agg"] if varying else ["lit", "agg", "agg", "agg"]
         if self.profiles:
             kinds += ["age", "age"]
         if self.traits["num"]:
             kinds += ["trait", "trait"]
         if depth > 0:
-            kinds += ["arith", "arith", "fn", "days", "rank", "coalesce", "neg"]
+            kinds += ["arith", "arith", "fn", "days", "rank", "rank", "coalesce", "neg"]
         k = self.pick(kinds)
         if k == "lit":
             return self.num_lit()
@@ -435,8 +440,8 @@ class Gen:
             return f"percentile({arg})"
         return f"score({arg}, {self.pick([2, 3, 4, 5, 10])})"
 
-    def str_(self, depth: int) -> str:
-        kinds = ["lit", "agg", "agg"]
+    def str_(self, depth: int, varying: bool = False) -> str:
+        kinds = ["agg", "agg"] if varying else ["lit", "agg", "agg"]
         if self.profiles:
             kinds += ["country", "country"]
         if self.traits["str"]:
@@ -500,10 +505,11 @@ class Gen:
         k = self.pick(kinds)
         if k == "cmp":
             op = self.pick(["=", "!=", "<", "<=", ">", ">="])
-            return f"{self.num(depth)} {op} {self.num(max(depth - 1, 0))}"
+            right = self.num_lit() if self.chance(0.6) else self.num(max(depth - 1, 0))
+            return f"{self.num(depth, varying=True)} {op} {right}"
         if k == "str":
             op = self.pick(["=", "!=", "<", ">"])
-            return f"{self.str_(depth)} {op} {self.str_(0)}"
+            return f"{self.str_(depth, varying=True)} {op} {self.str_(0)}"
         if k == "time":
             op = self.pick(["<", "<=", ">", ">=", "=", "!="])
             other = self.pick([self.ts_lit(), self.date_lit(), self.time(0), self.date(0)])
@@ -517,18 +523,18 @@ class Gen:
                     items.append("null")
                 if self.chance(0.2):
                     items.append(self.str_(0))
-                return f"{self.str_(depth)} {neg} ({', '.join(items)})"
+                return f"{self.str_(depth, varying=True)} {neg} ({', '.join(items)})"
             items = [self.num_lit() for _ in range(self.pick([1, 2, 3]))]
             if self.chance(0.3):
                 items.append("null")
             if self.chance(0.2):
                 items.append(self.num(0))
-            return f"{self.num(depth)} {neg} ({', '.join(items)})"
+            return f"{self.num(depth, varying=True)} {neg} ({', '.join(items)})"
         if k == "between":
             neg = "not between" if self.chance(0.4) else "between"
             lo = self.num_lit() if self.chance(0.7) else self.num(0)
             hi = self.num_lit() if self.chance(0.7) else self.num(0)
-            return f"{self.num(depth)} {neg} {lo} and {hi}"
+            return f"{self.num(depth, varying=True)} {neg} {lo} and {hi}"
         if k == "null":
             what = self.pick(["num", "str", "time"])
             v = {"num": self.num, "str": self.str_, "time": self.time}[what](depth)

@@ -151,7 +151,8 @@ def constructs(model: Model) -> set[str]:
                         if w is not None:
                             seen.add(type(w).__name__)
                             if isinstance(w, ast.CalendarWindow):
-                                seen.add(f"calendar {w.unit} {w.offset}")
+                                seen.add(f"calendar {w.unit}")
+                                seen.add("calendar previous" if w.offset else "calendar this")
                             if isinstance(w, ast.StaticWindow):
                                 seen.add(f"static {w.kind}")
                     case ast.Sequence(steps=steps, on=on, window=w):
