@@ -44,7 +44,7 @@ ROW_STR = {"orders": ("sku",), "events": ("name", "kind")}
 STRINGS = (
     "US", "CA", "FR", "", "x", "abc", "a%b", "a_b", "é", "Ünïcödé", "ß", "日本", "🙂",
     "O'Brien", 'say "hi"', "back\\slash", "'; DROP TABLE orders; --", "MiXeD", "movie",
-    "episode", "pricing_view", "add_to_cart", "  spaced  ",
+    "episode", "pricing_view", "add_to_cart", "  spaced  ", "line\nbreak", "tab\there",
 )
 PATTERNS = (
     "%", "_", "a%", "%a%", "%b", "a_b", "O'%", '%"%', "%é%", "M_X%", "%🙂", "back\\%",
@@ -204,7 +204,7 @@ class Gen:
 
     def num_lit(self) -> str:
         v = self.pick(["0", "1", "2", "3", "5", "10", "18", "30", "100", "1000", "2.5",
-                       "0.01", "12.34", "-1", "-2.5", "7", "60"])
+                       "0.01", "12.34", "-1", "-2.5", "7", "60", "80%", "50%", "33.3%"])
         return f"(-{v[1:]})" if v.startswith("-") else v
 
     def duration(self) -> str:
