@@ -175,19 +175,27 @@ def run_all(con, sqls: dict[str, str]) -> None:
 
 
 def measure(
-    cases: dict[str, Callable[[], object]], repeat: int, warmup: int = 1, log=None
+    cases: dict[str, Callable[[], object]],
+    repeat: int,
+    warmup: int = 1,
+    log=None,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds per run of each case. Runs are interleaved (case A, B, C, A, B, C…) so
-    that drift on a shared machine hits every case alike; compare medians."""
+    """Wall seconds per run of each case. Runs are interleaved (case A, B, C, A, B, C…)
+    so that drift on a shared machine hits every case alike; compare medians.
+    `cpu`, when given, receives the CPU seconds of each run (this process, DuckDB's
+    threads included): steadier than wall time when other work shares the machine."""
     for _ in range(warmup):
         for fn in cases.values():
             fn()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for i in range(repeat):
         for name, fn in cases.items():
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+            if cpu is not None:
+                cpu.setdefault(name, []).append(time.process_time() - cpu_start)
         if log:
             log(
                 f"  repeat {i + 1}/{repeat}: "

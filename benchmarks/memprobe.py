@@ -3,7 +3,7 @@
     python -m benchmarks.memprobe DB SQLFILE --memory-limit 4GB [--threads 2]
     python -m benchmarks.memprobe DB --pandas-rfm
 
-Prints one JSON line: seconds, the process's peak resident set (ru_maxrss, which
+Prints one JSON line: seconds, the process's peak resident set (VmHWM, which
 includes Python and DuckDB themselves: compare with the `SELECT 1` baseline), and
 DuckDB's own count of the memory it holds right after the query.
 A fresh process per measurement, because ru_maxrss only ever grows.
@@ -19,8 +19,17 @@ import time
 
 
 def peak_rss_mb() -> float:
-    # Linux reports kilobytes (macOS bytes; this harness targets Linux)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set of this process. On Linux, VmHWM of /proc/self/status: a
+    process started by a big one inherits the parent's ru_maxrss through fork+exec,
+    but VmHWM belongs to the new address space."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def main(argv: list[str] | None = None) -> int:

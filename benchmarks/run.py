@@ -56,7 +56,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to skip: per-segment,pandas,rfm-package,memory,check,compile",
+        help="comma-separated parts to skip: per-segment,pandas,rfm-package,memory,check,"
+        "compile, or windowed (leave the sliding-window and sequence segments out)",
+    )
+    ap.add_argument(
+        "--check-max-scale",
+        type=float,
+        default=1.0,
+        help="check membership against the per-segment queries up to this scale (default 1)",
     )
     ap.add_argument("--data-dir", default=str(DATA_DIR))
     ap.add_argument(
@@ -155,6 +162,13 @@ def bench_scale(scale: float, args) -> tuple[dict, object]:
         for n in model.selected
         if str(harness.BEHAVIORAL) in str(Path(model.definitions[n].span.file).resolve())
     ]
+    if "windowed" in args.skipped and windowed:
+        log(f"  leaving out the windowed segments (--skip windowed): {', '.join(windowed)}")
+        model = dataclasses.replace(
+            model, selected=tuple(n for n in model.selected if n not in windowed)
+        )
+        segs = [n for n in segs if n not in windowed]
+        windowed = []
     log(
         f"  project: {len(segs)} segments ({len(windowed)} windowed: sliding/sequences), "
         f"{len(segmentations)} segmentations"
@@ -176,7 +190,9 @@ def bench_scale(scale: float, args) -> tuple[dict, object]:
         "left_out": bp.skipped,
     }
 
-    if "check" not in args.skipped:
+    if "check" not in args.skipped and scale > args.check_max_scale:
+        log(f"  check skipped above scale {args.check_max_scale:g} (--check-max-scale)")
+    elif "check" not in args.skipped:
         start = time.perf_counter()
         bad = harness.check_membership_matches_per_segment(con, model, membership, per_segment)
         res["check_mismatches"] = bad
@@ -193,8 +209,12 @@ def bench_scale(scale: float, args) -> tuple[dict, object]:
     cases = {"floor": floor, "segql": membership, "segql_core": core, "segql_rfm": rfm_sql}
     if not windowed:
         del cases["segql_core"]
+    cpu: dict[str, list[float]] = {}
     times = harness.measure(
-        {k: (lambda s=s: harness.store(con, s)) for k, s in cases.items()}, args.repeat, log=log
+        {k: (lambda s=s: harness.store(con, s)) for k, s in cases.items()},
+        args.repeat,
+        log=log,
+        cpu=cpu,
     )
     t = {k: harness.median(v) for k, v in times.items()}
     res["times"] = {k: v for k, v in times.items()}
@@ -204,20 +224,27 @@ def bench_scale(scale: float, args) -> tuple[dict, object]:
         reps = max(1, min(3, args.repeat))
         log(f"  timing {len(per_segment)} per-segment queries run one after another ({reps} runs)")
         ps = harness.measure(
-            {"per_segment": lambda: harness.run_all(con, per_segment)}, reps, warmup=0, log=log
+            {"per_segment": lambda: harness.run_all(con, per_segment)},
+            reps,
+            warmup=0,
+            log=log,
+            cpu=cpu,
         )
         t["per_segment"] = harness.median(ps["per_segment"])
         res["median_s"]["per_segment"] = t["per_segment"]
         core_ps = {n: s for n, s in per_segment.items() if n not in windowed}
         if windowed:
             ps = harness.measure(
-                {"per_segment_core": lambda: harness.run_all(con, core_ps)}, reps, warmup=0
+                {"per_segment_core": lambda: harness.run_all(con, core_ps)},
+                reps,
+                warmup=0,
+                cpu=cpu,
             )
             t["per_segment_core"] = harness.median(ps["per_segment_core"])
             res["median_s"]["per_segment_core"] = t["per_segment_core"]
 
     if "pandas" not in args.skipped:
-        res.update(bench_pandas(con, model, rfm_sql, args, t))
+        res.update(bench_pandas(con, model, rfm_sql, args, t, cpu))
 
     if "memory" not in args.skipped:
         log(f"  peak memory (fresh process each, memory_limit {args.memory_limit})")
@@ -235,10 +262,11 @@ def bench_scale(scale: float, args) -> tuple[dict, object]:
             if v:
                 log(f"    {k:<12} peak RSS {v['peak_rss_mb']:>8.0f} MB   ({v['seconds']:.2f}s)")
     res["median_s"] = {k: v for k, v in t.items()}
+    res["median_cpu_s"] = {k: harness.median(v) for k, v in cpu.items()}
     return res, con
 
 
-def bench_pandas(con, model, rfm_sql: str, args, t: dict) -> dict:
+def bench_pandas(con, model, rfm_sql: str, args, t: dict, cpu: dict) -> dict:
     out: dict = {}
     try:
         import pandas  # noqa: F401
@@ -258,7 +286,7 @@ def bench_pandas(con, model, rfm_sql: str, args, t: dict) -> dict:
 
     log(f"  timing pandas RFM ({reps} runs): load from DuckDB, then groupby/agg/rank/apply")
     load()
-    pt = harness.measure({"pandas_load": load, "pandas": compute}, reps, warmup=0, log=log)
+    pt = harness.measure({"pandas_load": load, "pandas": compute}, reps, warmup=0, log=log, cpu=cpu)
     t["pandas_load"] = harness.median(pt["pandas_load"])
     t["pandas"] = harness.median(pt["pandas"])
     # same labels as segql's rfm segmentation?
@@ -331,11 +359,14 @@ def report(results: dict) -> None:
     )
     for s in results["scales"]:
         t, r = s["median_s"], s["ratios"]
+        tc, rc = s.get("median_cpu_s", {}), s.get("ratios_cpu", {})
         ev = s["rows"]["web_events"] / 1e6
         log(
             f"\nscale {s['scale']:g} ({s['segments']} segments, {s['segmentations']} "
-            f"segmentations; medians):"
+            f"segmentations; medians; ratio = segql ÷ floor, per-segment ÷ segql, "
+            f"pandas and rfm ÷ segql RFM):"
         )
+        log(f"  {'':<52} {'wall':>9} {'ratio':>8}  {'cpu':>8} {'ratio':>8}  {'wall/M events':>13}")
         rows = [
             ("floor: one grouped scan per source, 1 aggregate", "floor", None),
             ("segql: all segments, one membership query", "segql", "segql_vs_floor"),
@@ -351,8 +382,11 @@ def report(results: dict) -> None:
             if key not in t:
                 continue
             extra = f"{r[rk]:7.2f}x" if rk and rk in r else " " * 8
-            log(f"  {label:<52} {t[key]:8.3f}s {extra}  {t[key] / ev:7.3f} s/M events")
-        log("  ratios: " + ", ".join(f"{k} {v:.2f}x" for k, v in r.items()))
+            c = f"{tc[key]:7.3f}s" if key in tc else " " * 8
+            cx = f"{rc[rk]:7.2f}x" if rk and rk in rc else " " * 8
+            log(f"  {label:<52} {t[key]:8.3f}s {extra}  {c} {cx}  {t[key] / ev:11.3f} s")
+        log("  ratios (wall): " + ", ".join(f"{k} {v:.2f}x" for k, v in r.items()))
+        log("  ratios (cpu):  " + ", ".join(f"{k} {v:.2f}x" for k, v in rc.items()))
     if results.get("compile"):
         log(
             "\ncompile time (parse + resolve + plan + generate) vs sqlglot parse+print "
@@ -393,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     for scale in args.scales:
         res, con = bench_scale(scale, args)
         res["ratios"] = ratios(res["median_s"])
+        res["ratios_cpu"] = ratios(res["median_cpu_s"])
         results["scales"].append(res)
     if args.sizes and "compile" not in args.skipped:
         log("compile benchmark")
