@@ -37,8 +37,16 @@ class Regression:
                 continue
             tables[table] = [{c: r.get(c) for c, _ in cols} for r in self.rows.get(table, [])]
         files = {"a.seg": "\n\n".join(self.definitions.values()) + "\n"}
-        return Case(self.timezone, self.profiles, None, files, tables, [self.as_of],
-                    list(self.pairs), dict(self.definitions))
+        return Case(
+            self.timezone,
+            self.profiles,
+            None,
+            files,
+            tables,
+            [self.as_of],
+            list(self.pairs),
+            dict(self.definitions),
+        )
 
 
 def _customers(*keys, **cols):
@@ -58,7 +66,7 @@ REGRESSIONS = [
             "s0": 'segment s0 = last(orders.sku) like "back\\\\%"',
             "n0": 'segment n0 = not (last(orders.sku) like "back\\\\%")',
             "s1": 'segment s1 = count(orders where sku like "%\\\\%") >= 1',
-            "s2": 'segment s2 = last(orders.sku) like last(orders.sku)',
+            "s2": "segment s2 = last(orders.sku) like last(orders.sku)",
         },
         {
             "customers": _customers(1, 2, 3),
@@ -83,8 +91,10 @@ REGRESSIONS = [
         },
         {
             "customers": _customers(1, country="STRAßE É") + _customers(2, country="x"),
-            "orders": [{"customer_id": 1, "ordered_at": T0, "sku": "ÜNÏCÖDÉ"},
-                       {"customer_id": 2, "ordered_at": T0, "sku": "unicode"}],
+            "orders": [
+                {"customer_id": 1, "ordered_at": T0, "sku": "ÜNÏCÖDÉ"},
+                {"customer_id": 2, "ordered_at": T0, "sku": "unicode"},
+            ],
         },
         T0,
         {"s0": {1}, "s1": {1}},
@@ -123,8 +133,9 @@ REGRESSIONS = [
         },
         {
             "customers": _customers(1, 2, 3),
-            "orders": [{"customer_id": k, "ordered_at": T0, "amount": Decimal(k)}
-                       for k in (1, 2, 3)],
+            "orders": [
+                {"customer_id": k, "ordered_at": T0, "amount": Decimal(k)} for k in (1, 2, 3)
+            ],
         },
         T0,
         {"s0": {2, 3}, "s1": {3}, "s2": {1}},
@@ -162,8 +173,10 @@ REGRESSIONS = [
         },
         {
             "customers": _customers(1, age=0) + _customers(2, age=1) + _customers(3),
-            "orders": [{"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=2)},
-                       {"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=1)}],
+            "orders": [
+                {"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=2)},
+                {"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=1)},
+            ],
         },
         T0,
         {"s0": {2}, "s1": {2}},
@@ -216,5 +229,3 @@ def test_regression_spark(reg: Regression) -> None:
             pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but Spark is unavailable: {reason}")
         pytest.skip(reason)
     _check(reg, spark_engine_for(spark_engine.session()))
-
-

@@ -56,8 +56,7 @@ def _run(engine: Engine, examples: int, derandomize: bool) -> Stats:
         check_case(case, [engine], stats, parse_back=0)
 
     check()
-    print(f"\n[differential {engine.name}] features {features()}; {stats.line()}",
-          file=sys.stderr)
+    print(f"\n[differential {engine.name}] features {features()}; {stats.line()}", file=sys.stderr)
     return stats
 
 

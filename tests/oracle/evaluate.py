@@ -259,8 +259,14 @@ class Oracle:
                 if x is None or y is None:
                     return False
                 c = compare(x, y, self.tz)
-                return {"=": c == 0, "!=": c != 0, "<": c < 0, "<=": c <= 0,
-                        ">": c > 0, ">=": c >= 0}[op]
+                return {
+                    "=": c == 0,
+                    "!=": c != 0,
+                    "<": c < 0,
+                    "<=": c <= 0,
+                    ">": c > 0,
+                    ">=": c >= 0,
+                }[op]
             case ast.InList(operand=a, items=items, negated=neg):
                 x = self.value(a, env)
                 if x is None:
@@ -438,8 +444,9 @@ class Oracle:
         if f == "sum":
             return sum(vals, 0)
         if f == "decayed_sum":
-            return sum((float(v) * self._weight(r, agg.half_life)
-                        for r, v in pairs if v is not None), 0.0)
+            return sum(
+                (float(v) * self._weight(r, agg.half_life) for r, v in pairs if v is not None), 0.0
+            )
         if not vals:
             return None
         if f == "avg":
@@ -511,7 +518,8 @@ class Oracle:
                     prev.time < r.time <= deadline and same(start, r) for r in later[i - 1]
                 )
             return any(
-                prev.time < r.time <= deadline and same(start, r)
+                prev.time < r.time <= deadline
+                and same(start, r)
                 and chain(i + 1, r, start, deadline)
                 for r in later[i - 1]
             )

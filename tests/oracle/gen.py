@@ -28,12 +28,27 @@ KEY = "customer_id"
 TIMEZONES = ("UTC", "UTC", "America/New_York", "Asia/Kolkata", "Australia/Adelaide")
 
 COLUMNS = {
-    "customers": (("customer_id", "INTEGER"), ("country", "VARCHAR"), ("age", "INTEGER"),
-                  ("consent", "BOOLEAN"), ("signup_at", "TIMESTAMP")),
-    "orders": (("customer_id", "INTEGER"), ("ordered_at", "TIMESTAMP"),
-               ("amount", "DECIMAL(10,2)"), ("quantity", "INTEGER"), ("sku", "VARCHAR")),
-    "events": (("customer_id", "INTEGER"), ("occurred_at", "TIMESTAMP"), ("name", "VARCHAR"),
-               ("kind", "VARCHAR"), ("duration_s", "DOUBLE")),
+    "customers": (
+        ("customer_id", "INTEGER"),
+        ("country", "VARCHAR"),
+        ("age", "INTEGER"),
+        ("consent", "BOOLEAN"),
+        ("signup_at", "TIMESTAMP"),
+    ),
+    "orders": (
+        ("customer_id", "INTEGER"),
+        ("ordered_at", "TIMESTAMP"),
+        ("amount", "DECIMAL(10,2)"),
+        ("quantity", "INTEGER"),
+        ("sku", "VARCHAR"),
+    ),
+    "events": (
+        ("customer_id", "INTEGER"),
+        ("occurred_at", "TIMESTAMP"),
+        ("name", "VARCHAR"),
+        ("kind", "VARCHAR"),
+        ("duration_s", "DOUBLE"),
+    ),
 }
 TIME = {"orders": "ordered_at", "events": "occurred_at"}
 # row-level columns by type
@@ -42,13 +57,51 @@ ROW_STR = {"orders": ("sku",), "events": ("name", "kind")}
 
 # strings: unicode, quotes, backslashes, LIKE wildcards, SQL-looking text
 STRINGS = (
-    "US", "CA", "FR", "", "x", "abc", "a%b", "a_b", "é", "Ünïcödé", "ß", "日本", "🙂",
-    "O'Brien", 'say "hi"', "back\\slash", "'; DROP TABLE orders; --", "MiXeD", "movie",
-    "episode", "pricing_view", "add_to_cart", "  spaced  ", "line\nbreak", "tab\there",
+    "US",
+    "CA",
+    "FR",
+    "",
+    "x",
+    "abc",
+    "a%b",
+    "a_b",
+    "é",
+    "Ünïcödé",
+    "ß",
+    "日本",
+    "🙂",
+    "O'Brien",
+    'say "hi"',
+    "back\\slash",
+    "'; DROP TABLE orders; --",
+    "MiXeD",
+    "movie",
+    "episode",
+    "pricing_view",
+    "add_to_cart",
+    "  spaced  ",
+    "line\nbreak",
+    "tab\there",
 )
 PATTERNS = (
-    "%", "_", "a%", "%a%", "%b", "a_b", "O'%", '%"%', "%é%", "M_X%", "%🙂", "back\\%",
-    "%\\%", "__", "", "%'%", "US", "%_%",
+    "%",
+    "_",
+    "a%",
+    "%a%",
+    "%b",
+    "a_b",
+    "O'%",
+    '%"%',
+    "%é%",
+    "M_X%",
+    "%🙂",
+    "back\\%",
+    "%\\%",
+    "__",
+    "",
+    "%'%",
+    "US",
+    "%_%",
 )
 QUOTES = ('"', "'")
 KEYWORD_NAMES = ("select", "order", "group", "last", "from", "where", "null", "then")
@@ -99,7 +152,7 @@ def features() -> dict[str, bool]:
     global _FEATURES
     if _FEATURES is None:
         _FEATURES = {
-            "sequence": _probe('did(events then orders within 1 day)'),
+            "sequence": _probe("did(events then orders within 1 day)"),
             "sliding": _probe("count(events, any 24 hours) > 1"),
         }
     return _FEATURES
@@ -203,24 +256,82 @@ class Gen:
         return f"{d.isoformat()}T{h:02d}:{m:02d}:00"
 
     def num_lit(self) -> str:
-        v = self.pick(["0", "1", "2", "3", "5", "10", "18", "30", "100", "1000", "2.5",
-                       "0.01", "12.34", "-1", "-2.5", "7", "60", "80%", "50%", "33.3%"])
+        v = self.pick(
+            [
+                "0",
+                "1",
+                "2",
+                "3",
+                "5",
+                "10",
+                "18",
+                "30",
+                "100",
+                "1000",
+                "2.5",
+                "0.01",
+                "12.34",
+                "-1",
+                "-2.5",
+                "7",
+                "60",
+                "80%",
+                "50%",
+                "33.3%",
+            ]
+        )
         return f"(-{v[1:]})" if v.startswith("-") else v
 
     def duration(self) -> str:
         unit = self.pick(["day", "day", "hour", "week", "month", "minute", "year"])
-        n = self.pick({"day": [1, 2, 7, 30, 90], "hour": [1, 12, 24, 36], "week": [1, 2, 4],
-                       "month": [1, 3, 6], "minute": [30, 90], "year": [1]}[unit])
+        n = self.pick(
+            {
+                "day": [1, 2, 7, 30, 90],
+                "hour": [1, 12, 24, 36],
+                "week": [1, 2, 4],
+                "month": [1, 3, 6],
+                "minute": [30, 90],
+                "year": [1],
+            }[unit]
+        )
         return _plural(n, unit)
 
     def fixed_duration(self) -> str:
         """A span of fixed length (`any`, `within`): seconds … weeks."""
-        return self.pick(["1 second", "30 minutes", "1 hour", "24 hours", "36 hours", "1 day",
-                          "2 days", "7 days", "1 week", "2 weeks"])
+        return self.pick(
+            [
+                "1 second",
+                "30 minutes",
+                "1 hour",
+                "24 hours",
+                "36 hours",
+                "1 day",
+                "2 days",
+                "7 days",
+                "1 week",
+                "2 weeks",
+            ]
+        )
 
     def window(self, allow_sliding: bool = False) -> str | None:
-        kind = self.pick(["none", "none", "last", "last", "ago", "before_ago", "range", "since",
-                          "before", "today", "yesterday", "this", "previous", "any"])
+        kind = self.pick(
+            [
+                "none",
+                "none",
+                "last",
+                "last",
+                "ago",
+                "before_ago",
+                "range",
+                "since",
+                "before",
+                "today",
+                "yesterday",
+                "this",
+                "previous",
+                "any",
+            ]
+        )
         if kind == "any" and not (allow_sliding and self.feats["sliding"]):
             kind = "last"
         if kind == "none":
@@ -229,8 +340,13 @@ class Gen:
             return "last " + self.duration()
         if kind == "ago":
             unit = self.pick(["day", "hour", "week", "month"])
-            a, b = sorted(self.draw(st.lists(st.sampled_from([0, 1, 2, 7, 30, 90]), min_size=2,
-                                             max_size=2, unique=True)))
+            a, b = sorted(
+                self.draw(
+                    st.lists(
+                        st.sampled_from([0, 1, 2, 7, 30, 90]), min_size=2, max_size=2, unique=True
+                    )
+                )
+            )
             if self.chance(0.5):
                 return f"{a} to {_plural(b, unit)} ago"
             return f"{_plural(a, unit)} to {_plural(b, unit)} ago"
@@ -298,8 +414,10 @@ class Gen:
 
     def row_cond(self, src: str, depth: int) -> str:
         bare = self.chance(0.5)
-        k = self.pick(["cmp", "cmp", "str", "in", "like", "null", "time", "between"]
-                      + (["and", "or", "not"] if depth > 0 else []))
+        k = self.pick(
+            ["cmp", "cmp", "str", "in", "like", "null", "time", "between"]
+            + (["and", "or", "not"] if depth > 0 else [])
+        )
         if k == "cmp":
             op = self.pick(["=", "!=", "<", "<=", ">", ">="])
             return f"{self.row_num(src, depth - 1, bare)} {op} {self.row_num(src, depth - 1, bare)}"
@@ -339,8 +457,24 @@ class Gen:
 
     def agg_num(self) -> str:
         src = self.pick(["orders", "events"])
-        f = self.pick(["count", "count", "count_col", "count_distinct", "sum", "sum", "avg",
-                       "min", "max", "first", "last", "decayed_count", "decayed_sum", "sliding"])
+        f = self.pick(
+            [
+                "count",
+                "count",
+                "count_col",
+                "count_distinct",
+                "sum",
+                "sum",
+                "avg",
+                "min",
+                "max",
+                "first",
+                "last",
+                "decayed_count",
+                "decayed_sum",
+                "sliding",
+            ]
+        )
         if f == "sliding":
             if self.feats["sliding"]:
                 where = f" where {self.row_cond(src, 1)}" if self.chance(0.5) else ""
@@ -351,8 +485,9 @@ class Gen:
         if f == "count_col":
             return f"count({self.value_num(src)}{self.agg_tail(src)})"
         if f == "count_distinct":
-            v = self.pick([self.value_num(src), self.row_str(src, 1, False),
-                           f"date({src}.{TIME[src]})"])
+            v = self.pick(
+                [self.value_num(src), self.row_str(src, 1, False), f"date({src}.{TIME[src]})"]
+            )
             return f"count_distinct({v}{self.agg_tail(src)})"
         if f == "decayed_count":
             where = f" where {self.row_cond(src, 1)}" if self.chance(0.4) else ""
@@ -361,8 +496,10 @@ class Gen:
         if f == "decayed_sum":
             where = f" where {self.row_cond(src, 1)}" if self.chance(0.4) else ""
             w = self.window()
-            return (f"decayed_sum({self.value_num(src)}{where}, {self.duration()}"
-                    f"{', ' + w if w else ''})")
+            return (
+                f"decayed_sum({self.value_num(src)}{where}, {self.duration()}"
+                f"{', ' + w if w else ''})"
+            )
         return f"{f}({self.value_num(src)}{self.agg_tail(src)})"
 
     def agg_str(self) -> str:
@@ -384,8 +521,11 @@ class Gen:
     def sequence(self) -> str:
         n = self.pick([2, 2, 3])
         same = self.chance(0.5)
-        srcs = [self.pick(["orders", "events"])] * n if same else [
-            self.pick(["orders", "events"]) for _ in range(n)]
+        srcs = (
+            [self.pick(["orders", "events"])] * n
+            if same
+            else [self.pick(["orders", "events"]) for _ in range(n)]
+        )
         parts = []
         for i, s in enumerate(srcs):
             where = f" where {self.row_cond(s, 1)}" if self.chance(0.5) else ""
@@ -558,10 +698,17 @@ class Gen:
         return f"({self.cond(depth - 1)}) {k} ({self.cond(depth - 1)})"
 
     def universe(self) -> str:
-        return self.pick([
-            "consent = true", "consent", "age >= 18", 'country in ("US", "CA") or age is null',
-            "not consent", "signup_at < " + self.date_lit(), "coalesce(age, 0) between 10 and 60",
-        ])
+        return self.pick(
+            [
+                "consent = true",
+                "consent",
+                "age >= 18",
+                'country in ("US", "CA") or age is null',
+                "not consent",
+                "signup_at < " + self.date_lit(),
+                "coalesce(age, 0) between 10 and 60",
+            ]
+        )
 
 
 def _name(n: str) -> str:
@@ -584,8 +731,12 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
     for i in range(draw(st.integers(0, 4))):
         typ = g.pick(["num", "num", "num", "bool", "str", "time"])
         name = fresh("t", i)
-        expr = {"num": lambda: g.num(2), "bool": lambda: g.cond(1), "str": lambda: g.str_(1),
-                "time": lambda: g.time(1)}[typ]()
+        expr = {
+            "num": lambda: g.num(2),
+            "bool": lambda: g.cond(1),
+            "str": lambda: g.str_(1),
+            "time": lambda: g.time(1),
+        }[typ]()
         defs.append((name, f"trait {_name(name)} = {expr}"))
         g.traits[typ].append(_name(name))
     pairs = []
@@ -600,8 +751,10 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
             si += 1
             p = g.cond(draw(st.integers(0, 3)))
             if g.chance(0.2):
-                text = (f"segment {_name(name)} {{\n  title {seg_string('Title of ' + name)}\n"
-                        f"  channels email, push\n  where {p}\n}}")
+                text = (
+                    f"segment {_name(name)} {{\n  title {seg_string('Title of ' + name)}\n"
+                    f"  channels email, push\n  where {p}\n}}"
+                )
             else:
                 text = f"segment {_name(name)} = {p}"
             defs.append((name, text))
@@ -639,10 +792,26 @@ def anchors(as_ofs: list[dt.datetime], tz: str) -> list[dt.datetime]:
     out: set[dt.datetime] = set()
     for a in as_ofs:
         out.add(a)
-        for amount, unit in ((1, "day"), (2, "day"), (7, "day"), (30, "day"), (90, "day"),
-                             (1, "month"), (3, "month"), (6, "month"), (1, "year"), (1, "hour"),
-                             (12, "hour"), (24, "hour"), (36, "hour"), (1, "week"), (2, "week"),
-                             (4, "week"), (30, "minute"), (90, "minute")):
+        for amount, unit in (
+            (1, "day"),
+            (2, "day"),
+            (7, "day"),
+            (30, "day"),
+            (90, "day"),
+            (1, "month"),
+            (3, "month"),
+            (6, "month"),
+            (1, "year"),
+            (1, "hour"),
+            (12, "hour"),
+            (24, "hour"),
+            (36, "hour"),
+            (1, "week"),
+            (2, "week"),
+            (4, "week"),
+            (30, "minute"),
+            (90, "minute"),
+        ):
             out.add(plus(a, -amount, unit))
         local = to_local(a, tz).date()
         for unit in ("day", "week", "month", "year"):
@@ -661,9 +830,17 @@ def anchors(as_ofs: list[dt.datetime], tz: str) -> list[dt.datetime]:
 
 
 DELTAS = (
-    dt.timedelta(0), dt.timedelta(0), dt.timedelta(0), dt.timedelta(microseconds=1),
-    dt.timedelta(microseconds=-1), dt.timedelta(seconds=1), dt.timedelta(seconds=-1),
-    dt.timedelta(hours=1), dt.timedelta(hours=-3), dt.timedelta(days=1), dt.timedelta(days=-2),
+    dt.timedelta(0),
+    dt.timedelta(0),
+    dt.timedelta(0),
+    dt.timedelta(microseconds=1),
+    dt.timedelta(microseconds=-1),
+    dt.timedelta(seconds=1),
+    dt.timedelta(seconds=-1),
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=-3),
+    dt.timedelta(days=1),
+    dt.timedelta(days=-2),
 )
 
 
@@ -675,9 +852,21 @@ def instants(draw, pool: list[dt.datetime]):
     return base + dt.timedelta(seconds=draw(st.integers(-40 * 86400, 5 * 86400)))
 
 
-AMOUNTS = st.sampled_from([Decimal("0"), Decimal("0.01"), Decimal("10"), Decimal("12.34"),
-                           Decimal("-5"), Decimal("99.99"), Decimal("1000"), Decimal("2.5"),
-                           Decimal("100"), Decimal("-0.01"), Decimal("33.33")])
+AMOUNTS = st.sampled_from(
+    [
+        Decimal("0"),
+        Decimal("0.01"),
+        Decimal("10"),
+        Decimal("12.34"),
+        Decimal("-5"),
+        Decimal("99.99"),
+        Decimal("1000"),
+        Decimal("2.5"),
+        Decimal("100"),
+        Decimal("-0.01"),
+        Decimal("33.33"),
+    ]
+)
 DURATIONS = st.sampled_from([0.0, 0.5, 1.25, 2.5, 30.0, 60.0, -1.0, 1e6, 0.75, 12.0])
 
 
@@ -700,16 +889,19 @@ def tables(draw, as_ofs: list[dt.datetime], tz: str):
     for k in keys:
         if k in without_profile:
             continue
-        customers.append({
-            "customer_id": k,
-            "country": draw(maybe(st.sampled_from(STRINGS))),
-            "age": draw(maybe(st.sampled_from([0, 5, 17, 18, 30, 45, 60, 61, 99]))),
-            "consent": draw(maybe(st.booleans())),
-            "signup_at": draw(maybe(instants(pool))),
-        })
+        customers.append(
+            {
+                "customer_id": k,
+                "country": draw(maybe(st.sampled_from(STRINGS))),
+                "age": draw(maybe(st.sampled_from([0, 5, 17, 18, 30, 45, 60, 61, 99]))),
+                "consent": draw(maybe(st.booleans())),
+                "signup_at": draw(maybe(instants(pool))),
+            }
+        )
     if draw(st.integers(0, 9)) == 0:
-        customers.append({"customer_id": None, "country": "US", "age": 30, "consent": True,
-                          "signup_at": None})
+        customers.append(
+            {"customer_id": None, "country": "US", "age": 30, "consent": True, "signup_at": None}
+        )
     empty = draw(st.sampled_from(["", "", "", "", "", "orders", "events", "both"]))
     orders = []
     for _ in range(0 if empty in ("orders", "both") else draw(st.integers(2, 25))):
@@ -742,18 +934,34 @@ def tables(draw, as_ofs: list[dt.datetime], tz: str):
 def cases(draw, feats: dict[str, bool] | None = None) -> Case:
     feats = features() if feats is None else feats
     tz = draw(st.sampled_from(TIMEZONES))
-    base = draw(st.one_of(
-        st.sampled_from(AS_OF_BASES),
-        st.datetimes(min_value=dt.datetime(2023, 1, 1), max_value=dt.datetime(2025, 12, 31)),
-    ))
-    offsets = draw(st.lists(st.sampled_from([
-        dt.timedelta(days=-1), dt.timedelta(days=-7), dt.timedelta(days=-31), dt.timedelta(hours=1),
-        dt.timedelta(microseconds=1), dt.timedelta(days=30), dt.timedelta(hours=-12)]),
-        max_size=2, unique=True))
+    base = draw(
+        st.one_of(
+            st.sampled_from(AS_OF_BASES),
+            st.datetimes(min_value=dt.datetime(2023, 1, 1), max_value=dt.datetime(2025, 12, 31)),
+        )
+    )
+    offsets = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    dt.timedelta(days=-1),
+                    dt.timedelta(days=-7),
+                    dt.timedelta(days=-31),
+                    dt.timedelta(hours=1),
+                    dt.timedelta(microseconds=1),
+                    dt.timedelta(days=30),
+                    dt.timedelta(hours=-12),
+                ]
+            ),
+            max_size=2,
+            unique=True,
+        )
+    )
     as_ofs = [base] + [base + o for o in offsets]
     profiles = draw(st.integers(0, 5)) > 0
-    files, pairs, sources, universe = draw(definitions(profiles=profiles, as_ofs=as_ofs, tz=tz,
-                                                       feats=feats))
+    files, pairs, sources, universe = draw(
+        definitions(profiles=profiles, as_ofs=as_ofs, tz=tz, feats=feats)
+    )
     data = draw(tables(as_ofs, tz))
     if not profiles:
         data.pop("customers")

@@ -42,12 +42,16 @@ class Stats:
     constructs: Counter = field(default_factory=Counter)  # language constructs compiled
 
     def line(self) -> str:
-        engines = ", ".join(f"{e}: {n} cases / {self.entities[e]} entity values"
-                            for e, n in sorted(self.cases.items()))
+        engines = ", ".join(
+            f"{e}: {n} cases / {self.entities[e]} entity values"
+            for e, n in sorted(self.cases.items())
+        )
         back = ", ".join(f"{d} {n}" for d, n in sorted(self.parsed_back.items()))
-        return (f"{self.examples} generated projects; {engines}; {self.partitions} partition "
-                f"checks; {self.split} cases with members and non-members; {self.uncertain} "
-                f"uncertain oracle values skipped; parsed back: {back}")
+        return (
+            f"{self.examples} generated projects; {engines}; {self.partitions} partition "
+            f"checks; {self.split} cases with members and non-members; {self.uncertain} "
+            f"uncertain oracle values skipped; parsed back: {back}"
+        )
 
 
 @dataclass
@@ -75,8 +79,9 @@ def duckdb_with(case: Case) -> duckdb.DuckDBPyConnection:
         rows = case.tables.get(table, [])
         if rows:
             marks = ", ".join("?" for _ in cols)
-            con.executemany(f"INSERT INTO {table} VALUES ({marks})",
-                            [[r[c] for c, _ in cols] for r in rows])
+            con.executemany(
+                f"INSERT INTO {table} VALUES ({marks})", [[r[c] for c, _ in cols] for r in rows]
+            )
     return con
 
 
@@ -92,8 +97,9 @@ def duckdb_engine(holder: dict) -> Engine:
 
 
 def load_model(case: Case, con, root: Path) -> Model:
-    (root / "segql.yml").write_text(project_yaml(case.profiles, case.universe, case.timezone),
-                                    encoding="utf-8")
+    (root / "segql.yml").write_text(
+        project_yaml(case.profiles, case.universe, case.timezone), encoding="utf-8"
+    )
     paths = []
     for name, text in case.files.items():
         (root / name).write_text(text, encoding="utf-8")
@@ -188,8 +194,17 @@ def outputs(model: Model) -> list[str]:
     return list(model.selected)
 
 
-def compare(case: Case, model: Model, expected: Evaluation, names: list[str], rows: list[tuple],
-            engine: str, as_of: dt.datetime, stats: Stats, sql: str) -> None:
+def compare(
+    case: Case,
+    model: Model,
+    expected: Evaluation,
+    names: list[str],
+    rows: list[tuple],
+    engine: str,
+    as_of: dt.datetime,
+    stats: Stats,
+    sql: str,
+) -> None:
     key = model.project.key
     want_names = [key, *outputs(model)]
 
@@ -210,8 +225,10 @@ def compare(case: Case, model: Model, expected: Evaluation, names: list[str], ro
             fail(f"entity {r[0]!r} appears twice")
         got[r[0]] = r[1:]
     if set(got) != expected.universe:
-        fail(f"universe: engine has {sorted(got, key=repr)}, oracle has "
-             f"{sorted(expected.universe, key=repr)}")
+        fail(
+            f"universe: engine has {sorted(got, key=repr)}, oracle has "
+            f"{sorted(expected.universe, key=repr)}"
+        )
     for i, name in enumerate(outputs(model)):
         d = model.definitions[name]
         oracle = expected.segments[name] if isinstance(d, Segment) else expected.segmentations[name]
@@ -240,8 +257,10 @@ def compare(case: Case, model: Model, expected: Evaluation, names: list[str], ro
         for k, values in got.items():
             a, b = values[index[p]], values[index[n]]
             if not ((a is True and b is False) or (a is False and b is True)):
-                fail(f"partition: {p} = {a!r} and {n} = not ({p}) = {b!r}\n  "
-                     f"{case.sources.get(p)}", k)
+                fail(
+                    f"partition: {p} = {a!r} and {n} = not ({p}) = {b!r}\n  {case.sources.get(p)}",
+                    k,
+                )
         stats.partitions += 1
 
 
@@ -257,8 +276,12 @@ def _without_strings(sql: str, dialect: str) -> str:
     may legitimately contain words such as NTILE), normalised for searching."""
     out = []
     for tok in sqlglot.tokenize(sql, read=dialect):
-        if tok.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING,
-                              TokenType.IDENTIFIER):
+        if tok.token_type in (
+            TokenType.STRING,
+            TokenType.NATIONAL_STRING,
+            TokenType.RAW_STRING,
+            TokenType.IDENTIFIER,
+        ):
             out.append("x")
         else:
             out.append(tok.text)
@@ -328,9 +351,8 @@ def minimise(case: Case, fails: Callable[[Case], bool], budget: int = 400) -> Ca
             while chunk >= 1 and tries < budget:
                 i = 0
                 while i < len(rows) and tries < budget:
-                    fewer = rows[:i] + rows[i + chunk:]
-                    candidate = _rebuild(case, case.sources,
-                                         tables={**case.tables, table: fewer})
+                    fewer = rows[:i] + rows[i + chunk :]
+                    candidate = _rebuild(case, case.sources, tables={**case.tables, table: fewer})
                     if check(candidate):
                         case, rows, changed = candidate, fewer, True
                     else:
