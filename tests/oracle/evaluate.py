@@ -74,11 +74,28 @@ class Evaluation:
 # ------------------------------------------------------------------ values
 
 
+class DataFloat(float):
+    """A DOUBLE value as stored (not computed): the engine holds exactly this
+    number. Arithmetic on it gives plain (approximate) floats."""
+
+
 def number(v: Any) -> Any:
     """A data value as the oracle's number: exact unless the column is a float."""
     if isinstance(v, Decimal):
         return Fraction(v)
+    if isinstance(v, float):
+        return DataFloat(v)
     return v
+
+
+def _exact(v: Any) -> bool:
+    """The engine holds exactly this value: a stored DOUBLE, or an exact number
+    that a double represents exactly (what a literal becomes when compared)."""
+    if isinstance(v, DataFloat):
+        return True
+    if isinstance(v, float):
+        return False
+    return Fraction(float(v)) == v
 
 
 def _is_num(v: Any) -> bool:
@@ -96,7 +113,7 @@ def compare(a: Any, b: Any, tz: str) -> int:
         if isinstance(a, dt.datetime) != isinstance(b, dt.datetime):
             a, b = instant_of(a, tz), instant_of(b, tz)
     elif _is_num(a) and _is_num(b) and (isinstance(a, float) or isinstance(b, float)):
-        if _near(a, b):
+        if _near(a, b) and not (_exact(a) and _exact(b)):
             raise Uncertain()
     return (a > b) - (a < b)
 
