@@ -85,6 +85,7 @@ EXPECTED_CONSTRUCTS = {
     "not like",
     "is null",
     "is not null",
+    "yaml form",
     "trait reference",
     "segment reference",
     "label reference",

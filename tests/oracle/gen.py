@@ -715,6 +715,40 @@ def _name(n: str) -> str:
     return f"`{n}`" if n in KEYWORD_NAMES else n
 
 
+def _yq(text: str) -> str:
+    """A YAML single-quoted scalar (backslashes are literal there)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def yaml_file(items: list[tuple[str, str, object]]) -> str:
+    """Definitions in the YAML form: (name, section, value) in order."""
+    out = ["# generated (YAML form)"]
+    for section in ("traits", "segments", "segmentations"):
+        mine = [(n, v) for n, s, v in items if s == section]
+        if not mine:
+            continue
+        out.append(f"{section}:")
+        for name, v in mine:
+            if isinstance(v, str):
+                out.append(f"  {name}: {_yq(v)}")
+            elif section == "segments":
+                out += [
+                    f"  {name}:",
+                    f"    title: {_yq(v['title'])}",
+                    "    channels: [email, push]",
+                    f"    where: {_yq(v['where'])}",
+                ]
+            else:
+                out.append(f"  {name}:")
+                if v["by"]:
+                    out.append(f"    by: {v['by']}")
+                out.append("    rules:")
+                out += [f"      - {label}: {_yq(e)}" for label, e in v["rules"]]
+                if v["else"]:
+                    out.append(f"    else: {v['else']}")
+    return "\n".join(out) + "\n"
+
+
 @st.composite
 def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]):
     """(files, pairs, sources): the .seg text of a random project."""
@@ -728,6 +762,7 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
             return keywords.pop(0)
         return f"{prefix}{i}"
 
+    yaml_of: dict[str, tuple[str, object]] = {}
     for i in range(draw(st.integers(0, 4))):
         typ = g.pick(["num", "num", "num", "bool", "str", "time"])
         name = fresh("t", i)
@@ -738,6 +773,7 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
             "time": lambda: g.time(1),
         }[typ]()
         defs.append((name, f"trait {_name(name)} = {expr}"))
+        yaml_of[name] = ("traits", expr)
         g.traits[typ].append(_name(name))
     pairs = []
     n_segments = draw(st.integers(2, 10))
@@ -755,10 +791,13 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
                     f"segment {_name(name)} {{\n  title {seg_string('Title of ' + name)}\n"
                     f"  channels email, push\n  where {p}\n}}"
                 )
+                yaml_of[name] = ("segments", {"title": "Title of " + name, "where": p})
             else:
                 text = f"segment {_name(name)} = {p}"
+                yaml_of[name] = ("segments", p)
             defs.append((name, text))
             defs.append((neg, f"segment {neg} = not ({p})"))
+            yaml_of[neg] = ("segments", f"not ({p})")
             pairs.append((name, neg))
             g.segments.append(_name(name))
         else:
@@ -768,10 +807,20 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
             n_rules = draw(st.integers(1, 4))
             labels = [f"{name}_{chr(97 + j)}" for j in range(n_rules)]
             if by == "weight":
-                rules = [f"  {lb} = {g.num(1)}" for lb in labels]
+                exprs = [g.num(1) for _ in labels]
             else:
-                rules = [f"  {lb} = {g.cond(draw(st.integers(0, 2)))}" for lb in labels]
-            else_ = f"  else {name}_else\n" if g.chance(0.7) else ""
+                exprs = [g.cond(draw(st.integers(0, 2))) for _ in labels]
+            rules = [f"  {lb} = {e}" for lb, e in zip(labels, exprs, strict=True)]
+            has_else = g.chance(0.7)
+            else_ = f"  else {name}_else\n" if has_else else ""
+            yaml_of[name] = (
+                "segmentations",
+                {
+                    "by": by,
+                    "rules": list(zip(labels, exprs, strict=True)),
+                    "else": f"{name}_else" if has_else else None,
+                },
+            )
             head = f"segmentation {_name(name)}" + (f" by {by}" if by else "")
             defs.append((name, head + " {\n" + "\n".join(rules) + "\n" + else_ + "}"))
             g.labels += labels
@@ -780,7 +829,12 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
     split = draw(st.integers(1, len(shuffled)))  # every file defines something
     files = {"a.seg": "# generated\n" + "\n\n".join(t for _, t in shuffled[:split]) + "\n"}
     if split < len(shuffled):
-        files["b.seg"] = "\n\n".join(t for _, t in shuffled[split:]) + "\n"
+        rest = [n for n, _ in shuffled[split:]]
+        plain = all(n not in KEYWORD_NAMES for n in yaml_of)
+        if plain and g.chance(0.3):  # the YAML form of the same definitions
+            files["b.yml"] = yaml_file([(n, *yaml_of[n]) for n in rest])
+        else:
+            files["b.seg"] = "\n\n".join(t for _, t in shuffled[split:]) + "\n"
     return files, pairs, dict(defs), (g.universe() if profiles and g.chance(0.25) else None)
 
 

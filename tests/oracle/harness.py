@@ -39,7 +39,7 @@ class Stats:
     partitions: int = 0  # (p, not p) pairs checked
     split: int = 0  # cases where the oracle puts some entities in and some out
     parsed_back: Counter = field(default_factory=Counter)  # dialect -> queries parsed back
-    constructs: Counter = field(default_factory=Counter)  # language constructs compiled
+    constructs: set = field(default_factory=set)  # language constructs compiled
 
     def line(self) -> str:
         engines = ", ".join(
@@ -115,6 +115,8 @@ def run_case(case: Case, engines: list[Engine], stats: Stats, parse_back: int = 
         with tempfile.TemporaryDirectory() as d:
             model = load_model(case, con, Path(d))
         stats.constructs.update(constructs(model))
+        if any(f.endswith(".yml") for f in case.files):
+            stats.constructs.add("yaml form")
         for engine in engines:
             engine.load(con, case)
         tables = {t: [dict(r) for r in rows] for t, rows in case.tables.items()}
