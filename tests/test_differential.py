@@ -143,3 +143,59 @@ def test_duckdb_matches_oracle_long():
     # ~20 cases per project; the other dialects are parsed back for every 4th
     stats = _run(examples=minimum // 15, derandomize=False, parse_back=4)
     assert stats.cases["duckdb"] >= minimum, stats.line()
+
+
+_COMPILE_ALL = """
+import sys
+from segql import api
+project, as_of, *paths = sys.argv[1:]
+for dialect in ("duckdb", "postgres", "bigquery", "snowflake", "spark", "databricks", "trino"):
+    print(api.compile(paths, project=project, dialect=dialect, as_of=as_of))
+"""
+
+
+def test_compile_is_byte_identical_across_processes(tmp_path):
+    """Same input, same bytes, also in another process with another hash seed
+    (set and dict orders of strings change with PYTHONHASHSEED)."""
+    import os
+    import subprocess
+
+    import duckdb
+    from oracle.gen import COLUMNS, project_yaml
+
+    seen: list[str] = []
+
+    @hypothesis_settings(4, derandomize=True)
+    @given(cases())
+    def check(case):
+        root = tmp_path / f"p{len(seen)}"
+        root.mkdir()
+        con = duckdb.connect(str(root / "data.duckdb"))
+        for table, cols in COLUMNS.items():
+            con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+        con.close()
+        yml = project_yaml(case.profiles, case.universe, case.timezone)
+        (root / "segql.yml").write_text(yml + "database: data.duckdb\n", encoding="utf-8")
+        paths = []
+        for name, text in case.files.items():
+            (root / name).write_text(text, encoding="utf-8")
+            paths.append(str(root / name))
+        outputs = []
+        for seed in ("1", "2"):
+            env = {**os.environ, "PYTHONHASHSEED": seed}
+            argv = [
+                sys.executable,
+                "-c",
+                _COMPILE_ALL,
+                str(root / "segql.yml"),
+                case.as_ofs[0].isoformat(),
+                *paths,
+            ]
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+            assert done.returncode == 0, done.stderr
+            outputs.append(done.stdout)
+        assert outputs[0] == outputs[1], f"output differs between processes:\n{case.describe()}"
+        seen.append(outputs[0])
+
+    check()
+    assert len(seen) == 4
