@@ -287,7 +287,7 @@ class Generator:
             if self.plan.profile_columns:  # without profiles, only the key can be named
                 aliases = self.plan.profile_columns.values()
                 keys = [exp.alias_(col(KEY), a, quoted=True) for a in aliases]
-                keyed = exp.subquery(q, ident("keys"))
+                keyed = exp.Subquery(this=q, alias=exp.TableAlias(this=ident("keys")))
                 q = exp.select(col(KEY), *keys).from_(keyed)
             return q  # type: ignore[return-value]
         key = col(proj.key)
