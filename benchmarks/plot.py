@@ -56,7 +56,7 @@ def plot(paths: list[str], out: str) -> None:
     ax.set_ylabel("seconds (median)")
     ax.set_title("segql on DuckDB vs the floor and the alternatives")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
