@@ -118,3 +118,20 @@ def test_harness_runs_end_to_end(db: Path, tmp_path: Path, capsys) -> None:
     assert [c["segments"] for c in results["compile"]] == [20, 40]
     printed = capsys.readouterr().out
     assert "segql: all segments, one membership query" in printed
+
+
+def test_unsupported_windowed_segments_are_left_out(con, monkeypatch) -> None:
+    from segql.errors import SegqlError
+
+    real = harness.api.compile_model
+
+    def compile_model(model, dialect=None, as_of=None, segment=None, segmentation=None):
+        if segment in ("pricing_hunters", "cart_abandoners"):
+            raise SegqlError("'any …' windows are not supported yet")
+        return real(model, dialect, as_of, segment=segment, segmentation=segmentation)
+
+    monkeypatch.setattr(harness.api, "compile_model", compile_model)
+    bp = harness.load_project(con)
+    assert set(bp.skipped) == {"pricing_hunters", "cart_abandoners"}
+    assert "pricing_hunters" not in bp.model.selected
+    assert "order_bursts" in bp.model.selected and "rfm" in bp.model.selected
