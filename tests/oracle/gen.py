@@ -52,7 +52,7 @@ COLUMNS = {
 }
 TIME = {"orders": "ordered_at", "events": "occurred_at"}
 # row-level columns by type
-ROW_NUM = {"orders": ("amount", "quantity"), "events": ("duration_s",)}
+ROW_NUM = {"orders": ("amount", "quantity", "customer_id"), "events": ("duration_s",)}
 ROW_STR = {"orders": ("sku",), "events": ("name", "kind")}
 
 # strings: unicode, quotes, backslashes, LIKE wildcards, SQL-looking text
@@ -519,7 +519,7 @@ class Gen:
         return f"did({src}{self.agg_tail(src)})"
 
     def sequence(self) -> str:
-        n = self.pick([2, 2, 3])
+        n = self.pick([2, 3])
         same = self.chance(0.5)
         srcs = (
             [self.pick(["orders", "events"])] * n
@@ -550,12 +550,14 @@ class Gen:
         if self.traits["num"]:
             kinds += ["trait", "trait"]
         if depth > 0:
-            kinds += ["arith", "arith", "fn", "days", "rank", "rank", "coalesce", "neg"]
+            kinds += ["arith", "arith", "fn", "days", "rank", "rank", "coalesce", "neg", "key"]
         k = self.pick(kinds)
         if k == "lit":
             return self.num_lit()
         if k == "age":
             return "age"
+        if k == "key":  # the entity key as a value (with or without profiles)
+            return KEY
         if k == "trait":
             return self.pick(self.traits["num"])
         if k == "agg":
