@@ -12,6 +12,7 @@ Query shape (CTE names are stable):
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -22,7 +23,7 @@ from segql.dialects import Dialect
 from segql.errors import SegqlError
 from segql.model import DefRef, ProfileRef, SourceCol, SourceRef
 from segql.passes import WindowedPass, is_windowed
-from segql.plan import AggSlot, DefSlot, Plan, RankSlot
+from segql.plan import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.project import Table
 from segql.sqlexpr import Translator, number, ordered
 from segql.windows import Clock, bounds, condition
@@ -98,7 +99,7 @@ class LayerScope:
         return col(self.plan.defs[node.name].column)
 
     def aggregate(self, node) -> exp.Expr:
-        slot = self.plan.aggregates[node]
+        slot = self.plan.aggregates[slot_key(node)]
         if isinstance(node, ast.Sequence) or node.func == "did":
             return exp.GT(this=col(slot.column), expression=number(0))
         return col(slot.column)
@@ -256,10 +257,13 @@ class Generator:
         src = self.project.sources[source]
         key = col(self.project.key)
         t = self.row_time(source)
-        filters = [
+        filters: list[exp.Expr] = [
             exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
             exp.LTE(this=t.copy(), expression=self.clock.as_of()),
         ]
+        floor = self.scan_floor(slots)
+        if floor is not None:
+            filters.append(exp.GTE(this=t.copy(), expression=self.dialect.instant(floor)))
         selects: list[exp.Expr] = [exp.alias_(key.copy(), KEY, quoted=True)]
         pre: list[exp.Expr] = []
         for slot in slots:
@@ -270,11 +274,25 @@ class Generator:
         rows: exp.Expr = table_expr(src.table, self.project.root)
         if pre:
             inner = exp.select(exp.Star(), *pre).from_(rows).where(exp.and_(*filters))
-            q = exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(col(KEY))
             # the key is aliased in the outer select: group by the raw column
-            q = exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(key.copy())
-            return q
+            return exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(key.copy())
         return exp.select(*selects).from_(rows).where(exp.and_(*filters)).group_by(key.copy())
+
+    def scan_floor(self, slots: list[AggSlot]) -> dt.datetime | None:
+        """The earliest instant any aggregate of a source looks at, when every one
+        has a window with a known start: older rows are skipped in the scan.
+        Without profiles the universe needs every key, so nothing is skipped."""
+        if self.project.profiles is None or not slots:
+            return None
+        starts = []
+        for slot in slots:
+            node = slot.node
+            window = node.window if isinstance(node, ast.Aggregate) else None
+            start = bounds(window, self.clock).lower_value
+            if start is None:
+                return None
+            starts.append(start)
+        return min(starts)
 
     # -- universe, base, layers
     def universe_cte(self) -> exp.Select:

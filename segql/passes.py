@@ -142,6 +142,10 @@ class WindowedPass:
             )
             value = g.row_column(source, on) if (has and used) else exp.null()
             cols.append(exp.alias_(value, f"on_{on}", quoted=True))
+        # A row that is no step of any slot changes no window value (every window
+        # aggregates flagged rows only): only rows with some flag set are read on.
+        conds: list[exp.Expr] = []
+        every_row = False
         for slot in self.slots:
             on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
             for i, (src, where) in enumerate(self.steps(slot)):
@@ -155,12 +159,22 @@ class WindowedPass:
                     parts.append(
                         exp.not_(exp.Is(this=g.row_column(source, on), expression=exp.null()))
                     )
+                start = self.window_start(slot, t)
+                if start is not None:
+                    parts.append(start)
                 cond = exp.and_(*parts, copy=False) if parts else None
+                if cond is None:
+                    every_row = True
+                else:
+                    conds.append(cond.copy())
                 cols.append(exp.alias_(_flag(cond), self.flag_name(slot, i), quoted=True))
-        filters = exp.and_(
+        keep: list[exp.Expr] = [
             exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
             exp.LTE(this=t.copy(), expression=g.clock.as_of()),
-        )
+        ]
+        if conds and not every_row:
+            keep.append(exp.paren(exp.or_(*conds, copy=False)))
+        filters = exp.and_(*keep, copy=False)
         from segql.generate import table_expr
 
         return (
@@ -168,6 +182,18 @@ class WindowedPass:
             .from_(table_expr(proj.sources[source].table, proj.root))
             .where(filters)
         )
+
+    def window_start(self, slot: AggSlot, t: exp.Expr) -> exp.Expr | None:
+        """A sequence's first step starts in its window and every later step follows
+        it: no step of the sequence is a row before the window's start."""
+        n = slot.node
+        if not isinstance(n, ast.Sequence):
+            return None
+        b = bounds(n.window, self.gen.clock)
+        if b.lower is None:
+            return None
+        op = exp.GTE if b.lower_inclusive else exp.GT
+        return op(this=t.copy(), expression=b.lower.copy())
 
     def rows_cte(self) -> exp.Expr:
         branches = [self.rows_branch(s) for s in self.sources()]

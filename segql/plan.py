@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -86,6 +87,14 @@ def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Pl
     return p
 
 
+def slot_key(node: ast.Aggregate | ast.Sequence) -> ast.Aggregate | ast.Sequence:
+    """The slot an aggregate is computed in: `did(x, w)` is `count(x, w) > 0`, so
+    both share the count's column."""
+    if isinstance(node, ast.Aggregate) and node.func == "did":
+        return dataclasses.replace(node, func="count")
+    return node
+
+
 def _closure(model: Model, outputs: tuple[str, ...]) -> set[str]:
     seen: set[str] = set()
     stack = list(outputs)
@@ -115,9 +124,10 @@ def _level(p: Plan, e: ast.Node) -> int:
     """Register the slots e needs and return the layer its inputs are ready at."""
     match e:
         case ast.Aggregate() | ast.Sequence():
-            if e not in p.aggregates:
+            key = slot_key(e)
+            if key not in p.aggregates:
                 source = source_of(e) if isinstance(e, ast.Aggregate) else e.steps[0].source.name
-                p.aggregates[e] = AggSlot(f"a{len(p.aggregates) + 1}", e, source)
+                p.aggregates[key] = AggSlot(f"a{len(p.aggregates) + 1}", key, source)
             return 0
         case ProfileRef():
             _collect(p, e)

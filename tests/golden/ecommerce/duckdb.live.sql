@@ -22,12 +22,6 @@ WITH "universe" AS (
         THEN "amount"
       END
     ) AS "a9",
-    COUNT(
-      CASE
-        WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
-        THEN 1
-      END
-    ) AS "a10",
     SUM(
       CASE
         WHEN "ordered_at" >= DATE_TRUNC(
@@ -37,86 +31,80 @@ WITH "universe" AS (
         AND "ordered_at" < DATE_TRUNC('MONTH', CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP))
         THEN "amount"
       END
-    ) AS "a11",
+    ) AS "a10",
     SUM(
       CASE
         WHEN "ordered_at" >= DATE_TRUNC('YEAR', CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP))
         THEN "amount"
       END
-    ) AS "a12",
+    ) AS "a11",
     SUM(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
         THEN "amount"
       END
-    ) AS "a13",
+    ) AS "a12",
     SUM(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '60' DAY
         AND "ordered_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
         THEN "amount"
       END
-    ) AS "a14",
+    ) AS "a13",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '60' DAY
         AND "ordered_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
         THEN 1
       END
-    ) AS "a15",
+    ) AS "a14",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '365' DAY
         THEN 1
       END
-    ) AS "a16",
+    ) AS "a15",
     AVG(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '365' DAY
         THEN "quantity"
       END
-    ) AS "a17",
+    ) AS "a16",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '90' DAY
         AND "ordered_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
         THEN 1
       END
-    ) AS "a18",
-    MAX("ordered_at") AS "a19",
+    ) AS "a17",
+    MAX("ordered_at") AS "a18",
     COUNT(
       CASE
         WHEN "ordered_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '180' DAY
         THEN 1
       END
-    ) AS "a20",
+    ) AS "a19",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '180' DAY
         THEN 1
       END
-    ) AS "a21",
+    ) AS "a20",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '90' DAY
         AND COALESCE(EXTRACT(ISODOW FROM "ordered_at") >= 6, FALSE)
         THEN 1
       END
-    ) AS "a25",
+    ) AS "a24",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '365' DAY
         AND COALESCE("sku" IN ('SKU-0001', 'SKU-0002'), FALSE)
         THEN 1
       END
-    ) AS "a28",
-    MIN("ordered_at") AS "a29",
-    COUNT(
-      CASE
-        WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '365' DAY
-        THEN 1
-      END
-    ) AS "a30"
+    ) AS "a27",
+    MIN("ordered_at") AS "a28"
   FROM "orders"
   WHERE
     NOT "customer_id" IS NULL
@@ -143,7 +131,7 @@ WITH "universe" AS (
         WHEN "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '28' DAY
         THEN CAST("occurred_at" AS DATE)
       END
-    ) AS "a22",
+    ) AS "a21",
     SUM(
       POWER(
         0.5,
@@ -154,14 +142,14 @@ WITH "universe" AS (
           1000
         )
       )
-    ) AS "a23",
+    ) AS "a22",
     COUNT(
       CASE
         WHEN "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '120' DAY
         AND "occurred_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '60' DAY
         THEN 1
       END
-    ) AS "a24",
+    ) AS "a23",
     COUNT(
       CASE
         WHEN "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
@@ -171,19 +159,19 @@ WITH "universe" AS (
         )
         THEN 1
       END
-    ) AS "a26",
+    ) AS "a25",
     COUNT(
       CASE
         WHEN "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
         THEN 1
       END
-    ) AS "a27",
+    ) AS "a26",
     COUNT(
       CASE
         WHEN "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '90' DAY
         THEN 1
       END
-    ) AS "a31"
+    ) AS "a29"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
@@ -197,21 +185,52 @@ WITH "universe" AS (
     EPOCH_US("occurred_at") AS "us",
     "sku" AS "on_sku",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE) AND NOT "sku" IS NULL
+      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      AND NOT "sku" IS NULL
+      AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14' DAY
       THEN 1
       ELSE 0
     END AS "a4_s1",
     0 AS "a4_s2",
     CASE WHEN COALESCE("name" = 'view', FALSE) AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "a5_s1",
     0 AS "a5_s2",
-    CASE WHEN COALESCE("name" = 'view', FALSE) THEN 1 ELSE 0 END AS "a6_s1",
-    CASE WHEN COALESCE("name" = 'add_to_cart', FALSE) THEN 1 ELSE 0 END AS "a6_s2",
+    CASE
+      WHEN COALESCE("name" = 'view', FALSE)
+      AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
+      THEN 1
+      ELSE 0
+    END AS "a6_s1",
+    CASE
+      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
+      THEN 1
+      ELSE 0
+    END AS "a6_s2",
     0 AS "a6_s3",
     CASE WHEN COALESCE("name" = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS "a7_s1"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)
+    AND (
+      (
+        COALESCE("name" = 'add_to_cart', FALSE)
+        AND NOT "sku" IS NULL
+        AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14' DAY
+      )
+      OR (
+        COALESCE("name" = 'view', FALSE) AND NOT "sku" IS NULL
+      )
+      OR (
+        COALESCE("name" = 'view', FALSE)
+        AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
+      )
+      OR (
+        COALESCE("name" = 'add_to_cart', FALSE)
+        AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
+      )
+      OR COALESCE("name" = 'pricing_view', FALSE)
+    )
   UNION ALL
   SELECT
     "customer_id" AS "k",
@@ -219,17 +238,34 @@ WITH "universe" AS (
     EPOCH_US("ordered_at") AS "us",
     "sku" AS "on_sku",
     0 AS "a4_s1",
-    CASE WHEN NOT "sku" IS NULL THEN 1 ELSE 0 END AS "a4_s2",
+    CASE
+      WHEN NOT "sku" IS NULL
+      AND "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14' DAY
+      THEN 1
+      ELSE 0
+    END AS "a4_s2",
     0 AS "a5_s1",
     CASE WHEN NOT "sku" IS NULL THEN 1 ELSE 0 END AS "a5_s2",
     0 AS "a6_s1",
     0 AS "a6_s2",
-    1 AS "a6_s3",
+    CASE
+      WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
+      THEN 1
+      ELSE 0
+    END AS "a6_s3",
     0 AS "a7_s1"
   FROM "orders"
   WHERE
     NOT "customer_id" IS NULL
     AND "ordered_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)
+    AND (
+      (
+        NOT "sku" IS NULL
+        AND "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14' DAY
+      )
+      OR NOT "sku" IS NULL
+      OR "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
+    )
 ), "windowed_1" AS (
   SELECT
     *,
@@ -315,24 +351,22 @@ WITH "universe" AS (
     COALESCE("src_orders"."a13", 0) AS "a13",
     COALESCE("src_orders"."a14", 0) AS "a14",
     COALESCE("src_orders"."a15", 0) AS "a15",
-    COALESCE("src_orders"."a16", 0) AS "a16",
-    "src_orders"."a17" AS "a17",
-    COALESCE("src_orders"."a18", 0) AS "a18",
-    "src_orders"."a19" AS "a19",
+    "src_orders"."a16" AS "a16",
+    COALESCE("src_orders"."a17", 0) AS "a17",
+    "src_orders"."a18" AS "a18",
+    COALESCE("src_orders"."a19", 0) AS "a19",
     COALESCE("src_orders"."a20", 0) AS "a20",
-    COALESCE("src_orders"."a21", 0) AS "a21",
-    COALESCE("src_orders"."a25", 0) AS "a25",
-    COALESCE("src_orders"."a28", 0) AS "a28",
-    "src_orders"."a29" AS "a29",
-    COALESCE("src_orders"."a30", 0) AS "a30",
+    COALESCE("src_orders"."a24", 0) AS "a24",
+    COALESCE("src_orders"."a27", 0) AS "a27",
+    "src_orders"."a28" AS "a28",
     COALESCE("src_events"."a1", 0) AS "a1",
     COALESCE("src_events"."a2", 0) AS "a2",
+    COALESCE("src_events"."a21", 0) AS "a21",
     COALESCE("src_events"."a22", 0) AS "a22",
     COALESCE("src_events"."a23", 0) AS "a23",
-    COALESCE("src_events"."a24", 0) AS "a24",
+    COALESCE("src_events"."a25", 0) AS "a25",
     COALESCE("src_events"."a26", 0) AS "a26",
-    COALESCE("src_events"."a27", 0) AS "a27",
-    COALESCE("src_events"."a31", 0) AS "a31",
+    COALESCE("src_events"."a29", 0) AS "a29",
     COALESCE("windowed"."a4", 0) AS "a4",
     COALESCE("windowed"."a5", 0) AS "a5",
     COALESCE("windowed"."a6", 0) AS "a6",
@@ -361,35 +395,35 @@ WITH "universe" AS (
       "a8" > 0
     ) AS "d_deal_seekers",
     "a9" AS "d_monetary",
-    COALESCE("a10" >= 1, FALSE) AS "d_recent_buyers",
-    "a11" AS "d_spend_last_month",
-    "a12" AS "d_spend_this_year",
-    COALESCE("a13" > "a14", FALSE) AND "a15" > 0 AS "d_growing_spenders",
-    "a16" AS "d_frequency",
-    "a18" > 0 AND NOT (
+    COALESCE("a8" >= 1, FALSE) AS "d_recent_buyers",
+    "a10" AS "d_spend_last_month",
+    "a11" AS "d_spend_this_year",
+    COALESCE("a12" > "a13", FALSE) AND "a14" > 0 AS "d_growing_spenders",
+    "a15" AS "d_frequency",
+    "a17" > 0 AND NOT (
       "a8" > 0
     ) AS "d_lapsing_customers",
     NOT (
       COALESCE(
         CAST(FLOOR(
           (
-            EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("a19")
+            EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("a18")
           ) / 86400000000.0
         ) AS BIGINT) < 30,
         FALSE
       )
     ) AS "d_not_recent_buyers",
-    "a20" > 0 AND NOT (
-      "a21" > 0
+    "a19" > 0 AND NOT (
+      "a20" > 0
     ) AS "d_dormant_buyers",
-    COALESCE("a22" >= 10, FALSE) AS "d_regulars",
-    "a23" AS "d_engagement",
-    COALESCE("p1" = 'mobile', FALSE) AND COALESCE("a25" >= 2, FALSE) AS "d_mobile_weekend_shoppers",
-    COALESCE("a26" > CAST("a27" AS DOUBLE) / NULLIF(2, 0), FALSE) AS "d_night_owls",
-    COALESCE("a28" >= 3, FALSE) AS "d_sku_loyalists",
+    COALESCE("a21" >= 10, FALSE) AS "d_regulars",
+    "a22" AS "d_engagement",
+    COALESCE("p1" = 'mobile', FALSE) AND COALESCE("a24" >= 2, FALSE) AS "d_mobile_weekend_shoppers",
+    COALESCE("a25" > CAST("a26" AS DOUBLE) / NULLIF(2, 0), FALSE) AS "d_night_owls",
+    COALESCE("a27" >= 3, FALSE) AS "d_sku_loyalists",
     CAST(FLOOR(
       (
-        EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("a19")
+        EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("a18")
       ) / 86400000000.0
     ) AS BIGINT) AS "d_recency"
   FROM "base"
@@ -432,8 +466,8 @@ WITH "universe" AS (
       COALESCE("d_spend_last_month" >= 300, FALSE)
       OR COALESCE("d_spend_this_year" >= 2000, FALSE)
     ) AS "d_big_spenders_last_month",
-    COALESCE("a17" >= 2.5, FALSE) AND COALESCE("d_frequency" >= 2, FALSE) AS "d_bulk_buyers",
-    COALESCE("d_engagement" < 1, FALSE) AND COALESCE("a24" >= 10, FALSE) AS "d_cooling_down"
+    COALESCE("a16" >= 2.5, FALSE) AND COALESCE("d_frequency" >= 2, FALSE) AS "d_bulk_buyers",
+    COALESCE("d_engagement" < 1, FALSE) AND COALESCE("a23" >= 10, FALSE) AS "d_cooling_down"
   FROM "layer_1"
 ), "layer_3" AS (
   SELECT
@@ -514,16 +548,16 @@ WITH "universe" AS (
         OR COALESCE(
           CAST(FLOOR(
             (
-              EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("a29")
+              EPOCH_US(CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) - EPOCH_US("a28")
             ) / 86400000000.0
           ) AS BIGINT) <= 30,
           FALSE
         )
       )
       THEN 'newcomers'
-      WHEN "a30" > 0
+      WHEN "a15" > 0
       THEN 'active_buyers'
-      WHEN "a31" > 0
+      WHEN "a29" > 0
       THEN 'window_shoppers'
       ELSE 'prospects'
     END AS "d_journey"

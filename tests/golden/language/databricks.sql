@@ -53,12 +53,24 @@ WITH `universe` AS (
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `a6_s1`,
-    CASE WHEN COALESCE(`name` = 'add_to_cart', FALSE) THEN 1 ELSE 0 END AS `a7_s1`,
+    CASE
+      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
+      AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS `a7_s1`,
     0 AS `a7_s2`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      COALESCE(`name` = 'pricing_view', FALSE)
+      OR (
+        COALESCE(`name` = 'add_to_cart', FALSE)
+        AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+      )
+    )
   UNION ALL
   SELECT
     `customer_id` AS `k`,
@@ -66,11 +78,14 @@ WITH `universe` AS (
     UNIX_MICROS(`ordered_at`) AS `us`,
     0 AS `a6_s1`,
     0 AS `a7_s1`,
-    1 AS `a7_s2`
+    CASE WHEN `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `a7_s2`
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
     AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+    )
 ), `windowed_1` AS (
   SELECT
     *,
