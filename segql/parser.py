@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -46,7 +46,7 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "segql.lark").read_text("utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lark(start: str = "start") -> lark.Lark:
     return lark.Lark(
         grammar_text(),
