@@ -32,7 +32,7 @@ KEY = "k"
 
 
 def ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
+    return exp.to_identifier(name, quoted=True, copy=False)
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -264,19 +264,32 @@ class Generator:
         floor = self.scan_floor(slots)
         if floor is not None:
             filters.append(exp.GTE(this=t.copy(), expression=self.dialect.instant(floor)))
-        selects: list[exp.Expr] = [exp.alias_(key.copy(), KEY, quoted=True)]
+        selects: list[exp.Expr] = [exp.alias_(key.copy(), KEY, quoted=True, copy=False)]
         pre: list[exp.Expr] = []
         for slot in slots:
             agg, window = self.aggregate_expr(slot)
             if window is not None:
-                pre.append(exp.alias_(window, f"{slot.column}_w", quoted=True))
-            selects.append(exp.alias_(agg, slot.column, quoted=True))
+                pre.append(exp.alias_(window, f"{slot.column}_w", quoted=True, copy=False))
+            selects.append(exp.alias_(agg, slot.column, quoted=True, copy=False))
         rows: exp.Expr = table_expr(src.table, self.project.root)
         if pre:
-            inner = exp.select(exp.Star(), *pre).from_(rows).where(exp.and_(*filters))
+            inner = (
+                exp.select(exp.Star(), *pre)
+                .from_(rows, copy=False)
+                .where(exp.and_(*filters), copy=False)
+            )
             # the key is aliased in the outer select: group by the raw column
-            return exp.select(*selects).from_(inner.subquery(ident("r"))).group_by(key.copy())
-        return exp.select(*selects).from_(rows).where(exp.and_(*filters)).group_by(key.copy())
+            return (
+                exp.select(*selects)
+                .from_(inner.subquery(ident("r")), copy=False)
+                .group_by(key.copy(), copy=False)
+            )
+        return (
+            exp.select(*selects)
+            .from_(rows, copy=False)
+            .where(exp.and_(*filters), copy=False)
+            .group_by(key.copy(), copy=False)
+        )
 
     def scan_floor(self, slots: list[AggSlot]) -> dt.datetime | None:
         """The earliest instant any aggregate of a source looks at, when every one
@@ -298,34 +311,40 @@ class Generator:
     def universe_cte(self) -> exp.Select:
         proj = self.project
         if proj.profiles is None:
-            unions = [exp.select(col(KEY)).from_(ident(f"src_{s}")) for s in proj.sources]
+            unions = [
+                exp.select(col(KEY)).from_(ident(f"src_{s}"), copy=False) for s in proj.sources
+            ]
             q: exp.Expr = unions[0]
             for u in unions[1:]:
                 q = exp.union(q, u, distinct=True)
             if self.plan.profile_columns:  # without profiles, only the key can be named
                 aliases = self.plan.profile_columns.values()
-                keys = [exp.alias_(col(KEY), a, quoted=True) for a in aliases]
+                keys = [exp.alias_(col(KEY), a, quoted=True, copy=False) for a in aliases]
                 keyed = exp.Subquery(this=q, alias=exp.TableAlias(this=ident("keys")))
-                q = exp.select(col(KEY), *keys).from_(keyed)
+                q = exp.select(col(KEY), *keys).from_(keyed, copy=False)
             return q  # type: ignore[return-value]
         key = col(proj.key)
-        selects = [exp.alias_(key.copy(), KEY, quoted=True)]
+        selects = [exp.alias_(key.copy(), KEY, quoted=True, copy=False)]
         for column, alias in self.plan.profile_columns.items():
             value: exp.Expr = col(column)
             if self.model.profile_columns.get(column) == "timestamptz":
                 value = self.dialect.from_timestamptz(value)
-            selects.append(exp.alias_(value, alias, quoted=True))
+            selects.append(exp.alias_(value, alias, quoted=True, copy=False))
         cond: exp.Expr = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
         if self.model.universe is not None:
             universe = Translator(UniverseScope(self), self.dialect, self.clock, proj.timezone)
             cond = exp.and_(cond, universe.cond(self.model.universe))
-        return exp.select(*selects).from_(table_expr(proj.profiles, proj.root)).where(cond)
+        return (
+            exp.select(*selects)
+            .from_(table_expr(proj.profiles, proj.root), copy=False)
+            .where(cond, copy=False)
+        )
 
     def base_cte(self, by_source: dict[str, list[AggSlot]]) -> exp.Select:
         u = "universe"
         selects: list[exp.Expr] = [col(KEY, u)]
         selects += [col(alias, u) for alias in self.plan.profile_columns.values()]
-        q = exp.select(*selects).from_(exp.Table(this=ident(u)))
+        q = exp.select(*selects).from_(exp.Table(this=ident(u)), copy=False)
         for source, slots in by_source.items():
             if not slots:
                 continue
@@ -341,7 +360,7 @@ class Generator:
                     "decayed_sum",
                 )
                 value = exp.func("COALESCE", c, number(0)) if zero else c
-                selects_expr = exp.alias_(value, slot.column, quoted=True)
+                selects_expr = exp.alias_(value, slot.column, quoted=True, copy=False)
                 q = q.select(selects_expr, copy=False)
             q = q.join(
                 exp.Table(this=ident(name)),
@@ -368,8 +387,8 @@ class Generator:
             le_guarded = exp.Case(ifs=[exp.If(this=present, true=le)])
             n = exp.Window(this=exp.Count(this=x.copy()))
             return [
-                exp.alias_(le_guarded, f"{item.column}_le", quoted=True),
-                exp.alias_(n, f"{item.column}_n", quoted=True),
+                exp.alias_(le_guarded, f"{item.column}_le", quoted=True, copy=False),
+                exp.alias_(n, f"{item.column}_n", quoted=True, copy=False),
             ]
         d = item.definition
         if isinstance(d, ast.Segment):
@@ -380,7 +399,7 @@ class Generator:
             value = t.cond(d.expr)
         else:
             value = t.value(d.expr)
-        return [exp.alias_(value, item.column, quoted=True)]
+        return [exp.alias_(value, item.column, quoted=True, copy=False)]
 
     def segmentation(self, d: ast.Segmentation) -> exp.Expr:
         t = self.layer
@@ -426,18 +445,23 @@ class Generator:
             for item in items:
                 cols.extend(self.layer_column(item))
             name = f"layer_{i}"
-            ctes.append((name, exp.select(*cols).from_(ident(prev))))
+            ctes.append((name, exp.select(*cols).from_(ident(prev), copy=False)))
             prev = name
-        key_out = exp.alias_(col(KEY), self.project.key, quoted=True)
+        key_out = exp.alias_(col(KEY), self.project.key, quoted=True, copy=False)
         if self.plan.mode == "segment":
             (name,) = self.plan.outputs
-            final = exp.select(key_out).from_(ident(prev)).where(col(self.plan.defs[name].column))
+            final = (
+                exp.select(key_out)
+                .from_(ident(prev), copy=False)
+                .where(col(self.plan.defs[name].column), copy=False)
+            )
         else:
             outs = [
-                exp.alias_(col(self.plan.defs[n].column), n, quoted=True) for n in self.plan.outputs
+                exp.alias_(col(self.plan.defs[n].column), n, quoted=True, copy=False)
+                for n in self.plan.outputs
             ]
-            final = exp.select(key_out, *outs).from_(ident(prev))
-        final = final.order_by(col(KEY))
+            final = exp.select(key_out, *outs).from_(ident(prev), copy=False)
+        final = final.order_by(col(KEY), copy=False)
         for name, q in ctes:
             final = final.with_(ident(name), as_=q, copy=False)
         return final
@@ -458,5 +482,3 @@ def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
         )
     except UnsupportedError as e:
         raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None
-
-

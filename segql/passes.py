@@ -56,7 +56,7 @@ def micros(d: ast.Duration) -> int:
 
 
 def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
+    return exp.to_identifier(name, quoted=True, copy=False)
 
 
 def _col(name: str) -> exp.Column:
@@ -125,9 +125,9 @@ class WindowedPass:
         key = exp.column(_ident(proj.key))
         t = g.row_time(source)
         cols: list[exp.Expr] = [
-            exp.alias_(key.copy(), "k", quoted=True),
-            exp.alias_(t.copy(), T, quoted=True),
-            exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True),
+            exp.alias_(key.copy(), "k", quoted=True, copy=False),
+            exp.alias_(t.copy(), T, quoted=True, copy=False),
+            exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True, copy=False),
         ]
         on: str | None
         for on in self.on_columns:
@@ -141,7 +141,7 @@ class WindowedPass:
                 for s in self.slots
             )
             value = g.row_column(source, on) if (has and used) else exp.null()
-            cols.append(exp.alias_(value, f"on_{on}", quoted=True))
+            cols.append(exp.alias_(value, f"on_{on}", quoted=True, copy=False))
         # A row that is no step of any slot changes no window value (every window
         # aggregates flagged rows only): only rows with some flag set are read on.
         conds: list[exp.Expr] = []
@@ -150,7 +150,9 @@ class WindowedPass:
             on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
             for i, (src, where) in enumerate(self.steps(slot)):
                 if src != source:
-                    cols.append(exp.alias_(number(0), self.flag_name(slot, i), quoted=True))
+                    cols.append(
+                        exp.alias_(number(0), self.flag_name(slot, i), quoted=True, copy=False)
+                    )
                     continue
                 parts = []
                 if where is not None:
@@ -167,7 +169,9 @@ class WindowedPass:
                     every_row = True
                 else:
                     conds.append(cond.copy())
-                cols.append(exp.alias_(_flag(cond), self.flag_name(slot, i), quoted=True))
+                cols.append(
+                    exp.alias_(_flag(cond), self.flag_name(slot, i), quoted=True, copy=False)
+                )
         keep: list[exp.Expr] = [
             exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
             exp.LTE(this=t.copy(), expression=g.clock.as_of()),
@@ -179,8 +183,8 @@ class WindowedPass:
 
         return (
             exp.select(*cols)
-            .from_(table_expr(proj.sources[source].table, proj.root))
-            .where(filters)
+            .from_(table_expr(proj.sources[source].table, proj.root), copy=False)
+            .where(filters, copy=False)
         )
 
     def window_start(self, slot: AggSlot, t: exp.Expr) -> exp.Expr | None:
@@ -230,7 +234,7 @@ class WindowedPass:
                 d = number(micros(_span_of(n)))
                 spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
                 w = self.window(slot, exp.Sum(this=_col(self.flag_name(slot, 0))), spec)
-                layers[0].append(exp.alias_(w, f"{slot.column}_w", quoted=True))
+                layers[0].append(exp.alias_(w, f"{slot.column}_w", quoted=True, copy=False))
                 continue
             k = len(n.steps)
             d = number(micros(n.within))
@@ -264,7 +268,9 @@ class WindowedPass:
                 layer = k - 2 - j
                 earliest = self.window(slot, exp.Min(this=prev), later.copy(), desc=True)
                 if j == 0:
-                    layers[layer].append(exp.alias_(earliest, f"{slot.column}_r", quoted=True))
+                    layers[layer].append(
+                        exp.alias_(earliest, f"{slot.column}_r", quoted=True, copy=False)
+                    )
                 else:
                     guarded = exp.Case(
                         ifs=[
@@ -277,7 +283,7 @@ class WindowedPass:
                         ]
                     )
                     name = f"{slot.column}_r{j + 1}"
-                    layers[layer].append(exp.alias_(guarded, name, quoted=True))
+                    layers[layer].append(exp.alias_(guarded, name, quoted=True, copy=False))
                     prev = _col(name)
         return layers
 
@@ -325,8 +331,17 @@ class WindowedPass:
         prev = "windowed_rows"
         for i, cols in enumerate(self.layers(), start=1):
             name = f"windowed_{i}"
-            out.append((name, exp.select(exp.Star(), *cols).from_(_ident(prev))))
+            out.append((name, exp.select(exp.Star(), *cols).from_(_ident(prev), copy=False)))
             prev = name
-        selects = [_col("k")] + [exp.alias_(self.hit(s), s.column, quoted=True) for s in self.slots]
-        out.append(("windowed", exp.select(*selects).from_(_ident(prev)).group_by(_col("k"))))
+        selects = [_col("k")] + [
+            exp.alias_(self.hit(s), s.column, quoted=True, copy=False) for s in self.slots
+        ]
+        out.append(
+            (
+                "windowed",
+                exp.select(*selects)
+                .from_(_ident(prev), copy=False)
+                .group_by(_col("k"), copy=False),
+            )
+        )
         return out

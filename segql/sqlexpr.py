@@ -219,8 +219,9 @@ class Translator:
             case "hour":
                 if type_of(args[0]) == DATE:  # midnight, but null stays null
                     missing = exp.Is(this=self.value(args[0]), expression=exp.null())
-                    return exp.Case(ifs=[exp.If(this=missing, true=exp.null())],
-                                    default=exp.Literal.number(0))
+                    return exp.Case(
+                        ifs=[exp.If(this=missing, true=exp.null())], default=exp.Literal.number(0)
+                    )
                 return d.hour(d.to_local(self.instant(args[0]), self.tz))
             case "date":
                 if type_of(args[0]) == DATE:
