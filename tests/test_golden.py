@@ -11,18 +11,10 @@ Regenerate them all (then review the diff with `git diff tests/golden`) with ONE
 Besides the byte comparison, each output must parse back with sqlglot in its dialect
 as exactly one statement, contain none of the constructs that dialect `lacks`, and
 compile to identical bytes twice.
-
-Definitions of the examples that use a construct the compiler does not support yet
-are listed in PENDING_CONSTRUCTS: they are left out of the compiled membership
-queries (goldens and engine runs) and a test asserts that each one still fails
-with "not supported yet" — so when it starts compiling, that test fails and the
-name must be removed from the list (and the goldens regenerated), after which the
-definition is checked like every other.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import difflib
 import functools
@@ -35,7 +27,6 @@ import sqlglot
 
 from segql import api, ast
 from segql.dialects import DIALECTS
-from segql.errors import SegqlError, SegqlErrors
 from segql.loader import parse_file
 from segql.model import Model
 from segql.parser import parse_module
@@ -49,11 +40,6 @@ LIVE_EXAMPLE = "ecommerce"  # the file whose live (no as_of) SQL is kept as a go
 REGEN = os.environ.get("SEGQL_REGEN_GOLDEN", "") == "1"
 REGEN_COMMAND = "SEGQL_REGEN_GOLDEN=1 pytest tests/test_golden.py"
 
-# Segments / segmentations of the examples that still fail to compile with
-# "... not supported yet" (LANGUAGE.md constructs not implemented yet), by name
-# (names are unique across the project). Keep it empty once everything compiles.
-PENDING_CONSTRUCTS: frozenset[str] = frozenset()
-
 EXAMPLE_FILES = sorted(
     p for p in EXAMPLES.iterdir() if p.suffix in (".seg", ".yml", ".yaml") and p.name != "segql.yml"
 )
@@ -66,10 +52,8 @@ def example_file(stem: str) -> Path:
 
 
 def load_example(stem: str, con=None) -> Model:
-    """The resolved model with the file's own outputs selected, pending ones left out."""
-    model = api.load([str(example_file(stem))], project=str(EXAMPLES), con=con)
-    keep = tuple(n for n in model.selected if n not in PENDING_CONSTRUCTS)
-    return dataclasses.replace(model, selected=keep)
+    """The resolved model with the file's own outputs selected."""
+    return api.load([str(example_file(stem))], project=str(EXAMPLES), con=con)
 
 
 def as_of_instant() -> dt.datetime:
@@ -113,36 +97,16 @@ def test_every_example_file_has_outputs() -> None:
 
 def test_whole_project_validates_and_compiles() -> None:
     model = api.load([str(EXAMPLES)], project=str(EXAMPLES))
-    names = set(model.selected)
-    assert PENDING_CONSTRUCTS <= names, "PENDING_CONSTRUCTS names a definition no example has"
-    model = dataclasses.replace(
-        model, selected=tuple(n for n in model.selected if n not in PENDING_CONSTRUCTS)
-    )
     sql = api.compile_model(model, "duckdb", as_of_instant())
     for stem in STEMS:  # every file's outputs are columns of the project's query
         for name in load_example(stem).selected:
             assert f'AS "{name}"' in sql
 
 
-@pytest.mark.parametrize("name", sorted(PENDING_CONSTRUCTS))
-def test_pending_construct_still_fails(name: str) -> None:
-    model = api.load([str(EXAMPLES)], project=str(EXAMPLES))
-    kind = model.kind(name)
-    assert kind in ("segment", "segmentation")
-    with pytest.raises((SegqlError, SegqlErrors)) as info:
-        api.compile_model(model, "duckdb", as_of_instant(), **{kind: name})
-    assert "not supported yet" in str(info.value), (
-        f"{name} now fails for another reason: {info.value}"
-    )
-
-
-def test_pending_constructs_are_the_only_failures() -> None:
-    """Everything not listed compiles one by one (a failure here is a new bug or
-    a definition to add to PENDING_CONSTRUCTS)."""
+def test_every_output_compiles_alone() -> None:
+    """Every segment and segmentation of the examples compiles on its own."""
     model = api.load([str(EXAMPLES)], project=str(EXAMPLES))
     for name in model.selected:
-        if name in PENDING_CONSTRUCTS:
-            continue
         api.compile_model(model, "duckdb", as_of_instant(), **{model.kind(name): name})
 
 
@@ -286,9 +250,6 @@ def test_as_of_is_fixed_or_live(dialect: str) -> None:
 @pytest.mark.parametrize("stem", STEMS)
 def test_public_compile_matches_golden(stem: str) -> None:
     """api.compile (what `segql compile --as-of` runs) gives the golden bytes."""
-    own = api.load([str(example_file(stem))], project=str(EXAMPLES)).selected
-    if PENDING_CONSTRUCTS & set(own):
-        pytest.skip(f"{stem} has pending constructs: api.compile would fail")
     sql = api.compile([str(example_file(stem))], project=str(EXAMPLES), as_of=AS_OF)
     assert sql == compiled(stem, "duckdb")
     assert sql == api.compile(
