@@ -317,7 +317,8 @@ def _token_error(
     hints: list[str] = []
     closer = _CLOSER[opened[-1][0]] if opened else None
     if tok.type == "NAME" and str(tok) == "by" and "BY_KIND" in expected:
-        kind = re.match(r"\s*(\S*)", text[tok.end_pos or 0 :]).group(1)
+        after = re.match(r"\s*(\S*)", text[tok.end_pos or 0 :])
+        kind = after.group(1) if after else ""
         kind_at = text.index(kind, tok.end_pos or 0) if kind else tok.end_pos or 0
         line, col = _line_col(text, kind_at)
         span = Span(file, line, col, line, col + max(1, len(kind)))
@@ -422,7 +423,7 @@ def _unit_hint(word: str) -> str:
 
 
 def _bad_character(e: lark.exceptions.UnexpectedCharacters, text: str, file: str) -> SegqlError:
-    pos = e.pos_in_stream
+    pos = e.pos_in_stream or 0
     ch = text[pos] if pos < len(text) else ""
     line, col = _line_col(text, pos)
     end_of_line = text.find("\n", pos)
@@ -598,16 +599,20 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
     def compare_eq(self, meta, c):
         return ast.Binary("=", c[0], c[1], self._span(meta))
 
-    def _arith(op):  # noqa: N805 - helper building a method
-        def method(self, meta, c):
-            return ast.Binary(op, c[0], c[1], self._span(meta))
+    def _arith(self, op: str, meta, c) -> ast.Binary:
+        return ast.Binary(op, c[0], c[1], self._span(meta))
 
-        return method
+    def add(self, meta, c):
+        return self._arith("+", meta, c)
 
-    add = _arith("+")
-    sub = _arith("-")
-    mul = _arith("*")
-    div = _arith("/")
+    def sub(self, meta, c):
+        return self._arith("-", meta, c)
+
+    def mul(self, meta, c):
+        return self._arith("*", meta, c)
+
+    def div(self, meta, c):
+        return self._arith("/", meta, c)
 
     def expr_list(self, meta, c):
         return tuple(c)

@@ -159,7 +159,9 @@ class _Resolver:
                 if d.name not in self.defs:
                     self.defs[d.name] = d
                 if isinstance(d, ast.Segmentation):
-                    labels = [*(r for r in d.rules), *([d.catch_all] if d.catch_all else [])]
+                    labels: list[ast.Rule | ast.CatchAll] = [*d.rules]
+                    if d.catch_all is not None:
+                        labels.append(d.catch_all)
                     for r in labels:
                         skip = len("else") if r is d.catch_all else 0
                         claim(r.label, partial(narrow, r.span, r.label, skip=skip), "label")
@@ -192,14 +194,14 @@ class _Resolver:
                 self.check_call(call)
                 return call
             case _:
-                kids = {}
-                for f in dataclasses.fields(e):
-                    v = getattr(e, f.name)
+                kids: dict[str, ast.Expr | tuple[ast.Expr, ...]] = {}
+                for fld in dataclasses.fields(e):  # type: ignore[arg-type]
+                    v = getattr(e, fld.name)
                     if isinstance(v, ast.Node):
-                        kids[f.name] = self.expr(v, source)
+                        kids[fld.name] = self.expr(v, source)  # type: ignore[arg-type]
                     elif isinstance(v, tuple) and v and isinstance(v[0], ast.Node):
-                        kids[f.name] = tuple(self.expr(x, source) for x in v)
-                node = dataclasses.replace(e, **kids) if kids else e
+                        kids[fld.name] = tuple(self.expr(x, source) for x in v)
+                node = dataclasses.replace(e, **kids) if kids else e  # type: ignore[arg-type]
                 self.check_operator(node)
                 return node
 

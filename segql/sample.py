@@ -255,7 +255,7 @@ def generate(con: duckdb.DuckDBPyConnection, scale: float = 0.01, seed: int = 42
         con.execute(sql["customers"])
         con.execute(sql["orders"], [n_orders])
         # Size background browsing from the orders actually generated so the total is on target.
-        (got_orders,) = con.execute("SELECT count(*) FROM orders").fetchone()
+        (got_orders,) = con.execute("SELECT count(*) FROM orders").fetchone() or (0,)
         background = max(
             0.0,
             _EVENTS * scale - _EVENTS_PER_ORDER * got_orders - _EVENTS_PER_CUSTOMER * n_customers,
