@@ -128,7 +128,7 @@ def test_windowed_constructs_are_generated_once_they_compile():
 
 @pytest.mark.skipif(LONG, reason="long mode runs test_duckdb_matches_oracle_long instead")
 def test_duckdb_matches_oracle():
-    stats = _run(examples=50, derandomize=True)
+    stats = _run(examples=100, derandomize=True)
     assert stats.cases["duckdb"] >= CI_MIN_CASES, stats.line()
     assert stats.split > stats.cases["duckdb"] // 10, "too few cases separate entities"
 

@@ -74,7 +74,7 @@ def spark():
 
 @pytest.mark.skipif(LONG, reason="long mode runs the _long variant")
 def test_postgres_matches_oracle(postgres):
-    stats = _run(postgres_engine(postgres), examples=45, derandomize=True)
+    stats = _run(postgres_engine(postgres), examples=100, derandomize=True)
     assert stats.cases["postgres"] >= CI_MIN_CASES, stats.line()
 
 
