@@ -63,6 +63,12 @@ class TimestampLit(Node):
 
 UNITS = ("second", "minute", "hour", "day", "week", "month")
 
+# seconds per unit: exact for second … week; a month and a year have no fixed
+# length, so where one is needed (a half-life, ordering two windows) the mean
+# Gregorian month / year is used
+FIXED_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+MEAN_SECONDS = {**FIXED_SECONDS, "month": 2629746, "year": 31556952}
+
 
 @dataclass(frozen=True)
 class Duration(Node):

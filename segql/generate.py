@@ -24,30 +24,10 @@ from segql.errors import SegqlError
 from segql.model import DefRef, ProfileRef, SourceCol, SourceRef
 from segql.passes import WindowedPass, is_windowed
 from segql.plan import AggSlot, DefSlot, Plan, RankSlot, slot_key
-from segql.project import Table
-from segql.sqlexpr import Translator, number, ordered
+from segql.sqlexpr import Translator, col, ident, number, ordered, table_expr
 from segql.windows import Clock, bounds, condition
 
 KEY = "k"
-
-
-def ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True, copy=False)
-
-
-def col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(ident(name), table=ident(table) if table else None)
-
-
-def table_expr(table: Table, root) -> exp.Table:
-    if table.is_path:
-        return exp.Table(this=ident(table.name))
-    parts = [ident(p) for p in table.parts]
-    return exp.Table(
-        this=parts[-1],
-        db=parts[-2] if len(parts) > 1 else None,
-        catalog=parts[-3] if len(parts) > 2 else None,
-    )
 
 
 # ------------------------------------------------------------------ scopes
@@ -183,19 +163,7 @@ class Generator:
         if func in ("decayed_count", "decayed_sum"):
             hl = node.half_life
             assert hl is not None  # the parser requires a half-life
-            per_us = (
-                {
-                    "second": 1,
-                    "minute": 60,
-                    "hour": 3600,
-                    "day": 86400,
-                    "week": 604800,
-                    "month": 2629746,
-                    "year": 31556952,
-                }[hl.unit]
-                * 1_000_000
-                * hl.amount
-            )
+            per_us = ast.MEAN_SECONDS[hl.unit] * 1_000_000 * hl.amount
             age = exp.Sub(
                 this=self.clock.as_of_us(),
                 expression=self.dialect.epoch_us(self.row_time(slot.source)),
@@ -271,7 +239,7 @@ class Generator:
             if window is not None:
                 pre.append(exp.alias_(window, f"{slot.column}_w", quoted=True, copy=False))
             selects.append(exp.alias_(agg, slot.column, quoted=True, copy=False))
-        rows: exp.Expr = table_expr(src.table, self.project.root)
+        rows: exp.Expr = table_expr(src.table)
         if pre:
             inner = (
                 exp.select(exp.Star(), *pre)
@@ -336,7 +304,7 @@ class Generator:
             cond = exp.and_(cond, universe.cond(self.model.universe))
         return (
             exp.select(*selects)
-            .from_(table_expr(proj.profiles, proj.root), copy=False)
+            .from_(table_expr(proj.profiles), copy=False)
             .where(cond, copy=False)
         )
 

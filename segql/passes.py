@@ -26,12 +26,11 @@ from sqlglot import exp
 from segql import ast
 from segql.errors import SegqlError
 from segql.plan import AggSlot
-from segql.sqlexpr import number, ordered
+from segql.sqlexpr import col, ident, number, ordered, table_expr
 from segql.windows import bounds, condition
 
 US = "us"  # epoch microseconds of the row
 T = "t"  # the row's instant
-_FIXED = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
 
 def _span_of(n: ast.Aggregate) -> ast.Duration:
@@ -46,21 +45,13 @@ def is_windowed(slot: AggSlot) -> bool:
 
 
 def micros(d: ast.Duration) -> int:
-    if d.unit not in _FIXED:
+    if d.unit not in ast.FIXED_SECONDS:
         raise SegqlError(
             f"a span in {d.unit}s has no fixed length",
             d.span,
             ("write it in days or weeks, e.g. 30 days",),
         )
-    return d.amount * _FIXED[d.unit] * 1_000_000
-
-
-def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True, copy=False)
-
-
-def _col(name: str) -> exp.Column:
-    return exp.column(_ident(name))
+    return d.amount * ast.FIXED_SECONDS[d.unit] * 1_000_000
 
 
 def _flag(cond: exp.Expr | None) -> exp.Expr:
@@ -122,7 +113,7 @@ class WindowedPass:
     def rows_branch(self, source: str) -> exp.Select:
         g = self.gen
         proj = g.project
-        key = exp.column(_ident(proj.key))
+        key = exp.column(ident(proj.key))
         t = g.row_time(source)
         cols: list[exp.Expr] = [
             exp.alias_(key.copy(), "k", quoted=True, copy=False),
@@ -179,11 +170,9 @@ class WindowedPass:
         if conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
         filters = exp.and_(*keep, copy=False)
-        from segql.generate import table_expr
-
         return (
             exp.select(*cols)
-            .from_(table_expr(proj.sources[source].table, proj.root), copy=False)
+            .from_(table_expr(proj.sources[source].table), copy=False)
             .where(filters, copy=False)
         )
 
@@ -211,14 +200,14 @@ class WindowedPass:
         self, slot: AggSlot, this: exp.Expr, spec: exp.WindowSpec, desc: bool = False
     ) -> exp.Window:
         n = slot.node
-        partition = [_col("k")]
+        partition = [col("k")]
         if isinstance(n, ast.Sequence) and n.on:
-            partition.append(_col(f"on_{n.on}"))
+            partition.append(col(f"on_{n.on}"))
         return exp.Window(
             this=this,
             partition_by=partition,
             # `us` is never null: no NULLS clause (BigQuery rejects one in windows)
-            order=exp.Order(expressions=[ordered(_col(US), desc)]),
+            order=exp.Order(expressions=[ordered(col(US), desc)]),
             spec=spec,
         )
 
@@ -233,7 +222,7 @@ class WindowedPass:
             if not isinstance(n, ast.Sequence):
                 d = number(micros(_span_of(n)))
                 spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
-                w = self.window(slot, exp.Sum(this=_col(self.flag_name(slot, 0))), spec)
+                w = self.window(slot, exp.Sum(this=col(self.flag_name(slot, 0))), spec)
                 layers[0].append(exp.alias_(w, f"{slot.column}_w", quoted=True, copy=False))
                 continue
             k = len(n.steps)
@@ -276,7 +265,7 @@ class WindowedPass:
                         ifs=[
                             exp.If(
                                 this=exp.EQ(
-                                    this=_col(self.flag_name(slot, j)), expression=number(1)
+                                    this=col(self.flag_name(slot, j)), expression=number(1)
                                 ),
                                 true=earliest,
                             )
@@ -284,12 +273,12 @@ class WindowedPass:
                     )
                     name = f"{slot.column}_r{j + 1}"
                     layers[layer].append(exp.alias_(guarded, name, quoted=True, copy=False))
-                    prev = _col(name)
+                    prev = col(name)
         return layers
 
     def _time_if(self, flag: str) -> exp.Expr:
         return exp.Case(
-            ifs=[exp.If(this=exp.EQ(this=_col(flag), expression=number(1)), true=_col(US))]
+            ifs=[exp.If(this=exp.EQ(this=col(flag), expression=number(1)), true=col(US))]
         )
 
     # -- per-key results
@@ -297,22 +286,22 @@ class WindowedPass:
         g = self.gen
         n = slot.node
         if not isinstance(n, ast.Sequence):
-            return exp.func("COALESCE", exp.Max(this=_col(f"{slot.column}_w")), number(0))
-        first = exp.EQ(this=_col(self.flag_name(slot, 0)), expression=number(1))
+            return exp.func("COALESCE", exp.Max(this=col(f"{slot.column}_w")), number(0))
+        first = exp.EQ(this=col(self.flag_name(slot, 0)), expression=number(1))
         parts: list[exp.Expr] = [first]
-        wc = condition(_col(T), bounds(n.window, g.clock))
+        wc = condition(col(T), bounds(n.window, g.clock))
         if wc is not None:
             parts.append(wc)
         d = number(micros(n.within))
-        deadline = exp.Add(this=_col(US), expression=d)
+        deadline = exp.Add(this=col(US), expression=d)
         if n.steps[-1].negated:
             # the follow-up period has ended
             parts.append(exp.LTE(this=deadline.copy(), expression=g.clock.as_of_us()))
-            c = _col(f"{slot.column}_c")
+            c = col(f"{slot.column}_c")
             if len(n.steps) == 2:
                 parts.append(exp.Is(this=c, expression=exp.null()))
             else:
-                b = _col(f"{slot.column}_b")
+                b = col(f"{slot.column}_b")
                 parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
                 parts.append(
                     exp.paren(
@@ -323,7 +312,7 @@ class WindowedPass:
                     )
                 )
         else:
-            parts.append(exp.LTE(this=_col(f"{slot.column}_r"), expression=deadline))
+            parts.append(exp.LTE(this=col(f"{slot.column}_r"), expression=deadline))
         return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
 
     def ctes(self) -> list[tuple[str, exp.Expr]]:
@@ -331,17 +320,15 @@ class WindowedPass:
         prev = "windowed_rows"
         for i, cols in enumerate(self.layers(), start=1):
             name = f"windowed_{i}"
-            out.append((name, exp.select(exp.Star(), *cols).from_(_ident(prev), copy=False)))
+            out.append((name, exp.select(exp.Star(), *cols).from_(ident(prev), copy=False)))
             prev = name
-        selects = [_col("k")] + [
+        selects = [col("k")] + [
             exp.alias_(self.hit(s), s.column, quoted=True, copy=False) for s in self.slots
         ]
         out.append(
             (
                 "windowed",
-                exp.select(*selects)
-                .from_(_ident(prev), copy=False)
-                .group_by(_col("k"), copy=False),
+                exp.select(*selects).from_(ident(prev), copy=False).group_by(col("k"), copy=False),
             )
         )
         return out

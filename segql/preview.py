@@ -31,6 +31,7 @@ from segql import ast
 from segql.errors import SegqlError
 from segql.model import Model
 from segql.project import Project
+from segql.sqlexpr import col, ident
 
 MEMBERS_TABLE = "__segql_members"
 # shares outside these bounds get a warning: a segment too small to act on, or
@@ -202,8 +203,16 @@ def _run(model: Model, con, as_of, source, data, show, step) -> PreviewResult:
         _segmentation(d, labels[d.name], counts, rule_columns[d.name], universe)
         for d in segmentations
     )
-    return PreviewResult(as_of, source, data, model.project.entity, model.project.key,
-                         universe, seg_summaries, sm_summaries)
+    return PreviewResult(
+        as_of,
+        source,
+        data,
+        model.project.entity,
+        model.project.key,
+        universe,
+        seg_summaries,
+        sm_summaries,
+    )
 
 
 def with_rule_segments(
@@ -272,21 +281,14 @@ def _sql(tree: exp.Expression) -> str:
         raise SegqlError(f"cannot express this on duckdb: {e}") from None
 
 
-def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def _col(name: str) -> exp.Column:
-    return exp.column(_ident(name))
-
-
 def _table() -> exp.Table:
-    return exp.Table(this=_ident(MEMBERS_TABLE))
+    return exp.Table(this=ident(MEMBERS_TABLE))
 
 
 def _one(flag: str) -> exp.Expression:
-    return exp.Case(ifs=[exp.If(this=_col(flag), true=exp.Literal.number(1))],
-                    default=exp.Literal.number(0))
+    return exp.Case(
+        ifs=[exp.If(this=col(flag), true=exp.Literal.number(1))], default=exp.Literal.number(0)
+    )
 
 
 def _fetch_counts(con, segments, segmentations, rule_columns) -> dict[tuple[str, str], int]:
@@ -296,12 +298,12 @@ def _fetch_counts(con, segments, segmentations, rule_columns) -> dict[tuple[str,
     selects: list[exp.Expression] = [exp.Count(this=exp.Star())]
     for name in segments:
         keys.append(("segment", name))
-        selects.append(exp.CountIf(this=_col(name)))
+        selects.append(exp.CountIf(this=col(name)))
     for d in segmentations:
         rules = rule_columns[d.name]
         for c in rules:
             keys.append(("rule", c))
-            selects.append(exp.CountIf(this=_col(c)))
+            selects.append(exp.CountIf(this=col(c)))
         keys.append(("overlap", d.name))
         matched = _one(rules[0])  # a segmentation has at least one rule
         for c in rules[1:]:
@@ -314,19 +316,19 @@ def _fetch_counts(con, segments, segmentations, rule_columns) -> dict[tuple[str,
 
 def _fetch_labels(con, column: str) -> dict[str | None, int]:
     q = (
-        exp.select(_col(column), exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
+        exp.select(col(column), exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
         .from_(_table())
-        .group_by(_col(column))
+        .group_by(col(column))
     )
     return {label: int(n) for label, n in con.execute(_sql(q)).fetchall()}
 
 
 def _fetch_examples(con, key: str, segment: str, n: int) -> list:
     q = (
-        exp.select(_col(key))
+        exp.select(col(key))
         .from_(_table())
-        .where(_col(segment))
-        .order_by(exp.Ordered(this=_col(key), desc=False, nulls_first=False))
+        .where(col(segment))
+        .order_by(exp.Ordered(this=col(key), desc=False, nulls_first=False))
         .limit(n)
     )
     return [row[0] for row in con.execute(_sql(q)).fetchall()]
@@ -347,19 +349,36 @@ def _warning(members: int, universe: int) -> str | None:
     return None
 
 
-def _segmentation(d: ast.Segmentation, labels: dict, counts: dict, rules: list[str],
-                  universe: int) -> SegmentationSummary:
+def _segmentation(
+    d: ast.Segmentation, labels: dict, counts: dict, rules: list[str], universe: int
+) -> SegmentationSummary:
     out = [
-        LabelSummary(r.label, labels.get(r.label, 0), _share(labels.get(r.label, 0), universe),
-                     counts["rule", c])
+        LabelSummary(
+            r.label,
+            labels.get(r.label, 0),
+            _share(labels.get(r.label, 0), universe),
+            counts["rule", c],
+        )
         for r, c in zip(d.rules, rules, strict=True)
     ]
     if d.catch_all is not None:
         n = labels.get(d.catch_all.label, 0)
         out.append(LabelSummary(d.catch_all.label, n, _share(n, universe), None, True))
-    return SegmentationSummary(d.name, d.by, tuple(out), labels.get(None, 0),
-                               d.catch_all is not None, counts["overlap", d.name])
+    return SegmentationSummary(
+        d.name,
+        d.by,
+        tuple(out),
+        labels.get(None, 0),
+        d.catch_all is not None,
+        counts["overlap", d.name],
+    )
 
 
-__all__ = ["preview", "PreviewResult", "SegmentSummary", "SegmentationSummary", "LabelSummary",
-           "with_rule_segments"]
+__all__ = [
+    "preview",
+    "PreviewResult",
+    "SegmentSummary",
+    "SegmentationSummary",
+    "LabelSummary",
+    "with_rule_segments",
+]

@@ -622,9 +622,7 @@ def _dur(d: ast.Duration) -> str:
 
 
 def _approx_seconds(d: ast.Duration) -> float:
-    per = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800,
-           "month": 2629746, "year": 31556952}
-    return d.amount * per[d.unit]
+    return d.amount * ast.MEAN_SECONDS[d.unit]
 
 
 def _as_dt(v):

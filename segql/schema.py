@@ -112,6 +112,8 @@ def _describe(con, table: Table, root: Path, diags: Diagnostics | None) -> dict[
     import duckdb
     from sqlglot import exp
 
+    from segql.sqlexpr import table_expr
+
     if table.is_path:
         path = Path(table.name)
         path = path if path.is_absolute() else root / path
@@ -123,12 +125,7 @@ def _describe(con, table: Table, root: Path, diags: Diagnostics | None) -> dict[
         if con is None:
             con = duckdb.connect()
     else:
-        parts = [exp.to_identifier(p, quoted=True) for p in table.parts]
-        relation = exp.Table(
-            this=parts[-1],
-            db=parts[-2] if len(parts) > 1 else None,
-            catalog=parts[-3] if len(parts) > 2 else None,
-        )
+        relation = table_expr(table)
     query = exp.select("*").from_(relation).limit(0).sql(dialect="duckdb")
     try:
         rel = con.sql(query)

@@ -26,6 +26,7 @@ from segql.model import (
     SourceCol,
     type_of,
 )
+from segql.project import Table
 from segql.windows import Clock, static_instant
 
 US_PER_DAY = 86_400_000_000
@@ -40,6 +41,27 @@ class Scope(Protocol):
     def definition(self, node: DefRef) -> exp.Expr: ...
     def aggregate(self, node: ast.Aggregate | ast.Sequence) -> exp.Expr: ...
     def rank(self, node: ast.Call) -> tuple[exp.Expr, exp.Expr]: ...
+
+
+def ident(name: str) -> exp.Identifier:
+    """A quoted identifier: every name is quoted, whatever it holds."""
+    return exp.to_identifier(name, quoted=True, copy=False)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(ident(name), table=ident(table) if table else None)
+
+
+def table_expr(table: Table) -> exp.Table:
+    """A project table: `schema.table` parts, or a CSV/Parquet path as one name."""
+    if table.is_path:
+        return exp.Table(this=ident(table.name))
+    parts = [ident(p) for p in table.parts]
+    return exp.Table(
+        this=parts[-1],
+        db=parts[-2] if len(parts) > 1 else None,
+        catalog=parts[-3] if len(parts) > 2 else None,
+    )
 
 
 def false() -> exp.Expr:

@@ -21,7 +21,6 @@ from segql import ast
 from segql.dialects import Dialect
 
 UTC = dt.UTC
-_FIXED_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
 
 def add_months(t: dt.datetime, months: int) -> dt.datetime:
@@ -37,7 +36,7 @@ def shift(t: dt.datetime, amount: int, unit: str) -> dt.datetime:
         return add_months(t, amount)
     if unit == "year":
         return add_months(t, 12 * amount)
-    return t + dt.timedelta(seconds=amount * _FIXED_UNITS[unit])
+    return t + dt.timedelta(seconds=amount * ast.FIXED_SECONDS[unit])
 
 
 def local_to_utc(local: dt.datetime, tz: str) -> dt.datetime:
