@@ -104,8 +104,9 @@ def segmentation_sql(model: Model, name: str, dialect: str = "duckdb") -> str:
 
 def floor_sql(model: Model, dialect: str = "duckdb") -> str:
     """universe + one grouped scan per source with a single COUNT(*) each."""
-    from segql.generate import Generator, col, ident, table_expr
+    from segql.generate import Generator
     from segql.plan import plan
+    from segql.sqlexpr import col, ident, table_expr
     from segql.windows import FixedClock
 
     d = get_dialect(dialect)
@@ -121,7 +122,7 @@ def floor_sql(model: Model, dialect: str = "duckdb") -> str:
                 exp.alias_(key.copy(), "k", quoted=True),
                 exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
             )
-            .from_(table_expr(src.table, project.root))
+            .from_(table_expr(src.table))
             .where(
                 exp.and_(
                     exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
