@@ -1,10 +1,19 @@
 """The windowed pass: sliding `any` counts and sequences (LANGUAGE.md §6).
 
 These need to compare rows with other rows of the same entity, which a grouped
-aggregate cannot do. All sources they use are read ONCE, together, into
-`windowed_rows` (UNION ALL, one 0/1 flag column per step), then window
-functions over (key[, on-column]) ordered by the row's epoch microseconds find,
-for each first-step row, what follows it; `windowed` groups the result per key.
+aggregate cannot do. Each such aggregate (one per distinct sliding count or
+sequence, however many segments use it) gets its own chain of CTEs:
+`windowed_<a>_rows` reads only the rows that are one of its steps (UNION ALL of
+its sources, one 0/1 flag column per step), window functions over
+(key[, on-column]) ordered by the row's epoch microseconds find, for each
+first-step row, what follows it (`windowed_<a>_1` …), and `windowed_<a>` groups
+the result per key.
+
+Why a chain per aggregate and not one shared read of every windowed source:
+every window sorts the rows it sees with every column they carry, so a shared
+read made each window sort the rows and flags of all the others. Measured on
+the benchmark project at scale 1 (five windowed aggregates): 3.3 CPU s shared,
+0.85 CPU s apart (docs/performance.md).
 
 Portability: frames are RANGE frames over an integer (epoch microseconds), not
 interval frames, which BigQuery and Snowflake lack; "strictly later" is
@@ -31,6 +40,7 @@ from segql.windows import bounds, condition
 
 US = "us"  # epoch microseconds of the row
 T = "t"  # the row's instant
+ON = "on"  # a sequence's `on` column
 
 
 def _span_of(n: ast.Aggregate) -> ast.Duration:
@@ -66,19 +76,20 @@ def _frame(start, start_side, end, end_side) -> exp.WindowSpec:
     )
 
 
+def _step(i: int) -> str:
+    """The flag column of step i (0-based) in a slot's rows."""
+    return f"s{i + 1}"
+
+
 class WindowedPass:
     """Builds the windowed CTEs for the windowed slots of a plan."""
 
     def __init__(self, gen, slots: list[AggSlot]):
         self.gen = gen
         self.slots = slots
-        self.flags: dict[tuple[str, str], tuple[str, ast.Expr | None]] = {}  # (slot, step) -> ...
-        self.on_columns: list[str] = []
         for slot in slots:
             n = slot.node
             if isinstance(n, ast.Sequence):
-                if n.on and n.on not in self.on_columns:
-                    self.on_columns.append(n.on)
                 negated = [s for s in n.steps if s.negated]
                 if negated and len(n.steps) > 3:
                     raise SegqlError(
@@ -90,68 +101,43 @@ class WindowedPass:
             else:
                 micros(_span_of(n))
 
-    # -- the rows: one branch per source, flags for every step
-    def sources(self) -> list[str]:
-        out: list[str] = []
-        for slot in self.slots:
-            n = slot.node
-            names = (
-                [s.source.name for s in n.steps] if isinstance(n, ast.Sequence) else [slot.source]
-            )
-            out.extend(x for x in names if x not in out)
-        return out
+    @staticmethod
+    def name(slot: AggSlot) -> str:
+        """The CTE with the slot's per-key result, in column `slot.column`."""
+        return f"windowed_{slot.column}"
 
+    # -- the rows of one slot: a branch per source of its steps, a flag per step
     def steps(self, slot: AggSlot) -> list[tuple[str, ast.Expr | None]]:
         n = slot.node
         if isinstance(n, ast.Sequence):
             return [(s.source.name, s.where) for s in n.steps]
         return [(slot.source, n.where)]
 
-    def flag_name(self, slot: AggSlot, i: int) -> str:
-        return f"{slot.column}_s{i + 1}"
-
-    def rows_branch(self, source: str) -> exp.Select:
+    def rows_branch(self, slot: AggSlot, source: str) -> exp.Select:
         g = self.gen
-        proj = g.project
-        key = exp.column(ident(proj.key))
+        key = col(g.project.key)
         t = g.row_time(source)
         cols: list[exp.Expr] = [
             exp.alias_(key.copy(), "k", quoted=True, copy=False),
             exp.alias_(t.copy(), T, quoted=True, copy=False),
             exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True, copy=False),
         ]
-        on: str | None
-        for on in self.on_columns:
-            has = on in g.model.source_columns.get(source, {}) or not g.model.source_columns.get(
-                source
-            )
-            used = any(
-                isinstance(s.node, ast.Sequence)
-                and s.node.on == on
-                and source in [st.source.name for st in s.node.steps]
-                for s in self.slots
-            )
-            value = g.row_column(source, on) if (has and used) else exp.null()
-            cols.append(exp.alias_(value, f"on_{on}", quoted=True, copy=False))
-        # A row that is no step of any slot changes no window value (every window
-        # aggregates flagged rows only): only rows with some flag set are read on.
+        on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
+        if on is not None:
+            cols.append(exp.alias_(g.row_column(source, on), ON, quoted=True, copy=False))
+        # Only rows that are a step are read on: a row with every flag 0 changes
+        # no window value, since every window aggregates flagged rows only.
         conds: list[exp.Expr] = []
         every_row = False
-        for slot in self.slots:
-            on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
-            for i, (src, where) in enumerate(self.steps(slot)):
-                if src != source:
-                    cols.append(
-                        exp.alias_(number(0), self.flag_name(slot, i), quoted=True, copy=False)
-                    )
-                    continue
+        for i, (src, where) in enumerate(self.steps(slot)):
+            flag: exp.Expr = number(0)
+            if src == source:
                 parts = []
                 if where is not None:
                     parts.append(g.rows.cond(where))
                 if on is not None:
-                    parts.append(
-                        exp.not_(exp.Is(this=g.row_column(source, on), expression=exp.null()))
-                    )
+                    present = exp.Is(this=g.row_column(source, on), expression=exp.null())
+                    parts.append(exp.not_(present))
                 start = self.window_start(slot, t)
                 if start is not None:
                     parts.append(start)
@@ -160,20 +146,18 @@ class WindowedPass:
                     every_row = True
                 else:
                     conds.append(cond.copy())
-                cols.append(
-                    exp.alias_(_flag(cond), self.flag_name(slot, i), quoted=True, copy=False)
-                )
+                flag = _flag(cond)
+            cols.append(exp.alias_(flag, _step(i), quoted=True, copy=False))
         keep: list[exp.Expr] = [
             exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
             exp.LTE(this=t.copy(), expression=g.clock.as_of()),
         ]
         if conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
-        filters = exp.and_(*keep, copy=False)
         return (
             exp.select(*cols)
-            .from_(table_expr(proj.sources[source].table), copy=False)
-            .where(filters, copy=False)
+            .from_(table_expr(g.project.sources[source].table), copy=False)
+            .where(exp.and_(*keep, copy=False), copy=False)
         )
 
     def window_start(self, slot: AggSlot, t: exp.Expr) -> exp.Expr | None:
@@ -188,11 +172,14 @@ class WindowedPass:
         op = exp.GTE if b.lower_inclusive else exp.GT
         return op(this=t.copy(), expression=b.lower.copy())
 
-    def rows_cte(self) -> exp.Expr:
-        branches = [self.rows_branch(s) for s in self.sources()]
-        q: exp.Expr = branches[0]
-        for b in branches[1:]:
-            q = exp.union(q, b, distinct=False)
+    def rows(self, slot: AggSlot) -> exp.Expr:
+        sources: list[str] = []
+        for src, _ in self.steps(slot):
+            if src not in sources:
+                sources.append(src)
+        q: exp.Expr = self.rows_branch(slot, sources[0])
+        for src in sources[1:]:
+            q = exp.union(q, self.rows_branch(slot, src), distinct=False)
         return q
 
     # -- window columns
@@ -202,7 +189,7 @@ class WindowedPass:
         n = slot.node
         partition = [col("k")]
         if isinstance(n, ast.Sequence) and n.on:
-            partition.append(col(f"on_{n.on}"))
+            partition.append(col(ON))
         return exp.Window(
             this=this,
             partition_by=partition,
@@ -211,69 +198,54 @@ class WindowedPass:
             spec=spec,
         )
 
-    def layers(self) -> list[list[exp.Expr]]:
-        """Window columns, layer by layer (a later step's result feeds an earlier one)."""
-        depth = max(
-            len(self.steps(s)) - 1 if isinstance(s.node, ast.Sequence) else 1 for s in self.slots
-        )
-        layers: list[list[exp.Expr]] = [[] for _ in range(max(depth, 1))]
-        for slot in self.slots:
-            n = slot.node
-            if not isinstance(n, ast.Sequence):
-                d = number(micros(_span_of(n)))
-                spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
-                w = self.window(slot, exp.Sum(this=col(self.flag_name(slot, 0))), spec)
-                layers[0].append(exp.alias_(w, f"{slot.column}_w", quoted=True, copy=False))
-                continue
-            k = len(n.steps)
-            d = number(micros(n.within))
-            if n.steps[-1].negated:
-                within = _frame(number(1), "FOLLOWING", d, "FOLLOWING")
-                last = self.flag_name(slot, k - 1)
-                layers[0].append(
+    def layers(self, slot: AggSlot) -> list[list[exp.Expr]]:
+        """The slot's window columns, layer by layer (a later step's result feeds
+        an earlier one)."""
+        n = slot.node
+        if not isinstance(n, ast.Sequence):
+            d = number(micros(_span_of(n)))
+            spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
+            w = self.window(slot, exp.Sum(this=col(_step(0))), spec)
+            return [[exp.alias_(w, "w", quoted=True, copy=False)]]
+        k = len(n.steps)
+        d = number(micros(n.within))
+        if n.steps[-1].negated:
+            within = _frame(number(1), "FOLLOWING", d, "FOLLOWING")
+            found = [
+                exp.alias_(
+                    self.window(slot, exp.Max(this=self._time_if(_step(k - 1))), within.copy()),
+                    "c",
+                    quoted=True,
+                    copy=False,
+                )
+            ]
+            if k == 3:
+                found.append(
                     exp.alias_(
-                        self.window(slot, exp.Max(this=self._time_if(last)), within.copy()),
-                        f"{slot.column}_c",
+                        self.window(slot, exp.Max(this=self._time_if(_step(1))), within.copy()),
+                        "b",
                         quoted=True,
+                        copy=False,
                     )
                 )
-                if k == 3:
-                    mid = self.flag_name(slot, 1)
-                    layers[0].append(
-                        exp.alias_(
-                            self.window(slot, exp.Max(this=self._time_if(mid)), within.copy()),
-                            f"{slot.column}_b",
-                            quoted=True,
-                        )
-                    )
+            return [found]
+        # positive chain: r_j = earliest completion of steps j..k from a step-j row
+        # "every later row", written as a frame growing from the partition's
+        # start in descending time: PostgreSQL recomputes a frame ending at
+        # UNBOUNDED FOLLOWING for each row (quadratic), not this one
+        later = _frame("UNBOUNDED", "PRECEDING", number(1), "PRECEDING")
+        prev = self._time_if(_step(k - 1))
+        layers: list[list[exp.Expr]] = []
+        for j in range(k - 2, -1, -1):  # steps k-1 … 1 (0-based j)
+            earliest = self.window(slot, exp.Min(this=prev), later.copy(), desc=True)
+            if j == 0:
+                layers.append([exp.alias_(earliest, "r", quoted=True, copy=False)])
                 continue
-            # positive chain: r_j = earliest completion of steps j..k from a step-j row
-            # "every later row", written as a frame growing from the partition's
-            # start in descending time: PostgreSQL recomputes a frame ending at
-            # UNBOUNDED FOLLOWING for each row (quadratic), not this one
-            later = _frame("UNBOUNDED", "PRECEDING", number(1), "PRECEDING")
-            prev = self._time_if(self.flag_name(slot, k - 1))
-            for j in range(k - 2, -1, -1):  # steps k-1 … 1 (0-based j)
-                layer = k - 2 - j
-                earliest = self.window(slot, exp.Min(this=prev), later.copy(), desc=True)
-                if j == 0:
-                    layers[layer].append(
-                        exp.alias_(earliest, f"{slot.column}_r", quoted=True, copy=False)
-                    )
-                else:
-                    guarded = exp.Case(
-                        ifs=[
-                            exp.If(
-                                this=exp.EQ(
-                                    this=col(self.flag_name(slot, j)), expression=number(1)
-                                ),
-                                true=earliest,
-                            )
-                        ]
-                    )
-                    name = f"{slot.column}_r{j + 1}"
-                    layers[layer].append(exp.alias_(guarded, name, quoted=True, copy=False))
-                    prev = col(name)
+            step_row = exp.EQ(this=col(_step(j)), expression=number(1))
+            guarded = exp.Case(ifs=[exp.If(this=step_row, true=earliest)])
+            name = f"r{j + 1}"
+            layers.append([exp.alias_(guarded, name, quoted=True, copy=False)])
+            prev = col(name)
         return layers
 
     def _time_if(self, flag: str) -> exp.Expr:
@@ -281,13 +253,13 @@ class WindowedPass:
             ifs=[exp.If(this=exp.EQ(this=col(flag), expression=number(1)), true=col(US))]
         )
 
-    # -- per-key results
+    # -- per-key result
     def hit(self, slot: AggSlot) -> exp.Expr:
         g = self.gen
         n = slot.node
         if not isinstance(n, ast.Sequence):
-            return exp.func("COALESCE", exp.Max(this=col(f"{slot.column}_w")), number(0))
-        first = exp.EQ(this=col(self.flag_name(slot, 0)), expression=number(1))
+            return exp.func("COALESCE", exp.Max(this=col("w")), number(0))
+        first = exp.EQ(this=col(_step(0)), expression=number(1))
         parts: list[exp.Expr] = [first]
         wc = condition(col(T), bounds(n.window, g.clock))
         if wc is not None:
@@ -297,11 +269,11 @@ class WindowedPass:
         if n.steps[-1].negated:
             # the follow-up period has ended
             parts.append(exp.LTE(this=deadline.copy(), expression=g.clock.as_of_us()))
-            c = col(f"{slot.column}_c")
+            c = col("c")
             if len(n.steps) == 2:
                 parts.append(exp.Is(this=c, expression=exp.null()))
             else:
-                b = col(f"{slot.column}_b")
+                b = col("b")
                 parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
                 parts.append(
                     exp.paren(
@@ -312,23 +284,26 @@ class WindowedPass:
                     )
                 )
         else:
-            parts.append(exp.LTE(this=col(f"{slot.column}_r"), expression=deadline))
+            parts.append(exp.LTE(this=col("r"), expression=deadline))
         return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
 
     def ctes(self) -> list[tuple[str, exp.Expr]]:
-        out: list[tuple[str, exp.Expr]] = [("windowed_rows", self.rows_cte())]
-        prev = "windowed_rows"
-        for i, cols in enumerate(self.layers(), start=1):
-            name = f"windowed_{i}"
-            out.append((name, exp.select(exp.Star(), *cols).from_(ident(prev), copy=False)))
-            prev = name
-        selects = [col("k")] + [
-            exp.alias_(self.hit(s), s.column, quoted=True, copy=False) for s in self.slots
-        ]
-        out.append(
-            (
-                "windowed",
-                exp.select(*selects).from_(ident(prev), copy=False).group_by(col("k"), copy=False),
+        out: list[tuple[str, exp.Expr]] = []
+        for slot in self.slots:
+            name = self.name(slot)
+            prev = f"{name}_rows"
+            out.append((prev, self.rows(slot)))
+            for i, cols in enumerate(self.layers(slot), start=1):
+                layer = exp.select(exp.Star(), *cols).from_(ident(prev), copy=False)
+                out.append((f"{name}_{i}", layer))
+                prev = f"{name}_{i}"
+            result = exp.alias_(self.hit(slot), slot.column, quoted=True, copy=False)
+            out.append(
+                (
+                    name,
+                    exp.select(col("k"), result)
+                    .from_(ident(prev), copy=False)
+                    .group_by(col("k"), copy=False),
+                )
             )
-        )
         return out

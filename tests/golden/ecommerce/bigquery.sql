@@ -129,50 +129,149 @@ WITH `universe` AS (
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
-), `windowed_rows` AS (
+), `windowed_a4_rows` AS (
   SELECT
     `customer_id` AS `k`,
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
-    `sku` AS `on_sku`,
+    `sku` AS `on`,
     CASE
       WHEN COALESCE(`name` = 'add_to_cart', FALSE)
       AND NOT `sku` IS NULL
       AND `occurred_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
       THEN 1
       ELSE 0
-    END AS `a4_s1`,
-    0 AS `a4_s2`,
-    CASE WHEN COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `a5_s1`,
-    0 AS `a5_s2`,
+    END AS `s1`,
+    0 AS `s2`
+  FROM `web_events`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      COALESCE(`name` = 'add_to_cart', FALSE)
+      AND NOT `sku` IS NULL
+      AND `occurred_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+    )
+  UNION ALL
+  SELECT
+    `customer_id` AS `k`,
+    `ordered_at` AS `t`,
+    UNIX_MICROS(`ordered_at`) AS `us`,
+    `sku` AS `on`,
+    0 AS `s1`,
+    CASE
+      WHEN NOT `sku` IS NULL AND `ordered_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS `s2`
+  FROM `orders`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      NOT `sku` IS NULL AND `ordered_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+    )
+), `windowed_a4_1` AS (
+  SELECT
+    *,
+    MAX(CASE WHEN `s2` = 1 THEN `us` END) OVER (
+      PARTITION BY `k`, `on`
+      ORDER BY `us` ASC
+      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
+    ) AS `c`
+  FROM `windowed_a4_rows`
+), `windowed_a4` AS (
+  SELECT
+    `k`,
+    MAX(
+      CASE
+        WHEN `s1` = 1
+        AND `t` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+        AND `us` + 172800000000 <= 1751328000000000
+        AND `c` IS NULL
+        THEN 1
+        ELSE 0
+      END
+    ) AS `a4`
+  FROM `windowed_a4_1`
+  GROUP BY
+    `k`
+), `windowed_a5_rows` AS (
+  SELECT
+    `customer_id` AS `k`,
+    `occurred_at` AS `t`,
+    UNIX_MICROS(`occurred_at`) AS `us`,
+    `sku` AS `on`,
+    CASE WHEN COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
+    0 AS `s2`
+  FROM `web_events`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL
+    )
+  UNION ALL
+  SELECT
+    `customer_id` AS `k`,
+    `ordered_at` AS `t`,
+    UNIX_MICROS(`ordered_at`) AS `us`,
+    `sku` AS `on`,
+    0 AS `s1`,
+    CASE WHEN NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s2`
+  FROM `orders`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      NOT `sku` IS NULL
+    )
+), `windowed_a5_1` AS (
+  SELECT
+    *,
+    MAX(CASE WHEN `s2` = 1 THEN `us` END) OVER (
+      PARTITION BY `k`, `on`
+      ORDER BY `us` ASC
+      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
+    ) AS `c`
+  FROM `windowed_a5_rows`
+), `windowed_a5` AS (
+  SELECT
+    `k`,
+    MAX(
+      CASE
+        WHEN `s1` = 1 AND `us` + 172800000000 <= 1751328000000000 AND `c` IS NULL
+        THEN 1
+        ELSE 0
+      END
+    ) AS `a5`
+  FROM `windowed_a5_1`
+  GROUP BY
+    `k`
+), `windowed_a6_rows` AS (
+  SELECT
+    `customer_id` AS `k`,
+    `occurred_at` AS `t`,
+    UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
       WHEN COALESCE(`name` = 'view', FALSE)
       AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       THEN 1
       ELSE 0
-    END AS `a6_s1`,
+    END AS `s1`,
     CASE
       WHEN COALESCE(`name` = 'add_to_cart', FALSE)
       AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       THEN 1
       ELSE 0
-    END AS `a6_s2`,
-    0 AS `a6_s3`,
-    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `a7_s1`
+    END AS `s2`,
+    0 AS `s3`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
       (
-        COALESCE(`name` = 'add_to_cart', FALSE)
-        AND NOT `sku` IS NULL
-        AND `occurred_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-      )
-      OR (
-        COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL
-      )
-      OR (
         COALESCE(`name` = 'view', FALSE)
         AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       )
@@ -180,104 +279,85 @@ WITH `universe` AS (
         COALESCE(`name` = 'add_to_cart', FALSE)
         AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       )
-      OR COALESCE(`name` = 'pricing_view', FALSE)
     )
   UNION ALL
   SELECT
     `customer_id` AS `k`,
     `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
-    `sku` AS `on_sku`,
-    0 AS `a4_s1`,
-    CASE
-      WHEN NOT `sku` IS NULL AND `ordered_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-      THEN 1
-      ELSE 0
-    END AS `a4_s2`,
-    0 AS `a5_s1`,
-    CASE WHEN NOT `sku` IS NULL THEN 1 ELSE 0 END AS `a5_s2`,
-    0 AS `a6_s1`,
-    0 AS `a6_s2`,
-    CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `a6_s3`,
-    0 AS `a7_s1`
+    0 AS `s1`,
+    0 AS `s2`,
+    CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `s3`
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
     AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
-      (
-        NOT `sku` IS NULL AND `ordered_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-      )
-      OR NOT `sku` IS NULL
-      OR `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+      `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
     )
-), `windowed_1` AS (
+), `windowed_a6_1` AS (
   SELECT
     *,
-    MAX(CASE WHEN `a4_s2` = 1 THEN `us` END) OVER (
-      PARTITION BY `k`, `on_sku`
-      ORDER BY `us` ASC
-      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
-    ) AS `a4_c`,
-    MAX(CASE WHEN `a5_s2` = 1 THEN `us` END) OVER (
-      PARTITION BY `k`, `on_sku`
-      ORDER BY `us` ASC
-      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
-    ) AS `a5_c`,
     CASE
-      WHEN `a6_s2` = 1
-      THEN MIN(CASE WHEN `a6_s3` = 1 THEN `us` END) OVER (
+      WHEN `s2` = 1
+      THEN MIN(CASE WHEN `s3` = 1 THEN `us` END) OVER (
         PARTITION BY `k`
         ORDER BY `us` DESC
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
       )
-    END AS `a6_r2`,
-    SUM(`a7_s1`) OVER (
-      PARTITION BY `k`
-      ORDER BY `us` ASC
-      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
-    ) AS `a7_w`
-  FROM `windowed_rows`
-), `windowed_2` AS (
+    END AS `r2`
+  FROM `windowed_a6_rows`
+), `windowed_a6_2` AS (
   SELECT
     *,
-    MIN(`a6_r2`) OVER (
+    MIN(`r2`) OVER (
       PARTITION BY `k`
       ORDER BY `us` DESC
       RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ) AS `a6_r`
-  FROM `windowed_1`
-), `windowed` AS (
+    ) AS `r`
+  FROM `windowed_a6_1`
+), `windowed_a6` AS (
   SELECT
     `k`,
     MAX(
       CASE
-        WHEN `a4_s1` = 1
-        AND `t` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-        AND `us` + 172800000000 <= 1751328000000000
-        AND `a4_c` IS NULL
-        THEN 1
-        ELSE 0
-      END
-    ) AS `a4`,
-    MAX(
-      CASE
-        WHEN `a5_s1` = 1 AND `us` + 172800000000 <= 1751328000000000 AND `a5_c` IS NULL
-        THEN 1
-        ELSE 0
-      END
-    ) AS `a5`,
-    MAX(
-      CASE
-        WHEN `a6_s1` = 1
+        WHEN `s1` = 1
         AND `t` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
-        AND `a6_r` <= `us` + 604800000000
+        AND `r` <= `us` + 604800000000
         THEN 1
         ELSE 0
       END
-    ) AS `a6`,
-    COALESCE(MAX(`a7_w`), 0) AS `a7`
-  FROM `windowed_2`
+    ) AS `a6`
+  FROM `windowed_a6_2`
+  GROUP BY
+    `k`
+), `windowed_a7_rows` AS (
+  SELECT
+    `customer_id` AS `k`,
+    `occurred_at` AS `t`,
+    UNIX_MICROS(`occurred_at`) AS `us`,
+    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `s1`
+  FROM `web_events`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      COALESCE(`name` = 'pricing_view', FALSE)
+    )
+), `windowed_a7_1` AS (
+  SELECT
+    *,
+    SUM(`s1`) OVER (
+      PARTITION BY `k`
+      ORDER BY `us` ASC
+      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
+    ) AS `w`
+  FROM `windowed_a7_rows`
+), `windowed_a7` AS (
+  SELECT
+    `k`,
+    COALESCE(MAX(`w`), 0) AS `a7`
+  FROM `windowed_a7_1`
   GROUP BY
     `k`
 ), `base` AS (
@@ -310,17 +390,23 @@ WITH `universe` AS (
     COALESCE(`src_events`.`a25`, 0) AS `a25`,
     COALESCE(`src_events`.`a26`, 0) AS `a26`,
     COALESCE(`src_events`.`a29`, 0) AS `a29`,
-    COALESCE(`windowed`.`a4`, 0) AS `a4`,
-    COALESCE(`windowed`.`a5`, 0) AS `a5`,
-    COALESCE(`windowed`.`a6`, 0) AS `a6`,
-    COALESCE(`windowed`.`a7`, 0) AS `a7`
+    COALESCE(`windowed_a4`.`a4`, 0) AS `a4`,
+    COALESCE(`windowed_a5`.`a5`, 0) AS `a5`,
+    COALESCE(`windowed_a6`.`a6`, 0) AS `a6`,
+    COALESCE(`windowed_a7`.`a7`, 0) AS `a7`
   FROM `universe`
   LEFT JOIN `src_orders`
     ON `universe`.`k` = `src_orders`.`k`
   LEFT JOIN `src_events`
     ON `universe`.`k` = `src_events`.`k`
-  LEFT JOIN `windowed`
-    ON `universe`.`k` = `windowed`.`k`
+  LEFT JOIN `windowed_a4`
+    ON `universe`.`k` = `windowed_a4`.`k`
+  LEFT JOIN `windowed_a5`
+    ON `universe`.`k` = `windowed_a5`.`k`
+  LEFT JOIN `windowed_a6`
+    ON `universe`.`k` = `windowed_a6`.`k`
+  LEFT JOIN `windowed_a7`
+    ON `universe`.`k` = `windowed_a7`.`k`
 ), `layer_1` AS (
   SELECT
     *,

@@ -47,38 +47,62 @@ WITH `universe` AS (
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
-), `windowed_rows` AS (
+), `windowed_a6_rows` AS (
   SELECT
     `customer_id` AS `k`,
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
-    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `a6_s1`,
-    CASE
-      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
-      AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-      THEN 1
-      ELSE 0
-    END AS `a7_s1`,
-    0 AS `a7_s2`
+    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `s1`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
       COALESCE(`name` = 'pricing_view', FALSE)
-      OR (
-        COALESCE(`name` = 'add_to_cart', FALSE)
-        AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-      )
+    )
+), `windowed_a6_1` AS (
+  SELECT
+    *,
+    SUM(`s1`) OVER (
+      PARTITION BY `k`
+      ORDER BY `us` ASC
+      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
+    ) AS `w`
+  FROM `windowed_a6_rows`
+), `windowed_a6` AS (
+  SELECT
+    `k`,
+    COALESCE(MAX(`w`), 0) AS `a6`
+  FROM `windowed_a6_1`
+  GROUP BY
+    `k`
+), `windowed_a7_rows` AS (
+  SELECT
+    `customer_id` AS `k`,
+    `occurred_at` AS `t`,
+    UNIX_MICROS(`occurred_at`) AS `us`,
+    CASE
+      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
+      AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS `s1`,
+    0 AS `s2`
+  FROM `web_events`
+  WHERE
+    NOT `customer_id` IS NULL
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      COALESCE(`name` = 'add_to_cart', FALSE)
+      AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
     )
   UNION ALL
   SELECT
     `customer_id` AS `k`,
     `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
-    0 AS `a6_s1`,
-    0 AS `a7_s1`,
-    CASE WHEN `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `a7_s2`
+    0 AS `s1`,
+    CASE WHEN `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `s2`
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
@@ -86,35 +110,29 @@ WITH `universe` AS (
     AND (
       `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
     )
-), `windowed_1` AS (
+), `windowed_a7_1` AS (
   SELECT
     *,
-    SUM(`a6_s1`) OVER (
-      PARTITION BY `k`
-      ORDER BY `us` ASC
-      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
-    ) AS `a6_w`,
-    MAX(CASE WHEN `a7_s2` = 1 THEN `us` END) OVER (
+    MAX(CASE WHEN `s2` = 1 THEN `us` END) OVER (
       PARTITION BY `k`
       ORDER BY `us` ASC
       RANGE BETWEEN 1 FOLLOWING AND 86400000000 FOLLOWING
-    ) AS `a7_c`
-  FROM `windowed_rows`
-), `windowed` AS (
+    ) AS `c`
+  FROM `windowed_a7_rows`
+), `windowed_a7` AS (
   SELECT
     `k`,
-    COALESCE(MAX(`a6_w`), 0) AS `a6`,
     MAX(
       CASE
-        WHEN `a7_s1` = 1
+        WHEN `s1` = 1
         AND `t` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
         AND `us` + 86400000000 <= 1751328000000000
-        AND `a7_c` IS NULL
+        AND `c` IS NULL
         THEN 1
         ELSE 0
       END
     ) AS `a7`
-  FROM `windowed_1`
+  FROM `windowed_a7_1`
   GROUP BY
     `k`
 ), `base` AS (
@@ -132,15 +150,17 @@ WITH `universe` AS (
     COALESCE(`src_events`.`a10`, 0) AS `a10`,
     COALESCE(`src_events`.`a11`, 0) AS `a11`,
     COALESCE(`src_events`.`a12`, 0) AS `a12`,
-    COALESCE(`windowed`.`a6`, 0) AS `a6`,
-    COALESCE(`windowed`.`a7`, 0) AS `a7`
+    COALESCE(`windowed_a6`.`a6`, 0) AS `a6`,
+    COALESCE(`windowed_a7`.`a7`, 0) AS `a7`
   FROM `universe`
   LEFT JOIN `src_orders`
     ON `universe`.`k` = `src_orders`.`k`
   LEFT JOIN `src_events`
     ON `universe`.`k` = `src_events`.`k`
-  LEFT JOIN `windowed`
-    ON `universe`.`k` = `windowed`.`k`
+  LEFT JOIN `windowed_a6`
+    ON `universe`.`k` = `windowed_a6`.`k`
+  LEFT JOIN `windowed_a7`
+    ON `universe`.`k` = `windowed_a7`.`k`
 ), `layer_1` AS (
   SELECT
     *,
