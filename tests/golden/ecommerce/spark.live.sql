@@ -85,12 +85,6 @@ WITH `universe` AS (
     `customer_id` AS `k`,
     COUNT(CASE WHEN `occurred_at` > CURRENT_TIMESTAMP() - INTERVAL '7' DAY THEN 1 END) AS `a1`,
     COUNT(CASE WHEN `occurred_at` <= CURRENT_TIMESTAMP() - INTERVAL '7' DAY THEN 1 END) AS `a2`,
-    COUNT(
-      DISTINCT CASE
-        WHEN `occurred_at` > CURRENT_TIMESTAMP() - INTERVAL '28' DAY
-        THEN CAST(`occurred_at` AS DATE)
-      END
-    ) AS `a21`,
     SUM(
       POWER(
         0.5,
@@ -126,6 +120,34 @@ WITH `universe` AS (
     NOT `customer_id` IS NULL AND `occurred_at` <= CURRENT_TIMESTAMP()
   GROUP BY
     `customer_id`
+), `distinct_a21` AS (
+  SELECT
+    `k`,
+    COUNT(`h_a21`) AS `a21`
+  FROM (
+    SELECT
+      `k`,
+      MAX(`h_a21`) AS `h_a21`
+    FROM (
+      SELECT
+        `customer_id` AS `k`,
+        CAST(`occurred_at` AS DATE) AS `v`,
+        CASE WHEN `occurred_at` > CURRENT_TIMESTAMP() - INTERVAL '28' DAY THEN 1 END AS `h_a21`
+      FROM `web_events`
+      WHERE
+        NOT `customer_id` IS NULL
+        AND `occurred_at` <= CURRENT_TIMESTAMP()
+        AND NOT CAST(`occurred_at` AS DATE) IS NULL
+        AND (
+          `occurred_at` > CURRENT_TIMESTAMP() - INTERVAL '28' DAY
+        )
+    ) AS `distinct_rows`
+    GROUP BY
+      `k`,
+      `v`
+  ) AS `pairs`
+  GROUP BY
+    `k`
 ), `windowed_a4_rows` AS (
   SELECT
     `customer_id` AS `k`,
@@ -383,12 +405,12 @@ WITH `universe` AS (
     `src_orders`.`a28` AS `a28`,
     COALESCE(`src_events`.`a1`, 0) AS `a1`,
     COALESCE(`src_events`.`a2`, 0) AS `a2`,
-    COALESCE(`src_events`.`a21`, 0) AS `a21`,
     COALESCE(`src_events`.`a22`, 0) AS `a22`,
     COALESCE(`src_events`.`a23`, 0) AS `a23`,
     COALESCE(`src_events`.`a25`, 0) AS `a25`,
     COALESCE(`src_events`.`a26`, 0) AS `a26`,
     COALESCE(`src_events`.`a29`, 0) AS `a29`,
+    COALESCE(`distinct_a21`.`a21`, 0) AS `a21`,
     COALESCE(`windowed_a4`.`a4`, 0) AS `a4`,
     COALESCE(`windowed_a5`.`a5`, 0) AS `a5`,
     COALESCE(`windowed_a6`.`a6`, 0) AS `a6`,
@@ -398,6 +420,8 @@ WITH `universe` AS (
     ON `universe`.`k` = `src_orders`.`k`
   LEFT JOIN `src_events`
     ON `universe`.`k` = `src_events`.`k`
+  LEFT JOIN `distinct_a21`
+    ON `universe`.`k` = `distinct_a21`.`k`
   LEFT JOIN `windowed_a4`
     ON `universe`.`k` = `windowed_a4`.`k`
   LEFT JOIN `windowed_a5`
@@ -451,32 +475,61 @@ WITH `universe` AS (
       UNIX_MICROS(CURRENT_TIMESTAMP()) - UNIX_MICROS(`a18`)
     ) / 86400000000.0) AS BIGINT) AS `d_recency`
   FROM `base`
-), `layer_2` AS (
+), `rank_r1` AS (
   SELECT
-    *,
-    CASE
-      WHEN NOT `d_monetary` IS NULL
-      THEN COUNT(`d_monetary`) OVER (ORDER BY `d_monetary` ASC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    END AS `r1_le`,
-    COUNT(`d_monetary`) OVER () AS `r1_n`,
-    CASE
-      WHEN NOT -(
+    `v`,
+    SUM(COUNT(*)) OVER (ORDER BY `v` ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS `le`,
+    SUM(COUNT(*)) OVER () AS `n`
+  FROM (
+    SELECT
+      `d_monetary` AS `v`
+    FROM `layer_1`
+    WHERE
+      NOT `d_monetary` IS NULL
+  ) AS `rank_values`
+  GROUP BY
+    `v`
+), `rank_r2` AS (
+  SELECT
+    `v`,
+    SUM(COUNT(*)) OVER (ORDER BY `v` ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS `le`,
+    SUM(COUNT(*)) OVER () AS `n`
+  FROM (
+    SELECT
+      -(
+        `d_recency`
+      ) AS `v`
+    FROM `layer_1`
+    WHERE
+      NOT -(
         `d_recency`
       ) IS NULL
-      THEN COUNT(-(
-        `d_recency`
-      )) OVER (ORDER BY -(
-        `d_recency`
-      ) ASC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    END AS `r2_le`,
-    COUNT(-(
-      `d_recency`
-    )) OVER () AS `r2_n`,
-    CASE
-      WHEN NOT `d_frequency` IS NULL
-      THEN COUNT(`d_frequency`) OVER (ORDER BY `d_frequency` ASC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    END AS `r3_le`,
-    COUNT(`d_frequency`) OVER () AS `r3_n`,
+  ) AS `rank_values`
+  GROUP BY
+    `v`
+), `rank_r3` AS (
+  SELECT
+    `v`,
+    SUM(COUNT(*)) OVER (ORDER BY `v` ASC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS `le`,
+    SUM(COUNT(*)) OVER () AS `n`
+  FROM (
+    SELECT
+      `d_frequency` AS `v`
+    FROM `layer_1`
+    WHERE
+      NOT `d_frequency` IS NULL
+  ) AS `rank_values`
+  GROUP BY
+    `v`
+), `layer_2` AS (
+  SELECT
+    `layer_1`.*,
+    `rank_r1`.`le` AS `r1_le`,
+    `rank_r1`.`n` AS `r1_n`,
+    `rank_r2`.`le` AS `r2_le`,
+    `rank_r2`.`n` AS `r2_n`,
+    `rank_r3`.`le` AS `r3_le`,
+    `rank_r3`.`n` AS `r3_n`,
     (
       COALESCE(`d_spend_last_month` >= 300, FALSE)
       OR COALESCE(`d_spend_this_year` >= 2000, FALSE)
@@ -484,6 +537,14 @@ WITH `universe` AS (
     COALESCE(`a16` >= 2.5, FALSE) AND COALESCE(`d_frequency` >= 2, FALSE) AS `d_bulk_buyers`,
     COALESCE(`d_engagement` < 1, FALSE) AND COALESCE(`a23` >= 10, FALSE) AS `d_cooling_down`
   FROM `layer_1`
+  LEFT JOIN `rank_r1`
+    ON `d_monetary` = `rank_r1`.`v`
+  LEFT JOIN `rank_r2`
+    ON -(
+      `d_recency`
+    ) = `rank_r2`.`v`
+  LEFT JOIN `rank_r3`
+    ON `d_frequency` = `rank_r3`.`v`
 ), `layer_3` AS (
   SELECT
     *,

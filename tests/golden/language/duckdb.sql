@@ -161,14 +161,25 @@ WITH "universe" AS (
     ON "universe"."k" = "windowed_a6"."k"
   LEFT JOIN "windowed_a7"
     ON "universe"."k" = "windowed_a7"."k"
+), "rank_r1" AS (
+  SELECT
+    "v",
+    SUM(COUNT(*)) OVER (ORDER BY "v" ASC NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS "le",
+    SUM(COUNT(*)) OVER () AS "n"
+  FROM (
+    SELECT
+      "a8" AS "v"
+    FROM "base"
+    WHERE
+      NOT "a8" IS NULL
+  ) AS "rank_values"
+  GROUP BY
+    "v"
 ), "layer_1" AS (
   SELECT
-    *,
-    CASE
-      WHEN NOT "a8" IS NULL
-      THEN COUNT("a8") OVER (ORDER BY "a8" ASC NULLS FIRST RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    END AS "r1_le",
-    COUNT("a8") OVER () AS "r1_n",
+    "base".*,
+    "rank_r1"."le" AS "r1_le",
+    "rank_r1"."n" AS "r1_n",
     CAST(FLOOR((
       1751328000000000 - EPOCH_US("a1")
     ) / 86400000000.0) AS BIGINT) AS "d_recency",
@@ -204,6 +215,8 @@ WITH "universe" AS (
       ELSE 'unclassified'
     END AS "d_viewing"
   FROM "base"
+  LEFT JOIN "rank_r1"
+    ON "a8" = "rank_r1"."v"
 ), "layer_2" AS (
   SELECT
     *,
