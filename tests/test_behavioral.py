@@ -165,6 +165,29 @@ def test_percentile_ties_share_and_nulls_excluded():
     check("score(avg(orders.amount), 2) = 2", data, {2, 3, 4}, as_of=AS_OF)
 
 
+def test_rank_of_a_constant():
+    # every entity ties: percentile 1.0, score = n. Ranks are counted grouped by
+    # value; a constant must not become `GROUP BY 2` (a column position) or
+    # `GROUP BY 2.5` (rejected by PostgreSQL) — found by the differential test
+    data = spend(10, 20, None)
+    check("score(2.5, 3) = 3", data, {1, 2, 3}, as_of=AS_OF)
+    check("score(2, 4) = 4 and percentile(1) = 100%", data, {1, 2, 3}, as_of=AS_OF)
+
+
+def test_several_ranks_in_one_layer():
+    # three ranks computed side by side and joined back on their values
+    data = spend(10, 20, 20, 40, None)
+    seg = (
+        "trait m = sum(orders.amount)\n"  # 10 20 20 40 0 -> 0 is a value too
+        "trait a = avg(orders.amount)\n"  # 10 20 20 40 null
+        "segment tested = score(m, 5) = 5 and score(a, 4) = 4 and percentile(0 - m) > 50%\n"
+    )
+    # score(m, 5): 0→1, 10→2, 20→4 (le 4 of 5), 40→5; score(a, 4): 40→4;
+    # 0 - m: 0→1.0, -10→0.8, -20→0.6, -40→0.2 → customer 4 fails the last part
+    check(seg, data, set(), as_of=AS_OF)
+    check(seg.replace("> 50%", "<= 20%"), data, {4}, as_of=AS_OF)
+
+
 def test_rfm_in_a_few_lines():
     data = spend(10, 20, 30, 40, 50)
     rfm = (

@@ -145,6 +145,21 @@ AGGREGATES = [
 ]
 
 
+def test_count_distinct_of_one_value_shares_a_pass() -> None:
+    # three count_distinct of orders.sku (two windows and a filter) in one query:
+    # computed together from (key, sku) pairs, each with its own mark
+    seg = (
+        "segmentation tested by priority {\n"
+        "  in_7_days = count_distinct(orders.sku, last 7 days) = 2\n"  # 1: B, A
+        "  ever_one = count_distinct(orders.sku) = 1\n"  # 2: A; 3: C, C; 5: A; 6: D
+        "  none_big = count_distinct(orders.sku where amount > 15) = 0\n"  # 4: no orders
+        "  else rest\n"
+        "}\n"
+    )
+    labels = {1: "in_7_days", 2: "ever_one", 3: "ever_one", 4: "none_big"}
+    check(seg, SHOP, {**labels, 5: "ever_one", 6: "ever_one"}, as_of=AS_OF)
+
+
 @pytest.mark.parametrize(("condition", "expected"), AGGREGATES)
 def test_aggregates(condition: str, expected: set[int]) -> None:
     check(condition, SHOP, expected, as_of=AS_OF)
