@@ -44,6 +44,8 @@ class Dialect:
 
     # -- LIKE: `%` and `_` are a segql pattern's only special characters
     like_backslash_escapes = False  # the engine's LIKE escapes with backslash by default
+    # MIN/MAX accept booleans (PostgreSQL has only bool_and/bool_or; Snowflake unverified)
+    minmax_boolean = True
 
     def like_pattern(self, pattern: exp.Expr) -> exp.Expr:
         """A pattern whose backslashes are ordinary characters on this engine."""
@@ -137,6 +139,7 @@ class DuckDB(Dialect):
 
 class Postgres(Dialect):
     like_backslash_escapes = True
+    minmax_boolean = False
 
     def epoch_us(self, ts):
         # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14
@@ -205,6 +208,7 @@ class BigQuery(Dialect):
 
 
 class Snowflake(Dialect):
+    minmax_boolean = False
     def now(self):
         return exp.cast(
             _fn("CONVERT_TIMEZONE", _lit("UTC"), exp.CurrentTimestamp()),

@@ -7,6 +7,8 @@ Query shape (CTE names are stable):
                     segment as a conditional aggregate (CASE inside COUNT/SUM…)
     distinct_<a>    count_distinct of one value, for all its windows and filters:
                     (key, value) pairs first, then counted per key
+    value_<a>       first/last of a value (not the time): the rows at the first or
+                    last time per key, then MIN/MAX of the value over those rows
     windowed_<a>    a sliding count or sequence (passes.py)
     base            universe LEFT JOIN each src_<source>
     layer_1 … n     ranks and definitions, each computed once, in dependency order
@@ -24,7 +26,7 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 from segql import ast
 from segql.dialects import Dialect
 from segql.errors import SegqlError
-from segql.model import DefRef, ProfileRef, SourceCol, SourceRef
+from segql.model import BOOLEAN, DefRef, ProfileRef, SourceCol, SourceRef, type_of
 from segql.passes import WindowedPass, is_windowed
 from segql.plan import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.sqlexpr import Translator, col, ident, number, ordered, table_expr
@@ -137,9 +139,18 @@ class Generator:
             return None
         return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
 
+    def minmax(self, func: str, x: exp.Expr, value: ast.Node) -> exp.Expr:
+        """MIN (min, first) or MAX (max, last) of x; of booleans, on engines without
+        MIN/MAX of booleans, BOOL_AND / BOOL_OR (the same, for true > false)."""
+        low = func in ("min", "first")
+        if type_of(value) == BOOLEAN and not self.dialect.minmax_boolean:
+            return exp.LogicalAnd(this=x) if low else exp.LogicalOr(this=x)
+        return exp.Min(this=x) if low else exp.Max(this=x)
+
     # -- the grouped scan of one source
-    def aggregate_expr(self, slot: AggSlot) -> tuple[exp.Expr, exp.Expr | None]:
-        """(aggregate over rows, optional window-function pre-column) of a slot."""
+    def aggregate_expr(self, slot: AggSlot) -> exp.Expr:
+        """The slot's aggregate over the source's rows (first/last of a value other
+        than the time: value_cte)."""
         node = slot.node
         assert isinstance(node, ast.Aggregate)  # sequences go to the windowed pass
         rc = self.row_condition(slot.source, node.window, node.where)
@@ -156,11 +167,12 @@ class Generator:
             v = self.rows.value(node.value)
         if func in ("count", "did"):
             if rc is None and isinstance(node.value, SourceRef):
-                return exp.Count(this=exp.Star()), None
-            return exp.Count(this=when(v)), None
-        if func in ("sum", "avg", "min", "max"):
-            cls = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}[func]
-            return cls(this=when(v)), None
+                return exp.Count(this=exp.Star())
+            return exp.Count(this=when(v))
+        if func in ("sum", "avg"):
+            return (exp.Sum if func == "sum" else exp.Avg)(this=when(v))
+        if func in ("min", "max", "first", "last"):  # first/last here: of the time
+            return self.minmax(func, when(v), node.value)
         if func in ("decayed_count", "decayed_sum"):
             hl = node.half_life
             assert hl is not None  # the parser requires a half-life
@@ -177,49 +189,7 @@ class Generator:
             capped = exp.func("LEAST", half_lives, number(1000))
             weight = exp.Pow(this=exp.Literal.number("0.5"), expression=capped)
             term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
-            return exp.Sum(this=when(term)), None
-        if func in ("first", "last"):
-            t = self.row_time(slot.source)
-            src = self.project.sources[slot.source]
-            if isinstance(node.value, SourceCol) and node.value.column == src.time:
-                cls = exp.Min if func == "first" else exp.Max
-                return cls(this=when(v)), None
-            # value at the earliest/latest row (ties: smallest/largest value)
-            desc = func == "last"
-            order = [
-                # rows in the window (and passing `where`) first
-                ordered(
-                    exp.Case(ifs=[exp.If(this=rc.copy(), true=number(0))], default=number(1))
-                    if rc is not None
-                    else number(0)
-                ),
-                ordered(t, desc),
-                # non-null values first, written portably (no NULLS LAST in windows)
-                ordered(
-                    exp.Case(
-                        ifs=[
-                            exp.If(
-                                this=exp.Is(this=v.copy(), expression=exp.null()), true=number(1)
-                            )
-                        ],
-                        default=number(0),
-                    )
-                ),
-                ordered(v.copy(), desc),
-            ]
-            window = exp.Window(
-                this=exp.FirstValue(this=when(v)),
-                partition_by=[col(self.project.key)],
-                order=exp.Order(expressions=order),
-                spec=exp.WindowSpec(
-                    kind="ROWS",
-                    start="UNBOUNDED",
-                    start_side="PRECEDING",
-                    end="UNBOUNDED",
-                    end_side="FOLLOWING",
-                ),
-            )
-            return exp.Max(this=col(f"{slot.column}_w")), window
+            return exp.Sum(this=when(term))
         raise SegqlError(f"{func}() is not supported yet", node.span)
 
     def source_cte(self, source: str, slots: list[AggSlot]) -> exp.Select:
@@ -231,28 +201,12 @@ class Generator:
         if floor is not None:
             filters.append(exp.GTE(this=t.copy(), expression=self.dialect.instant(floor)))
         selects: list[exp.Expr] = [exp.alias_(key.copy(), KEY, quoted=True, copy=False)]
-        pre: list[exp.Expr] = []
         for slot in slots:
-            agg, window = self.aggregate_expr(slot)
-            if window is not None:
-                pre.append(exp.alias_(window, f"{slot.column}_w", quoted=True, copy=False))
+            agg = self.aggregate_expr(slot)
             selects.append(exp.alias_(agg, slot.column, quoted=True, copy=False))
-        rows: exp.Expr = table_expr(src.table)
-        if pre:
-            inner = (
-                exp.select(exp.Star(), *pre)
-                .from_(rows, copy=False)
-                .where(exp.and_(*filters), copy=False)
-            )
-            # the key is aliased in the outer select: group by the raw column
-            return (
-                exp.select(*selects)
-                .from_(inner.subquery(ident("r")), copy=False)
-                .group_by(key.copy(), copy=False)
-            )
         return (
             exp.select(*selects)
-            .from_(rows, copy=False)
+            .from_(table_expr(src.table), copy=False)
             .where(exp.and_(*filters), copy=False)
             .group_by(key.copy(), copy=False)
         )
@@ -322,6 +276,79 @@ class Generator:
             exp.select(col(KEY), *counts)
             .from_(pairs.subquery(ident("pairs")), copy=False)
             .group_by(col(KEY), copy=False)
+        )
+
+    def by_time(self, slot: AggSlot) -> bool:
+        """Whether a slot is first/last of a value other than its source's time
+        (computed in value_cte; of the time itself it is a MIN/MAX in the scan)."""
+        n = slot.node
+        if not isinstance(n, ast.Aggregate) or n.func not in ("first", "last"):
+            return False
+        src = self.project.sources[slot.source]
+        return not (isinstance(n.value, SourceCol) and n.value.column == src.time)
+
+    def value_cte(self, source: str, slots: list[AggSlot]) -> exp.Select:
+        """first/last of values, for slots with one function, window and filter.
+
+        The value at the earliest (latest) row; rows at that same time: the
+        smallest (largest) non-null value, null if all are null — i.e. MIN (MAX) of
+        the value over the rows at the first (last) time. Two narrow reads and a
+        join: a window over the source sorted every row with every column the
+        grouped scan needs (at scale 10, 2.7 CPU s per value vs 0.6 this way).
+        """
+        node = slots[0].node
+        assert isinstance(node, ast.Aggregate)
+        time_agg = exp.Min if node.func == "first" else exp.Max
+        key = col(self.project.key)
+        t = self.row_time(source)
+        filters = self.scan_filters(source)
+        rc = self.row_condition(source, node.window, node.where)
+        if rc is not None:
+            filters.append(rc)
+        table = self.project.sources[source].table
+
+        def rows(values: list[exp.Expr]) -> exp.Subquery:
+            # every expression over the source is evaluated here, under its own
+            # alias: the join below refers to aliases only, whatever the columns
+            q = (
+                exp.select(
+                    exp.alias_(key.copy(), KEY, quoted=True),
+                    exp.alias_(t.copy(), "t", quoted=True),
+                    *values,
+                )
+                .from_(table_expr(table), copy=False)
+                .where(exp.and_(*[f.copy() for f in filters], copy=False), copy=False)
+            )
+            return q.subquery(ident("rows" if values else "times"))
+
+        values = [
+            exp.alias_(self.rows.value(s.node.value), f"v_{s.column}", quoted=True)  # type: ignore[union-attr]
+            for s in slots
+        ]
+        at = (
+            exp.select(col(KEY), exp.alias_(time_agg(this=col("t")), "t", quoted=True))
+            .from_(rows([]), copy=False)
+            .group_by(col(KEY), copy=False)
+        )
+        on = exp.and_(
+            exp.EQ(this=col(KEY, "rows"), expression=col(KEY, "at_time")),
+            exp.EQ(this=col("t", "rows"), expression=col("t", "at_time")),
+        )
+        return (
+            exp.select(
+                col(KEY, "rows"),
+                *[
+                    exp.alias_(
+                        self.minmax(node.func, col(f"v_{s.column}", "rows"), s.node.value),  # type: ignore[union-attr]
+                        s.column,
+                        quoted=True,
+                    )
+                    for s in slots
+                ],
+            )
+            .from_(rows(values), copy=False)
+            .join(at.subquery(ident("at_time")), on=on, join_type="INNER", copy=False)
+            .group_by(col(KEY, "rows"), copy=False)
         )
 
     def scan_floor(self, slots: list[AggSlot]) -> dt.datetime | None:
@@ -487,7 +514,13 @@ class Generator:
                 n = s.node
                 if isinstance(n, ast.Aggregate) and n.func == "count_distinct":
                     distinct.setdefault((src, n.value), []).append(s)
-        grouped = {s.column for slots in distinct.values() for s in slots}
+        valued: dict[tuple, list[AggSlot]] = {}  # (source, func, window, where) -> slots
+        for src, slots in by_source.items():
+            for s in slots:
+                n = s.node
+                if isinstance(n, ast.Aggregate) and self.by_time(s):
+                    valued.setdefault((src, n.func, n.window, n.where), []).append(s)
+        grouped = {s.column for groups in (distinct, valued) for ss in groups.values() for s in ss}
         by_source = {
             src: [s for s in slots if not is_windowed(s) and s.column not in grouped]
             for src, slots in by_source.items()
@@ -504,6 +537,10 @@ class Generator:
         for (source, _), slots in distinct.items():
             name = f"distinct_{slots[0].column}"
             ctes.append((name, self.distinct_cte(source, slots)))
+            by_cte[name] = slots
+        for (source, *_), slots in valued.items():
+            name = f"value_{slots[0].column}"
+            ctes.append((name, self.value_cte(source, slots)))
             by_cte[name] = slots
         if windowed:
             ctes.extend(WindowedPass(self, windowed).ctes())

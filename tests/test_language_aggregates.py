@@ -227,6 +227,53 @@ def test_first_last_ties(condition: str, expected: set[int]) -> None:
     check(condition, TIES, expected, as_of=AS_OF)
 
 
+def test_first_last_of_several_values_share_a_pass() -> None:
+    # last(amount) and last(sku) share the rows at the latest time; first(amount)
+    # and first(sku) the rows at the earliest — each value still breaks ties alone
+    seg = (
+        "segmentation tested by priority {\n"
+        '  one = last(orders.amount) = 9 and last(orders.sku) = "b"\n'  # 1: (9, a), (5, b) tie
+        '  two = last(orders.amount) = 8 and last(orders.sku) = "c" and first(orders.sku) = "a"\n'
+        '  three = first(orders.amount) = 6 and first(orders.sku) = "a"\n'  # 3: nulls lose
+        "  four = last(orders.amount) is null and first(orders.amount) = 2\n"
+        "  else five\n"
+        "}\n"
+    )
+    expected = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    check(seg, TIES, expected, as_of=AS_OF)
+
+
+# a boolean value: MIN/MAX of booleans does not exist on PostgreSQL, so there
+# first/last of a boolean is a window in the grouped scan; elsewhere MIN/MAX
+GIFTS = {
+    "customers": [{"customer_id": i} for i in range(1, 5)],
+    "orders": table(
+        "customer_id INTEGER, ordered_at TIMESTAMP, gift BOOLEAN",
+        (1, "2024-05-01 10:00:00", True),
+        (1, "2024-05-02 10:00:00", False),
+        (2, "2024-05-02 10:00:00", False),
+        (2, "2024-05-02 10:00:00", True),  # tie: true is the larger
+        (3, "2024-05-01 10:00:00", None),
+        (3, "2024-05-01 10:00:00", False),  # tie: non-null first
+        (4, "2024-05-01 10:00:00", True),
+        (4, "2024-05-03 10:00:00", None),  # the latest row's value is null
+    ),
+}
+
+FIRST_LAST_BOOLEAN = [
+    ("first(orders.gift)", {1, 4}),
+    ("last(orders.gift)", {2}),
+    ("not first(orders.gift)", {2, 3}),  # 2: false < true at the tie
+    ("last(orders.gift) is null", {4}),
+    ("first(orders.gift) = false and last(orders.gift) = false", {3}),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), FIRST_LAST_BOOLEAN)
+def test_first_last_of_a_boolean(condition: str, expected: set[int]) -> None:
+    check(condition, GIFTS, expected, as_of=AS_OF)
+
+
 # empty source tables (events has no rows at all; orders is empty here too)
 EMPTY = {"customers": [{"customer_id": 1}, {"customer_id": 2}]}
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from helpers import compile_sql
 from test_behavioral import AS_OF, BURSTS, SEQ, spend
+from test_language_aggregates import AS_OF as SHOP_AS_OF
+from test_language_aggregates import GIFTS, SHOP, TIES
 
 from engines.postgres import load_from_duckdb
 
@@ -21,16 +23,27 @@ CASES = [
     (spend(10, 20, 30, 40, 50), "trait m = sum(orders.amount)\nsegment tested = score(m, 5) = 3"),
     (spend(10, 20, 20, 40, None), "percentile(avg(orders.amount)) = 75%"),
     (spend(10, 20, 20, 40, None), "decayed_sum(orders.amount, 30 days) > 5"),
+    (spend(10, 20, None), "score(2.5, 3) = 3 and percentile(1) = 100%"),
+]
+CASES = [(data, condition, AS_OF) for data, condition in CASES] + [
+    # count_distinct, first/last: own CTEs (generate.py distinct_cte, value_cte);
+    # first/last of a boolean: a window on PostgreSQL (no MIN/MAX of booleans)
+    (SHOP, "count_distinct(orders.sku, last 7 days) = 2 or count_distinct(orders.sku) = 1",
+     SHOP_AS_OF),
+    (TIES, 'last(orders.amount) = 8 and last(orders.sku) = "c" and first(orders.sku) = "a"',
+     SHOP_AS_OF),
+    (TIES, "first(orders.amount) = 6 or last(orders.amount) is null", SHOP_AS_OF),
+    (GIFTS, "not first(orders.gift) or last(orders.gift) is null", SHOP_AS_OF),
 ]
 
 
 @pytest.mark.engines
-@pytest.mark.parametrize("data, condition", CASES)
-def test_postgres_equals_duckdb(postgres, data, condition):
-    duck_sql, _, con = compile_sql(condition, data, as_of=AS_OF)
-    pg_sql, _, _ = compile_sql(condition, data, as_of=AS_OF, dialect="postgres")
+@pytest.mark.parametrize("data, condition, as_of", CASES)
+def test_postgres_equals_duckdb(postgres, data, condition, as_of):
+    duck_sql, _, con = compile_sql(condition, data, as_of=as_of)
+    pg_sql, _, _ = compile_sql(condition, data, as_of=as_of, dialect="postgres")
     expected = sorted(r[0] for r in con.execute(duck_sql).fetchall())
     with postgres.connect() as pg:
-        load_from_duckdb(con, pg, ["customers", "orders", "events"])
+        load_from_duckdb(con, pg, [t for t in ("customers", "orders", "events") if t in data])
         got = sorted(r[0] for r in pg.execute(pg_sql).fetchall())
     assert got == expected
