@@ -18,6 +18,7 @@ Query shape (CTE names are stable):
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -33,6 +34,20 @@ from segql.sqlexpr import Translator, col, ident, number, ordered, table_expr
 from segql.windows import Clock, bounds, condition
 
 KEY = "k"
+
+# the names of the CTEs below; a project table of such a name would be shadowed
+_INTERNAL = re.compile(r"universe|base|(src|distinct|value|windowed|rank|layer)_\w*", re.I)
+
+
+def cte_prefix(tables) -> str:
+    """A prefix for every CTE name such that none is the name of a project table
+    (an unqualified table name inside the query would mean the CTE instead)."""
+    names = [t.parts[-1].lower() for t in tables if not t.is_path and len(t.parts) == 1]
+    prefix, i = "", 0
+    while any(n.startswith(prefix) and _INTERNAL.fullmatch(n[len(prefix) :]) for n in names):
+        i += 1
+        prefix = f"segql{i}_"
+    return prefix
 
 
 # ------------------------------------------------------------------ scopes
@@ -107,6 +122,14 @@ class Generator:
         tz = self.project.timezone
         self.rows = Translator(RowScope(self), dialect, clock, tz)
         self.layer = Translator(LayerScope(plan), dialect, clock, tz)
+        tables = [src.table for src in self.project.sources.values()]
+        self.prefix = cte_prefix(
+            tables + ([self.project.profiles] if self.project.profiles else [])
+        )
+
+    def cte(self, name: str) -> str:
+        """The name of an internal CTE in this query."""
+        return self.prefix + name
 
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expr:
@@ -372,7 +395,8 @@ class Generator:
         proj = self.project
         if proj.profiles is None:
             unions = [
-                exp.select(col(KEY)).from_(ident(f"src_{s}"), copy=False) for s in proj.sources
+                exp.select(col(KEY)).from_(ident(self.cte(f"src_{s}")), copy=False)
+                for s in proj.sources
             ]
             q: exp.Expr = unions[0]
             for u in unions[1:]:
@@ -402,7 +426,7 @@ class Generator:
 
     def base_cte(self, by_cte: dict[str, list[AggSlot]]) -> exp.Select:
         """universe LEFT JOIN every CTE with per-key aggregates (name → its slots)."""
-        u = "universe"
+        u = self.cte("universe")
         selects: list[exp.Expr] = [col(KEY, u)]
         selects += [col(alias, u) for alias in self.plan.profile_columns.values()]
         q = exp.select(*selects).from_(exp.Table(this=ident(u)), copy=False)
@@ -433,7 +457,7 @@ class Generator:
     def layer_column(self, item: RankSlot | DefSlot) -> list[exp.Expr]:
         t = self.layer
         if isinstance(item, RankSlot):  # computed in rank_cte, joined on the value
-            name = f"rank_{item.column}"
+            name = self.cte(f"rank_{item.column}")
             return [
                 exp.alias_(col("le", name), f"{item.column}_le", quoted=True, copy=False),
                 exp.alias_(col("n", name), f"{item.column}_n", quoted=True, copy=False),
@@ -505,58 +529,63 @@ class Generator:
         default = exp.Literal.string(d.catch_all.label) if d.catch_all else None
         return exp.Case(ifs=ifs, default=default)
 
-    def query(self) -> exp.Select:
+    def aggregate_ctes(self) -> tuple[list[tuple[str, exp.Expr]], dict[str, list[AggSlot]]]:
+        """universe and every CTE of per-key aggregates, and which slots each holds:
+        the grouped scan per source, and apart from it what a grouped scan does
+        badly — count_distinct, first/last of a value, sliding counts, sequences."""
         by_source = self.plan.by_source()
-        windowed = [s for slots in by_source.values() for s in slots if is_windowed(s)]
-        distinct: dict[tuple[str, ast.Node], list[AggSlot]] = {}  # (source, value) -> slots
-        for src, slots in by_source.items():
-            for s in slots:
-                n = s.node
-                if isinstance(n, ast.Aggregate) and n.func == "count_distinct":
-                    distinct.setdefault((src, n.value), []).append(s)
+        distinct: dict[tuple, list[AggSlot]] = {}  # (source, value) -> slots
         valued: dict[tuple, list[AggSlot]] = {}  # (source, func, window, where) -> slots
+        windowed: list[AggSlot] = []
+        scanned: dict[str, list[AggSlot]] = {}
         for src, slots in by_source.items():
+            scanned[src] = []
             for s in slots:
                 n = s.node
-                if isinstance(n, ast.Aggregate) and self.by_time(s):
+                if is_windowed(s):
+                    windowed.append(s)
+                elif isinstance(n, ast.Aggregate) and n.func == "count_distinct":
+                    distinct.setdefault((src, n.value), []).append(s)
+                elif isinstance(n, ast.Aggregate) and self.by_time(s):
                     valued.setdefault((src, n.func, n.window, n.where), []).append(s)
-        grouped = {s.column for groups in (distinct, valued) for ss in groups.values() for s in ss}
-        by_source = {
-            src: [s for s in slots if not is_windowed(s) and s.column not in grouped]
-            for src, slots in by_source.items()
-        }
+                else:
+                    scanned[src].append(s)
         ctes: list[tuple[str, exp.Expr]] = []
-        needs_all = self.project.profiles is None
-        for source, slots in by_source.items():
+        needs_all = self.project.profiles is None  # the universe is every key seen
+        for source, slots in scanned.items():
             if slots or needs_all:
-                ctes.append((f"src_{source}", self.source_cte(source, slots)))
-        ctes.insert(0, ("universe", self.universe_cte())) if not needs_all else ctes.append(
-            ("universe", self.universe_cte())
-        )
-        by_cte = {f"src_{source}": slots for source, slots in by_source.items()}
+                ctes.append((self.cte(f"src_{source}"), self.source_cte(source, slots)))
+        universe = (self.cte("universe"), self.universe_cte())
+        ctes.insert(0, universe) if not needs_all else ctes.append(universe)
+        by_cte = {self.cte(f"src_{source}"): slots for source, slots in scanned.items()}
         for (source, _), slots in distinct.items():
-            name = f"distinct_{slots[0].column}"
+            name = self.cte(f"distinct_{slots[0].column}")
             ctes.append((name, self.distinct_cte(source, slots)))
             by_cte[name] = slots
         for (source, *_), slots in valued.items():
-            name = f"value_{slots[0].column}"
+            name = self.cte(f"value_{slots[0].column}")
             ctes.append((name, self.value_cte(source, slots)))
             by_cte[name] = slots
         if windowed:
-            ctes.extend(WindowedPass(self, windowed).ctes())
-            by_cte.update({WindowedPass.name(s): [s] for s in windowed})
-        ctes.append(("base", self.base_cte(by_cte)))
-        prev = "base"
+            wp = WindowedPass(self, windowed)
+            ctes.extend(wp.ctes())
+            by_cte.update({wp.name(s): [s] for s in windowed})
+        return ctes, by_cte
+
+    def query(self) -> exp.Select:
+        ctes, by_cte = self.aggregate_ctes()
+        prev = self.cte("base")
+        ctes.append((prev, self.base_cte(by_cte)))
         for i, items in enumerate(self.plan.layers(), start=1):
             ranks = [item for item in items if isinstance(item, RankSlot)]
             everything = exp.Column(this=exp.Star(), table=ident(prev)) if ranks else exp.Star()
             cols: list[exp.Expr] = [everything]
             for item in items:
                 cols.extend(self.layer_column(item))
-            name = f"layer_{i}"
+            name = self.cte(f"layer_{i}")
             layer = exp.select(*cols).from_(ident(prev), copy=False)
             for r in ranks:
-                rank = f"rank_{r.column}"
+                rank = self.cte(f"rank_{r.column}")
                 ctes.append((rank, self.rank_cte(r, prev)))
                 on = exp.EQ(this=self.layer.value(r.arg), expression=col("v", rank))
                 layer = layer.join(ident(rank), on=on, join_type="LEFT", copy=False)

@@ -101,10 +101,9 @@ class WindowedPass:
             else:
                 micros(_span_of(n))
 
-    @staticmethod
-    def name(slot: AggSlot) -> str:
+    def name(self, slot: AggSlot) -> str:
         """The CTE with the slot's per-key result, in column `slot.column`."""
-        return f"windowed_{slot.column}"
+        return self.gen.cte(f"windowed_{slot.column}")
 
     # -- the rows of one slot: a branch per source of its steps, a flag per step
     def steps(self, slot: AggSlot) -> list[tuple[str, ast.Expr | None]]:

@@ -213,3 +213,46 @@ def test_literal_in_yaml_definitions(project: Path) -> None:
     finally:
         con.close()
     assert {r[0] for r in rows if r[1]} == {EVENT_KEYS["quotes"]}
+
+
+@pytest.mark.parametrize(
+    ("profiles", "orders", "events"),
+    [
+        ("customers", "universe", "events"),  # the names of segql's own CTEs
+        ("customers", "src_orders", "windowed_a2"),
+        ("base", "universe", "segql1_universe"),  # the first prefix is taken too
+    ],
+)
+def test_tables_named_like_internal_ctes(tmp_path, profiles, orders, events) -> None:
+    # an unqualified table reference inside the query would mean a CTE of the
+    # same name: every CTE is renamed (segql1_…, segql2_…) until none collides
+    from helpers import members as run
+    from helpers import table
+
+    columns = "customer_id INTEGER, at TIMESTAMP, amount DOUBLE, sku VARCHAR"
+    data = {
+        profiles: [{"customer_id": 1}, {"customer_id": 2}, {"customer_id": 3}],
+        orders: table(
+            columns,
+            (1, "2024-05-01 10:00:00", 10, "a"),
+            (1, "2024-05-02", 5, "b"),
+            (2, "2024-05-03 10:00:00", 7, "a"),
+        ),
+        events: table(
+            columns, (3, "2024-05-01 10:00:00", 1, "x"), (3, "2024-05-01 11:00:00", 2, "x")
+        ),
+    }
+    extra = {
+        "profiles": profiles,
+        "sources": {
+            "orders": {"table": orders, "time": "at"},
+            "events": {"table": events, "time": "at"},
+        },
+    }
+    seg = (
+        'segment tested = (count(orders) = 2 and last(orders.sku) = "b"'
+        " and count_distinct(orders.sku) = 2 and percentile(sum(orders.amount)) = 100%)"
+        " or count(events, any 2 hours) = 2\n"
+    )
+    got, sql = run(seg, data, as_of="2024-06-01T00:00:00", project_extra=extra)
+    assert got == {1, 3}, sql
