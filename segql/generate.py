@@ -157,7 +157,7 @@ class Generator:
         if wc is not None:
             parts.append(wc)
         if where is not None:
-            parts.append(self.rows.cond(where))
+            parts.append(self.rows.filter(where))
         if not parts:
             return None
         return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
@@ -417,7 +417,7 @@ class Generator:
         cond: exp.Expr = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
         if self.model.universe is not None:
             universe = Translator(UniverseScope(self), self.dialect, self.clock, proj.timezone)
-            cond = exp.and_(cond, universe.cond(self.model.universe))
+            cond = exp.and_(cond, universe.filter(self.model.universe))
         return (
             exp.select(*selects)
             .from_(table_expr(proj.profiles), copy=False)

@@ -133,7 +133,7 @@ class WindowedPass:
             if src == source:
                 parts = []
                 if where is not None:
-                    parts.append(g.rows.cond(where))
+                    parts.append(g.rows.filter(where))
                 if on is not None:
                     present = exp.Is(this=g.row_column(source, on), expression=exp.null())
                     parts.append(exp.not_(present))

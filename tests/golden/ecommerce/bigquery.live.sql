@@ -5,7 +5,7 @@ WITH `universe` AS (
     `consent_marketing` AS `p2`
   FROM `customers`
   WHERE
-    NOT `customer_id` IS NULL AND COALESCE(`consent_marketing` = TRUE, FALSE)
+    NOT `customer_id` IS NULL AND `consent_marketing` = TRUE
 ), `src_orders` AS (
   SELECT
     `customer_id` AS `k`,
@@ -96,14 +96,14 @@ WITH `universe` AS (
     COUNT(
       CASE
         WHEN `ordered_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -90 DAY)
-        AND COALESCE(MOD(EXTRACT(DAYOFWEEK FROM DATETIME(`ordered_at`, 'UTC')) + 5, 7) + 1 >= 6, FALSE)
+        AND MOD(EXTRACT(DAYOFWEEK FROM DATETIME(`ordered_at`, 'UTC')) + 5, 7) + 1 >= 6
         THEN 1
       END
     ) AS `a24`,
     COUNT(
       CASE
         WHEN `ordered_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -365 DAY)
-        AND COALESCE(`sku` IN ('SKU-0001', 'SKU-0002'), FALSE)
+        AND `sku` IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
     ) AS `a27`,
@@ -150,8 +150,8 @@ WITH `universe` AS (
       CASE
         WHEN `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
         AND (
-          COALESCE(EXTRACT(HOUR FROM DATETIME(`occurred_at`, 'UTC')) >= 22, FALSE)
-          OR COALESCE(EXTRACT(HOUR FROM DATETIME(`occurred_at`, 'UTC')) < 5, FALSE)
+          EXTRACT(HOUR FROM DATETIME(`occurred_at`, 'UTC')) >= 22
+          OR EXTRACT(HOUR FROM DATETIME(`occurred_at`, 'UTC')) < 5
         )
         THEN 1
       END
@@ -211,7 +211,7 @@ WITH `universe` AS (
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE
-      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
+      WHEN `name` = 'add_to_cart'
       AND NOT `sku` IS NULL
       AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -14 DAY)
       THEN 1
@@ -223,7 +223,7 @@ WITH `universe` AS (
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CURRENT_TIMESTAMP()
     AND (
-      COALESCE(`name` = 'add_to_cart', FALSE)
+      `name` = 'add_to_cart'
       AND NOT `sku` IS NULL
       AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -14 DAY)
     )
@@ -279,14 +279,14 @@ WITH `universe` AS (
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
-    CASE WHEN COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
+    CASE WHEN `name` = 'view' AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
     0 AS `s2`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CURRENT_TIMESTAMP()
     AND (
-      COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL
+      `name` = 'view' AND NOT `sku` IS NULL
     )
   UNION ALL
   SELECT
@@ -333,13 +333,13 @@ WITH `universe` AS (
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
-      WHEN COALESCE(`name` = 'view', FALSE)
+      WHEN `name` = 'view'
       AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
       THEN 1
       ELSE 0
     END AS `s1`,
     CASE
-      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
+      WHEN `name` = 'add_to_cart'
       AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
       THEN 1
       ELSE 0
@@ -351,11 +351,11 @@ WITH `universe` AS (
     AND `occurred_at` <= CURRENT_TIMESTAMP()
     AND (
       (
-        COALESCE(`name` = 'view', FALSE)
+        `name` = 'view'
         AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
       )
       OR (
-        COALESCE(`name` = 'add_to_cart', FALSE)
+        `name` = 'add_to_cart'
         AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
       )
     )
@@ -419,13 +419,13 @@ WITH `universe` AS (
     `customer_id` AS `k`,
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
-    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `s1`
+    CASE WHEN `name` = 'pricing_view' THEN 1 ELSE 0 END AS `s1`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CURRENT_TIMESTAMP()
     AND (
-      COALESCE(`name` = 'pricing_view', FALSE)
+      `name` = 'pricing_view'
     )
 ), `windowed_a7_1` AS (
   SELECT

@@ -5,7 +5,7 @@ WITH "universe" AS (
     "consent_marketing" AS "p2"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND COALESCE("consent_marketing" = TRUE, FALSE)
+    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "k",
@@ -93,14 +93,14 @@ WITH "universe" AS (
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '90' DAY
-        AND COALESCE(EXTRACT(ISODOW FROM "ordered_at") >= 6, FALSE)
+        AND EXTRACT(ISODOW FROM "ordered_at") >= 6
         THEN 1
       END
     ) AS "a24",
     COUNT(
       CASE
         WHEN "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '365' DAY
-        AND COALESCE("sku" IN ('SKU-0001', 'SKU-0002'), FALSE)
+        AND "sku" IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
     ) AS "a27",
@@ -148,8 +148,7 @@ WITH "universe" AS (
       CASE
         WHEN "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
         AND (
-          COALESCE(EXTRACT(HOUR FROM "occurred_at") >= 22, FALSE)
-          OR COALESCE(EXTRACT(HOUR FROM "occurred_at") < 5, FALSE)
+          EXTRACT(HOUR FROM "occurred_at") >= 22 OR EXTRACT(HOUR FROM "occurred_at") < 5
         )
         THEN 1
       END
@@ -210,7 +209,7 @@ WITH "universe" AS (
     EPOCH_US("occurred_at") AS "us",
     "sku" AS "on",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      WHEN "name" = 'add_to_cart'
       AND NOT "sku" IS NULL
       AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14' DAY
       THEN 1
@@ -222,7 +221,7 @@ WITH "universe" AS (
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'add_to_cart', FALSE)
+      "name" = 'add_to_cart'
       AND NOT "sku" IS NULL
       AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14' DAY
     )
@@ -278,14 +277,14 @@ WITH "universe" AS (
     "occurred_at" AS "t",
     EPOCH_US("occurred_at") AS "us",
     "sku" AS "on",
-    CASE WHEN COALESCE("name" = 'view', FALSE) AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
+    CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
     0 AS "s2"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'view', FALSE) AND NOT "sku" IS NULL
+      "name" = 'view' AND NOT "sku" IS NULL
     )
   UNION ALL
   SELECT
@@ -332,13 +331,13 @@ WITH "universe" AS (
     "occurred_at" AS "t",
     EPOCH_US("occurred_at") AS "us",
     CASE
-      WHEN COALESCE("name" = 'view', FALSE)
+      WHEN "name" = 'view'
       AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
       THEN 1
       ELSE 0
     END AS "s1",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      WHEN "name" = 'add_to_cart'
       AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
       THEN 1
       ELSE 0
@@ -350,11 +349,11 @@ WITH "universe" AS (
     AND "occurred_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)
     AND (
       (
-        COALESCE("name" = 'view', FALSE)
+        "name" = 'view'
         AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
       )
       OR (
-        COALESCE("name" = 'add_to_cart', FALSE)
+        "name" = 'add_to_cart'
         AND "occurred_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30' DAY
       )
     )
@@ -418,13 +417,13 @@ WITH "universe" AS (
     "customer_id" AS "k",
     "occurred_at" AS "t",
     EPOCH_US("occurred_at") AS "us",
-    CASE WHEN COALESCE("name" = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS "s1"
+    CASE WHEN "name" = 'pricing_view' THEN 1 ELSE 0 END AS "s1"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'pricing_view', FALSE)
+      "name" = 'pricing_view'
     )
 ), "windowed_a7_1" AS (
   SELECT

@@ -5,7 +5,7 @@ WITH `universe` AS (
     `consent_marketing` AS `p2`
   FROM `customers`
   WHERE
-    NOT `customer_id` IS NULL AND COALESCE(`consent_marketing` = TRUE, FALSE)
+    NOT `customer_id` IS NULL AND `consent_marketing` = TRUE
 ), `src_orders` AS (
   SELECT
     `customer_id` AS `k`,
@@ -64,16 +64,16 @@ WITH `universe` AS (
     COUNT(
       CASE
         WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
-        AND COALESCE((
+        AND (
           DAYOFWEEK(`ordered_at`) + 5
-        ) % 7 + 1 >= 6, FALSE)
+        ) % 7 + 1 >= 6
         THEN 1
       END
     ) AS `a24`,
     COUNT(
       CASE
         WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
-        AND COALESCE(`sku` IN ('SKU-0001', 'SKU-0002'), FALSE)
+        AND `sku` IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
     ) AS `a27`,
@@ -111,8 +111,7 @@ WITH `universe` AS (
       CASE
         WHEN `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         AND (
-          COALESCE(HOUR(`occurred_at`) >= 22, FALSE)
-          OR COALESCE(HOUR(`occurred_at`) < 5, FALSE)
+          HOUR(`occurred_at`) >= 22 OR HOUR(`occurred_at`) < 5
         )
         THEN 1
       END
@@ -160,7 +159,7 @@ WITH `universe` AS (
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE
-      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
+      WHEN `name` = 'add_to_cart'
       AND NOT `sku` IS NULL
       AND `occurred_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
       THEN 1
@@ -172,7 +171,7 @@ WITH `universe` AS (
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
-      COALESCE(`name` = 'add_to_cart', FALSE)
+      `name` = 'add_to_cart'
       AND NOT `sku` IS NULL
       AND `occurred_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
     )
@@ -226,14 +225,14 @@ WITH `universe` AS (
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
-    CASE WHEN COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
+    CASE WHEN `name` = 'view' AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
     0 AS `s2`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
-      COALESCE(`name` = 'view', FALSE) AND NOT `sku` IS NULL
+      `name` = 'view' AND NOT `sku` IS NULL
     )
   UNION ALL
   SELECT
@@ -278,13 +277,12 @@ WITH `universe` AS (
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
-      WHEN COALESCE(`name` = 'view', FALSE)
-      AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+      WHEN `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       THEN 1
       ELSE 0
     END AS `s1`,
     CASE
-      WHEN COALESCE(`name` = 'add_to_cart', FALSE)
+      WHEN `name` = 'add_to_cart'
       AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       THEN 1
       ELSE 0
@@ -296,11 +294,10 @@ WITH `universe` AS (
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
       (
-        COALESCE(`name` = 'view', FALSE)
-        AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       )
       OR (
-        COALESCE(`name` = 'add_to_cart', FALSE)
+        `name` = 'add_to_cart'
         AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
       )
     )
@@ -360,13 +357,13 @@ WITH `universe` AS (
     `customer_id` AS `k`,
     `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
-    CASE WHEN COALESCE(`name` = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS `s1`
+    CASE WHEN `name` = 'pricing_view' THEN 1 ELSE 0 END AS `s1`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
-      COALESCE(`name` = 'pricing_view', FALSE)
+      `name` = 'pricing_view'
     )
 ), `windowed_a7_1` AS (
   SELECT

@@ -5,7 +5,7 @@ WITH "universe" AS (
     "consent_marketing" AS "p2"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND COALESCE("consent_marketing" = TRUE, FALSE)
+    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "k",
@@ -97,14 +97,14 @@ WITH "universe" AS (
     COUNT(
       CASE
         WHEN "ordered_at" > DATE_ADD('day', -90, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
-        AND COALESCE(DAY_OF_WEEK("ordered_at") >= 6, FALSE)
+        AND DAY_OF_WEEK("ordered_at") >= 6
         THEN 1
       END
     ) AS "a24",
     COUNT(
       CASE
         WHEN "ordered_at" > DATE_ADD('day', -365, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
-        AND COALESCE("sku" IN ('SKU-0001', 'SKU-0002'), FALSE)
+        AND "sku" IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
     ) AS "a27",
@@ -152,8 +152,7 @@ WITH "universe" AS (
       CASE
         WHEN "occurred_at" > DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
         AND (
-          COALESCE(EXTRACT(HOUR FROM "occurred_at") >= 22, FALSE)
-          OR COALESCE(EXTRACT(HOUR FROM "occurred_at") < 5, FALSE)
+          EXTRACT(HOUR FROM "occurred_at") >= 22 OR EXTRACT(HOUR FROM "occurred_at") < 5
         )
         THEN 1
       END
@@ -214,7 +213,7 @@ WITH "universe" AS (
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     "sku" AS "on",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      WHEN "name" = 'add_to_cart'
       AND NOT "sku" IS NULL
       AND "occurred_at" > DATE_ADD('day', -14, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
       THEN 1
@@ -226,7 +225,7 @@ WITH "universe" AS (
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'add_to_cart', FALSE)
+      "name" = 'add_to_cart'
       AND NOT "sku" IS NULL
       AND "occurred_at" > DATE_ADD('day', -14, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
     )
@@ -282,14 +281,14 @@ WITH "universe" AS (
     "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     "sku" AS "on",
-    CASE WHEN COALESCE("name" = 'view', FALSE) AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
+    CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
     0 AS "s2"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'view', FALSE) AND NOT "sku" IS NULL
+      "name" = 'view' AND NOT "sku" IS NULL
     )
   UNION ALL
   SELECT
@@ -336,13 +335,13 @@ WITH "universe" AS (
     "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     CASE
-      WHEN COALESCE("name" = 'view', FALSE)
+      WHEN "name" = 'view'
       AND "occurred_at" > DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
       THEN 1
       ELSE 0
     END AS "s1",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      WHEN "name" = 'add_to_cart'
       AND "occurred_at" > DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
       THEN 1
       ELSE 0
@@ -354,11 +353,11 @@ WITH "universe" AS (
     AND "occurred_at" <= CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)
     AND (
       (
-        COALESCE("name" = 'view', FALSE)
+        "name" = 'view'
         AND "occurred_at" > DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
       )
       OR (
-        COALESCE("name" = 'add_to_cart', FALSE)
+        "name" = 'add_to_cart'
         AND "occurred_at" > DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
       )
     )
@@ -422,13 +421,13 @@ WITH "universe" AS (
     "customer_id" AS "k",
     "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
-    CASE WHEN COALESCE("name" = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS "s1"
+    CASE WHEN "name" = 'pricing_view' THEN 1 ELSE 0 END AS "s1"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'pricing_view', FALSE)
+      "name" = 'pricing_view'
     )
 ), "windowed_a7_1" AS (
   SELECT

@@ -5,7 +5,7 @@ WITH "universe" AS (
     "consent_marketing" AS "p2"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND COALESCE("consent_marketing" = TRUE, FALSE)
+    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "k",
@@ -41,9 +41,9 @@ WITH "universe" AS (
         THEN "duration_s"
       END
     ) AS "a8",
-    COUNT(CASE WHEN COALESCE("kind" = 'movie', FALSE) THEN 1 END) AS "a10",
-    COUNT(CASE WHEN COALESCE("kind" = 'episode', FALSE) THEN 1 END) AS "a11",
-    COUNT(CASE WHEN COALESCE("kind" = 'documentary', FALSE) THEN 1 END) AS "a12"
+    COUNT(CASE WHEN "kind" = 'movie' THEN 1 END) AS "a10",
+    COUNT(CASE WHEN "kind" = 'episode' THEN 1 END) AS "a11",
+    COUNT(CASE WHEN "kind" = 'documentary' THEN 1 END) AS "a12"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
@@ -55,13 +55,13 @@ WITH "universe" AS (
     "customer_id" AS "k",
     "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
-    CASE WHEN COALESCE("name" = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS "s1"
+    CASE WHEN "name" = 'pricing_view' THEN 1 ELSE 0 END AS "s1"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
     AND (
-      COALESCE("name" = 'pricing_view', FALSE)
+      "name" = 'pricing_view'
     )
 ), "windowed_a6_1" AS (
   SELECT
@@ -85,7 +85,7 @@ WITH "universe" AS (
     "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      WHEN "name" = 'add_to_cart'
       AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMPNTZ)
       THEN 1
       ELSE 0
@@ -96,7 +96,7 @@ WITH "universe" AS (
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
     AND (
-      COALESCE("name" = 'add_to_cart', FALSE)
+      "name" = 'add_to_cart'
       AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMPNTZ)
     )
   UNION ALL

@@ -5,7 +5,7 @@ WITH "universe" AS (
     "consent_marketing" AS "p2"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND COALESCE("consent_marketing" = TRUE, FALSE)
+    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "k",
@@ -38,9 +38,9 @@ WITH "universe" AS (
         THEN "duration_s"
       END
     ) AS "a8",
-    COUNT(CASE WHEN COALESCE("kind" = 'movie', FALSE) THEN 1 END) AS "a10",
-    COUNT(CASE WHEN COALESCE("kind" = 'episode', FALSE) THEN 1 END) AS "a11",
-    COUNT(CASE WHEN COALESCE("kind" = 'documentary', FALSE) THEN 1 END) AS "a12"
+    COUNT(CASE WHEN "kind" = 'movie' THEN 1 END) AS "a10",
+    COUNT(CASE WHEN "kind" = 'episode' THEN 1 END) AS "a11",
+    COUNT(CASE WHEN "kind" = 'documentary' THEN 1 END) AS "a12"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
@@ -52,13 +52,13 @@ WITH "universe" AS (
     "customer_id" AS "k",
     "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
-    CASE WHEN COALESCE("name" = 'pricing_view', FALSE) THEN 1 ELSE 0 END AS "s1"
+    CASE WHEN "name" = 'pricing_view' THEN 1 ELSE 0 END AS "s1"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'pricing_view', FALSE)
+      "name" = 'pricing_view'
     )
 ), "windowed_a6_1" AS (
   SELECT
@@ -82,7 +82,7 @@ WITH "universe" AS (
     "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     CASE
-      WHEN COALESCE("name" = 'add_to_cart', FALSE)
+      WHEN "name" = 'add_to_cart'
       AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
       THEN 1
       ELSE 0
@@ -93,7 +93,7 @@ WITH "universe" AS (
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND (
-      COALESCE("name" = 'add_to_cart', FALSE)
+      "name" = 'add_to_cart'
       AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
     )
   UNION ALL

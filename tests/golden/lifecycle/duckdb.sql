@@ -4,7 +4,7 @@ WITH "universe" AS (
     "consent_marketing" AS "p1"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND COALESCE("consent_marketing" = TRUE, FALSE)
+    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "k",
