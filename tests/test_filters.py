@@ -23,9 +23,7 @@ def c(name: str) -> exp.Expr:
 CONDITIONS = {
     "a and b": exp.and_(c("a"), c("b")),
     "a or b": exp.paren(exp.or_(c("a"), c("b"))),
-    "a and (b or not c)": exp.and_(
-        c("a"), exp.paren(exp.or_(c("b"), exp.not_(exp.paren(c("c")))))
-    ),
+    "a and (b or not c)": exp.and_(c("a"), exp.paren(exp.or_(c("b"), exp.not_(exp.paren(c("c")))))),
     "not (a or b)": exp.not_(exp.paren(exp.or_(c("a"), c("b")))),
     "a": c("a"),
     "(a and not b) or c": exp.or_(exp.paren(exp.and_(c("a"), exp.not_(c("b")))), c("c")),
