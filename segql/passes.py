@@ -147,10 +147,7 @@ class WindowedPass:
                     conds.append(cond.copy())
                 flag = _flag(cond)
             cols.append(exp.alias_(flag, _step(i), quoted=True, copy=False))
-        keep: list[exp.Expr] = [
-            exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
-            exp.LTE(this=t.copy(), expression=g.clock.as_of()),
-        ]
+        keep = g.scan_filters(source)
         if conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
         return (
