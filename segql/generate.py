@@ -344,9 +344,11 @@ class Generator:
             )
             return q.subquery(ident("rows" if values else "times"))
 
+        # the slots share func, window and where (query() groups them): only the
+        # value differs
+        value_of = {s.column: s.node.value for s in slots if isinstance(s.node, ast.Aggregate)}
         values = [
-            exp.alias_(self.rows.value(s.node.value), f"v_{s.column}", quoted=True)  # type: ignore[union-attr]
-            for s in slots
+            exp.alias_(self.rows.value(v), f"v_{c}", quoted=True) for c, v in value_of.items()
         ]
         at = (
             exp.select(col(KEY), exp.alias_(time_agg(this=col("t")), "t", quoted=True))
@@ -361,12 +363,8 @@ class Generator:
             exp.select(
                 col(KEY, "rows"),
                 *[
-                    exp.alias_(
-                        self.minmax(node.func, col(f"v_{s.column}", "rows"), s.node.value),  # type: ignore[union-attr]
-                        s.column,
-                        quoted=True,
-                    )
-                    for s in slots
+                    exp.alias_(self.minmax(node.func, col(f"v_{c}", "rows"), v), c, quoted=True)
+                    for c, v in value_of.items()
                 ],
             )
             .from_(rows(values), copy=False)
