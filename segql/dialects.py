@@ -209,6 +209,7 @@ class BigQuery(Dialect):
 
 class Snowflake(Dialect):
     minmax_boolean = False
+
     def now(self):
         return exp.cast(
             _fn("CONVERT_TIMEZONE", _lit("UTC"), exp.CurrentTimestamp()),
