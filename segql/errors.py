@@ -165,14 +165,18 @@ class Diagnostics:
             raise SegqlErrors(list(self.errors))
 
 
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate most like word (difflib ratio >= cutoff), or None."""
+    if len(word) > 64:  # no name is that long; difflib would take seconds
+        return None
+    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """'did you mean' hint text, or '' when nothing is close."""
-    if len(word) > 64:  # no name is that long; difflib would take seconds
-        return ""
-    pool = sorted(set(candidates))
-    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in pool}
-        if word.lower() in lowered:
-            close = [lowered[word.lower()]]
-    return f"did you mean '{close[0]}'?" if close else ""
+    pool = set(candidates)
+    close = closest(word, pool)
+    if close is None and len(word) <= 64:  # else one that differs only in case
+        close = {c.lower(): c for c in sorted(pool)}.get(word.lower())
+    return f"did you mean '{close}'?" if close else ""

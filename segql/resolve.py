@@ -8,12 +8,11 @@ Every problem is collected and reported at once.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable
 from functools import partial
 
 from segql import ast
-from segql.errors import Diagnostics, Span, did_you_mean, narrow
+from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
 from segql.model import (
     ANY,
     BOOLEAN,
@@ -243,10 +242,10 @@ class _Resolver:
         if self.project.profiles is not None and not self.profiles_complete:
             # no database to check against: an unknown name is taken as a profile
             # column, unless it is one letter or two away from a definition
-            close = difflib.get_close_matches(name, [*self.defs, *self.labels], 1, 0.85)
+            close = closest(name, [*self.defs, *self.labels], cutoff=0.85)
             if close:
                 self.diags.error(
-                    f"unknown name '{name}' (did you mean '{close[0]}'?)",
+                    f"unknown name '{name}' (did you mean '{close}'?)",
                     span,
                     "if it is a profile column, declare it under 'profiles: columns:' "
                     "in segql.yml, or give segql a database to read column names from",

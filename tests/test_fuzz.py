@@ -169,15 +169,7 @@ def test_grammar_walk(rng) -> None:
 
 # ---------------------------------------------------------------- mutations
 
-PIECES = [
-    "(", ")", "{", "}", ",", ".", "=", "==", "-", "+", "*", "/", "%", '"', "'", "`", "\\",
-    "#", "\n", " ", "and", "or", "not", "where", "then", "then not", "within", "on", "last",
-    "to", "ago", "before", "since", "any", "this", "previous", "today", "yesterday", "in",
-    "between", "like", "is null", "null", "true", "false", "segment", "trait",
-    "segmentation", "else", "by weight", "0", "-1", "1e9", "99999999999999999999",
-    "2024-02-30", "2024-13-01", "0000-01-01", "9999-12-31T23:59:59", "1.5", "100%", "days",
-    "months", "é", "\u200b", "\ufeff", "\U0001f600", "\x00", "\r", "\t", "𝔰𝔢𝔤", "ǅ",
-]  # fmt: skip
+PIECES = fh.MUTATION_PIECES  # the long mode's mutation pieces
 
 
 def _mutate(data: st.DataObject, text: str) -> str:
