@@ -30,7 +30,7 @@ from segql.errors import SegqlError
 from segql.model import BOOLEAN, DefRef, ProfileRef, SourceCol, SourceRef, type_of
 from segql.passes import WindowedPass, is_windowed
 from segql.plan import AggSlot, DefSlot, Plan, RankSlot, slot_key
-from segql.sqlexpr import Translator, col, ident, number, ordered, table_expr
+from segql.sqlexpr import Translator, coalesce, col, ident, number, ordered, table_expr
 from segql.windows import Clock, bounds, condition
 
 KEY = "k"
@@ -179,10 +179,11 @@ class Generator:
         rc = self.row_condition(slot.source, node.window, node.where)
         func = node.func
 
+        # called once per slot: rc is its own, no copy needed
         def when(value: exp.Expr) -> exp.Expr:
             if rc is None:
                 return value
-            return exp.Case(ifs=[exp.If(this=rc.copy(), true=value)])
+            return exp.Case(ifs=[exp.If(this=rc, true=value)])
 
         if isinstance(node.value, SourceRef):
             v: exp.Expr = number(1)
@@ -441,7 +442,7 @@ class Generator:
                     "decayed_count",
                     "decayed_sum",
                 )
-                value = exp.func("COALESCE", c, number(0)) if zero else c
+                value = coalesce(c, number(0)) if zero else c
                 selects_expr = exp.alias_(value, slot.column, quoted=True, copy=False)
                 q = q.select(selects_expr, copy=False)
             q = q.join(
@@ -514,7 +515,7 @@ class Generator:
         t = self.layer
         ifs = []
         if d.by == "weight":
-            weights = [exp.func("COALESCE", t.value(r.expr), number(0)) for r in d.rules]
+            weights = [coalesce(t.value(r.expr), number(0)) for r in d.rules]
             for i, r in enumerate(d.rules):
                 w = weights[i]
                 parts: list[exp.Expr] = [exp.GT(this=w.copy(), expression=number(0))]

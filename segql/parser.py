@@ -1,7 +1,8 @@
 """Front end for `.seg` files: text → `ast.Module`.
 
-Lark parses with the LALR grammar in grammar/segql.lark; a Transformer builds
-the AST so that no lark.Tree leaves this module. Syntax errors are turned into
+Lark parses with the LALR grammar in grammar/segql.lark and builds the AST while
+it parses (one builder method per rule, called at each reduction), so no
+lark.Tree is made at all. Syntax errors are turned into
 plain words, and parsing resumes at the next top-level definition so that one
 run reports every broken definition of a file.
 """
@@ -10,14 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import lark
-from lark import Token, v_args
-from lark.visitors import Transformer_NonRecursive
+from lark import Token
 
 from segql import ast
 from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
@@ -47,14 +48,48 @@ def grammar_text() -> str:
 
 
 @cache
-def _lark(start: str = "start") -> lark.Lark:
-    return lark.Lark(
+def _parser(start: str = "start") -> tuple[lark.Lark, _Builder]:
+    """The LALR parser for `start` and the builder its reductions call.
+
+    Building the AST during the parse (Lark's `transformer=` option) instead of
+    building a lark.Tree, propagating positions and transforming it afterwards
+    halves the parse time (measured: docs/performance.md). Lark cannot give a
+    rule's position to such a builder, so each reduction hands the builder the
+    rule's full children, punctuation included, and the builder takes its span
+    from their first and last positions the way Lark's propagate_positions does.
+    """
+    builder = _Builder()
+    methods = _ReductionMethods(builder)
+    parser = lark.Lark(
         grammar_text(),
         parser="lalr",
-        propagate_positions=True,
         maybe_placeholders=True,
         start=start,
+        transformer=methods,
     )
+    # every reduction's callback: remember its full children for the span.
+    # The parser holds this same dict (Lark builds it once per instance).
+    callbacks = parser._callbacks
+    for rule, callback in callbacks.items():
+        callbacks[rule] = _keeping_children(builder, callback)
+    return parser, builder
+
+
+def _lark(start: str = "start") -> lark.Lark:
+    """The Lark object for `start` (its grammar, terminals and rules)."""
+    return _parser(start)[0]
+
+
+def _parse(text: str, file: str, start: str, diags: Diagnostics, lines: int = 0):
+    """Parse text into AST nodes; `lines`: lines of the file before text. Raises
+    Lark's UnexpectedInput; the builder's errors go to diags."""
+    parser, builder = _parser(start)
+    with builder.lock:  # one builder per parser: one parse at a time
+        builder.reset(file, diags, lines)
+        try:
+            return parser.parse(text)
+        finally:
+            builder.reset("", Diagnostics(), 0)
 
 
 def parse_module(text: str, file: str) -> ast.Module:
@@ -72,12 +107,10 @@ def parse_expression(text: str, file: str, line: int = 1, col: int = 1) -> ast.E
     padded = "\n" * (line - 1) + " " * (col - 1) + text
     diags = Diagnostics()
     try:
-        tree = _lark("expr").parse(padded)
+        node = _parse(padded, file, "expr", diags)
     except lark.exceptions.UnexpectedInput as e:
+        diags = Diagnostics()  # errors of the builder up to the syntax error: repeated
         diags.extend([_syntax_error(e, padded, file, "expr")])
-        diags.check()
-    builder = _Builder(file, diags)
-    node = builder.transform(tree)
     diags.check()
     return node
 
@@ -86,19 +119,18 @@ MAX_SYNTAX_ERRORS = 50
 
 
 def _parse_recovering(text: str, file: str, start: str, diags: Diagnostics) -> list:
+    # the builder's errors are kept only when the whole parse succeeds: after a
+    # syntax error the definitions are parsed again, apart, and report them again
+    found = Diagnostics()
     try:
-        tree = _lark(start).parse(text)
+        definitions = _parse(text, file, start, found)
     except lark.exceptions.UnexpectedInput as e:
         if len(TOP_LEVEL.findall(text, 1)) == 0:  # one definition: nothing to parse apart
             diags.extend([_syntax_error(e, text, file, start)])
             return []
         return _parse_definitions_apart(text, file, start, diags)
-    return _build(tree, file, diags)
-
-
-def _build(tree: lark.Tree, file: str, diags: Diagnostics) -> list:
-    result = _Builder(file, diags).transform(tree)
-    return list(result.children) if isinstance(result, lark.Tree) else list(result)
+    diags.extend(found.errors)
+    return list(definitions)
 
 
 def _parse_definitions_apart(text: str, file: str, start: str, diags: Diagnostics) -> list:
@@ -113,8 +145,9 @@ def _parse_definitions_apart(text: str, file: str, start: str, diags: Diagnostic
         line += text.count("\n", counted, begin)  # lines before this definition
         counted = begin
         chunk = text[begin:end]
+        found = Diagnostics()
         try:
-            tree = _lark(start).parse(chunk)
+            definitions = _parse(chunk, file, start, found, lines=line)
         except lark.exceptions.UnexpectedInput as e:
             err = _syntax_error(e, chunk, file, start, last=end == len(text))
             diags.extend([_shift_error(err, line)])
@@ -126,24 +159,9 @@ def _parse_definitions_apart(text: str, file: str, start: str, diags: Diagnostic
                 )
                 break
             continue
-        _shift_lines(tree, line)
-        out.extend(_build(tree, file, diags))
+        diags.extend(found.errors)
+        out.extend(definitions)
     return out
-
-
-def _shift_lines(tree: lark.Tree, lines: int) -> None:
-    """Move the positions of a definition parsed on its own to where it is in its file."""
-    if not lines:
-        return
-    for sub in tree.iter_subtrees():
-        meta = sub.meta
-        if not getattr(meta, "empty", True):
-            meta.line += lines
-            meta.end_line += lines
-        for child in sub.children:
-            if isinstance(child, Token) and child.line is not None:
-                child.line += lines
-                child.end_line = (child.end_line or child.line) + lines
 
 
 def _shift_error(err: SegqlError, lines: int) -> SegqlError:
@@ -288,7 +306,7 @@ def _syntax_error(
     if cut is not None:
         # what the unfinished definition lacks: parse up to the next keyword
         try:
-            _lark(start).parse(text[:cut])
+            _parse(text[:cut], file, start, Diagnostics())
         except lark.exceptions.UnexpectedToken as inner:
             if inner.token.type == "$END":
                 return _token_error(inner, text[:cut], file, ended_by_definition=True)
@@ -467,10 +485,6 @@ def _date_problem(text: str) -> str:
     return "hours are 00-23, minutes and seconds 00-59"
 
 
-def _tok_span(file: str, t: Token) -> Span:
-    return Span(file, t.line or 0, t.column or 0, t.end_line or 0, t.end_column or 0)
-
-
 def _unquote_name(t: Token) -> str:
     s = str(t)
     return s[1:-1] if s.startswith("`") else s
@@ -480,19 +494,91 @@ _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "n": "\n", "t": "\t"}
 _ESCAPE = re.compile(r"\\(.)", re.S)
 
 
-@v_args(meta=True)
-class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
-    """Builds AST nodes; errors are collected in `diags` and a placeholder returned."""
+def _keeping_children(builder: _Builder, callback):
+    """A reduction's callback that first hands the builder the rule's full children."""
 
-    def __init__(self, file: str, diags: Diagnostics):
-        super().__init__()
+    def reduce(children: list):
+        builder.children = children
+        result = callback(children)
+        if len(children) > 1 and any(result is c for c in children):
+            # a `?rule` that passed one child through, e.g. `( expr )`: its
+            # parent's span covers the brackets (Lark's "container")
+            builder.containers[id(result)] = builder.span_of(children)
+        return result
+
+    return reduce
+
+
+class _ReductionMethods:
+    """What Lark calls per rule: the builder's method of the rule's name, with the
+    rule's full children (for its span) and the children the grammar keeps."""
+
+    def __init__(self, builder: _Builder):
+        self._builder = builder
+
+    def __getattr__(self, name: str):
+        method = getattr(self._builder, name, None)
+        if name.startswith("_") or method is None:
+            raise AttributeError(name)
+        builder = self._builder
+        return lambda kept: method(builder.children, kept)
+
+
+class _Builder:
+    """Builds AST nodes; errors are collected in `diags` and a placeholder returned.
+
+    Every rule method takes (meta, c): meta is the rule's full children (what its
+    span is taken from), c the children the grammar keeps."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset("", Diagnostics(), 0)
+
+    def reset(self, file: str, diags: Diagnostics, lines: int) -> None:
         self.file = file
         self.diags = diags
+        self.lines = lines  # of the file before the parsed text
+        self.children: list = []
+        self.containers: dict[int, Span] = {}
+
+    def span_of(self, children) -> Span:
+        first = self._edge(children, 0)
+        last = self._edge(reversed(children), 1)
+        if first is None or last is None:
+            return ast.NOSPAN
+        return Span(self.file, first[0], first[1], last[0], last[1])
+
+    def _edge(self, items, end: int) -> tuple[int, int] | None:
+        """(line, col) of the start (end=0) or end (end=1) of the first item that
+        has a position: a token, an AST node, a span at a tuple's end, or the
+        items of a list, a tuple or a Tree."""
+        for x in items:
+            if isinstance(x, Token):  # the lexer gives every token its position
+                if end:
+                    return (x.end_line or 0) + self.lines, x.end_column or 0
+                return (x.line or 0) + self.lines, x.column or 0
+            span = x if isinstance(x, Span) else getattr(x, "span", None)
+            if span is not None:
+                span = self.containers.get(id(x), span)
+                if not span.line:  # ast.NOSPAN
+                    continue
+                return (span.end_line, span.end_col) if end else (span.line, span.col)
+            if isinstance(x, lark.Tree):  # a repetition (`("," name)*`) Lark inlines
+                x = x.children
+            if isinstance(x, list | tuple):
+                found = self._edge(reversed(x) if end else x, end)
+                if found is not None:
+                    return found
+        return None
 
     def _span(self, meta) -> Span:
-        if getattr(meta, "empty", True):
-            return ast.NOSPAN
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+        return self.span_of(meta)
+
+    def _tok_span(self, t: Token) -> Span:
+        line = (t.line or 0) + self.lines
+        return Span(
+            self.file, line, t.column or 0, (t.end_line or 0) + self.lines, t.end_column or 0
+        )
 
     def _error(self, message: str, span: Span, *hints: str) -> None:
         self.diags.error(message, span, *hints)
@@ -542,7 +628,7 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
             return dt.date.fromisoformat(s)
         except ValueError:
             what = "timestamp" if "T" in s else "date"
-            self._error(f"invalid {what} '{s}': {_date_problem(s)}", _tok_span(self.file, t))
+            self._error(f"invalid {what} '{s}': {_date_problem(s)}", self._tok_span(t))
             return dt.date(1970, 1, 1)
 
     def date(self, meta, c):
@@ -563,7 +649,7 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
             return UNIT_NAMES[word]
         self._error(
             f"unknown unit '{word}'" + _parenthesized(_unit_hint(word)),
-            _tok_span(self.file, t),
+            self._tok_span(t),
             "units are " + ", ".join((*ast.UNITS, "year")),
         )
         return "day"
@@ -652,7 +738,7 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
         (amount, unit_tok), older = c
         span = self._span(meta)
         unit = self._unit(unit_tok, span) if unit_tok is not None else older.unit
-        newer = ast.Duration(int(str(amount)), unit, _tok_span(self.file, amount))
+        newer = ast.Duration(int(str(amount)), unit, self._tok_span(amount))
         return ast.AgoWindow(newer, older, span)
 
     def before_ago(self, meta, c):
@@ -679,7 +765,7 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
         if unit not in ast.CALENDAR_UNITS:
             self._error(
                 f"unknown calendar period '{word}'",
-                _tok_span(self.file, t),
+                self._tok_span(t),
                 did_you_mean(word, ast.CALENDAR_UNITS),
                 "periods are day, week, month, year",
             )
@@ -731,7 +817,7 @@ class _Builder(Transformer_NonRecursive):  # deep nesting needs no call stack
     def call(self, meta, c):
         fname = c[0]
         if isinstance(fname, Token):  # `last(...)`: the keyword as a function name
-            fname = ast.Name(str(fname), _tok_span(self.file, fname))
+            fname = ast.Name(str(fname), self._tok_span(fname))
         args = c[1] or []
         span = self._span(meta)
         if fname.name in ast.AGGREGATES:

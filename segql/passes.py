@@ -35,7 +35,7 @@ from sqlglot import exp
 from segql import ast
 from segql.errors import SegqlError
 from segql.plan import AggSlot
-from segql.sqlexpr import col, ident, number, ordered, table_expr
+from segql.sqlexpr import coalesce, col, ident, number, ordered, table_expr
 from segql.windows import bounds, condition
 
 US = "us"  # epoch microseconds of the row
@@ -254,7 +254,7 @@ class WindowedPass:
         g = self.gen
         n = slot.node
         if not isinstance(n, ast.Sequence):
-            return exp.func("COALESCE", exp.Max(this=col("w")), number(0))
+            return coalesce(exp.Max(this=col("w")), number(0))
         first = exp.EQ(this=col(_step(0)), expression=number(1))
         parts: list[exp.Expr] = [first]
         wc = condition(col(T), bounds(n.window, g.clock))

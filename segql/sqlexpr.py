@@ -49,7 +49,12 @@ def ident(name: str) -> exp.Identifier:
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(ident(name), table=ident(table) if table else None)
+    # built directly: exp.column() and exp.func() copy their (fresh) arguments
+    return exp.Column(this=ident(name), table=ident(table) if table else None)
+
+
+def coalesce(first: exp.Expr, *rest: exp.Expr) -> exp.Coalesce:
+    return exp.Coalesce(this=first, expressions=list(rest))
 
 
 def table_expr(table: Table) -> exp.Table:
@@ -69,7 +74,7 @@ def false() -> exp.Expr:
 
 
 def coalesce_false(e: exp.Expr) -> exp.Expr:
-    return exp.func("COALESCE", e, exp.false())
+    return coalesce(e, exp.false())
 
 
 def _is_coalesce_false(e: exp.Expr) -> bool:
@@ -241,7 +246,9 @@ class Translator:
             case ast.Binary(op="/", left=a, right=b):
                 # true division everywhere; dividing by zero gives null
                 num = exp.cast(self.value(a), d.double())
-                return exp.Div(this=num, expression=exp.func("NULLIF", self.value(b), number(0)))
+                return exp.Div(
+                    this=num, expression=exp.Nullif(this=self.value(b), expression=number(0))
+                )
             case ast.Binary(op=op, left=a, right=b) if op in "+-*":
                 cls = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[op]
                 return exp.paren(cls(this=self.value(a), expression=self.value(b)), copy=False)
@@ -261,7 +268,7 @@ class Translator:
                 days = exp.Div(
                     this=exp.paren(diff), expression=exp.Literal.number(f"{US_PER_DAY}.0")
                 )
-                return exp.cast(exp.func("FLOOR", days), exp.DataType.build("BIGINT"))
+                return exp.cast(exp.Floor(this=days), exp.DataType.build("BIGINT"))
             case "weekday":
                 if type_of(args[0]) == DATE:
                     return d.isodow(exp.cast(self.value(args[0]), d.local_type()))
@@ -286,7 +293,7 @@ class Translator:
                     ]
                 else:
                     vals = [self.value(a) for a in args]
-                return exp.func("COALESCE", *vals)
+                return coalesce(*vals)
             case "lower":
                 return exp.Lower(this=self.value(args[0]))
             case "abs":

@@ -516,3 +516,37 @@ def test_preview_parquet_tables_without_database(tmp_path, monkeypatch):
                                  "--format", "csv"])
     assert r.exit_code == 0, r.stderr
     assert r.stdout.splitlines()[1:] == ["universe,customer,,2,1.0", "segment,recent,,1,0.5"]
+
+
+# ------------------------------------------------------------------ the API and the collector
+
+
+def test_api_turns_the_cycle_collector_back_on(project, monkeypatch, tmp_path):
+    # the API turns Python's cycle collector off while it loads and compiles
+    # (speed: docs/performance.md); it must be back on afterwards, also after an
+    # error, and a caller who turned it off keeps it off
+    import gc
+
+    monkeypatch.chdir(project)
+    seen = []
+    real_generate = api.generate
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(api, "generate", spy)
+    assert gc.isenabled()
+    assert "recent" in api.compile([str(project / "defs.seg")], as_of=AS_OF)
+    assert seen == [False] and gc.isenabled()
+    bad = tmp_path / "bad.seg"
+    bad.write_text("segment x = count(nowhere) >= 1\n")
+    with pytest.raises(Exception, match="nowhere"):
+        api.compile([str(bad)], project=str(project / "segql.yml"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        api.compile([str(project / "defs.seg")], as_of=AS_OF)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
