@@ -49,6 +49,24 @@ def _span_of(n: ast.Aggregate) -> ast.Duration:
     return n.window.length
 
 
+# past these, "at least N" is computed from the count itself
+MAX_THRESHOLD = 10_000
+MAX_THRESHOLDS = 8
+
+
+def at_least(slot: AggSlot) -> bool:
+    """A sliding count only compared with numbers: computed as the largest
+    threshold reached (plan.AggSlot), with LEAD over the rows sorted by time
+    instead of a RANGE frame counting the rows within D of every row. The same
+    answers; measured 2.2x less time on 1M orders (docs/performance.md)."""
+    return (
+        isinstance(slot.node, ast.Aggregate)
+        and not slot.value_used
+        and len(slot.thresholds) <= MAX_THRESHOLDS
+        and max(slot.thresholds, default=0) <= MAX_THRESHOLD
+    )
+
+
 def is_windowed(slot: AggSlot) -> bool:
     n = slot.node
     return isinstance(n, ast.Sequence) or isinstance(n.window, ast.SlidingWindow)
@@ -116,11 +134,12 @@ class WindowedPass:
         g = self.gen
         key = col(g.project.key)
         t = g.row_time(source)
-        cols: list[exp.Expr] = [
-            exp.alias_(key.copy(), "k", quoted=True, copy=False),
-            exp.alias_(t.copy(), T, quoted=True, copy=False),
-            exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True, copy=False),
-        ]
+        # "at least N": every row read is a row counted; only key and time are sorted
+        narrow = at_least(slot)
+        cols: list[exp.Expr] = [exp.alias_(key.copy(), "k", quoted=True, copy=False)]
+        if not narrow:
+            cols.append(exp.alias_(t.copy(), T, quoted=True, copy=False))
+        cols.append(exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True, copy=False))
         on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
         if on is not None:
             cols.append(exp.alias_(g.row_column(source, on), ON, quoted=True, copy=False))
@@ -146,7 +165,8 @@ class WindowedPass:
                 else:
                     conds.append(cond.copy())
                 flag = _flag(cond)
-            cols.append(exp.alias_(flag, _step(i), quoted=True, copy=False))
+            if not narrow:
+                cols.append(exp.alias_(flag, _step(i), quoted=True, copy=False))
         keep = g.scan_filters(source)
         if conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
@@ -180,7 +200,7 @@ class WindowedPass:
 
     # -- window columns
     def window(
-        self, slot: AggSlot, this: exp.Expr, spec: exp.WindowSpec, desc: bool = False
+        self, slot: AggSlot, this: exp.Expr, spec: exp.WindowSpec | None, desc: bool = False
     ) -> exp.Window:
         n = slot.node
         partition = [col("k")]
@@ -198,6 +218,24 @@ class WindowedPass:
         """The slot's window columns, layer by layer (a later step's result feeds
         an earlier one)."""
         n = slot.node
+        if at_least(slot):
+            # the time of the row N-1 rows later, for each threshold N >= 2
+            return (
+                [
+                    [
+                        exp.alias_(
+                            self.window(slot, exp.Lead(this=col(US), offset=number(m - 1)), None),
+                            f"n{m}",
+                            quoted=True,
+                            copy=False,
+                        )
+                        for m in sorted(slot.thresholds)
+                        if m >= 2
+                    ]
+                ]
+                if any(m >= 2 for m in slot.thresholds)
+                else []
+            )
         if not isinstance(n, ast.Sequence):
             d = number(micros(_span_of(n)))
             spec = _frame("CURRENT ROW", None, d, "FOLLOWING")
@@ -249,10 +287,31 @@ class WindowedPass:
             ifs=[exp.If(this=exp.EQ(this=col(flag), expression=number(1)), true=col(US))]
         )
 
+    def reached(self, slot: AggSlot) -> exp.Expr:
+        """The largest threshold N reached from this row: N rows within D of it
+        (sorted by time, the row N-1 later is at most D later), else 1 when 1 is a
+        threshold (the row itself), else 0."""
+        assert isinstance(slot.node, ast.Aggregate)
+        d = number(micros(_span_of(slot.node)))
+        least = 1 if 1 in slot.thresholds else 0
+        ifs = [
+            exp.If(
+                this=exp.LTE(
+                    this=exp.Sub(this=col(f"n{m}"), expression=col(US)), expression=d.copy()
+                ),
+                true=number(m),
+            )
+            for m in sorted(slot.thresholds, reverse=True)
+            if m >= 2
+        ]
+        return exp.Case(ifs=ifs, default=number(least)) if ifs else number(least)
+
     # -- per-key result
     def hit(self, slot: AggSlot) -> exp.Expr:
         g = self.gen
         n = slot.node
+        if at_least(slot):
+            return exp.Max(this=self.reached(slot))
         if not isinstance(n, ast.Sequence):
             return coalesce(exp.Max(this=col("w")), number(0))
         first = exp.EQ(this=col(_step(0)), expression=number(1))

@@ -11,8 +11,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TypeGuard
 
 from segql import ast
 from segql.model import DefRef, LabelRef, Model, ProfileRef, source_of
@@ -25,6 +28,13 @@ class AggSlot:
     column: str  # a1, a2, ... (in the base layer)
     node: ast.Aggregate | ast.Sequence
     source: str
+    # A sliding count (`count(x, any D)`) only ever compared with numbers needs
+    # only "at least N rows within D" for the N where a comparison's answer can
+    # change: `thresholds`. Its column is then the largest such N reached (not
+    # the count), which every one of those comparisons answers alike, and is
+    # far cheaper to compute (passes.py). `value_used`: some use needs the count.
+    value_used: bool = False
+    thresholds: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -120,14 +130,63 @@ def _collect(p: Plan, e: ast.Expr) -> None:
             p.profile_columns[node.column] = f"p{len(p.profile_columns) + 1}"
 
 
+def _slot(p: Plan, e: ast.Aggregate | ast.Sequence) -> AggSlot:
+    key = slot_key(e)
+    if key not in p.aggregates:
+        source = source_of(e) if isinstance(e, ast.Aggregate) else e.steps[0].source.name
+        p.aggregates[key] = AggSlot(f"a{len(p.aggregates) + 1}", key, source)
+    return p.aggregates[key]
+
+
+_FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _sliding_count(e: ast.Node) -> TypeGuard[ast.Aggregate]:
+    return (
+        isinstance(e, ast.Aggregate)
+        and e.func == "count"
+        and isinstance(e.window, ast.SlidingWindow)
+    )
+
+
+def _number(e: ast.Node) -> Decimal | None:
+    """The value of a number literal, or of a negated one."""
+    if isinstance(e, ast.Number):
+        return e.value
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Number):
+        return -e.operand.value
+    return None
+
+
+def breakpoints(op: str, c: Decimal) -> set[int]:
+    """The counts m >= 1 at which `m op c` changes its answer from m - 1 to m."""
+    if op in (">=", "<"):  # true from ceil(c) on
+        at = {math.ceil(c)}
+    elif op in (">", "<="):  # true from floor(c) + 1 on
+        at = {math.floor(c) + 1}
+    elif c == c.to_integral_value():  # = and !=: at c and just after it
+        at = {int(c), int(c) + 1}
+    else:  # = or != a fraction: the same answer for every count
+        at = set()
+    return {m for m in at if m >= 1}
+
+
 def _level(p: Plan, e: ast.Node) -> int:
     """Register the slots e needs and return the layer its inputs are ready at."""
     match e:
+        case ast.Binary(op=op, left=a, right=b) if op in _FLIPPED and (
+            (_sliding_count(a) and _number(b) is not None)
+            or (_sliding_count(b) and _number(a) is not None)
+        ):
+            if not _sliding_count(a):  # `3 <= count(…)`: the count on the left
+                a, b, op = b, a, _FLIPPED[op]
+            assert isinstance(a, ast.Aggregate)
+            c = _number(b)
+            assert c is not None
+            _slot(p, a).thresholds |= breakpoints(op, c)
+            return 0
         case ast.Aggregate() | ast.Sequence():
-            key = slot_key(e)
-            if key not in p.aggregates:
-                source = source_of(e) if isinstance(e, ast.Aggregate) else e.steps[0].source.name
-                p.aggregates[key] = AggSlot(f"a{len(p.aggregates) + 1}", key, source)
+            _slot(p, e).value_used = True
             return 0
         case ProfileRef():
             _collect(p, e)

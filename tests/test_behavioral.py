@@ -57,6 +57,61 @@ def test_sliding(condition, expected):
     check(condition, BURSTS, expected, as_of=AS_OF)
 
 
+# Most pricing views within any 24 hours, per customer (BURSTS): 1: 3, 2: 2, 3: 3,
+# 4: 2, 5: 2, 6 and 7: 0. A count only compared with numbers is computed as "at
+# least N" (LEAD over the rows in time order); every comparison must still give
+# the answer the count gives.
+PV = 'count(events where name = "pv", any 24 hours)'
+
+
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        (f"3 <= {PV}", {1, 3}),
+        (f"{PV} < 2", {6, 7}),
+        (f"{PV} <= 2", {2, 4, 5, 6, 7}),
+        (f"{PV} != 2", {1, 3, 6, 7}),
+        (f"{PV} > 1.5", {1, 2, 3, 4, 5}),
+        (f"{PV} = 2.5", set()),
+        (f"{PV} >= -1", {1, 2, 3, 4, 5, 6, 7}),
+        (f"{PV} > 0 and {PV} < 3", {2, 4, 5}),
+        (f"{PV} = 0 or {PV} = 3", {1, 3, 6, 7}),
+        (f"{PV} >= 100", set()),
+    ],
+)
+def test_sliding_thresholds(condition, expected):
+    sql = check(condition, BURSTS, expected, as_of=AS_OF)
+    assert "RANGE BETWEEN" not in sql  # the count itself is not computed
+
+
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        # the count as a value: arithmetic, or a comparison with another value
+        (f"{PV} * 2 >= 6", {1, 3}),
+        (f"{PV} = 2 or {PV} + 0 = 3", {1, 2, 3, 4, 5}),
+        (f'{PV} > count(events where name = "other", any 24 hours)', {1, 2, 3, 4, 5}),
+    ],
+)
+def test_sliding_count_as_a_value(condition, expected):
+    sql = check(condition, BURSTS, expected, as_of=AS_OF)
+    assert "RANGE BETWEEN" in sql
+
+
+def test_sliding_thresholds_shared_by_segments_and_a_trait_value():
+    # two segments compare the count, a third uses a trait that is the count
+    # itself: computed once, as the count (a value is needed)
+    defs = (
+        f"trait pv_burst = {PV}\n"
+        f"segment three = {PV} >= 3\n"
+        f"segment two = {PV} = 2\n"
+        "segment big = pv_burst * 10 > 25\n"
+    )
+    for name, expected in (("three", {1, 3}), ("two", {2, 4, 5}), ("big", {1, 3})):
+        sql = check(defs, BURSTS, expected, as_of=AS_OF, segment=name)
+    assert "RANGE BETWEEN" in sql and "LEAD(" not in sql
+
+
 # ------------------------------------------------------------------ sequences
 
 SEQ = {

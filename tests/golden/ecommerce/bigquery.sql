@@ -354,9 +354,7 @@ WITH `universe` AS (
 ), `windowed_a7_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
-    UNIX_MICROS(`occurred_at`) AS `us`,
-    CASE WHEN `name` = 'pricing_view' THEN 1 ELSE 0 END AS `s1`
+    UNIX_MICROS(`occurred_at`) AS `us`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
@@ -367,16 +365,12 @@ WITH `universe` AS (
 ), `windowed_a7_1` AS (
   SELECT
     *,
-    SUM(`s1`) OVER (
-      PARTITION BY `k`
-      ORDER BY `us` ASC
-      RANGE BETWEEN CURRENT ROW AND 86400000000 FOLLOWING
-    ) AS `w`
+    LEAD(`us`, 2) OVER (PARTITION BY `k` ORDER BY `us` ASC) AS `n3`
   FROM `windowed_a7_rows`
 ), `windowed_a7` AS (
   SELECT
     `k`,
-    COALESCE(MAX(`w`), 0) AS `a7`
+    MAX(CASE WHEN `n3` - `us` <= 86400000000 THEN 3 ELSE 0 END) AS `a7`
   FROM `windowed_a7_1`
   GROUP BY
     `k`
