@@ -77,6 +77,8 @@ class _Resolver:
         self.diags = diags
         self.defs: dict[str, ast.Definition] = {}
         self.labels: dict[str, tuple[str, Span]] = {}  # label -> segmentation
+        # unknown name -> the definition or label it is a near miss of (near_miss)
+        self.near_misses: dict[str, str | None] = {}
         profiles = catalog.columns(project.profiles) if project.profiles else None
         self.profile_cols: dict[str, str] = dict(profiles or {})
         self.profiles_complete = is_complete(profiles)
@@ -204,6 +206,14 @@ class _Resolver:
                 self.check_operator(node)
                 return node
 
+    def near_miss(self, name: str) -> str | None:
+        """The definition or label an unknown name is one letter or two away from.
+        Asked once per name: a name used in 300 segments of a 1,000-definition
+        project took 0.9 s asked each time."""
+        if name not in self.near_misses:
+            self.near_misses[name] = closest(name, [*self.defs, *self.labels], cutoff=0.85)
+        return self.near_misses[name]
+
     def name(self, name: str, span: Span, source: str | None) -> ast.Expr:
         if source is not None:
             if name in self.source_cols[source] or (
@@ -242,7 +252,7 @@ class _Resolver:
         if self.project.profiles is not None and not self.profiles_complete:
             # no database to check against: an unknown name is taken as a profile
             # column, unless it is one letter or two away from a definition
-            close = closest(name, [*self.defs, *self.labels], cutoff=0.85)
+            close = self.near_miss(name)
             if close:
                 self.diags.error(
                     f"unknown name '{name}' (did you mean '{close}'?)",
