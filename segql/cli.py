@@ -48,8 +48,11 @@ class Globals:
 # options every command accepts, before or after the command name
 ProjectOpt = Annotated[
     str | None,
-    typer.Option("--project", metavar="PATH",
-                 help="segql.yml (or its folder); default: nearest segql.yml upwards"),
+    typer.Option(
+        "--project",
+        metavar="PATH",
+        help="segql.yml (or its folder); default: nearest segql.yml upwards",
+    ),
 ]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="re-raise errors with a traceback instead of rendering")
@@ -59,9 +62,11 @@ PathsArg = Annotated[
 ]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", metavar="TS",
-                 help="evaluate at this date or timestamp (project time zone unless it has "
-                      "an offset)"),
+    typer.Option(
+        "--as-of",
+        metavar="TS",
+        help="evaluate at this date or timestamp (project time zone unless it has an offset)",
+    ),
 ]
 
 
@@ -173,8 +178,12 @@ def compile(
     paths: PathsArg,
     dialect: Annotated[
         str | None,
-        typer.Option("--dialect", metavar="D", help="duckdb, postgres, bigquery, snowflake, "
-                     "spark, databricks, trino; default: the project's"),
+        typer.Option(
+            "--dialect",
+            metavar="D",
+            help="duckdb, postgres, bigquery, snowflake, "
+            "spark, databricks, trino; default: the project's",
+        ),
     ] = None,
     as_of: AsOfOpt = None,
     segment: Annotated[
@@ -201,8 +210,14 @@ def compile(
         if segment is not None and segmentation is not None:
             raise _usage("--segment and --segmentation cannot be used together")
         _check_as_of(as_of)
-        sql = api.compile(list(paths), project=g.project, dialect=dialect, as_of=as_of,
-                          segment=segment, segmentation=segmentation)
+        sql = api.compile(
+            list(paths),
+            project=g.project,
+            dialect=dialect,
+            as_of=as_of,
+            segment=segment,
+            segmentation=segmentation,
+        )
         if out is None:
             sys.stdout.write(sql)
             sys.stdout.flush()
@@ -256,10 +271,18 @@ def preview(
         if scale is not None and not sample:
             raise _usage("--scale only applies with --sample")
         _check_as_of(as_of)
+
         def go(progress: pv.Progress | None = None) -> pv.PreviewResult:
-            return pv.preview(list(paths), project=g.project, db=db, sample=sample,
-                              scale=0.01 if scale is None else scale, as_of=as_of, show=show,
-                              progress=progress)
+            return pv.preview(
+                list(paths),
+                project=g.project,
+                db=db,
+                sample=sample,
+                scale=0.01 if scale is None else scale,
+                as_of=as_of,
+                show=show,
+                progress=progress,
+            )
 
         if sys.stderr.isatty():  # progress goes to stderr, and only for a person watching
             from rich.console import Console

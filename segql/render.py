@@ -140,15 +140,16 @@ def print_table(r: PreviewResult, console: Console) -> None:
     for m in r.segmentations:
         console.print(_segmentation_table(m, r.universe))
         settled = "priority" if m.by == "priority" else "the largest weight"
-        console.print(f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "
-                      f"settled by {settled}")
+        console.print(
+            f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "
+            f"settled by {settled}"
+        )
 
 
 def _segmentation_table(m: SegmentationSummary, universe: int):
     from rich.table import Table
 
-    t = Table(title=f"Segmentation {m.name} (by {m.by})", title_justify="left",
-              title_style="bold")
+    t = Table(title=f"Segmentation {m.name} (by {m.by})", title_justify="left", title_style="bold")
     t.add_column("label")
     t.add_column("members", justify="right")
     t.add_column("share", justify="right")

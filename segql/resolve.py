@@ -188,8 +188,9 @@ class _Resolver:
                 return _invalid(e.span)
             case ast.Call(func=f, args=args):
                 if f in ("percentile", "score") and source is not None:
-                    self.diags.error(f"{f}() ranks entities; it cannot be used inside an aggregate",
-                                     e.span)
+                    self.diags.error(
+                        f"{f}() ranks entities; it cannot be used inside an aggregate", e.span
+                    )
                 bound = tuple(self.expr(a, source) for a in args)
                 call = dataclasses.replace(e, args=bound)
                 self.check_call(call)
@@ -217,8 +218,10 @@ class _Resolver:
     def name(self, name: str, span: Span, source: str | None) -> ast.Expr:
         if source is not None:
             if name in self.source_cols[source] or (
-                not self.source_complete[source] and name not in self.defs
-                and name not in self.profile_cols and name not in self.labels
+                not self.source_complete[source]
+                and name not in self.defs
+                and name not in self.profile_cols
+                and name not in self.labels
             ):
                 return SourceCol(source, name, _lang(self.source_cols[source].get(name, ANY)), span)
             if name not in self.defs and name not in self.labels:
@@ -339,8 +342,9 @@ class _Resolver:
         else:
             value = self.expr(agg.value, source)
             if agg.func in ("did", "decayed_count"):
-                self.diags.error(f"{agg.func}() takes a source, e.g. {agg.func}({source})",
-                                 agg.value.span)
+                self.diags.error(
+                    f"{agg.func}() takes a source, e.g. {agg.func}({source})", agg.value.span
+                )
         where = self.where(agg.where, source)
         self.check_window(agg.window, agg.func)
         if agg.half_life is not None:
@@ -445,8 +449,9 @@ class _Resolver:
         f = call.func
         if f in ("days_since", "weekday", "hour", "date"):
             if types and types[0] not in (*TIMELIKE, ANY, NULL):
-                self.diags.error(f"{f}() needs a date or timestamp, got a {types[0]}",
-                                 call.args[0].span)
+                self.diags.error(
+                    f"{f}() needs a date or timestamp, got a {types[0]}", call.args[0].span
+                )
         elif f in ("abs", "percentile", "score"):
             if types and types[0] not in (NUMBER, ANY, NULL):
                 self.diags.error(f"{f}() needs a number, got a {types[0]}", call.args[0].span)

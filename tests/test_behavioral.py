@@ -24,19 +24,24 @@ BURSTS = {
     "customers": CUSTOMERS,
     "events": [
         # 1: three views, first and last exactly 24 hours apart -> 3 fit
-        ev(1, "2025-06-01 00:00:00", "pv"), ev(1, "2025-06-01 12:00:00", "pv"),
+        ev(1, "2025-06-01 00:00:00", "pv"),
+        ev(1, "2025-06-01 12:00:00", "pv"),
         ev(1, "2025-06-02 00:00:00", "pv"),
         # 2: 24 hours and one second apart -> at most 2 fit
-        ev(2, "2025-06-01 00:00:00", "pv"), ev(2, "2025-06-01 12:00:00", "pv"),
+        ev(2, "2025-06-01 00:00:00", "pv"),
+        ev(2, "2025-06-01 12:00:00", "pv"),
         ev(2, "2025-06-02 00:00:01", "pv"),
         # 3: three views at the same instant
-        ev(3, "2025-06-05 10:00:00", "pv"), ev(3, "2025-06-05 10:00:00", "pv"),
+        ev(3, "2025-06-05 10:00:00", "pv"),
+        ev(3, "2025-06-05 10:00:00", "pv"),
         ev(3, "2025-06-05 10:00:00", "pv"),
         # 4: three views, but the third is after as_of (invisible)
-        ev(4, "2025-06-30 12:00:00", "pv"), ev(4, "2025-06-30 13:00:00", "pv"),
+        ev(4, "2025-06-30 12:00:00", "pv"),
+        ev(4, "2025-06-30 13:00:00", "pv"),
         ev(4, "2025-07-01 00:00:01", "pv"),
         # 5: three events in a burst, only two of them pricing views
-        ev(5, "2025-06-10 00:00:00", "pv"), ev(5, "2025-06-10 01:00:00", "other"),
+        ev(5, "2025-06-10 00:00:00", "pv"),
+        ev(5, "2025-06-10 01:00:00", "other"),
         ev(5, "2025-06-10 02:00:00", "pv"),
     ],
 }
@@ -124,7 +129,8 @@ SEQ = {
         # 3: cart on 06-30 12:00, follow-up period not yet ended at as_of
         ev(3, "2025-06-30 12:00:00", "cart", "X"),
         # 4: view, cart, order: full chain within 2 days
-        ev(4, "2025-06-20 00:00:00", "view", "A"), ev(4, "2025-06-20 01:00:00", "cart", "A"),
+        ev(4, "2025-06-20 00:00:00", "view", "A"),
+        ev(4, "2025-06-20 01:00:00", "cart", "A"),
         # 5: cart and order at the same instant: not strictly later -> abandoned
         ev(5, "2025-06-25 00:00:00", "cart", "Z"),
         # 6: order exactly 1 day after the cart: within -> not abandoned
@@ -175,11 +181,14 @@ def test_sequence_three_steps_negated():
         "customers": CUSTOMERS,
         "events": [
             # 1: view, cart, nothing after: in
-            ev(1, "2025-06-01 00:00:00", "view"), ev(1, "2025-06-01 01:00:00", "cart"),
+            ev(1, "2025-06-01 00:00:00", "view"),
+            ev(1, "2025-06-01 01:00:00", "cart"),
             # 2: view, cart, then an order: out
-            ev(2, "2025-06-01 00:00:00", "view"), ev(2, "2025-06-01 01:00:00", "cart"),
+            ev(2, "2025-06-01 00:00:00", "view"),
+            ev(2, "2025-06-01 01:00:00", "cart"),
             # 3: view, order, then a later cart with no order after it: in
-            ev(3, "2025-06-01 00:00:00", "view"), ev(3, "2025-06-01 05:00:00", "cart"),
+            ev(3, "2025-06-01 00:00:00", "view"),
+            ev(3, "2025-06-01 05:00:00", "cart"),
         ],
         "orders": [order(2, "2025-06-01 02:00:00"), order(3, "2025-06-01 03:00:00")],
     }
@@ -192,12 +201,13 @@ def test_sequence_three_steps_negated():
 
 # ------------------------------------------------------------------ ranks
 
+
 def spend(*amounts):
     """Customers 1..n with one order each of the given amount (None: no orders)."""
-    rows = [order(i, "2025-06-01 00:00:00", a) for i, a in enumerate(amounts, start=1)
-            if a is not None]
-    return {"customers": [{"customer_id": i} for i in range(1, len(amounts) + 1)],
-            "orders": rows}
+    rows = [
+        order(i, "2025-06-01 00:00:00", a) for i, a in enumerate(amounts, start=1) if a is not None
+    ]
+    return {"customers": [{"customer_id": i} for i in range(1, len(amounts) + 1)], "orders": rows}
 
 
 def test_score_exact_at_bin_edges():
@@ -205,8 +215,12 @@ def test_score_exact_at_bin_edges():
     # score(x, 5) = ceil(5 × p) = 1..5 exactly; 5 × 0.6 must be 3, not 4
     data = spend(10, 20, 30, 40, 50)
     for s in range(1, 6):
-        check(f"trait m = sum(orders.amount)\nsegment tested = score(m, 5) = {s}",
-              data, {s}, as_of=AS_OF)
+        check(
+            f"trait m = sum(orders.amount)\nsegment tested = score(m, 5) = {s}",
+            data,
+            {s},
+            as_of=AS_OF,
+        )
 
 
 def test_percentile_ties_share_and_nulls_excluded():
@@ -257,12 +271,14 @@ def test_rfm_in_a_few_lines():
 
 # ------------------------------------------------------------------ decay
 
+
 def test_decayed_count_and_sum():
     data = {
         "customers": CUSTOMERS[:3],
         "orders": [
             # 1: one order exactly one half-life ago weighs 0.5; one at as_of weighs 1
-            order(1, "2025-06-01 00:00:00", 10.0), order(1, "2025-07-01 00:00:00", 10.0),
+            order(1, "2025-06-01 00:00:00", 10.0),
+            order(1, "2025-07-01 00:00:00", 10.0),
             # 2: one order two half-lives ago: 0.25
             order(2, "2025-05-02 00:00:00", 100.0),
         ],
@@ -276,15 +292,20 @@ def test_decayed_count_and_sum():
 
 # ------------------------------------------------------------------ by weight
 
+
 def test_weights():
     data = {
         "customers": CUSTOMERS[:5],
         "events": [
-            ev(1, "2025-06-01", "movie"), ev(1, "2025-06-02", "movie"), ev(1, "2025-06-03", "doc"),
+            ev(1, "2025-06-01", "movie"),
+            ev(1, "2025-06-02", "movie"),
+            ev(1, "2025-06-03", "doc"),
             # 2: one movie, one doc: doc weighs 1.5 > 1
-            ev(2, "2025-06-01", "movie"), ev(2, "2025-06-02", "doc"),
+            ev(2, "2025-06-01", "movie"),
+            ev(2, "2025-06-02", "doc"),
             # 3: a tie between movie and episode (1 each): the earlier rule wins
-            ev(3, "2025-06-01", "episode"), ev(3, "2025-06-02", "movie"),
+            ev(3, "2025-06-01", "episode"),
+            ev(3, "2025-06-02", "movie"),
             # 4: only other events: every weight 0 -> else
             ev(4, "2025-06-01", "other"),
         ],

@@ -56,7 +56,8 @@ def test_membership_equals_per_segment_queries(con, project: harness.BenchProjec
     harness.store(con, membership, "__t_membership")
     seg_cols = [n for n in m.selected if m.kind(n) == "segment"]
     sizes = con.execute(
-        "SELECT " + ", ".join(f'count(*) FILTER (WHERE "{n}")' for n in seg_cols)
+        "SELECT "
+        + ", ".join(f'count(*) FILTER (WHERE "{n}")' for n in seg_cols)
         + " FROM __t_membership"
     ).fetchone()
     assert sum(1 for s in sizes if s > 0) >= len(seg_cols) // 2
@@ -104,8 +105,20 @@ def test_pandas_rfm_gives_segqls_labels(con, project: harness.BenchProject) -> N
 
 def test_harness_runs_end_to_end(db: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "results.json"
-    argv = ["--scale", str(SCALE), "--repeat", "1", "--compile-sizes", "20,40",
-            "--data-dir", str(db.parent), "--out", str(out), "--skip", "rfm-package"]
+    argv = [
+        "--scale",
+        str(SCALE),
+        "--repeat",
+        "1",
+        "--compile-sizes",
+        "20,40",
+        "--data-dir",
+        str(db.parent),
+        "--out",
+        str(out),
+        "--skip",
+        "rfm-package",
+    ]
     assert run.main(argv) == 0
     results = json.loads(out.read_text())
     (scale,) = results["scales"]

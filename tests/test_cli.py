@@ -116,8 +116,9 @@ def test_bad_definition_exits_1_with_located_error(run, project, tmp_path):
     assert r.stdout == ""
     lines = r.stderr.splitlines()
     # 'amont' starts at column 24 of line 1
-    assert lines[0] == (f"{bad}:1:24: error: unknown column 'amont' in source 'orders' "
-                        "(did you mean 'amount'?)")
+    assert lines[0] == (
+        f"{bad}:1:24: error: unknown column 'amont' in source 'orders' (did you mean 'amount'?)"
+    )
     assert lines[1] == "  segment x = sum(orders.amont, last 30 days) > 1"
     assert lines[2] == "  " + " " * 23 + "^^^^^"
     assert lines[-1] == "1 error"
@@ -139,14 +140,17 @@ def test_language_md_error_example(run, project, tmp_path):
 
 def test_every_error_of_a_run_at_once(run, project, tmp_path):
     bad = tmp_path / "bad.seg"
-    bad.write_text("segment x = sum(orders.amont) > 1\n"
-                   "segment y = big and country = 3\n"
-                   "segment big = recent\n")
+    bad.write_text(
+        "segment x = sum(orders.amont) > 1\nsegment y = big and country = 3\nsegment big = recent\n"
+    )
     r = run("validate", str(bad), "--project", str(project))
     assert r.exit_code == 1
     located = re.findall(r"^(\S+):(\d+):(\d+): error: (.*)$", r.stderr, re.M)
     assert [(f, int(a), int(b)) for f, a, b, _ in located] == [
-        (str(bad), 1, 24), (str(bad), 2, 21), ("defs.seg", 2, 9)]
+        (str(bad), 1, 24),
+        (str(bad), 2, 21),
+        ("defs.seg", 2, 9),
+    ]
     assert "did you mean 'amount'?" in located[0][3]
     assert "'='" in located[1][3]
     assert "duplicate name 'big'" in located[2][3]
@@ -312,38 +316,56 @@ def _preview_json(run, *extra: str) -> dict:
 
 def test_preview_json_hand_computed(run):
     doc = _preview_json(run, "--show", "2")
-    assert list(doc) == ["as_of", "as_of_source", "data", "entity", "key", "universe",
-                         "segments", "segmentations"]
+    assert list(doc) == [
+        "as_of",
+        "as_of_source",
+        "data",
+        "entity",
+        "key",
+        "universe",
+        "segments",
+        "segmentations",
+    ]
     assert doc["as_of"] == "2025-07-01T00:00:00Z"
     assert doc["as_of_source"] == "given"
     assert doc["universe"] == 5
     segs = {s["name"]: s for s in doc["segments"]}
-    assert [s["name"] for s in doc["segments"]] == ["recent", "big", "everyone_but_recent",
-                                                    "nobody"]
+    assert [s["name"] for s in doc["segments"]] == [
+        "recent",
+        "big",
+        "everyone_but_recent",
+        "nobody",
+    ]
     assert (segs["recent"]["members"], segs["recent"]["share"]) == (2, 0.4)
     assert segs["recent"]["examples"] == [1, 2]
     assert segs["big"]["examples"] == [1, 3]
     assert (segs["everyone_but_recent"]["members"], segs["everyone_but_recent"]["warning"]) == (
-        3, "large")  # 60% > 50%
+        3,
+        "large",
+    )  # 60% > 50%
     assert (segs["nobody"]["members"], segs["nobody"]["warning"]) == (0, "small")
     assert segs["recent"]["warning"] is None
     life, view = doc["segmentations"]
     assert life == {
-        "name": "lifecycle", "by": "priority",
+        "name": "lifecycle",
+        "by": "priority",
         "labels": [
             {"label": "vip", "members": 1, "share": 0.2, "matched": 1, "catch_all": False},
             {"label": "active", "members": 1, "share": 0.2, "matched": 2, "catch_all": False},
         ],
-        "unlabeled": 3, "overlap": 1,
+        "unlabeled": 3,
+        "overlap": 1,
     }
     assert view == {
-        "name": "viewing", "by": "weight",
+        "name": "viewing",
+        "by": "weight",
         "labels": [
             {"label": "spenders", "members": 2, "share": 0.4, "matched": 3, "catch_all": False},
             {"label": "buyers", "members": 1, "share": 0.2, "matched": 3, "catch_all": False},
             {"label": "quiet", "members": 2, "share": 0.4, "matched": None, "catch_all": True},
         ],
-        "unlabeled": 0, "overlap": 3,
+        "unlabeled": 0,
+        "overlap": 3,
     }
 
 
@@ -442,8 +464,15 @@ def test_preview_sample_from_repo_root(tmp_path, monkeypatch):
     (tmp_path / "segql.yml").write_text(SAMPLE_PROJECT)
     (tmp_path / "s.seg").write_text(SAMPLE_DEFS)
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
-    args = ["preview", str(tmp_path / "s.seg"), "--sample", "--scale", "0.002",
-            "--project", str(tmp_path)]
+    args = [
+        "preview",
+        str(tmp_path / "s.seg"),
+        "--sample",
+        "--scale",
+        "0.002",
+        "--project",
+        str(tmp_path),
+    ]
     r = CliRunner().invoke(app, [*args, "--format", "json"])
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
@@ -464,13 +493,21 @@ def test_preview_sample_from_repo_root(tmp_path, monkeypatch):
 
 
 def test_python_m_segql_and_console_script(project):
-    r = subprocess.run([sys.executable, "-m", "segql", "compile", "defs.seg", "--dialect", "dukdb"],
-                       cwd=project, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "segql", "compile", "defs.seg", "--dialect", "dukdb"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and r.stdout == ""
     assert "did you mean 'duckdb'?" in r.stderr
     script = shutil.which("segql") or str(Path(sys.executable).parent / "segql")
-    r = subprocess.run([script, "compile", "defs.seg", "--segment", "big", "--as-of", AS_OF],
-                       cwd=project, capture_output=True, text=True)
+    r = subprocess.run(
+        [script, "compile", "defs.seg", "--segment", "big", "--as-of", AS_OF],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     assert _execute(project, r.stdout)[1] == [(1,), (3,)]
@@ -491,8 +528,7 @@ def test_preview_api_rule_columns_never_collide(project, tmp_path):
     assert (seg.name, seg.members, seg.examples) == ("__segql_rule_1", 3, (1, 2, 3))
     (s,) = r.segmentations
     # a = customers with orders by as_of {1, 2, 3}; b = amount > 100 {1, 3}
-    assert [(lab.label, lab.members, lab.matched) for lab in s.labels] == [("a", 3, 3),
-                                                                          ("b", 0, 2)]
+    assert [(lab.label, lab.members, lab.matched) for lab in s.labels] == [("a", 3, 3), ("b", 0, 2)]
     assert (s.unlabeled, s.overlap) == (2, 2)
 
 
@@ -512,8 +548,9 @@ def test_preview_parquet_tables_without_database(tmp_path, monkeypatch):
     )
     (tmp_path / "d.seg").write_text("segment recent = count(orders, last 30 days) >= 1\n")
     monkeypatch.chdir("/")
-    r = CliRunner().invoke(app, ["preview", str(tmp_path / "d.seg"), "--as-of", AS_OF,
-                                 "--format", "csv"])
+    r = CliRunner().invoke(
+        app, ["preview", str(tmp_path / "d.seg"), "--as-of", AS_OF, "--format", "csv"]
+    )
     assert r.exit_code == 0, r.stderr
     assert r.stdout.splitlines()[1:] == ["universe,customer,,2,1.0", "segment,recent,,1,0.5"]
 

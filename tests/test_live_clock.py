@@ -22,8 +22,18 @@ from segql.windows import (
 )
 
 WINDOWS = [
-    "last 2 days", "last 1 month", "3 to 10 days ago", "before 7 days ago", "today", "yesterday",
-    "this week", "previous week", "this month", "previous month", "this year", "previous year",
+    "last 2 days",
+    "last 1 month",
+    "3 to 10 days ago",
+    "before 7 days ago",
+    "today",
+    "yesterday",
+    "this week",
+    "previous week",
+    "this month",
+    "previous month",
+    "this year",
+    "previous year",
 ]
 SEG = "\n".join(f"segment w{i} = count(orders, {w}) >= 1" for i, w in enumerate(WINDOWS)) + (
     "\nsegment recent = days_since(last(orders.ordered_at)) < 3"
@@ -32,8 +42,14 @@ SEG = "\n".join(f"segment w{i} = count(orders, {w}) >= 1" for i, w in enumerate(
 
 
 def boundaries(now: dt.datetime, tz: str) -> list[dt.datetime]:
-    out = [now, shift(now, -2, "day"), shift(now, -1, "month"), shift(now, -3, "day"),
-           shift(now, -10, "day"), shift(now, -7, "day")]
+    out = [
+        now,
+        shift(now, -2, "day"),
+        shift(now, -1, "month"),
+        shift(now, -3, "day"),
+        shift(now, -10, "day"),
+        shift(now, -7, "day"),
+    ]
     local = utc_to_local(now, tz)
     for unit in ("day", "week", "month", "year"):
         start = period_start_local(local, unit)

@@ -59,8 +59,9 @@ def one(con, sql, params=None):
 
 
 def contents(c) -> dict[str, list[tuple]]:
-    return {t: c.execute(f"SELECT * FROM {t} ORDER BY {k}").fetchall()
-            for t, k in ORDER_KEYS.items()}
+    return {
+        t: c.execute(f"SELECT * FROM {t} ORDER BY {k}").fetchall() for t, k in ORDER_KEYS.items()
+    }
 
 
 def test_constants():
@@ -140,11 +141,14 @@ def test_times_in_window(con):
     lo, hi = con.execute("SELECT min(signup_at), max(signup_at) FROM customers").fetchone()
     assert datetime.datetime(2021, 1, 1) <= lo < SAMPLE_START <= hi < SAMPLE_END
     # Nothing happens before a customer signed up.
-    assert 0 == one(con, """
+    assert 0 == one(
+        con,
+        """
         SELECT count(*) FROM customers c
         JOIN (SELECT customer_id, ordered_at AS t FROM orders
               UNION ALL SELECT customer_id, occurred_at FROM web_events) x USING (customer_id)
-        WHERE x.t < c.signup_at""")
+        WHERE x.t < c.signup_at""",
+    )
 
 
 def test_keys_unique_and_referential_integrity(con):
@@ -152,8 +156,11 @@ def test_keys_unique_and_referential_integrity(con):
         assert one(con, f"SELECT count(*) - count(DISTINCT {key}) FROM {table}") == 0
         assert one(con, f"SELECT count(*) FROM {table} WHERE {key} IS NULL") == 0
     for table in ["orders", "web_events"]:
-        assert 0 == one(con, f"""SELECT count(*) FROM {table}
-                                 WHERE customer_id NOT IN (SELECT customer_id FROM customers)""")
+        assert 0 == one(
+            con,
+            f"""SELECT count(*) FROM {table}
+                                 WHERE customer_id NOT IN (SELECT customer_id FROM customers)""",
+        )
 
 
 def test_stored_in_customer_time_order(con):
@@ -164,22 +171,43 @@ def test_stored_in_customer_time_order(con):
 
 def test_customer_attributes(con):
     assert set(r[0] for r in con.execute("SELECT DISTINCT country FROM customers").fetchall()) <= {
-        "US", "CA", "GB", "DE", "FR", "NL", "ES", "IT", "AU", "BR"}
+        "US",
+        "CA",
+        "GB",
+        "DE",
+        "FR",
+        "NL",
+        "ES",
+        "IT",
+        "AU",
+        "BR",
+    }
     top = con.execute("SELECT country FROM customers GROUP BY 1 ORDER BY count(*) DESC").fetchone()
     assert top[0] == "US"
     assert one(con, "SELECT count(*) FROM customers WHERE age NOT BETWEEN 18 AND 80") == 0
     assert one(con, "SELECT count(*) FROM customers WHERE age IS NULL") > 0
     assert one(con, "SELECT count(*) FROM customers WHERE consent_marketing IS NULL") > 0
     assert one(con, "SELECT count(*) FROM customers WHERE is_test") > 0
-    assert one(con, "SELECT count(*) FROM customers WHERE email <> 'c' || customer_id "
-                    "|| '@example.com'") == 0
+    assert (
+        one(
+            con,
+            "SELECT count(*) FROM customers WHERE email <> 'c' || customer_id || '@example.com'",
+        )
+        == 0
+    )
     assert {r[0] for r in con.execute("SELECT DISTINCT device FROM customers").fetchall()} == {
-        "mobile", "desktop", "tablet"}
+        "mobile",
+        "desktop",
+        "tablet",
+    }
 
 
 def test_order_shape(con):
-    no_orders = one(con, """SELECT avg((customer_id NOT IN (SELECT customer_id FROM orders))::INT)
-                            FROM customers""")
+    no_orders = one(
+        con,
+        """SELECT avg((customer_id NOT IN (SELECT customer_id FROM orders))::INT)
+                            FROM customers""",
+    )
     assert 0.25 < no_orders < 0.45
     assert one(con, "SELECT count(*) FROM orders WHERE amount IS NULL") > 0
     assert one(con, "SELECT count(*) FROM orders WHERE amount < 5 OR amount > 3000") == 0
@@ -194,16 +222,35 @@ def test_order_shape(con):
 
 def test_event_shape(con):
     names = {r[0] for r in con.execute("SELECT DISTINCT name FROM web_events").fetchall()}
-    assert names == {"page_view", "view", "search", "pricing_view", "add_to_cart", "checkout",
-                     "signup"}
+    assert names == {
+        "page_view",
+        "view",
+        "search",
+        "pricing_view",
+        "add_to_cart",
+        "checkout",
+        "signup",
+    }
     top = con.execute("SELECT name FROM web_events GROUP BY 1 ORDER BY count(*) DESC").fetchone()
     assert top[0] == "page_view"
-    assert one(con, """SELECT count(*) FROM web_events
-                       WHERE (name IN ('view', 'add_to_cart')) <> (sku IS NOT NULL)""") == 0
+    assert (
+        one(
+            con,
+            """SELECT count(*) FROM web_events
+                       WHERE (name IN ('view', 'add_to_cart')) <> (sku IS NOT NULL)""",
+        )
+        == 0
+    )
     assert {r[0] for r in con.execute("SELECT DISTINCT kind FROM web_events").fetchall()} == {
-        None, "movie", "episode", "documentary"}
-    assert one(con, "SELECT count(*) FROM web_events WHERE kind IS NOT NULL "
-                    "AND name <> 'page_view'") == 0
+        None,
+        "movie",
+        "episode",
+        "documentary",
+    }
+    assert (
+        one(con, "SELECT count(*) FROM web_events WHERE kind IS NOT NULL AND name <> 'page_view'")
+        == 0
+    )
     assert one(con, "SELECT count(*) FROM web_events WHERE duration_s IS NULL") > 0
     assert one(con, "SELECT count(*) FROM web_events WHERE duration_s NOT BETWEEN 1 AND 3600") == 0
 
@@ -225,21 +272,31 @@ def test_cart_abandonment_visible(con):
 
 
 def test_pricing_view_bursts(con):
-    bursty = one(con, """
+    bursty = one(
+        con,
+        """
         SELECT count(DISTINCT customer_id) FROM (
           SELECT customer_id, count(*) OVER (PARTITION BY customer_id ORDER BY occurred_at
                  RANGE BETWEEN INTERVAL 24 HOURS PRECEDING AND CURRENT ROW) AS n
           FROM web_events WHERE name = 'pricing_view')
-        WHERE n >= 3""")
+        WHERE n >= 3""",
+    )
     assert bursty >= 0.03 * one(con, "SELECT count(*) FROM customers")
 
 
 def test_new_visitors_and_lapsing_customers(con):
     week_ago = SAMPLE_END - datetime.timedelta(days=7)
-    new_only = one(con, """SELECT count(*) FROM (SELECT min(occurred_at) AS m FROM web_events
-                           GROUP BY customer_id) WHERE m >= ?""", [week_ago])
+    new_only = one(
+        con,
+        """SELECT count(*) FROM (SELECT min(occurred_at) AS m FROM web_events
+                           GROUP BY customer_id) WHERE m >= ?""",
+        [week_ago],
+    )
     assert new_only > 0
-    lapsed = one(con, """SELECT count(*) FROM (SELECT count(*) AS n, max(ordered_at) AS m
+    lapsed = one(
+        con,
+        """SELECT count(*) FROM (SELECT count(*) AS n, max(ordered_at) AS m
                          FROM orders GROUP BY customer_id) WHERE n >= 5 AND m < ?""",
-                 [SAMPLE_END - datetime.timedelta(days=90)])
+        [SAMPLE_END - datetime.timedelta(days=90)],
+    )
     assert lapsed > 0

@@ -17,8 +17,10 @@ CASES = [
     (BURSTS, "count(events, any 24 hours) >= 3"),
     (SEQ, 'did(events where name = "cart" then not orders within 1 day, last 7 days)'),
     (SEQ, 'did(events where name = "cart" then not orders within 1 day on sku)'),
-    (SEQ, 'did(events where name = "view" then events where name = "cart" '
-          "then orders within 2 days)"),
+    (
+        SEQ,
+        'did(events where name = "view" then events where name = "cart" then orders within 2 days)',
+    ),
     (SEQ, "did(events then events within 2 hours)"),
     (spend(10, 20, 30, 40, 50), "trait m = sum(orders.amount)\nsegment tested = score(m, 5) = 3"),
     (spend(10, 20, 20, 40, None), "percentile(avg(orders.amount)) = 75%"),
@@ -28,10 +30,16 @@ CASES = [
 CASES = [(data, condition, AS_OF) for data, condition in CASES] + [
     # count_distinct, first/last: own CTEs (generate.py distinct_cte, value_cte);
     # first/last of a boolean: a window on PostgreSQL (no MIN/MAX of booleans)
-    (SHOP, "count_distinct(orders.sku, last 7 days) = 2 or count_distinct(orders.sku) = 1",
-     SHOP_AS_OF),
-    (TIES, 'last(orders.amount) = 8 and last(orders.sku) = "c" and first(orders.sku) = "a"',
-     SHOP_AS_OF),
+    (
+        SHOP,
+        "count_distinct(orders.sku, last 7 days) = 2 or count_distinct(orders.sku) = 1",
+        SHOP_AS_OF,
+    ),
+    (
+        TIES,
+        'last(orders.amount) = 8 and last(orders.sku) = "c" and first(orders.sku) = "a"',
+        SHOP_AS_OF,
+    ),
     (TIES, "first(orders.amount) = 6 or last(orders.amount) is null", SHOP_AS_OF),
     (GIFTS, "not first(orders.gift) or last(orders.gift) is null", SHOP_AS_OF),
 ]
