@@ -502,8 +502,9 @@ def _keeping_children(builder: _Builder, callback):
         result = callback(children)
         if len(children) > 1 and any(result is c for c in children):
             # a `?rule` that passed one child through, e.g. `( expr )`: its
-            # parent's span covers the brackets (Lark's "container")
-            builder.containers[id(result)] = builder.span_of(children)
+            # parent's span covers the brackets (Lark's "container"). The node
+            # is kept with it: a freed node's id could be another node's later
+            builder.containers[id(result)] = (result, builder.span_of(children))
         return result
 
     return reduce
@@ -539,7 +540,7 @@ class _Builder:
         self.diags = diags
         self.lines = lines  # of the file before the parsed text
         self.children: list = []
-        self.containers: dict[int, Span] = {}
+        self.containers: dict[int, tuple[object, Span]] = {}
 
     def span_of(self, children) -> Span:
         first = self._edge(children, 0)
@@ -559,7 +560,8 @@ class _Builder:
                 return (x.line or 0) + self.lines, x.column or 0
             span = x if isinstance(x, Span) else getattr(x, "span", None)
             if span is not None:
-                span = self.containers.get(id(x), span)
+                if id(x) in self.containers:
+                    span = self.containers[id(x)][1]
                 if not span.line:  # ast.NOSPAN
                     continue
                 return (span.end_line, span.end_col) if end else (span.line, span.col)

@@ -220,22 +220,17 @@ class WindowedPass:
         n = slot.node
         if at_least(slot):
             # the time of the row N-1 rows later, for each threshold N >= 2
-            return (
-                [
-                    [
-                        exp.alias_(
-                            self.window(slot, exp.Lead(this=col(US), offset=number(m - 1)), None),
-                            f"n{m}",
-                            quoted=True,
-                            copy=False,
-                        )
-                        for m in sorted(slot.thresholds)
-                        if m >= 2
-                    ]
-                ]
-                if any(m >= 2 for m in slot.thresholds)
-                else []
-            )
+            leads = [
+                exp.alias_(
+                    self.window(slot, exp.Lead(this=col(US), offset=number(m - 1)), None),
+                    f"n{m}",
+                    quoted=True,
+                    copy=False,
+                )
+                for m in sorted(slot.thresholds)
+                if m >= 2
+            ]
+            return [leads] if leads else []
         if not isinstance(n, ast.Sequence):
             d = number(micros(_span_of(n)))
             spec = _frame("CURRENT ROW", None, d, "FOLLOWING")

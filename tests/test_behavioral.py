@@ -96,6 +96,8 @@ def test_sliding_thresholds(condition, expected):
         (f"{PV} * 2 >= 6", {1, 3}),
         (f"{PV} = 2 or {PV} + 0 = 3", {1, 2, 3, 4, 5}),
         (f'{PV} > count(events where name = "other", any 24 hours)', {1, 2, 3, 4, 5}),
+        # past passes.MAX_THRESHOLD "at least N" would need a huge LEAD: counted
+        (f"{PV} >= 20000 or {PV} = 3", {1, 3}),
     ],
 )
 def test_sliding_count_as_a_value(condition, expected):
