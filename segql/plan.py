@@ -185,6 +185,14 @@ def _level(p: Plan, e: ast.Node) -> int:
             assert c is not None
             _slot(p, a).thresholds |= breakpoints(op, c)
             return 0
+        case ast.Between(operand=a, low=lo, high=hi) if (
+            _sliding_count(a) and _number(lo) is not None and _number(hi) is not None
+        ):
+            low, high = _number(lo), _number(hi)
+            assert low is not None and high is not None
+            # (not) low <= count <= high
+            _slot(p, a).thresholds |= breakpoints(">=", low) | breakpoints("<=", high)
+            return 0
         case ast.Aggregate() | ast.Sequence():
             _slot(p, e).value_used = True
             return 0

@@ -82,6 +82,8 @@ PV = 'count(events where name = "pv", any 24 hours)'
         (f"{PV} > 0 and {PV} < 3", {2, 4, 5}),
         (f"{PV} = 0 or {PV} = 3", {1, 3, 6, 7}),
         (f"{PV} >= 100", set()),
+        (f"{PV} between 1 and 2", {2, 4, 5}),
+        (f"{PV} not between 0.5 and 2", {1, 3, 6, 7}),
     ],
 )
 def test_sliding_thresholds(condition, expected):
