@@ -48,8 +48,10 @@ def grammar_text() -> str:
 
 
 @cache
-def _parser(start: str = "start") -> tuple[lark.Lark, _Builder]:
-    """The LALR parser for `start` and the builder its reductions call.
+def _parser() -> tuple[lark.Lark, _Builder]:
+    """The LALR parser (start symbols `start`, a file, and `expr`, one condition
+    of a YAML file: one grammar analysis for both) and the builder its
+    reductions call.
 
     Building the AST during the parse (Lark's `transformer=` option) instead of
     building a lark.Tree, propagating positions and transforming it afterwards
@@ -64,7 +66,7 @@ def _parser(start: str = "start") -> tuple[lark.Lark, _Builder]:
         grammar_text(),
         parser="lalr",
         maybe_placeholders=True,
-        start=start,
+        start=["start", "expr"],
         transformer=methods,
     )
     # every reduction's callback: remember its full children for the span.
@@ -75,19 +77,19 @@ def _parser(start: str = "start") -> tuple[lark.Lark, _Builder]:
     return parser, builder
 
 
-def _lark(start: str = "start") -> lark.Lark:
-    """The Lark object for `start` (its grammar, terminals and rules)."""
-    return _parser(start)[0]
+def _lark() -> lark.Lark:
+    """The Lark object (its grammar, terminals and rules)."""
+    return _parser()[0]
 
 
 def _parse(text: str, file: str, start: str, diags: Diagnostics, lines: int = 0):
     """Parse text into AST nodes; `lines`: lines of the file before text. Raises
     Lark's UnexpectedInput; the builder's errors go to diags."""
-    parser, builder = _parser(start)
-    with builder.lock:  # one builder per parser: one parse at a time
+    parser, builder = _parser()
+    with builder.lock:  # one builder: one parse at a time
         builder.reset(file, diags, lines)
         try:
-            return parser.parse(text)
+            return parser.parse(text, start=start)
         finally:
             builder.reset("", Diagnostics(), 0)
 

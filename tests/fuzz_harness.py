@@ -257,7 +257,7 @@ class GrammarWalk:
     def __init__(self, start: str = "start", max_depth: int = 12):
         from segql.parser import _lark
 
-        parser = _lark(start)
+        parser = _lark()
         self.start = start
         self.max_depth = max_depth
         self.literals = {

@@ -146,7 +146,7 @@ def _terminals() -> dict[str, st.SearchStrategy[str]]:
     return explicit
 
 
-GRAMMAR_TEXTS = from_lark(_lark(), explicit=_terminals())
+GRAMMAR_TEXTS = from_lark(_lark(), start="start", explicit=_terminals())
 
 
 def _check_seg(text: str) -> None:
