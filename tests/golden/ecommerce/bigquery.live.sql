@@ -207,7 +207,6 @@ WITH `universe` AS (
 ), `windowed_a4_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE
@@ -230,7 +229,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     `sku` AS `on`,
     0 AS `s1`,
@@ -263,7 +261,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `t` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -14 DAY)
+        AND `us` > UNIX_MICROS(TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -14 DAY))
         AND `us` + 172800000000 <= UNIX_MICROS(CURRENT_TIMESTAMP())
         AND `c` IS NULL
         THEN 1
@@ -276,7 +274,6 @@ WITH `universe` AS (
 ), `windowed_a5_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE WHEN `name` = 'view' AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
@@ -291,7 +288,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     `sku` AS `on`,
     0 AS `s1`,
@@ -330,7 +326,6 @@ WITH `universe` AS (
 ), `windowed_a6_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
       WHEN `name` = 'view'
@@ -362,7 +357,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     0 AS `s1`,
     0 AS `s2`,
@@ -405,7 +399,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `t` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
+        AND `us` > UNIX_MICROS(TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY))
         AND `r` <= `us` + 604800000000
         THEN 1
         ELSE 0

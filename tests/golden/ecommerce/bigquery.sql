@@ -154,7 +154,6 @@ WITH `universe` AS (
 ), `windowed_a4_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE
@@ -177,7 +176,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     `sku` AS `on`,
     0 AS `s1`,
@@ -208,7 +206,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `t` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+        AND `us` > UNIX_MICROS(CAST('2025-06-17 00:00:00' AS TIMESTAMP))
         AND `us` + 172800000000 <= 1751328000000000
         AND `c` IS NULL
         THEN 1
@@ -221,7 +219,6 @@ WITH `universe` AS (
 ), `windowed_a5_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE WHEN `name` = 'view' AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
@@ -236,7 +233,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     `sku` AS `on`,
     0 AS `s1`,
@@ -273,7 +269,6 @@ WITH `universe` AS (
 ), `windowed_a6_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
       WHEN `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
@@ -303,7 +298,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     0 AS `s1`,
     0 AS `s2`,
@@ -342,7 +336,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `t` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND `us` > UNIX_MICROS(CAST('2025-06-01 00:00:00' AS TIMESTAMP))
         AND `r` <= `us` + 604800000000
         THEN 1
         ELSE 0

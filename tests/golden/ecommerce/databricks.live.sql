@@ -150,7 +150,6 @@ WITH `universe` AS (
 ), `windowed_a4_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE
@@ -173,7 +172,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     `sku` AS `on`,
     0 AS `s1`,
@@ -204,7 +202,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `t` > CURRENT_TIMESTAMP() - INTERVAL '14' DAY
+        AND `us` > UNIX_MICROS(CURRENT_TIMESTAMP() - INTERVAL '14' DAY)
         AND `us` + 172800000000 <= UNIX_MICROS(CURRENT_TIMESTAMP())
         AND `c` IS NULL
         THEN 1
@@ -217,7 +215,6 @@ WITH `universe` AS (
 ), `windowed_a5_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     `sku` AS `on`,
     CASE WHEN `name` = 'view' AND NOT `sku` IS NULL THEN 1 ELSE 0 END AS `s1`,
@@ -232,7 +229,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     `sku` AS `on`,
     0 AS `s1`,
@@ -271,7 +267,6 @@ WITH `universe` AS (
 ), `windowed_a6_rows` AS (
   SELECT
     `customer_id` AS `k`,
-    `occurred_at` AS `t`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
       WHEN `name` = 'view' AND `occurred_at` > CURRENT_TIMESTAMP() - INTERVAL '30' DAY
@@ -301,7 +296,6 @@ WITH `universe` AS (
   UNION ALL
   SELECT
     `customer_id` AS `k`,
-    `ordered_at` AS `t`,
     UNIX_MICROS(`ordered_at`) AS `us`,
     0 AS `s1`,
     0 AS `s2`,
@@ -340,7 +334,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `t` > CURRENT_TIMESTAMP() - INTERVAL '30' DAY
+        AND `us` > UNIX_MICROS(CURRENT_TIMESTAMP() - INTERVAL '30' DAY)
         AND `r` <= `us` + 604800000000
         THEN 1
         ELSE 0

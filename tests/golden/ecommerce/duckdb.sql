@@ -153,7 +153,6 @@ WITH "universe" AS (
 ), "windowed_a4_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     EPOCH_US("occurred_at") AS "us",
     "sku" AS "on",
     CASE
@@ -176,7 +175,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     EPOCH_US("ordered_at") AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -207,7 +205,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+        AND "us" > EPOCH_US(CAST('2025-06-17 00:00:00' AS TIMESTAMP))
         AND "us" + 172800000000 <= 1751328000000000
         AND "c" IS NULL
         THEN 1
@@ -220,7 +218,6 @@ WITH "universe" AS (
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     EPOCH_US("occurred_at") AS "us",
     "sku" AS "on",
     CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
@@ -235,7 +232,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     EPOCH_US("ordered_at") AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -272,7 +268,6 @@ WITH "universe" AS (
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     EPOCH_US("occurred_at") AS "us",
     CASE
       WHEN "name" = 'view' AND "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
@@ -302,7 +297,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     EPOCH_US("ordered_at") AS "us",
     0 AS "s1",
     0 AS "s2",
@@ -341,7 +335,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND "us" > EPOCH_US(CAST('2025-06-01 00:00:00' AS TIMESTAMP))
         AND "r" <= "us" + 604800000000
         THEN 1
         ELSE 0

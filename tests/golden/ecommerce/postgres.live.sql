@@ -205,7 +205,6 @@ WITH "universe" AS (
 ), "windowed_a4_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
     "sku" AS "on",
     CASE
@@ -228,7 +227,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -261,7 +259,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14 DAY'
+        AND "us" > CAST(EXTRACT(EPOCH FROM CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14 DAY') * 1000000 AS BIGINT)
         AND "us" + 172800000000 <= CAST(EXTRACT(EPOCH FROM CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP)) * 1000000 AS BIGINT)
         AND "c" IS NULL
         THEN 1
@@ -274,7 +272,6 @@ WITH "universe" AS (
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
     "sku" AS "on",
     CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
@@ -289,7 +286,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -328,7 +324,6 @@ WITH "universe" AS (
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
     CASE
       WHEN "name" = 'view'
@@ -360,7 +355,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
     0 AS "s1",
     0 AS "s2",
@@ -403,7 +397,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30 DAY'
+        AND "us" > CAST(EXTRACT(EPOCH FROM CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30 DAY') * 1000000 AS BIGINT)
         AND "r" <= "us" + 604800000000
         THEN 1
         ELSE 0

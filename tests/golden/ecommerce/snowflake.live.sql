@@ -212,7 +212,6 @@ WITH "universe" AS (
 ), "windowed_a4_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     "sku" AS "on",
     CASE
@@ -235,7 +234,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -268,7 +266,10 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > DATEADD(DAY, -14, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ))
+        AND "us" > DATE_PART(
+          EPOCH_MICROSECOND,
+          DATEADD(DAY, -14, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ))
+        )
         AND "us" + 172800000000 <= DATE_PART(
           EPOCH_MICROSECOND,
           CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ)
@@ -284,7 +285,6 @@ WITH "universe" AS (
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     "sku" AS "on",
     CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
@@ -299,7 +299,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -341,7 +340,6 @@ WITH "universe" AS (
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     CASE
       WHEN "name" = 'view'
@@ -373,7 +371,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     0 AS "s1",
     0 AS "s2",
@@ -416,7 +413,10 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > DATEADD(DAY, -30, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ))
+        AND "us" > DATE_PART(
+          EPOCH_MICROSECOND,
+          DATEADD(DAY, -30, CAST(CONVERT_TIMEZONE('UTC', CURRENT_TIMESTAMP()) AS TIMESTAMPNTZ))
+        )
         AND "r" <= "us" + 604800000000
         THEN 1
         ELSE 0

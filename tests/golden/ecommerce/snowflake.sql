@@ -161,7 +161,6 @@ WITH "universe" AS (
 ), "windowed_a4_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     "sku" AS "on",
     CASE
@@ -184,7 +183,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -215,7 +213,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
+        AND "us" > DATE_PART(EPOCH_MICROSECOND, CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ))
         AND "us" + 172800000000 <= 1751328000000000
         AND "c" IS NULL
         THEN 1
@@ -228,7 +226,6 @@ WITH "universe" AS (
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     "sku" AS "on",
     CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
@@ -243,7 +240,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -280,7 +276,6 @@ WITH "universe" AS (
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     CASE
       WHEN "name" = 'view' AND "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMPNTZ)
@@ -310,7 +305,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     0 AS "s1",
     0 AS "s2",
@@ -353,7 +347,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST('2025-06-01 00:00:00' AS TIMESTAMPNTZ)
+        AND "us" > DATE_PART(EPOCH_MICROSECOND, CAST('2025-06-01 00:00:00' AS TIMESTAMPNTZ))
         AND "r" <= "us" + 604800000000
         THEN 1
         ELSE 0

@@ -209,7 +209,6 @@ WITH "universe" AS (
 ), "windowed_a4_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     "sku" AS "on",
     CASE
@@ -232,7 +231,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -265,7 +263,9 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > DATE_ADD('day', -14, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
+        AND "us" > CAST(ROUND(
+          TO_UNIXTIME(DATE_ADD('day', -14, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))) * 1000000
+        ) AS BIGINT)
         AND "us" + 172800000000 <= CAST(ROUND(TO_UNIXTIME(CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)) * 1000000) AS BIGINT)
         AND "c" IS NULL
         THEN 1
@@ -278,7 +278,6 @@ WITH "universe" AS (
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     "sku" AS "on",
     CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
@@ -293,7 +292,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
     "sku" AS "on",
     0 AS "s1",
@@ -332,7 +330,6 @@ WITH "universe" AS (
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     CASE
       WHEN "name" = 'view'
@@ -364,7 +361,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
     0 AS "s1",
     0 AS "s2",
@@ -407,7 +403,9 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))
+        AND "us" > CAST(ROUND(
+          TO_UNIXTIME(DATE_ADD('day', -30, CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP))) * 1000000
+        ) AS BIGINT)
         AND "r" <= "us" + 604800000000
         THEN 1
         ELSE 0

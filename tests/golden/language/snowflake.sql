@@ -76,7 +76,6 @@ WITH "universe" AS (
 ), "windowed_a7_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
     CASE
       WHEN "name" = 'add_to_cart'
@@ -96,7 +95,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
     0 AS "s1",
     CASE
@@ -126,7 +124,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST('2025-06-24 00:00:00' AS TIMESTAMPNTZ)
+        AND "us" > DATE_PART(EPOCH_MICROSECOND, CAST('2025-06-24 00:00:00' AS TIMESTAMPNTZ))
         AND "us" + 86400000000 <= 1751328000000000
         AND "c" IS NULL
         THEN 1

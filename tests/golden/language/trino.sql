@@ -73,7 +73,6 @@ WITH "universe" AS (
 ), "windowed_a7_rows" AS (
   SELECT
     "customer_id" AS "k",
-    "occurred_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     CASE
       WHEN "name" = 'add_to_cart'
@@ -93,7 +92,6 @@ WITH "universe" AS (
   UNION ALL
   SELECT
     "customer_id" AS "k",
-    "ordered_at" AS "t",
     CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
     0 AS "s1",
     CASE WHEN "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS "s2"
@@ -119,7 +117,7 @@ WITH "universe" AS (
     MAX(
       CASE
         WHEN "s1" = 1
-        AND "t" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+        AND "us" > CAST(ROUND(TO_UNIXTIME(CAST('2025-06-24 00:00:00' AS TIMESTAMP)) * 1000000) AS BIGINT)
         AND "us" + 86400000000 <= 1751328000000000
         AND "c" IS NULL
         THEN 1
