@@ -302,7 +302,7 @@ class Generator:
             .group_by(col(KEY), copy=False)
         )
 
-    def by_time(self, slot: AggSlot) -> bool:
+    def value_at_time(self, slot: AggSlot) -> bool:
         """Whether a slot is first/last of a value other than its source's time
         (computed in value_cte; of the time itself it is a MIN/MAX in the scan)."""
         n = slot.node
@@ -548,7 +548,7 @@ class Generator:
                     windowed.append(s)
                 elif isinstance(n, ast.Aggregate) and n.func == "count_distinct":
                     distinct.setdefault((src, n.value), []).append(s)
-                elif isinstance(n, ast.Aggregate) and self.by_time(s):
+                elif isinstance(n, ast.Aggregate) and self.value_at_time(s):
                     valued.setdefault((src, n.func, n.window, n.where), []).append(s)
                 else:
                     scanned[src].append(s)
