@@ -131,6 +131,11 @@ class Dialect:
     def double(self) -> exp.DataType:
         return exp.DataType.build("DOUBLE")
 
+    def int_div(self, x: exp.Expr, d: exp.Expr) -> exp.Expr:
+        """x DIV d, exact, for a non-negative BIGINT x and a positive integer d
+        (a double division is exact only below 2^53)."""
+        return exp.IntDiv(this=exp.paren(x, copy=False), expression=d)
+
 
 class DuckDB(Dialect):
     def trunc(self, local, unit):
@@ -140,6 +145,10 @@ class DuckDB(Dialect):
 class Postgres(Dialect):
     like_backslash_escapes = True
     minmax_boolean = False
+
+    def int_div(self, x, d):
+        # bigint / bigint divides integers; DIV() would convert both to numeric
+        return exp.Div(this=exp.paren(x, copy=False), expression=d, typed=True)
 
     def epoch_us(self, ts):
         # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14
@@ -243,6 +252,14 @@ class Snowflake(Dialect):
     def epoch_us(self, ts):
         return _fn("DATE_PART", exp.var("EPOCH_MICROSECOND"), ts)
 
+    def int_div(self, x, d):
+        # sqlglot prints TRUNC(x / d), and x / d keeps only 6 decimals: (x - x % d) / d
+        # is a multiple of d divided by d, exact at any scale
+        x = exp.paren(x, copy=False)
+        whole = exp.Sub(this=x, expression=exp.Mod(this=x.copy(), expression=d.copy()))
+        quotient = exp.Div(this=exp.paren(whole, copy=False), expression=d)
+        return exp.cast(quotient, exp.DataType.build("BIGINT"))
+
     def isodow(self, local):
         return _fn("DAYOFWEEKISO", local)
 
@@ -312,6 +329,10 @@ class Trino(Dialect):
             ),
             exp.DataType.build("BIGINT"),
         )
+
+    def int_div(self, x, d):
+        # bigint / bigint divides integers; sqlglot's IntDiv goes through DOUBLE
+        return exp.Div(this=exp.paren(x, copy=False), expression=d, typed=True)
 
     def isodow(self, local):
         return _fn("DAY_OF_WEEK", local)

@@ -19,11 +19,14 @@ Portability: frames are RANGE frames over an integer (epoch microseconds), not
 interval frames, which BigQuery and Snowflake lack; "strictly later" is
 `1 FOLLOWING` (one microsecond), "at most D later" is `D FOLLOWING`.
 
-Sequences, for a first-step row a with time t:
+Two-step sequences (`A then [not] B within D`) need no sort: rows are put in
+buckets of width D, and each A row is joined with its own and the next
+bucket's earliest and latest B (`pair_ctes`).
+
+Longer sequences, for a first-step row a with time t:
 - `A then B … within D`: the earliest completion of the remaining steps is
   found from the last step backwards (each step's earliest follow-up strictly
   later), and must be <= t + D;
-- `A then not B within D`: no B in (t, t + D], and t + D <= as_of;
 - `A then B then not C within D`: with b* the latest B in (t, t + D] and c* the
   latest C there, b* exists and no C after it: c* is null or c* <= b*.
 """
@@ -69,6 +72,13 @@ def at_least(slot: AggSlot) -> bool:
     )
 
 
+def is_pair(slot: AggSlot) -> bool:
+    """A two-step sequence, `A then [not] B within D`: answered by buckets of
+    width D and two equality joins, without sorting (WindowedPass.pair_ctes)."""
+    n = slot.node
+    return isinstance(n, ast.Sequence) and len(n.steps) == 2
+
+
 def is_windowed(slot: AggSlot) -> bool:
     n = slot.node
     return isinstance(n, ast.Sequence) or isinstance(n.window, ast.SlidingWindow)
@@ -94,6 +104,10 @@ def _frame(start, start_side, end, end_side) -> exp.WindowSpec:
     return exp.WindowSpec(
         kind="RANGE", start=start, start_side=start_side, end=end, end_side=end_side
     )
+
+
+def _aliased(cte: str, alias: str) -> exp.Table:
+    return exp.Table(this=ident(cte), alias=exp.TableAlias(this=ident(alias)))
 
 
 def _step(i: int) -> str:
@@ -240,26 +254,19 @@ class WindowedPass:
             return [[exp.alias_(w, "w", quoted=True, copy=False)]]
         k = len(n.steps)
         d = number(micros(n.within))
-        if n.steps[-1].negated:
+        if n.steps[-1].negated:  # A then B then not C (two steps are pair_ctes)
             within = _frame(number(1), "FOLLOWING", d, "FOLLOWING")
-            found = [
-                exp.alias_(
-                    self.window(slot, exp.Max(this=self._time_if(_step(k - 1))), within.copy()),
-                    "c",
-                    quoted=True,
-                    copy=False,
-                )
-            ]
-            if k == 3:
-                found.append(
+            return [
+                [
                     exp.alias_(
-                        self.window(slot, exp.Max(this=self._time_if(_step(1))), within.copy()),
-                        "b",
+                        self.window(slot, exp.Max(this=self._time_if(_step(i))), within.copy()),
+                        name,
                         quoted=True,
                         copy=False,
                     )
-                )
-            return [found]
+                    for i, name in ((k - 1, "c"), (1, "b"))
+                ]
+            ]
         # positive chain: r_j = earliest completion of steps j..k from a step-j row
         # "every later row", written as a frame growing from the partition's
         # start in descending time: PostgreSQL recomputes a frame ending at
@@ -331,27 +338,121 @@ class WindowedPass:
         if n.steps[-1].negated:
             # the follow-up period has ended
             parts.append(exp.LTE(this=deadline.copy(), expression=g.clock.as_of_us()))
-            c = col("c")
-            if len(n.steps) == 2:
-                parts.append(exp.Is(this=c, expression=exp.null()))
-            else:
-                b = col("b")
-                parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
-                parts.append(
-                    exp.paren(
-                        exp.or_(
-                            exp.Is(this=c.copy(), expression=exp.null()),
-                            exp.LTE(this=c.copy(), expression=b.copy()),
-                        )
+            b, c = col("b"), col("c")
+            parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
+            parts.append(
+                exp.paren(
+                    exp.or_(
+                        exp.Is(this=c.copy(), expression=exp.null()),
+                        exp.LTE(this=c.copy(), expression=b.copy()),
                     )
                 )
+            )
         else:
             parts.append(exp.LTE(this=col("r"), expression=deadline))
         return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
 
+    # -- two-step sequences, without a sort
+    def bucket(self, us: exp.Expr, d: int) -> exp.Expr:
+        """(as_of - us) DIV D: rows are never after as_of, so an exact division of
+        non-negative integers; a later row has a smaller (or the same) bucket."""
+        age = exp.Sub(this=self.gen.clock.as_of_us(), expression=us)
+        return self.gen.dialect.int_div(age, number(d))
+
+    def step_rows(self, slot: AggSlot, i: int) -> exp.Select:
+        """Key, [on,] epoch microseconds and bucket of the rows of step i: the first
+        step's rows in the sequence's window, the second's from its start on."""
+        g = self.gen
+        n = slot.node
+        assert isinstance(n, ast.Sequence)
+        step = n.steps[i]
+        source = step.source.name
+        t = g.row_time(source)
+        us = g.dialect.epoch_us(t.copy())
+        cols = [
+            exp.alias_(col(g.project.key), "k", quoted=True, copy=False),
+            exp.alias_(us, US, quoted=True, copy=False),
+            exp.alias_(self.bucket(us.copy(), micros(n.within)), "g", quoted=True, copy=False),
+        ]
+        keep = g.scan_filters(source)
+        if step.where is not None:
+            keep.append(g.rows.filter(step.where))
+        if n.on is not None:
+            on = g.row_column(source, n.on)
+            cols.append(exp.alias_(on, ON, quoted=True, copy=False))
+            keep.append(exp.not_(exp.Is(this=on.copy(), expression=exp.null())))
+        in_window = condition(t, bounds(n.window, g.clock)) if i == 0 else None
+        since = in_window if i == 0 else self.window_start(slot, t)
+        if since is not None:
+            keep.append(since)
+        return (
+            exp.select(*cols)
+            .from_(table_expr(g.project.sources[source].table), copy=False)
+            .where(exp.and_(*keep, copy=False), copy=False)
+        )
+
+    def pair_ctes(self, slot: AggSlot) -> list[tuple[str, exp.Expr]]:
+        """`A then [not] B within D [on c]` by buckets of width D counted back from
+        as_of. A B row strictly later than an A row and at most D after it is in
+        A's bucket or the next later one. Two rows of one bucket are less than D
+        apart, so in A's bucket some B qualifies iff the latest (hi) is later than
+        A; every B of the next bucket is later than A, so there the earliest (lo)
+        tells. One row per (key,
+        [c,] bucket) of B: two equality joins, linear however the rows cluster.
+        At scale 10, `view then orders within 2 days on sku`: 2.7 -> 1.8 CPU s
+        against windows over the rows sorted by (key, sku, time)."""
+        n = slot.node
+        assert isinstance(n, ast.Sequence)
+        name = self.name(slot)
+        firsts, thens = f"{name}_rows", f"{name}_then"
+        keys = ["k", ON, "g"] if n.on is not None else ["k", "g"]
+        then_rows = exp.alias_(exp.paren(self.step_rows(slot, 1)), "then_rows", copy=False)
+        thens_q = (
+            exp.select(
+                *[col(c) for c in keys],
+                exp.alias_(exp.Min(this=col(US)), "lo", quoted=True, copy=False),
+                exp.alias_(exp.Max(this=col(US)), "hi", quoted=True, copy=False),
+            )
+            .from_(then_rows, copy=False)
+            .group_by(*[col(c) for c in keys], copy=False)
+        )
+
+        def join_on(alias: str, bucket: exp.Expr) -> exp.Expr:
+            same = [exp.EQ(this=col(c, alias), expression=col(c, "f")) for c in keys[:-1]]
+            same.append(exp.EQ(this=col("g", alias), expression=bucket))
+            return exp.and_(*same, copy=False)
+
+        d = number(micros(n.within))
+        us = col(US, "f")
+        found = exp.or_(
+            exp.GT(this=col("hi", "s"), expression=us.copy()),
+            exp.LTE(this=col("lo", "n"), expression=exp.Add(this=us.copy(), expression=d)),
+            copy=False,
+        )
+        if n.steps[1].negated:
+            ended = exp.LTE(
+                this=exp.Add(this=us.copy(), expression=d.copy()),
+                expression=self.gen.clock.as_of_us(),
+            )
+            hit = exp.and_(ended, exp.not_(coalesce(found, exp.false())))
+        else:
+            hit = found
+        flag = exp.alias_(exp.Max(this=_flag(hit)), slot.column, quoted=True, copy=False)
+        result = exp.select(col("k", "f"), flag).from_(_aliased(firsts, "f"), copy=False)
+        # s: B rows in A's bucket; n: in the next later bucket (one less)
+        later = exp.Sub(this=col("g", "f"), expression=number(1))
+        for alias, bucket in (("s", col("g", "f")), ("n", later)):
+            on = join_on(alias, bucket)
+            result = result.join(_aliased(thens, alias), on=on, join_type="left", copy=False)
+        result = result.group_by(col("k", "f"), copy=False)
+        return [(firsts, self.step_rows(slot, 0)), (thens, thens_q), (name, result)]
+
     def ctes(self) -> list[tuple[str, exp.Expr]]:
         out: list[tuple[str, exp.Expr]] = []
         for slot in self.slots:
+            if is_pair(slot):
+                out.extend(self.pair_ctes(slot))
+                continue
             name = self.name(slot)
             prev = f"{name}_rows"
             out.append((prev, self.rows(slot)))

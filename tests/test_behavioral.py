@@ -203,6 +203,58 @@ def test_sequence_three_steps_negated():
     check(cond, data, {1, 3}, as_of=AS_OF)
 
 
+# Two-step sequences are answered by buckets of width D counted back from as_of
+# (passes.pair_ctes): with D = 1 day, (06-30 00:00, 07-01 00:00] is bucket 0,
+# (06-29 00:00, 06-30 00:00] bucket 1, (06-28 00:00, 06-29 00:00] bucket 2.
+EDGES = {
+    "customers": [{"customer_id": i} for i in range(1, 10)],
+    "events": [
+        ev(1, "2025-06-29 00:00:00", "cart", "A"),  # bucket 2
+        ev(2, "2025-06-29 00:00:00", "cart", "A"),
+        ev(3, "2025-06-28 12:00:00", "cart", "A"),
+        ev(4, "2025-06-29 00:00:00.000001", "cart", "A"),  # bucket 1, its first instant
+        ev(5, "2025-06-29 12:00:00", "cart", "A"),
+        ev(6, "2025-06-29 18:00:00", "cart", "A"),
+        ev(7, "2025-06-29 00:00:00", "cart", "A"),
+        ev(8, "1960-01-01 00:00:00", "cart", "A"),  # before 1970: negative epoch
+        ev(9, "2025-06-29 00:00:00", "cart", "A"),
+        ev(9, "2025-06-29 00:00:00", "cart", "A"),  # two carts at one instant
+    ],
+    "orders": [
+        order(1, "2025-06-30 00:00:00", sku="A"),  # exactly 1 day later, next bucket: in
+        order(2, "2025-06-30 00:00:00.000001", sku="A"),  # 1 day + 1 µs, two buckets on
+        order(3, "2025-06-29 00:00:00", sku="A"),  # 12 hours later, the same bucket
+        order(4, "2025-06-29 00:00:00", sku="A"),  # 1 µs before the cart
+        order(4, "2025-06-30 00:00:01", sku="A"),  # 1 day + 0.999999 s after it
+        order(5, "2025-06-29 06:00:00", sku="A"),  # before, the same bucket
+        order(5, "2025-06-30 12:00:00", sku="A"),  # exactly 1 day after, next bucket
+        order(6, "2025-06-29 06:00:00", sku="A"),  # before, the same bucket
+        order(6, "2025-07-01 00:00:00", sku="A"),  # 1 day 6 hours after
+        order(7, "2025-06-29 12:00:00", sku="B"),  # another sku 12 hours later
+        order(7, "2025-06-30 00:00:00.000001", sku="A"),  # its sku, too late
+        order(8, "1960-01-01 12:00:00", sku="A"),
+        order(9, "2025-06-29 00:00:00", sku="A"),  # the same instant: not later
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "condition, expected",
+    [
+        ('did(events where name = "cart" then orders within 1 day)', {1, 3, 5, 7, 8}),
+        ('did(events where name = "cart" then orders within 1 day on sku)', {1, 3, 5, 8}),
+        ('did(events where name = "cart" then not orders within 1 day)', {2, 4, 6, 9}),
+        ('did(events where name = "cart" then not orders within 1 day on sku)', {2, 4, 6, 7, 9}),
+        # last 2 days is after 06-29 00:00: the carts of 1, 7 (at it) and 3 are out
+        ('did(events where name = "cart" then orders within 1 day, last 2 days)', {5}),
+        ('did(events where name = "cart" then orders within 12 hours)', {3, 7, 8}),
+        ('did(events where name = "cart" then orders within 36 hours)', {1, 2, 3, 4, 5, 6, 7, 8}),
+    ],
+)
+def test_two_step_sequence_bucket_edges(condition, expected):
+    check(condition, EDGES, expected, as_of=AS_OF)
+
+
 # ------------------------------------------------------------------ ranks
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from helpers import compile_sql
-from test_behavioral import AS_OF, BURSTS, SEQ, spend
+from test_behavioral import AS_OF, BURSTS, EDGES, SEQ, spend
 from test_language_aggregates import AS_OF as SHOP_AS_OF
 from test_language_aggregates import GIFTS, SHOP, TIES
 
@@ -22,6 +22,10 @@ CASES = [
         'did(events where name = "view" then events where name = "cart" then orders within 2 days)',
     ),
     (SEQ, "did(events then events within 2 hours)"),
+    # the bucket edges of two-step sequences (integer division on PostgreSQL)
+    (EDGES, 'did(events where name = "cart" then orders within 1 day)'),
+    (EDGES, 'did(events where name = "cart" then not orders within 1 day on sku)'),
+    (EDGES, 'did(events where name = "cart" then orders within 36 hours)'),
     (spend(10, 20, 30, 40, 50), "trait m = sum(orders.amount)\nsegment tested = score(m, 5) = 3"),
     (spend(10, 20, 20, 40, None), "percentile(avg(orders.amount)) = 75%"),
     (spend(10, 20, 20, 40, None), "decayed_sum(orders.amount, 30 days) > 5"),

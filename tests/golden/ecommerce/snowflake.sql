@@ -162,117 +162,134 @@ WITH "universe" AS (
   SELECT
     "customer_id" AS "k",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
-    "sku" AS "on",
-    CASE
-      WHEN "name" = 'add_to_cart'
-      AND NOT "sku" IS NULL
-      AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
-      THEN 1
-      ELSE 0
-    END AS "s1",
-    0 AS "s2"
+    CAST((
+      (
+        1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+      ) - (
+        1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+      ) % 172800000000
+    ) / 172800000000 AS BIGINT) AS "g",
+    "sku" AS "on"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
-    AND (
-      "name" = 'add_to_cart'
-      AND NOT "sku" IS NULL
-      AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
-    )
-  UNION ALL
-  SELECT
-    "customer_id" AS "k",
-    DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
-    "sku" AS "on",
-    0 AS "s1",
-    CASE
-      WHEN NOT "sku" IS NULL AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
-      THEN 1
-      ELSE 0
-    END AS "s2"
-  FROM "orders"
-  WHERE
-    NOT "customer_id" IS NULL
-    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
-    AND (
-      NOT "sku" IS NULL AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
-    )
-), "windowed_a4_1" AS (
-  SELECT
-    *,
-    MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
-      PARTITION BY "k", "on"
-      ORDER BY "us" ASC NULLS FIRST
-      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
-    ) AS "c"
-  FROM "windowed_a4_rows"
-), "windowed_a4" AS (
+    AND "name" = 'add_to_cart'
+    AND NOT "sku" IS NULL
+    AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
+), "windowed_a4_then" AS (
   SELECT
     "k",
+    "on",
+    "g",
+    MIN("us") AS "lo",
+    MAX("us") AS "hi"
+  FROM (
+    SELECT
+      "customer_id" AS "k",
+      DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
+      CAST((
+        (
+          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+        ) - (
+          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+        ) % 172800000000
+      ) / 172800000000 AS BIGINT) AS "g",
+      "sku" AS "on"
+    FROM "orders"
+    WHERE
+      NOT "customer_id" IS NULL
+      AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+      AND NOT "sku" IS NULL
+      AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ)
+  ) AS "then_rows"
+  GROUP BY
+    "k",
+    "on",
+    "g"
+), "windowed_a4" AS (
+  SELECT
+    "f"."k",
     MAX(
       CASE
-        WHEN "s1" = 1
-        AND "us" > DATE_PART(EPOCH_MICROSECOND, CAST('2025-06-17 00:00:00' AS TIMESTAMPNTZ))
-        AND "us" + 172800000000 <= 1751328000000000
-        AND "c" IS NULL
+        WHEN "f"."us" + 172800000000 <= 1751328000000000
+        AND NOT COALESCE("s"."hi" > "f"."us" OR "n"."lo" <= "f"."us" + 172800000000, FALSE)
         THEN 1
         ELSE 0
       END
     ) AS "a4"
-  FROM "windowed_a4_1"
+  FROM "windowed_a4_rows" AS "f"
+  LEFT JOIN "windowed_a4_then" AS "s"
+    ON "s"."k" = "f"."k" AND "s"."on" = "f"."on" AND "s"."g" = "f"."g"
+  LEFT JOIN "windowed_a4_then" AS "n"
+    ON "n"."k" = "f"."k" AND "n"."on" = "f"."on" AND "n"."g" = "f"."g" - 1
   GROUP BY
-    "k"
+    "f"."k"
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
     DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
-    "sku" AS "on",
-    CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
-    0 AS "s2"
+    CAST((
+      (
+        1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+      ) - (
+        1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+      ) % 172800000000
+    ) / 172800000000 AS BIGINT) AS "g",
+    "sku" AS "on"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
-    AND (
-      "name" = 'view' AND NOT "sku" IS NULL
-    )
-  UNION ALL
-  SELECT
-    "customer_id" AS "k",
-    DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
-    "sku" AS "on",
-    0 AS "s1",
-    CASE WHEN NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s2"
-  FROM "orders"
-  WHERE
-    NOT "customer_id" IS NULL
-    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
-    AND (
-      NOT "sku" IS NULL
-    )
-), "windowed_a5_1" AS (
-  SELECT
-    *,
-    MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
-      PARTITION BY "k", "on"
-      ORDER BY "us" ASC NULLS FIRST
-      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
-    ) AS "c"
-  FROM "windowed_a5_rows"
-), "windowed_a5" AS (
+    AND "name" = 'view'
+    AND NOT "sku" IS NULL
+), "windowed_a5_then" AS (
   SELECT
     "k",
+    "on",
+    "g",
+    MIN("us") AS "lo",
+    MAX("us") AS "hi"
+  FROM (
+    SELECT
+      "customer_id" AS "k",
+      DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
+      CAST((
+        (
+          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+        ) - (
+          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+        ) % 172800000000
+      ) / 172800000000 AS BIGINT) AS "g",
+      "sku" AS "on"
+    FROM "orders"
+    WHERE
+      NOT "customer_id" IS NULL
+      AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+      AND NOT "sku" IS NULL
+  ) AS "then_rows"
+  GROUP BY
+    "k",
+    "on",
+    "g"
+), "windowed_a5" AS (
+  SELECT
+    "f"."k",
     MAX(
       CASE
-        WHEN "s1" = 1 AND "us" + 172800000000 <= 1751328000000000 AND "c" IS NULL
+        WHEN "f"."us" + 172800000000 <= 1751328000000000
+        AND NOT COALESCE("s"."hi" > "f"."us" OR "n"."lo" <= "f"."us" + 172800000000, FALSE)
         THEN 1
         ELSE 0
       END
     ) AS "a5"
-  FROM "windowed_a5_1"
+  FROM "windowed_a5_rows" AS "f"
+  LEFT JOIN "windowed_a5_then" AS "s"
+    ON "s"."k" = "f"."k" AND "s"."on" = "f"."on" AND "s"."g" = "f"."g"
+  LEFT JOIN "windowed_a5_then" AS "n"
+    ON "n"."k" = "f"."k" AND "n"."on" = "f"."on" AND "n"."g" = "f"."g" - 1
   GROUP BY
-    "k"
+    "f"."k"
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",

@@ -74,59 +74,55 @@ WITH `universe` AS (
   SELECT
     `customer_id` AS `k`,
     UNIX_MICROS(`occurred_at`) AS `us`,
-    CASE
-      WHEN `name` = 'add_to_cart'
-      AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-      THEN 1
-      ELSE 0
-    END AS `s1`,
-    0 AS `s2`
+    (
+      1751328000000000 - UNIX_MICROS(`occurred_at`)
+    ) DIV 86400000000 AS `g`
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-    AND (
-      `name` = 'add_to_cart'
-      AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-    )
-  UNION ALL
-  SELECT
-    `customer_id` AS `k`,
-    UNIX_MICROS(`ordered_at`) AS `us`,
-    0 AS `s1`,
-    CASE WHEN `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `s2`
-  FROM `orders`
-  WHERE
-    NOT `customer_id` IS NULL
-    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-    AND (
-      `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-    )
-), `windowed_a7_1` AS (
-  SELECT
-    *,
-    MAX(CASE WHEN `s2` = 1 THEN `us` END) OVER (
-      PARTITION BY `k`
-      ORDER BY `us` ASC
-      RANGE BETWEEN 1 FOLLOWING AND 86400000000 FOLLOWING
-    ) AS `c`
-  FROM `windowed_a7_rows`
-), `windowed_a7` AS (
+    AND `name` = 'add_to_cart'
+    AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+), `windowed_a7_then` AS (
   SELECT
     `k`,
+    `g`,
+    MIN(`us`) AS `lo`,
+    MAX(`us`) AS `hi`
+  FROM (
+    SELECT
+      `customer_id` AS `k`,
+      UNIX_MICROS(`ordered_at`) AS `us`,
+      (
+        1751328000000000 - UNIX_MICROS(`ordered_at`)
+      ) DIV 86400000000 AS `g`
+    FROM `orders`
+    WHERE
+      NOT `customer_id` IS NULL
+      AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+      AND `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+  ) AS `then_rows`
+  GROUP BY
+    `k`,
+    `g`
+), `windowed_a7` AS (
+  SELECT
+    `f`.`k`,
     MAX(
       CASE
-        WHEN `s1` = 1
-        AND `us` > UNIX_MICROS(CAST('2025-06-24 00:00:00' AS TIMESTAMP))
-        AND `us` + 86400000000 <= 1751328000000000
-        AND `c` IS NULL
+        WHEN `f`.`us` + 86400000000 <= 1751328000000000
+        AND NOT COALESCE(`s`.`hi` > `f`.`us` OR `n`.`lo` <= `f`.`us` + 86400000000, FALSE)
         THEN 1
         ELSE 0
       END
     ) AS `a7`
-  FROM `windowed_a7_1`
+  FROM `windowed_a7_rows` AS `f`
+  LEFT JOIN `windowed_a7_then` AS `s`
+    ON `s`.`k` = `f`.`k` AND `s`.`g` = `f`.`g`
+  LEFT JOIN `windowed_a7_then` AS `n`
+    ON `n`.`k` = `f`.`k` AND `n`.`g` = `f`.`g` - 1
   GROUP BY
-    `k`
+    `f`.`k`
 ), `base` AS (
   SELECT
     `universe`.`k`,
