@@ -160,6 +160,40 @@ def test_count_distinct_of_one_value_shares_a_pass() -> None:
     check(seg, SHOP, {**labels, 5: "ever_one", 6: "ever_one"}, as_of=AS_OF)
 
 
+# count_distinct of one value whose windows only start somewhere (and share the
+# filter): the (key, value) pairs carry their latest time, each window counts the
+# pairs whose latest time is in it. Per customer (as_of 05-10 12:00):
+#   last 7 days (after 05-03 12:00): 1: B, A · 3: none (05-03 10:00) · 5: A · 6: D
+#   last 9 days (after 05-01 12:00): 1: B, A (05-01 10:00 is out) · 3: C · 5: A · 6: D
+#   since 2024-05-09 (from 05-09 00:00): 1: A · 6: D      ever: 1: A, B · 2: A · 3: C · 5: A · 6: D
+D7 = "count_distinct(orders.sku, last 7 days)"
+D9 = "count_distinct(orders.sku, last 9 days)"
+SINCE = "count_distinct(orders.sku, since 2024-05-09)"
+EVER = "count_distinct(orders.sku)"
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        (f"{D7} = 1 and {D9} = 1 and {SINCE} = 0 and {EVER} = 1", {5}),
+        (f"{D7} = 0 and {D9} = 1", {3}),
+        (f"{SINCE} = 1 and {D7} = 2 and {EVER} = 2", {1}),
+        (f"{SINCE} = 1 and {D9} = 1", {6}),
+        (f"{D9} = 0 and {EVER} = 1", {2}),
+        (f"{D9} = 0 and {EVER} = 0", {4}),
+        # a shared filter: 1's A of 10 is before the 9 days, its B (30) and A (20) in
+        (
+            "count_distinct(orders.sku where amount > 8, last 7 days) = 2"
+            " and count_distinct(orders.sku where amount > 8) = 2",
+            {1},
+        ),
+    ],
+)
+def test_count_distinct_by_latest_time(condition: str, expected: set[int]) -> None:
+    sql = check(condition, SHOP, expected, as_of=AS_OF)
+    assert 'MAX("t")' in sql
+
+
 @pytest.mark.parametrize(("condition", "expected"), AGGREGATES)
 def test_aggregates(condition: str, expected: set[int]) -> None:
     check(condition, SHOP, expected, as_of=AS_OF)

@@ -8,7 +8,7 @@ import pytest
 from helpers import compile_sql
 from test_behavioral import AS_OF, BURSTS, EDGES, SEQ, spend
 from test_language_aggregates import AS_OF as SHOP_AS_OF
-from test_language_aggregates import GIFTS, SHOP, TIES
+from test_language_aggregates import D7, D9, EVER, GIFTS, SHOP, SINCE, TIES
 
 from engines.postgres import load_from_duckdb
 
@@ -39,6 +39,8 @@ CASES = [(data, condition, AS_OF) for data, condition in CASES] + [
         "count_distinct(orders.sku, last 7 days) = 2 or count_distinct(orders.sku) = 1",
         SHOP_AS_OF,
     ),
+    # count_distinct by the pairs' latest time
+    (SHOP, f"{D7} = 1 and {D9} = 1 and {SINCE} = 0 and {EVER} = 1", SHOP_AS_OF),
     (
         TIES,
         'last(orders.amount) = 8 and last(orders.sku) = "c" and first(orders.sku) = "a"',

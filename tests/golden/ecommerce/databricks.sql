@@ -127,16 +127,14 @@ WITH `universe` AS (
 ), `distinct_a21` AS (
   SELECT
     `k`,
-    COUNT(`h_a21`) AS `a21`
+    COUNT(*) AS `a21`
   FROM (
     SELECT
-      `k`,
-      MAX(`h_a21`) AS `h_a21`
+      `k`
     FROM (
       SELECT
         `customer_id` AS `k`,
-        CAST(`occurred_at` AS DATE) AS `v`,
-        CASE WHEN `occurred_at` > CAST('2025-06-03 00:00:00' AS TIMESTAMP) THEN 1 END AS `h_a21`
+        CAST(`occurred_at` AS DATE) AS `v`
       FROM `web_events`
       WHERE
         NOT `customer_id` IS NULL
