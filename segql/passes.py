@@ -381,8 +381,7 @@ class WindowedPass:
             on = g.row_column(source, n.on)
             cols.append(exp.alias_(on, ON, quoted=True, copy=False))
             keep.append(exp.not_(exp.Is(this=on.copy(), expression=exp.null())))
-        in_window = condition(t, bounds(n.window, g.clock)) if i == 0 else None
-        since = in_window if i == 0 else self.window_start(slot, t)
+        since = condition(t, bounds(n.window, g.clock)) if i == 0 else self.window_start(slot, t)
         if since is not None:
             keep.append(since)
         return (
@@ -397,8 +396,8 @@ class WindowedPass:
         A's bucket or the next later one. Two rows of one bucket are less than D
         apart, so in A's bucket some B qualifies iff the latest (hi) is later than
         A; every B of the next bucket is later than A, so there the earliest (lo)
-        tells. One row per (key,
-        [c,] bucket) of B: two equality joins, linear however the rows cluster.
+        tells. One row per (key, [c,] bucket) of B and two equality joins: linear
+        however the rows cluster.
         At scale 10, `view then orders within 2 days on sku`: 2.7 -> 1.8 CPU s
         against windows over the rows sorted by (key, sku, time)."""
         n = slot.node
@@ -418,15 +417,15 @@ class WindowedPass:
         )
 
         def join_on(alias: str, bucket: exp.Expr) -> exp.Expr:
-            same = [exp.EQ(this=col(c, alias), expression=col(c, "f")) for c in keys[:-1]]
+            same = [exp.EQ(this=col(c, alias), expression=col(c, "first")) for c in keys[:-1]]
             same.append(exp.EQ(this=col("g", alias), expression=bucket))
             return exp.and_(*same, copy=False)
 
         d = number(micros(n.within))
-        us = col(US, "f")
+        us = col(US, "first")
         found = exp.or_(
-            exp.GT(this=col("hi", "s"), expression=us.copy()),
-            exp.LTE(this=col("lo", "n"), expression=exp.Add(this=us.copy(), expression=d)),
+            exp.GT(this=col("hi", "same"), expression=us.copy()),
+            exp.LTE(this=col("lo", "later"), expression=exp.Add(this=us.copy(), expression=d)),
             copy=False,
         )
         if n.steps[1].negated:
@@ -438,13 +437,13 @@ class WindowedPass:
         else:
             hit = found
         flag = exp.alias_(exp.Max(this=_flag(hit)), slot.column, quoted=True, copy=False)
-        result = exp.select(col("k", "f"), flag).from_(_aliased(firsts, "f"), copy=False)
-        # s: B rows in A's bucket; n: in the next later bucket (one less)
-        later = exp.Sub(this=col("g", "f"), expression=number(1))
-        for alias, bucket in (("s", col("g", "f")), ("n", later)):
+        result = exp.select(col("k", "first"), flag).from_(_aliased(firsts, "first"), copy=False)
+        # the B rows of A's bucket, and of the next later one (one less)
+        later = exp.Sub(this=col("g", "first"), expression=number(1))
+        for alias, bucket in (("same", col("g", "first")), ("later", later)):
             on = join_on(alias, bucket)
             result = result.join(_aliased(thens, alias), on=on, join_type="left", copy=False)
-        result = result.group_by(col("k", "f"), copy=False)
+        result = result.group_by(col("k", "first"), copy=False)
         return [(firsts, self.step_rows(slot, 0)), (thens, thens_q), (name, result)]
 
     def ctes(self) -> list[tuple[str, exp.Expr]]:

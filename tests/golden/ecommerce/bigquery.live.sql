@@ -242,22 +242,26 @@ WITH `universe` AS (
     `g`
 ), `windowed_a4` AS (
   SELECT
-    `f`.`k`,
+    `first`.`k`,
     MAX(
       CASE
-        WHEN `f`.`us` + 172800000000 <= UNIX_MICROS(CURRENT_TIMESTAMP())
-        AND NOT COALESCE(`s`.`hi` > `f`.`us` OR `n`.`lo` <= `f`.`us` + 172800000000, FALSE)
+        WHEN `first`.`us` + 172800000000 <= UNIX_MICROS(CURRENT_TIMESTAMP())
+        AND NOT COALESCE(`same`.`hi` > `first`.`us` OR `later`.`lo` <= `first`.`us` + 172800000000, FALSE)
         THEN 1
         ELSE 0
       END
     ) AS `a4`
-  FROM `windowed_a4_rows` AS `f`
-  LEFT JOIN `windowed_a4_then` AS `s`
-    ON `s`.`k` = `f`.`k` AND `s`.`on` = `f`.`on` AND `s`.`g` = `f`.`g`
-  LEFT JOIN `windowed_a4_then` AS `n`
-    ON `n`.`k` = `f`.`k` AND `n`.`on` = `f`.`on` AND `n`.`g` = `f`.`g` - 1
+  FROM `windowed_a4_rows` AS `first`
+  LEFT JOIN `windowed_a4_then` AS `same`
+    ON `same`.`k` = `first`.`k`
+    AND `same`.`on` = `first`.`on`
+    AND `same`.`g` = `first`.`g`
+  LEFT JOIN `windowed_a4_then` AS `later`
+    ON `later`.`k` = `first`.`k`
+    AND `later`.`on` = `first`.`on`
+    AND `later`.`g` = `first`.`g` - 1
   GROUP BY
-    `f`.`k`
+    `first`.`k`
 ), `windowed_a5_rows` AS (
   SELECT
     `customer_id` AS `k`,
@@ -299,22 +303,26 @@ WITH `universe` AS (
     `g`
 ), `windowed_a5` AS (
   SELECT
-    `f`.`k`,
+    `first`.`k`,
     MAX(
       CASE
-        WHEN `f`.`us` + 172800000000 <= UNIX_MICROS(CURRENT_TIMESTAMP())
-        AND NOT COALESCE(`s`.`hi` > `f`.`us` OR `n`.`lo` <= `f`.`us` + 172800000000, FALSE)
+        WHEN `first`.`us` + 172800000000 <= UNIX_MICROS(CURRENT_TIMESTAMP())
+        AND NOT COALESCE(`same`.`hi` > `first`.`us` OR `later`.`lo` <= `first`.`us` + 172800000000, FALSE)
         THEN 1
         ELSE 0
       END
     ) AS `a5`
-  FROM `windowed_a5_rows` AS `f`
-  LEFT JOIN `windowed_a5_then` AS `s`
-    ON `s`.`k` = `f`.`k` AND `s`.`on` = `f`.`on` AND `s`.`g` = `f`.`g`
-  LEFT JOIN `windowed_a5_then` AS `n`
-    ON `n`.`k` = `f`.`k` AND `n`.`on` = `f`.`on` AND `n`.`g` = `f`.`g` - 1
+  FROM `windowed_a5_rows` AS `first`
+  LEFT JOIN `windowed_a5_then` AS `same`
+    ON `same`.`k` = `first`.`k`
+    AND `same`.`on` = `first`.`on`
+    AND `same`.`g` = `first`.`g`
+  LEFT JOIN `windowed_a5_then` AS `later`
+    ON `later`.`k` = `first`.`k`
+    AND `later`.`on` = `first`.`on`
+    AND `later`.`g` = `first`.`g` - 1
   GROUP BY
-    `f`.`k`
+    `first`.`k`
 ), `windowed_a6_rows` AS (
   SELECT
     `customer_id` AS `k`,

@@ -107,22 +107,22 @@ WITH "universe" AS (
     "g"
 ), "windowed_a7" AS (
   SELECT
-    "f"."k",
+    "first"."k",
     MAX(
       CASE
-        WHEN "f"."us" + 86400000000 <= 1751328000000000
-        AND NOT COALESCE("s"."hi" > "f"."us" OR "n"."lo" <= "f"."us" + 86400000000, FALSE)
+        WHEN "first"."us" + 86400000000 <= 1751328000000000
+        AND NOT COALESCE("same"."hi" > "first"."us" OR "later"."lo" <= "first"."us" + 86400000000, FALSE)
         THEN 1
         ELSE 0
       END
     ) AS "a7"
-  FROM "windowed_a7_rows" AS "f"
-  LEFT JOIN "windowed_a7_then" AS "s"
-    ON "s"."k" = "f"."k" AND "s"."g" = "f"."g"
-  LEFT JOIN "windowed_a7_then" AS "n"
-    ON "n"."k" = "f"."k" AND "n"."g" = "f"."g" - 1
+  FROM "windowed_a7_rows" AS "first"
+  LEFT JOIN "windowed_a7_then" AS "same"
+    ON "same"."k" = "first"."k" AND "same"."g" = "first"."g"
+  LEFT JOIN "windowed_a7_then" AS "later"
+    ON "later"."k" = "first"."k" AND "later"."g" = "first"."g" - 1
   GROUP BY
-    "f"."k"
+    "first"."k"
 ), "base" AS (
   SELECT
     "universe"."k",
