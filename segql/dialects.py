@@ -46,6 +46,10 @@ class Dialect:
     like_backslash_escapes = False  # the engine's LIKE escapes with backslash by default
     # MIN/MAX accept booleans (PostgreSQL has only bool_and/bool_or; Snowflake unverified)
     minmax_boolean = True
+    # two-step sequences by time buckets and hash joins instead of a sorted window
+    # (passes.pair_ctes): faster on DuckDB and Spark (docs/performance.md), the
+    # engines whose joins are hash joins; unmeasured on BigQuery, Snowflake, Trino
+    pair_buckets = True
 
     def like_pattern(self, pattern: exp.Expr) -> exp.Expr:
         """A pattern whose backslashes are ordinary characters on this engine."""
@@ -145,10 +149,9 @@ class DuckDB(Dialect):
 class Postgres(Dialect):
     like_backslash_escapes = True
     minmax_boolean = False
-
-    def int_div(self, x, d):
-        # bigint / bigint divides integers; DIV() would convert both to numeric
-        return exp.Div(this=exp.paren(x, copy=False), expression=d, typed=True)
+    # with the default work_mem (4MB) PostgreSQL merge-joins the buckets after
+    # external sorts: 2x slower than the window at scale 1 (docs/performance.md)
+    pair_buckets = False
 
     def epoch_us(self, ts):
         # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14

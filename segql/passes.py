@@ -19,14 +19,16 @@ Portability: frames are RANGE frames over an integer (epoch microseconds), not
 interval frames, which BigQuery and Snowflake lack; "strictly later" is
 `1 FOLLOWING` (one microsecond), "at most D later" is `D FOLLOWING`.
 
-Two-step sequences (`A then [not] B within D`) need no sort: rows are put in
-buckets of width D, and each A row is joined with its own and the next
-bucket's earliest and latest B (`pair_ctes`).
+Two-step sequences (`A then [not] B within D`) need no sort where hash joins
+are cheap (`Dialect.pair_buckets`): rows are put in buckets of width D, and each
+A row is joined with its own and the next bucket's earliest and latest B
+(`pair_ctes`).
 
-Longer sequences, for a first-step row a with time t:
+Otherwise, for a first-step row a with time t:
 - `A then B … within D`: the earliest completion of the remaining steps is
   found from the last step backwards (each step's earliest follow-up strictly
   later), and must be <= t + D;
+- `A then not B within D`: no B in (t, t + D], and t + D <= as_of;
 - `A then B then not C within D`: with b* the latest B in (t, t + D] and c* the
   latest C there, b* exists and no C after it: c* is null or c* <= b*.
 """
@@ -73,8 +75,8 @@ def at_least(slot: AggSlot) -> bool:
 
 
 def is_pair(slot: AggSlot) -> bool:
-    """A two-step sequence, `A then [not] B within D`: answered by buckets of
-    width D and two equality joins, without sorting (WindowedPass.pair_ctes)."""
+    """A two-step sequence, `A then [not] B within D`: on engines with cheap hash
+    joins, buckets of width D and two equality joins, no sort (pair_ctes)."""
     n = slot.node
     return isinstance(n, ast.Sequence) and len(n.steps) == 2
 
@@ -254,8 +256,10 @@ class WindowedPass:
             return [[exp.alias_(w, "w", quoted=True, copy=False)]]
         k = len(n.steps)
         d = number(micros(n.within))
-        if n.steps[-1].negated:  # A then B then not C (two steps are pair_ctes)
+        if n.steps[-1].negated:
+            # c: the latest last step within D after the row; b: the latest B
             within = _frame(number(1), "FOLLOWING", d, "FOLLOWING")
+            latest = [(k - 1, "c"), (1, "b")] if k == 3 else [(k - 1, "c")]
             return [
                 [
                     exp.alias_(
@@ -264,7 +268,7 @@ class WindowedPass:
                         quoted=True,
                         copy=False,
                     )
-                    for i, name in ((k - 1, "c"), (1, "b"))
+                    for i, name in latest
                 ]
             ]
         # positive chain: r_j = earliest completion of steps j..k from a step-j row
@@ -339,15 +343,18 @@ class WindowedPass:
             # the follow-up period has ended
             parts.append(exp.LTE(this=deadline.copy(), expression=g.clock.as_of_us()))
             b, c = col("b"), col("c")
-            parts.append(exp.not_(exp.Is(this=b.copy(), expression=exp.null())))
-            parts.append(
-                exp.paren(
-                    exp.or_(
-                        exp.Is(this=c.copy(), expression=exp.null()),
-                        exp.LTE(this=c.copy(), expression=b.copy()),
+            if len(n.steps) == 2:
+                parts.append(exp.Is(this=c, expression=exp.null()))
+            else:
+                parts.append(exp.not_(exp.Is(this=b, expression=exp.null())))
+                parts.append(
+                    exp.paren(
+                        exp.or_(
+                            exp.Is(this=c.copy(), expression=exp.null()),
+                            exp.LTE(this=c.copy(), expression=b.copy()),
+                        )
                     )
                 )
-            )
         else:
             parts.append(exp.LTE(this=col("r"), expression=deadline))
         return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
@@ -449,7 +456,7 @@ class WindowedPass:
     def ctes(self) -> list[tuple[str, exp.Expr]]:
         out: list[tuple[str, exp.Expr]] = []
         for slot in self.slots:
-            if is_pair(slot):
+            if is_pair(slot) and self.gen.dialect.pair_buckets:
                 out.extend(self.pair_ctes(slot))
                 continue
             name = self.name(slot)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from helpers import check, members
 
+from segql.dialects import DuckDB
+
 AS_OF = "2025-07-01T00:00:00"
 CUSTOMERS = [{"customer_id": i} for i in range(1, 8)]
 
@@ -123,6 +125,15 @@ def test_sliding_thresholds_shared_by_segments_and_a_trait_value():
 
 # ------------------------------------------------------------------ sequences
 
+
+@pytest.fixture(params=["buckets", "window"])
+def two_step_form(request, monkeypatch):
+    """Two-step sequences both ways on DuckDB: by time buckets (DuckDB's default)
+    and by a sorted window (PostgreSQL's), against the same hand-computed members."""
+    monkeypatch.setattr(DuckDB, "pair_buckets", request.param == "buckets")
+    return request.param
+
+
 SEQ = {
     "customers": CUSTOMERS,
     "events": [
@@ -176,8 +187,10 @@ SEQ = {
         ),
     ],
 )
-def test_sequences(condition, expected):
-    check(condition, SEQ, expected, as_of=AS_OF)
+def test_sequences(condition, expected, two_step_form):
+    sql = check(condition, SEQ, expected, as_of=AS_OF)
+    two_steps = condition.count(" then ") == 1
+    assert ('AS "later"' in sql) == (two_steps and two_step_form == "buckets")
 
 
 def test_sequence_three_steps_negated():
@@ -251,7 +264,7 @@ EDGES = {
         ('did(events where name = "cart" then orders within 36 hours)', {1, 2, 3, 4, 5, 6, 7, 8}),
     ],
 )
-def test_two_step_sequence_bucket_edges(condition, expected):
+def test_two_step_sequence_bucket_edges(condition, expected, two_step_form):
     check(condition, EDGES, expected, as_of=AS_OF)
 
 

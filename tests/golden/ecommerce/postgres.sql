@@ -152,126 +152,117 @@ WITH "universe" AS (
   SELECT
     "customer_id" AS "k",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
-    (
-      1751328000000000 - CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT)
-    ) / 172800000000 AS "g",
-    "sku" AS "on"
+    "sku" AS "on",
+    CASE
+      WHEN "name" = 'add_to_cart'
+      AND NOT "sku" IS NULL
+      AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS "s1",
+    0 AS "s2"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-    AND "name" = 'add_to_cart'
-    AND NOT "sku" IS NULL
-    AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-), "windowed_a4_then" AS (
-  SELECT
-    "k",
-    "on",
-    "g",
-    MIN("us") AS "lo",
-    MAX("us") AS "hi"
-  FROM (
-    SELECT
-      "customer_id" AS "k",
-      CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
-      (
-        1751328000000000 - CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT)
-      ) / 172800000000 AS "g",
-      "sku" AS "on"
-    FROM "orders"
-    WHERE
-      NOT "customer_id" IS NULL
-      AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      "name" = 'add_to_cart'
       AND NOT "sku" IS NULL
-      AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-  ) AS "then_rows"
-  GROUP BY
-    "k",
-    "on",
-    "g"
+      AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+    )
+  UNION ALL
+  SELECT
+    "customer_id" AS "k",
+    CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
+    "sku" AS "on",
+    0 AS "s1",
+    CASE
+      WHEN NOT "sku" IS NULL AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS "s2"
+  FROM "orders"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      NOT "sku" IS NULL AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+    )
+), "windowed_a4_1" AS (
+  SELECT
+    *,
+    MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
+      PARTITION BY "k", "on"
+      ORDER BY "us" ASC NULLS FIRST
+      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
+    ) AS "c"
+  FROM "windowed_a4_rows"
 ), "windowed_a4" AS (
   SELECT
-    "first"."k",
+    "k",
     MAX(
       CASE
-        WHEN "first"."us" + 172800000000 <= 1751328000000000
-        AND NOT COALESCE("same"."hi" > "first"."us" OR "later"."lo" <= "first"."us" + 172800000000, FALSE)
+        WHEN "s1" = 1
+        AND "us" > CAST(EXTRACT(EPOCH FROM CAST('2025-06-17 00:00:00' AS TIMESTAMP)) * 1000000 AS BIGINT)
+        AND "us" + 172800000000 <= 1751328000000000
+        AND "c" IS NULL
         THEN 1
         ELSE 0
       END
     ) AS "a4"
-  FROM "windowed_a4_rows" AS "first"
-  LEFT JOIN "windowed_a4_then" AS "same"
-    ON "same"."k" = "first"."k"
-    AND "same"."on" = "first"."on"
-    AND "same"."g" = "first"."g"
-  LEFT JOIN "windowed_a4_then" AS "later"
-    ON "later"."k" = "first"."k"
-    AND "later"."on" = "first"."on"
-    AND "later"."g" = "first"."g" - 1
+  FROM "windowed_a4_1"
   GROUP BY
-    "first"."k"
+    "k"
 ), "windowed_a5_rows" AS (
   SELECT
     "customer_id" AS "k",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
-    (
-      1751328000000000 - CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT)
-    ) / 172800000000 AS "g",
-    "sku" AS "on"
+    "sku" AS "on",
+    CASE WHEN "name" = 'view' AND NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s1",
+    0 AS "s2"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-    AND "name" = 'view'
-    AND NOT "sku" IS NULL
-), "windowed_a5_then" AS (
+    AND (
+      "name" = 'view' AND NOT "sku" IS NULL
+    )
+  UNION ALL
   SELECT
-    "k",
-    "on",
-    "g",
-    MIN("us") AS "lo",
-    MAX("us") AS "hi"
-  FROM (
-    SELECT
-      "customer_id" AS "k",
-      CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
-      (
-        1751328000000000 - CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT)
-      ) / 172800000000 AS "g",
-      "sku" AS "on"
-    FROM "orders"
-    WHERE
-      NOT "customer_id" IS NULL
-      AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-      AND NOT "sku" IS NULL
-  ) AS "then_rows"
-  GROUP BY
-    "k",
-    "on",
-    "g"
+    "customer_id" AS "k",
+    CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
+    "sku" AS "on",
+    0 AS "s1",
+    CASE WHEN NOT "sku" IS NULL THEN 1 ELSE 0 END AS "s2"
+  FROM "orders"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      NOT "sku" IS NULL
+    )
+), "windowed_a5_1" AS (
+  SELECT
+    *,
+    MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
+      PARTITION BY "k", "on"
+      ORDER BY "us" ASC NULLS FIRST
+      RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
+    ) AS "c"
+  FROM "windowed_a5_rows"
 ), "windowed_a5" AS (
   SELECT
-    "first"."k",
+    "k",
     MAX(
       CASE
-        WHEN "first"."us" + 172800000000 <= 1751328000000000
-        AND NOT COALESCE("same"."hi" > "first"."us" OR "later"."lo" <= "first"."us" + 172800000000, FALSE)
+        WHEN "s1" = 1 AND "us" + 172800000000 <= 1751328000000000 AND "c" IS NULL
         THEN 1
         ELSE 0
       END
     ) AS "a5"
-  FROM "windowed_a5_rows" AS "first"
-  LEFT JOIN "windowed_a5_then" AS "same"
-    ON "same"."k" = "first"."k"
-    AND "same"."on" = "first"."on"
-    AND "same"."g" = "first"."g"
-  LEFT JOIN "windowed_a5_then" AS "later"
-    ON "later"."k" = "first"."k"
-    AND "later"."on" = "first"."on"
-    AND "later"."g" = "first"."g" - 1
+  FROM "windowed_a5_1"
   GROUP BY
-    "first"."k"
+    "k"
 ), "windowed_a6_rows" AS (
   SELECT
     "customer_id" AS "k",

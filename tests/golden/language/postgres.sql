@@ -74,55 +74,59 @@ WITH "universe" AS (
   SELECT
     "customer_id" AS "k",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
-    (
-      1751328000000000 - CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT)
-    ) / 86400000000 AS "g"
+    CASE
+      WHEN "name" = 'add_to_cart'
+      AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS "s1",
+    0 AS "s2"
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-    AND "name" = 'add_to_cart'
-    AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-), "windowed_a7_then" AS (
+    AND (
+      "name" = 'add_to_cart'
+      AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+    )
+  UNION ALL
   SELECT
-    "k",
-    "g",
-    MIN("us") AS "lo",
-    MAX("us") AS "hi"
-  FROM (
-    SELECT
-      "customer_id" AS "k",
-      CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
-      (
-        1751328000000000 - CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT)
-      ) / 86400000000 AS "g"
-    FROM "orders"
-    WHERE
-      NOT "customer_id" IS NULL
-      AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-      AND "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-  ) AS "then_rows"
-  GROUP BY
-    "k",
-    "g"
+    "customer_id" AS "k",
+    CAST(EXTRACT(EPOCH FROM "ordered_at") * 1000000 AS BIGINT) AS "us",
+    0 AS "s1",
+    CASE WHEN "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS "s2"
+  FROM "orders"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND (
+      "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+    )
+), "windowed_a7_1" AS (
+  SELECT
+    *,
+    MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
+      PARTITION BY "k"
+      ORDER BY "us" ASC NULLS FIRST
+      RANGE BETWEEN 1 FOLLOWING AND 86400000000 FOLLOWING
+    ) AS "c"
+  FROM "windowed_a7_rows"
 ), "windowed_a7" AS (
   SELECT
-    "first"."k",
+    "k",
     MAX(
       CASE
-        WHEN "first"."us" + 86400000000 <= 1751328000000000
-        AND NOT COALESCE("same"."hi" > "first"."us" OR "later"."lo" <= "first"."us" + 86400000000, FALSE)
+        WHEN "s1" = 1
+        AND "us" > CAST(EXTRACT(EPOCH FROM CAST('2025-06-24 00:00:00' AS TIMESTAMP)) * 1000000 AS BIGINT)
+        AND "us" + 86400000000 <= 1751328000000000
+        AND "c" IS NULL
         THEN 1
         ELSE 0
       END
     ) AS "a7"
-  FROM "windowed_a7_rows" AS "first"
-  LEFT JOIN "windowed_a7_then" AS "same"
-    ON "same"."k" = "first"."k" AND "same"."g" = "first"."g"
-  LEFT JOIN "windowed_a7_then" AS "later"
-    ON "later"."k" = "first"."k" AND "later"."g" = "first"."g" - 1
+  FROM "windowed_a7_1"
   GROUP BY
-    "first"."k"
+    "k"
 ), "base" AS (
   SELECT
     "universe"."k",
