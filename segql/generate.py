@@ -279,10 +279,11 @@ class Generator:
                 rc = condition(t, b)
             else:
                 rc = self.row_condition(source, slot.node.window, slot.node.where)
-                mark = number(1) if rc is None else _when(rc.copy())
-                marks.append(exp.alias_(mark, f"h_{slot.column}", quoted=True))
             if rc is not None:
                 conds.append(rc)
+            if not (by_time or alone):
+                mark = number(1) if rc is None else _when(rc.copy())
+                marks.append(exp.alias_(mark, f"h_{slot.column}", quoted=True))
         filters = self.scan_filters(source)
         filters.append(exp.not_(exp.Is(this=v.copy(), expression=exp.null())))
         if by_time and node.where is not None:
@@ -290,9 +291,7 @@ class Generator:
         if len(conds) == len(slots):  # else some slot counts every row
             filters.append(exp.paren(exp.or_(*conds, copy=False)))
         if by_time:
-            marks = [exp.alias_(t.copy(), "t", quoted=True)]
-        elif alone:
-            marks = []
+            marks.append(exp.alias_(t.copy(), "t", quoted=True))
         # grouped by columns of a subquery, never by the value expression itself:
         # a constant would be read as a column position (GROUP BY 2)
         rows = (

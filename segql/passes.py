@@ -168,15 +168,7 @@ class WindowedPass:
         for i, (src, where) in enumerate(self.steps(slot)):
             flag: exp.Expr = number(0)
             if src == source:
-                parts = []
-                if where is not None:
-                    parts.append(g.rows.filter(where))
-                if on is not None:
-                    present = exp.Is(this=g.row_column(source, on), expression=exp.null())
-                    parts.append(exp.not_(present))
-                start = self.window_start(slot, t)
-                if start is not None:
-                    parts.append(start)
+                parts = self.step_filters(slot, where, source, self.window_start(slot, t))
                 cond = exp.and_(*parts, copy=False) if parts else None
                 if cond is None:
                     every_row = True
@@ -193,6 +185,20 @@ class WindowedPass:
             .from_(table_expr(g.project.sources[source].table), copy=False)
             .where(exp.and_(*keep, copy=False), copy=False)
         )
+
+    def step_filters(
+        self, slot: AggSlot, where: ast.Expr | None, source: str, since: exp.Expr | None
+    ) -> list[exp.Expr]:
+        """What makes a row of `source` a step: its `where`, a value in the `on`
+        column, and the time condition `since`."""
+        parts = [self.gen.rows.filter(where)] if where is not None else []
+        on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
+        if on is not None:
+            present = exp.Is(this=self.gen.row_column(source, on), expression=exp.null())
+            parts.append(exp.not_(present))
+        if since is not None:
+            parts.append(since)
+        return parts
 
     def window_start(self, slot: AggSlot, t: exp.Expr) -> exp.Expr | None:
         """A sequence's first step starts in its window and every later step follows
@@ -381,16 +387,10 @@ class WindowedPass:
             exp.alias_(us, US, quoted=True, copy=False),
             exp.alias_(self.bucket(us.copy(), micros(n.within)), "g", quoted=True, copy=False),
         ]
-        keep = g.scan_filters(source)
-        if step.where is not None:
-            keep.append(g.rows.filter(step.where))
         if n.on is not None:
-            on = g.row_column(source, n.on)
-            cols.append(exp.alias_(on, ON, quoted=True, copy=False))
-            keep.append(exp.not_(exp.Is(this=on.copy(), expression=exp.null())))
+            cols.append(exp.alias_(g.row_column(source, n.on), ON, quoted=True, copy=False))
         since = condition(t, bounds(n.window, g.clock)) if i == 0 else self.window_start(slot, t)
-        if since is not None:
-            keep.append(since)
+        keep = g.scan_filters(source) + self.step_filters(slot, step.where, source, since)
         return (
             exp.select(*cols)
             .from_(table_expr(g.project.sources[source].table), copy=False)
@@ -404,7 +404,8 @@ class WindowedPass:
         apart, so in A's bucket some B qualifies iff the latest (hi) is later than
         A; every B of the next bucket is later than A, so there the earliest (lo)
         tells. One row per (key, [c,] bucket) of B and two equality joins: linear
-        however the rows cluster.
+        however the rows cluster. When both steps read one source it is read twice (two
+        narrow filtered reads, where the window read it once).
         At scale 10, `view then orders within 2 days on sku`: 2.7 -> 1.8 CPU s
         against windows over the rows sorted by (key, sku, time)."""
         n = slot.node
