@@ -1,4 +1,4 @@
-"""Benchmark data: segql.sample written to a DuckDB file under benchmarks/data/.
+"""Benchmark data: segql.ops.sample written to a DuckDB file under benchmarks/data/.
 
 A file is reused when it exists for the same scale, seed and DuckDB version (the
 generator is deterministic for a given DuckDB version). It is generated under a
@@ -31,7 +31,7 @@ def ensure_database(
     """Path of the sample database for (scale, seed), generating it if missing."""
     import duckdb
 
-    from segql.sample import generate
+    from segql.ops.sample import generate
 
     path = database_path(scale, seed, data_dir)
     if path.exists():

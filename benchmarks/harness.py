@@ -28,10 +28,10 @@ from pathlib import Path
 from sqlglot import exp
 
 from segql import api
-from segql.dialects import get_dialect
 from segql.errors import SegqlError, SegqlErrors
-from segql.model import Model
-from segql.sample import SAMPLE_AS_OF
+from segql.ops.sample import SAMPLE_AS_OF
+from segql.semantic.model import Model
+from segql.sql.dialects import get_dialect
 
 PROJECT_DIR = Path(__file__).resolve().parent / "project"
 SEGMENTS = PROJECT_DIR / "segments"
@@ -104,10 +104,10 @@ def segmentation_sql(model: Model, name: str, dialect: str = "duckdb") -> str:
 
 def floor_sql(model: Model, dialect: str = "duckdb") -> str:
     """universe + one grouped scan per source with a single COUNT(*) each."""
-    from segql.generate import Generator
-    from segql.plan import plan
-    from segql.sqlexpr import col, ident, table_expr
-    from segql.windows import FixedClock
+    from segql.plan.logical import plan
+    from segql.sql.expressions import col, ident, table_expr
+    from segql.sql.query import Generator
+    from segql.sql.windows import FixedClock
 
     d = get_dialect(dialect)
     project = model.project

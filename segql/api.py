@@ -9,17 +9,17 @@ import gc
 from collections.abc import Iterator
 from pathlib import Path
 
-from segql import ast
-from segql.dialects import get_dialect
 from segql.errors import SegqlError
-from segql.generate import generate
-from segql.loader import load_modules
-from segql.model import Model
-from segql.plan import plan
+from segql.plan.logical import plan
 from segql.project import Project, find_project_file, load_project
-from segql.resolve import resolve
-from segql.schema import introspect
-from segql.windows import FixedClock, LiveClock, local_to_utc
+from segql.semantic.model import Model
+from segql.semantic.resolve import resolve
+from segql.semantic.schema import introspect
+from segql.sql.dialects import get_dialect
+from segql.sql.query import generate
+from segql.sql.windows import FixedClock, LiveClock, local_to_utc
+from segql.syntax import ast
+from segql.syntax.loader import load_modules
 
 
 @contextlib.contextmanager

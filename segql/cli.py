@@ -110,7 +110,7 @@ def _handled(g: Globals, body: Callable[[], T]) -> T:
     except (SegqlError, SegqlErrors) as e:
         if g.debug:
             raise
-        from segql.render import render_errors
+        from segql.ops.render import render_errors
 
         text, code = render_errors(e)
         sys.stderr.write(text)
@@ -159,7 +159,7 @@ def validate(
 
     def run() -> None:
         from segql import api
-        from segql.ast import Segment, Segmentation, Trait
+        from segql.syntax.ast import Segment, Segmentation, Trait
 
         model = api.validate(list(paths), g.project)
         kinds = [(Trait, "trait"), (Segment, "segment"), (Segmentation, "segmentation")]
@@ -265,8 +265,8 @@ def preview(
     g = _globals(ctx, project, debug)
 
     def run() -> None:
-        from segql import preview as pv
-        from segql import render
+        from segql.ops import preview as pv
+        from segql.ops import render
 
         if scale is not None and not sample:
             raise _usage("--scale only applies with --sample")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from segql import ast
 from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
-from segql.yamlsrc import compose, mapping_items, scalar, span_of, value_start
+from segql.syntax import ast
+from segql.syntax.yamlsrc import compose, mapping_items, scalar, span_of, value_start
 
 PROJECT_FILE = "segql.yml"
 TYPE_NAMES = ("number", "integer", "string", "boolean", "date", "timestamp")
@@ -92,7 +92,7 @@ def _relative(path: Path) -> Path:
 def load_project(path: Path) -> Project:
     """Read and check segql.yml; raises SegqlErrors listing every problem."""
     file = str(_relative(path) if path.is_absolute() else path)
-    from segql.loader import read_source  # here: the loader imports this module
+    from segql.syntax.text import read_source
 
     text = read_source(Path(file))  # a non-UTF-8 byte is reported at its line and column
     root_node = compose(text, file)
@@ -137,7 +137,7 @@ def load_project(path: Path) -> Project:
             )
     dialect = text_of("dialect", "duckdb") or "duckdb"
     if "dialect" in items:
-        from segql.dialects import DIALECTS
+        from segql.sql.dialects import DIALECTS
 
         if dialect not in DIALECTS:
             hint = did_you_mean(dialect, DIALECTS)
@@ -179,7 +179,7 @@ def load_project(path: Path) -> Project:
     if "universe" in items:
         node = items["universe"][1]
         if isinstance(node, yaml.ScalarNode):
-            from segql.parser import parse_expression
+            from segql.syntax.parser import parse_expression
 
             line, col = value_start(node)
             try:

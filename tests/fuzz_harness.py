@@ -10,13 +10,13 @@ import datetime as dt
 from pathlib import Path
 
 from segql import api
-from segql.dialects import DIALECTS
 from segql.errors import SegqlError, SegqlErrors
-from segql.parser import parse_expression, parse_module
 from segql.project import Project, Source, Table
-from segql.resolve import resolve
-from segql.schema import Catalog
-from segql.yaml_front import parse_yaml_module
+from segql.semantic.resolve import resolve
+from segql.semantic.schema import Catalog
+from segql.sql.dialects import DIALECTS
+from segql.syntax.parser import parse_expression, parse_module
+from segql.syntax.yaml_front import parse_yaml_module
 
 N, S, B, T = "number", "string", "boolean", "timestamp"
 TABLES = {
@@ -255,7 +255,7 @@ class GrammarWalk:
     """Random sentences of the grammar, expansions bounded in depth."""
 
     def __init__(self, start: str = "start", max_depth: int = 12):
-        from segql.parser import _lark
+        from segql.syntax.parser import _lark
 
         parser = _lark()
         self.start = start
@@ -369,7 +369,7 @@ def seed_part(rng, seed: str) -> str:
 
 def definitions(text: str) -> list[str]:
     """The top-level definitions of a .seg text (comments go with the one after)."""
-    from segql.parser import TOP_LEVEL
+    from segql.syntax.parser import TOP_LEVEL
 
     starts = [m.start() for m in TOP_LEVEL.finditer(text)] or [0]
     starts[0] = 0

@@ -39,7 +39,8 @@ from typing import Any
 import duckdb
 import yaml
 
-from segql import api, ast
+from segql import api
+from segql.syntax import ast
 
 # column name → DuckDB type, for tables given as plain lists of dicts
 COLUMN_TYPES: dict[str, str] = {

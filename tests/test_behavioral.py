@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from helpers import check, members
 
-from segql.dialects import DuckDB
+from segql.sql.dialects import DuckDB
 
 AS_OF = "2025-07-01T00:00:00"
 CUSTOMERS = [{"customer_id": i} for i in range(1, 8)]

@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 from segql import api
 from segql.cli import app
-from segql.dialects import DIALECTS
+from segql.sql.dialects import DIALECTS
 
 AS_OF = "2025-07-01"
 
@@ -521,7 +521,7 @@ def test_preview_api_rule_columns_never_collide(project, tmp_path):
         "segment __segql_rule_1 = count(orders) >= 1\n"
         "segmentation s by priority {\n  a = __segql_rule_1\n  b = sum(orders.amount) > 100\n}\n"
     )
-    from segql.preview import preview
+    from segql.ops.preview import preview
 
     r = preview([str(tmp_path / "d.seg")], project=str(tmp_path), as_of="2025-07-01", show=5)
     (seg,) = r.segments

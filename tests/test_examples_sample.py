@@ -18,8 +18,8 @@ import duckdb
 import pytest
 from test_golden import STEMS, compile_example, load_example
 
-from segql import ast
-from segql.sample import sample_database
+from segql.ops.sample import sample_database
+from segql.syntax import ast
 
 AS_OF = "TIMESTAMP '2025-07-01 00:00:00'"
 
@@ -212,7 +212,7 @@ def test_engaged_and_rfm_scores_follow_the_rank_rules(con, membership) -> None:
 def test_types_from_the_sample_do_not_change_the_sql(stem: str, con) -> None:
     """The goldens are compiled without a database (untyped columns); with the
     sample's column types known, every dialect's SQL is the same bytes."""
-    from segql.dialects import DIALECTS
+    from segql.sql.dialects import DIALECTS
 
     for dialect in DIALECTS:
         assert compile_example(stem, dialect, con=con) == compile_example(stem, dialect), dialect

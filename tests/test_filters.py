@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from sqlglot import exp
 
-from segql.sqlexpr import as_filter, coalesce_false
+from segql.sql.expressions import as_filter, coalesce_false
 
 
 def c(name: str) -> exp.Expr:

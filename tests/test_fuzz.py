@@ -32,10 +32,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
-from segql import ast
 from segql.errors import SegqlError, SegqlErrors
-from segql.loader import parse_file
-from segql.parser import _lark
+from segql.syntax import ast
+from segql.syntax.loader import parse_file
+from segql.syntax.parser import _lark
 
 LONG = os.environ.get("SEGQL_LONG", "") == "1"
 TIMEOUT = float(os.environ.get("SEGQL_FUZZ_TIMEOUT", "20"))

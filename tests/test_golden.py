@@ -25,12 +25,13 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from segql import api, ast
-from segql.dialects import DIALECTS
-from segql.loader import parse_file
-from segql.model import Model
-from segql.parser import parse_module
-from segql.yaml_front import parse_yaml_module
+from segql import api
+from segql.semantic.model import Model
+from segql.sql.dialects import DIALECTS
+from segql.syntax import ast
+from segql.syntax.loader import parse_file
+from segql.syntax.parser import parse_module
+from segql.syntax.yaml_front import parse_yaml_module
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "segments"

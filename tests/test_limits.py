@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from segql import api
-from segql.dialects import DIALECTS
 from segql.errors import SegqlError, SegqlErrors
+from segql.sql.dialects import DIALECTS
 
 HERE = Path(__file__).parent
 LONG = os.environ.get("SEGQL_LONG", "") == "1"

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from segql import api
-from segql.windows import (
+from segql.sql.windows import (
     local_to_utc,
     period_start_local,
     previous_period_start_local,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from segql import ast
 from segql.errors import SegqlError, SegqlErrors, Span
-from segql.loader import definition_files, load_modules, parse_file, read_source
+from segql.syntax import ast
+from segql.syntax.loader import definition_files, load_modules, parse_file, read_source
 
 
 def write(root: Path, rel: str, text: str | bytes = "") -> Path:

@@ -14,9 +14,9 @@ import threading
 
 import pytest
 
-from segql import ast
 from segql.errors import SegqlErrors, Span
-from segql.parser import parse_expression, parse_module
+from segql.syntax import ast
+from segql.syntax.parser import parse_expression, parse_module
 
 
 def _span(node) -> tuple[int, int, int, int]:

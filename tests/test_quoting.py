@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from segql import api
-from segql.dialects import DIALECTS
+from segql.sql.dialects import DIALECTS
 
 # the nastiest strings, each stored in exactly one row and looked for by one segment
 LITERALS = {

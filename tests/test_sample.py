@@ -1,4 +1,4 @@
-"""Tests for the deterministic sample data generator (segql.sample)."""
+"""Tests for the deterministic sample data generator (segql.ops.sample)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime
 import duckdb
 import pytest
 
-from segql.sample import SAMPLE_AS_OF, SAMPLE_END, SAMPLE_START, generate, sample_database
+from segql.ops.sample import SAMPLE_AS_OF, SAMPLE_END, SAMPLE_START, generate, sample_database
 
 SCALE = 0.01
 

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from segql import ast
 from segql.errors import SegqlErrors, Span
-from segql.parser import parse_module
-from segql.yaml_front import parse_yaml_module
+from segql.syntax import ast
+from segql.syntax.parser import parse_module
+from segql.syntax.yaml_front import parse_yaml_module
 
 
 def seg(text: str) -> tuple[ast.Definition, ...]:

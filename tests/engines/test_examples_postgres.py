@@ -1,6 +1,6 @@
 """The example project on DuckDB and on PostgreSQL: the same answers, row for row.
 
-The sample data (segql.sample, scale 0.01) is generated in DuckDB and copied to the
+The sample data (segql.ops.sample, scale 0.01) is generated in DuckDB and copied to the
 session's PostgreSQL server. Each example file's membership query, compiled for
 duckdb and for postgres at the fixed as_of of the goldens, must return exactly the
 same rows on both engines: every key, every segment boolean, every label.
@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from test_golden import LIVE_EXAMPLE, STEMS, compile_example
 
-from segql.sample import sample_database
+from segql.ops.sample import sample_database
 
 from .postgres import PostgresServer, load_from_duckdb
 

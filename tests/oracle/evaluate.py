@@ -22,8 +22,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from segql import ast
-from segql.model import (
+from segql.semantic.model import (
     DATE,
     TIMESTAMP,
     DefRef,
@@ -34,6 +33,7 @@ from segql.model import (
     SourceRef,
     type_of,
 )
+from segql.syntax import ast
 
 from .timeutil import (
     HALF_LIFE_SECONDS,

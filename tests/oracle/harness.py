@@ -20,9 +20,9 @@ import sqlglot
 from sqlglot.tokens import TokenType
 
 from segql import api
-from segql.ast import Segment, Segmentation
-from segql.dialects import DIALECTS
-from segql.model import Model
+from segql.semantic.model import Model
+from segql.sql.dialects import DIALECTS
+from segql.syntax.ast import Segment, Segmentation
 
 from .evaluate import UNCERTAIN, Evaluation, evaluate
 from .gen import COLUMNS, Case, project_yaml
@@ -140,8 +140,8 @@ def run_case(case: Case, engines: list[Engine], stats: Stats, parse_back: int = 
 
 def constructs(model: Model) -> set[str]:
     """The language constructs a model uses (for the coverage check)."""
-    from segql import ast
-    from segql.model import DefRef, LabelRef, ProfileRef
+    from segql.semantic.model import DefRef, LabelRef, ProfileRef
+    from segql.syntax import ast
 
     seen: set[str] = set()
     for d in model.definitions.values():

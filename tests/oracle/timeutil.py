@@ -1,6 +1,6 @@
 """Time arithmetic for the oracle, written from LANGUAGE.md §1, §5 and §6.
 
-Deliberately independent of segql.windows: instants are naive UTC datetimes,
+Deliberately independent of segql.sql.windows: instants are naive UTC datetimes,
 calendar dates are read in the project time zone through zoneinfo, month
 arithmetic clamps the day (Mar 31 − 1 month = Feb 29), as SQL engines do.
 """
@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from segql import ast
+from segql.syntax import ast
 
 UTC = dt.UTC
 SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}

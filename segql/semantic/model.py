@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from segql import ast
-from segql.ast import DefRef, LabelRef, Node, ProfileRef, SourceCol, SourceRef
 from segql.project import Project
+from segql.syntax import ast
+from segql.syntax.ast import DefRef, LabelRef, Node, ProfileRef, SourceCol, SourceRef
 
 NUMBER, STRING, BOOLEAN, DATE, TIMESTAMP = "number", "string", "boolean", "date", "timestamp"
 NULL, ANY, DURATION = "null", "any", "duration"

@@ -39,11 +39,11 @@ import dataclasses
 
 from sqlglot import exp
 
-from segql import ast
 from segql.errors import SegqlError
-from segql.plan import AggSlot
-from segql.sqlexpr import coalesce, col, ident, number, ordered, table_expr
-from segql.windows import bounds, condition
+from segql.plan.logical import AggSlot
+from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
+from segql.sql.windows import bounds, condition
+from segql.syntax import ast
 
 US = "us"  # epoch microseconds of the row (the only time column: every column
 # a window sorts costs; dropping the instant beside it saved 8% of a sequence)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeGuard
 
-from segql import ast
-from segql.model import DefRef, LabelRef, Model, ProfileRef, source_of
+from segql.semantic.model import DefRef, LabelRef, Model, ProfileRef, source_of
+from segql.syntax import ast
 
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from segql import ast
-from segql.dialects import Dialect
 from segql.errors import SegqlError
-from segql.model import BOOLEAN, DefRef, ProfileRef, SourceCol, SourceRef, type_of
-from segql.passes import WindowedPass, is_windowed
-from segql.plan import AggSlot, DefSlot, Plan, RankSlot, slot_key
-from segql.sqlexpr import Translator, coalesce, col, ident, number, ordered, table_expr
-from segql.windows import Clock, bounds, condition
+from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
+from segql.semantic.model import BOOLEAN, DefRef, ProfileRef, SourceCol, SourceRef, type_of
+from segql.sql.dialects import Dialect
+from segql.sql.expressions import Translator, coalesce, col, ident, number, ordered, table_expr
+from segql.sql.windowed import WindowedPass, is_windowed
+from segql.sql.windows import Clock, bounds, condition
+from segql.syntax import ast
 
 KEY = "k"
 

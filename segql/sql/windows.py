@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 from sqlglot import exp
 
-from segql import ast
-from segql.dialects import Dialect
+from segql.sql.dialects import Dialect
+from segql.syntax import ast
 
 UTC = dt.UTC
 

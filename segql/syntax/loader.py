@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from segql import ast
 from segql.errors import Diagnostics, SegqlError, SegqlErrors, Span
-from segql.parser import parse_module
 from segql.project import PROJECT_FILE
-from segql.yaml_front import parse_yaml_module
+from segql.syntax import ast
+from segql.syntax.parser import parse_module
+from segql.syntax.text import read_source
+from segql.syntax.yaml_front import parse_yaml_module
 
 SEG_SUFFIXES = (".seg",)
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -23,29 +24,6 @@ SUFFIXES = SEG_SUFFIXES + YAML_SUFFIXES
 # never definitions: virtual environments and JavaScript dependencies are big
 # and may hold YAML of their own; hidden folders (.git, .github) are skipped too
 SKIPPED_DIRS = (".venv", "node_modules")
-_BOM = b"\xef\xbb\xbf"
-
-
-def read_source(path: Path) -> str:
-    """The file's text: UTF-8, a leading byte order mark tolerated (and dropped)."""
-    file = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise SegqlError(f"cannot read '{file}': {e.strerror or e}") from None
-    # strip the BOM by hand: with 'utf-8-sig', error offsets would not count it
-    body = data[len(_BOM) :] if data.startswith(_BOM) else data
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        good = body[: e.start].decode("utf-8")  # valid up to the first bad byte
-        line = good.count("\n") + 1
-        col = len(good) - (good.rfind("\n") + 1) + 1
-        raise SegqlError(
-            f"file is not valid UTF-8 (byte 0x{body[e.start]:02x})",
-            Span(file, line, col, line, col + 1),
-            ("save the file as UTF-8",),
-        ) from None
 
 
 def parse_file(path: Path) -> ast.Module:

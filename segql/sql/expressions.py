@@ -14,9 +14,8 @@ from typing import Protocol
 
 from sqlglot import exp
 
-from segql import ast
-from segql.dialects import Dialect
-from segql.model import (
+from segql.project import Table
+from segql.semantic.model import (
     BOOLEAN,
     DATE,
     TIMESTAMP,
@@ -26,8 +25,9 @@ from segql.model import (
     SourceCol,
     type_of,
 )
-from segql.project import Table
-from segql.windows import Clock, static_instant
+from segql.sql.dialects import Dialect
+from segql.sql.windows import Clock, static_instant
+from segql.syntax import ast
 
 US_PER_DAY = 86_400_000_000
 _CMP = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}

@@ -15,10 +15,10 @@ from dataclasses import replace
 
 import yaml
 
-from segql import ast
 from segql.errors import Diagnostics, SegqlError, SegqlErrors, Span, did_you_mean
-from segql.parser import parse_expression
-from segql.yamlsrc import compose, span_of
+from segql.syntax import ast
+from segql.syntax.parser import parse_expression
+from segql.syntax.yamlsrc import compose, span_of
 
 SECTIONS = ("traits", "segments", "segmentations")
 SEGMENT_FIELDS = ("where", "title", "hypothesis", "channels", "kpis")

@@ -20,8 +20,8 @@ from pathlib import Path
 import lark
 from lark import Token
 
-from segql import ast
 from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
+from segql.syntax import ast
 
 VALUE_FUNCTIONS = {
     # name: (min args, max args)
@@ -44,7 +44,7 @@ def grammar_text() -> str:
     packaged = resources.files("segql").joinpath("grammar/segql.lark")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "segql.lark").read_text("utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / "segql.lark").read_text("utf-8")
 
 
 @cache

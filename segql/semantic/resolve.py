@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Callable
 from functools import partial
 
-from segql import ast
 from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
-from segql.model import (
+from segql.project import Project
+from segql.semantic.model import (
     ANY,
     BOOLEAN,
     DATE,
@@ -30,8 +30,8 @@ from segql.model import (
     SourceRef,
     type_of,
 )
-from segql.project import Project
-from segql.schema import Catalog, is_complete
+from segql.semantic.schema import Catalog, is_complete
+from segql.syntax import ast
 
 TIMELIKE = (DATE, TIMESTAMP)
 _COMPARABLE = {NUMBER: NUMBER, STRING: STRING, BOOLEAN: BOOLEAN, DATE: "time", TIMESTAMP: "time"}

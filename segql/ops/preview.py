@@ -27,11 +27,11 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from segql import ast
 from segql.errors import SegqlError
-from segql.model import Model
 from segql.project import Project
-from segql.sqlexpr import col, ident
+from segql.semantic.model import Model
+from segql.sql.expressions import col, ident
+from segql.syntax import ast
 
 MEMBERS_TABLE = "__segql_members"
 # shares outside these bounds get a warning: a segment too small to act on, or
@@ -123,7 +123,7 @@ def _as_of(as_of, proj: Project, sample: bool) -> tuple[dt.datetime, str]:
     if sample:
         # the sample is a fixed history ending at SAMPLE_AS_OF: "now" would
         # leave every recent window empty as the calendar moves on
-        from segql.sample import SAMPLE_AS_OF
+        from segql.ops.sample import SAMPLE_AS_OF
 
         return SAMPLE_AS_OF, "sample"
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0), "now"
@@ -136,7 +136,7 @@ def _connect(proj: Project, db: str | None, sample: bool, scale: float, step: Pr
     if sample:
         if not (scale > 0 and scale <= 100):  # also rejects NaN
             raise SegqlError(f"--scale must be in (0, 100], got {scale}", usage=True)
-        from segql.sample import sample_database
+        from segql.ops.sample import sample_database
 
         step(f"generating sample data (scale {scale:g})")
         con = sample_database(scale=scale)
@@ -251,10 +251,10 @@ def _create_members(model: Model, as_of: dt.datetime) -> exp.Create:
     """CREATE TEMP TABLE … AS <membership query>: the same stages compile chains
     (plan → generate), kept as a tree so it can be wrapped without string work."""
     from segql import api
-    from segql.dialects import get_dialect
-    from segql.generate import Generator
-    from segql.plan import plan
-    from segql.windows import FixedClock
+    from segql.plan.logical import plan
+    from segql.sql.dialects import get_dialect
+    from segql.sql.query import Generator
+    from segql.sql.windows import FixedClock
 
     dialect = get_dialect("duckdb")
     clock = FixedClock(as_of, model.project.timezone, dialect)

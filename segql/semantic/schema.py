@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segql.errors import Diagnostics
-from segql.model import ANY, BOOLEAN, DATE, NUMBER, STRING, TIMESTAMP
 from segql.project import Project, Table
+from segql.semantic.model import ANY, BOOLEAN, DATE, NUMBER, STRING, TIMESTAMP
 
 # DuckDB type name prefixes → language types
 _DUCK_TYPES = (
@@ -112,7 +112,7 @@ def _describe(con, table: Table, root: Path, diags: Diagnostics | None) -> dict[
     import duckdb
     from sqlglot import exp
 
-    from segql.sqlexpr import table_expr
+    from segql.sql.expressions import table_expr
 
     if table.is_path:
         path = Path(table.name)

@@ -16,7 +16,7 @@ from segql.errors import SegqlError, SegqlErrors
 if TYPE_CHECKING:  # rich is imported lazily: compile and --help must start fast
     from rich.console import Console
 
-    from segql.preview import PreviewResult, SegmentationSummary
+    from segql.ops.preview import PreviewResult, SegmentationSummary
 
 WARNINGS = {"small": "under 1% of the universe", "large": "over 50% of the universe"}
 
