@@ -30,3 +30,16 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.skip(f"PostgreSQL unavailable: {reason}")
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The shared local Spark session (tests/engines/spark.py); skips like postgres."""
+    from engines import spark as spark_engine
+
+    reason = spark_engine.available()
+    if reason is not None:
+        if engines_required():
+            pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but Spark is unavailable: {reason}")
+        pytest.skip(f"Spark unavailable: {reason}")
+    return spark_engine.session()

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TypeGuard
 
 from segql.semantic.model import DefRef, LabelRef, Model, ProfileRef, source_of
+from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.syntax import ast
 
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -99,9 +100,11 @@ def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Pl
 
 def slot_key(node: ast.Aggregate | ast.Sequence) -> ast.Aggregate | ast.Sequence:
     """The slot an aggregate is computed in: `did(x, w)` is `count(x, w) > 0`, so
-    both share the count's column."""
-    if isinstance(node, ast.Aggregate) and node.func == "did":
-        return dataclasses.replace(node, func="count")
+    both share the count's column (registry: planned_as)."""
+    if isinstance(node, ast.Aggregate):
+        planned_as = AGGREGATES[node.func].planned_as
+        if planned_as is not None:
+            return dataclasses.replace(node, func=planned_as)
     return node
 
 
@@ -203,7 +206,7 @@ def _level(p: Plan, e: ast.Node) -> int:
             return p.defs[n].layer
         case LabelRef(segmentation=n):
             return p.defs[n].layer
-        case ast.Call(func="percentile" | "score", args=args):
+        case ast.Call(func=f, args=args) if FUNCTIONS[f].ranked:
             arg = args[0]
             if arg not in p.ranks:
                 # register the ranks inside arg first: they take the lower numbers

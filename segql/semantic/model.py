@@ -9,11 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from segql.project import Project
+from segql.semantic.registry import AGGREGATES, FUNCTIONS
+from segql.semantic.types import (  # noqa: F401 -- re-exported: the stages name types from here
+    ANY,
+    BOOLEAN,
+    DATE,
+    DURATION,
+    NULL,
+    NUMBER,
+    STRING,
+    TIMELIKE,
+    TIMESTAMP,
+)
 from segql.syntax import ast
 from segql.syntax.ast import DefRef, LabelRef, Node, ProfileRef, SourceCol, SourceRef
-
-NUMBER, STRING, BOOLEAN, DATE, TIMESTAMP = "number", "string", "boolean", "date", "timestamp"
-NULL, ANY, DURATION = "null", "any", "duration"
 
 
 @dataclass(frozen=True)
@@ -73,20 +82,9 @@ def type_of(node: Node) -> str:
         case ast.Binary():
             return NUMBER
         case ast.Call(func=f, args=args):
-            if f == "date":
-                return DATE
-            if f == "lower":
-                return STRING
-            if f == "coalesce":
-                known = [t for t in map(type_of, args) if t not in (NULL, ANY)]
-                return known[0] if known else ANY
-            return NUMBER
+            return FUNCTIONS[f].result([type_of(a) for a in args])
         case ast.Aggregate(func=f, value=v):
-            if f == "did":
-                return BOOLEAN
-            if f in ("min", "max", "first", "last"):
-                return type_of(v)
-            return NUMBER
+            return AGGREGATES[f].result(type_of(v))
         case ast.Sequence():
             return BOOLEAN
         case SourceRef():

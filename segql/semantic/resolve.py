@@ -30,10 +30,10 @@ from segql.semantic.model import (
     SourceRef,
     type_of,
 )
+from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.semantic.schema import Catalog, is_complete
 from segql.syntax import ast
 
-TIMELIKE = (DATE, TIMESTAMP)
 _COMPARABLE = {NUMBER: NUMBER, STRING: STRING, BOOLEAN: BOOLEAN, DATE: "time", TIMESTAMP: "time"}
 
 
@@ -187,7 +187,7 @@ class _Resolver:
                 )
                 return _invalid(e.span)
             case ast.Call(func=f, args=args):
-                if f in ("percentile", "score") and source is not None:
+                if FUNCTIONS[f].ranked and source is not None:
                     self.diags.error(
                         f"{f}() ranks entities; it cannot be used inside an aggregate", e.span
                     )
@@ -332,16 +332,17 @@ class _Resolver:
         source = self._source_of_value(agg.value)
         if source is None or source not in self.project.sources:
             return _invalid(agg.span)
+        fn = AGGREGATES[agg.func]
         if isinstance(agg.value, ast.Name) and agg.value.name == source:
             value: ast.Expr = SourceRef(source, agg.value.span)
-            if agg.func not in ("count", "did", "decayed_count"):
+            if not fn.rows:
                 self.diags.error(
                     f"{agg.func}() needs a value, e.g. {agg.func}({source}.<column>)",
                     agg.value.span,
                 )
         else:
             value = self.expr(agg.value, source)
-            if agg.func in ("did", "decayed_count"):
+            if not fn.values:
                 self.diags.error(
                     f"{agg.func}() takes a source, e.g. {agg.func}({source})", agg.value.span
                 )
@@ -350,7 +351,7 @@ class _Resolver:
         if agg.half_life is not None:
             self.check_duration(agg.half_life, "half-life")
         vt = type_of(value)
-        if agg.func in ("sum", "avg", "decayed_sum") and vt not in (NUMBER, ANY):
+        if fn.numbers and vt not in (NUMBER, ANY):
             self.diags.error(f"{agg.func}() needs numbers, got a {vt}", agg.value.span)
         return dataclasses.replace(agg, value=value, where=where)
 
@@ -409,7 +410,7 @@ class _Resolver:
             case ast.SlidingWindow(length=d):
                 self.check_duration(d, "a window")
                 self.check_fixed_length(d, "'any'")
-                if func != "count":
+                if not AGGREGATES[func].sliding:
                     unit = d.unit + ("s" if d.amount != 1 else "")
                     self.diags.error(
                         f"'any {d.amount} {unit}' (the busiest span) only works with count(), "
@@ -445,25 +446,16 @@ class _Resolver:
                     )
 
     def check_call(self, call: ast.Call) -> None:
-        types = [type_of(a) for a in call.args]
-        f = call.func
-        if f in ("days_since", "weekday", "hour", "date"):
-            if types and types[0] not in (*TIMELIKE, ANY, NULL):
-                self.diags.error(
-                    f"{f}() needs a date or timestamp, got a {types[0]}", call.args[0].span
-                )
-        elif f in ("abs", "percentile", "score"):
-            if types and types[0] not in (NUMBER, ANY, NULL):
-                self.diags.error(f"{f}() needs a number, got a {types[0]}", call.args[0].span)
-            if f == "score" and len(call.args) == 2:
-                n = call.args[1]
-                if not (isinstance(n, ast.Number) and n.value == int(n.value) and n.value >= 2):
-                    self.diags.error("score() needs a whole number of bins, 2 or more", n.span)
-        elif f == "lower":
-            if types and types[0] not in (STRING, ANY, NULL):
-                self.diags.error(f"lower() needs a string, got a {types[0]}", call.args[0].span)
-        elif f == "coalesce":
-            self._same_kind(call.args, call.span, "coalesce() arguments")
+        """Argument types and further rules, as the function's registry entry says."""
+        fn = FUNCTIONS[call.func]
+        for i, arg in enumerate(call.args):
+            param, t = fn.param(i), type_of(arg)
+            if param is not None and t not in (*param.accepts, ANY, NULL):
+                self.diags.error(f"{fn.name}() needs {param.what}, got a {t}", arg.span)
+        if fn.same_kind:
+            self._same_kind(call.args, call.span, f"{fn.name}() arguments")
+        for message, span in fn.check(call) if fn.check else ():
+            self.diags.error(message, span)
 
     def _kind(self, t: str) -> str:
         return _COMPARABLE.get(t, t)

@@ -140,6 +140,14 @@ class Dialect:
         (a double division is exact only below 2^53)."""
         return exp.IntDiv(this=exp.paren(x, copy=False), expression=d)
 
+    def hex_to_int(self, digits: exp.Expr) -> exp.Expr:
+        """The integer of 8 lowercase hex digits (md5_bucket): '0x…' cast to BIGINT."""
+        return exp.cast(_hex_literal("0x", digits), exp.DataType.build("BIGINT"))
+
+
+def _hex_literal(prefix: str, digits: exp.Expr) -> exp.Expr:
+    return exp.DPipe(this=_lit(prefix), expression=digits, safe=True)
+
 
 class DuckDB(Dialect):
     def trunc(self, local, unit):
@@ -160,6 +168,11 @@ class Postgres(Dialect):
             exp.Mul(this=seconds, expression=exp.Literal.number(1000000)),
             exp.DataType.build("BIGINT"),
         )
+
+    def hex_to_int(self, digits):
+        # 'x…' is a bit-string literal; 32 bits cast to BIGINT stay unsigned
+        bits = exp.cast(_hex_literal("x", digits), exp.DataType.build("BIT(32)"))
+        return exp.cast(bits, exp.DataType.build("BIGINT"))
 
 
 class BigQuery(Dialect):
@@ -266,6 +279,9 @@ class Snowflake(Dialect):
     def isodow(self, local):
         return _fn("DAYOFWEEKISO", local)
 
+    def hex_to_int(self, digits):
+        return _fn("TO_NUMBER", digits, _lit("XXXXXXXX"))
+
 
 class Spark(Dialect):
     like_backslash_escapes = True
@@ -291,6 +307,10 @@ class Spark(Dialect):
 
     def isodow(self, local):
         return _sunday_first_to_iso(_fn("DAYOFWEEK", local))
+
+    def hex_to_int(self, digits):
+        base10 = _fn("CONV", digits, exp.Literal.number(16), exp.Literal.number(10))
+        return exp.cast(base10, exp.DataType.build("BIGINT"))
 
     def hour(self, local):
         return _fn("HOUR", local)
@@ -339,6 +359,9 @@ class Trino(Dialect):
 
     def isodow(self, local):
         return _fn("DAY_OF_WEEK", local)
+
+    def hex_to_int(self, digits):
+        return _fn("FROM_BASE", digits, exp.Literal.number(16))
 
 
 _COMMON_LACKS = ("NTILE", "FILTER (WHERE", "PERCENTILE_APPROX", "APPROX_")

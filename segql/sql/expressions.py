@@ -25,11 +25,11 @@ from segql.semantic.model import (
     SourceCol,
     type_of,
 )
+from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.sql.dialects import Dialect
 from segql.sql.windows import Clock, static_instant
 from segql.syntax import ast
 
-US_PER_DAY = 86_400_000_000
 _CMP = {"=": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}
 
 
@@ -121,6 +121,7 @@ class Translator:
     dialect: Dialect
     clock: Clock
     tz: str
+    type_of = staticmethod(type_of)  # for the registry's SQL builders
 
     # ---------------------------------------------------------------- conditions
 
@@ -143,7 +144,7 @@ class Translator:
                 return false()
             case DefRef(kind="segment"):
                 return self.scope.definition(e)
-            case ast.Aggregate(func="did"):
+            case ast.Aggregate() if AGGREGATES[e.func].condition:
                 return self.scope.aggregate(e)
             case ast.Sequence():
                 return self.scope.aggregate(e)
@@ -259,73 +260,7 @@ class Translator:
         raise TypeError(f"cannot translate {type(e).__name__}")
 
     def call(self, c: ast.Call) -> exp.Expr:
-        d = self.dialect
-        args = c.args
-        match c.func:
-            case "days_since":
-                t = self.instant(args[0])
-                diff = exp.Sub(this=self.clock.as_of_us(), expression=d.epoch_us(t))
-                days = exp.Div(
-                    this=exp.paren(diff), expression=exp.Literal.number(f"{US_PER_DAY}.0")
-                )
-                return exp.cast(exp.Floor(this=days), exp.DataType.build("BIGINT"))
-            case "weekday":
-                if type_of(args[0]) == DATE:
-                    return d.isodow(exp.cast(self.value(args[0]), d.local_type()))
-                return d.isodow(d.to_local(self.instant(args[0]), self.tz))
-            case "hour":
-                if type_of(args[0]) == DATE:  # midnight, but null stays null
-                    missing = exp.Is(this=self.value(args[0]), expression=exp.null())
-                    return exp.Case(
-                        ifs=[exp.If(this=missing, true=exp.null())], default=exp.Literal.number(0)
-                    )
-                return d.hour(d.to_local(self.instant(args[0]), self.tz))
-            case "date":
-                if type_of(args[0]) == DATE:
-                    return self.value(args[0])
-                local = d.to_local(self.instant(args[0]), self.tz)
-                return exp.cast(local, exp.DataType.build("DATE"))
-            case "coalesce":
-                if any(type_of(a) == TIMESTAMP for a in args):
-                    vals = [
-                        self.instant(a) if type_of(a) in (DATE, TIMESTAMP) else self.value(a)
-                        for a in args
-                    ]
-                else:
-                    vals = [self.value(a) for a in args]
-                return coalesce(*vals)
-            case "lower":
-                return exp.Lower(this=self.value(args[0]))
-            case "abs":
-                return exp.Abs(this=self.value(args[0]))
-            case "percentile":
-                le, n = self.scope.rank(c)
-                return exp.Div(this=exp.cast(le, d.double()), expression=n)
-            case "score":
-                le, n = self.scope.rank(c)
-                assert isinstance(args[1], ast.Number)  # the resolver checks it
-                bins = int(args[1].value)
-                return score_case(le, n, bins)
-        raise TypeError(c.func)
+        return FUNCTIONS[c.func].sql(self, c)
 
 
-def score_case(le: exp.Expr, n: exp.Expr, bins: int) -> exp.Expr:
-    """ceil(bins × le / n) with integer comparisons only: exact at the bin edges,
-    the same on every engine (no NTILE, no floating point)."""
-    case = exp.Case()
-    scaled = exp.Mul(this=number(bins), expression=le.copy())
-    for k in range(1, bins):
-        limit = exp.Mul(this=number(k), expression=n.copy())
-        case = case.when(exp.LTE(this=scaled.copy(), expression=limit), number(k), copy=False)
-    case = case.else_(number(bins), copy=False)
-    return _null_guard(le, case)
-
-
-def _null_guard(le: exp.Expr, e: exp.Expr) -> exp.Expr:
-    return exp.Case(
-        ifs=[exp.If(this=exp.Is(this=le.copy(), expression=exp.null()), true=exp.null())],
-        default=e,
-    )
-
-
-__all__ = ["Translator", "Scope", "score_case"]
+__all__ = ["Translator", "Scope"]

@@ -27,6 +27,7 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 from segql.errors import SegqlError
 from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.semantic.model import BOOLEAN, DefRef, ProfileRef, SourceCol, SourceRef, type_of
+from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, coalesce, col, ident, number, ordered, table_expr
 from segql.sql.windowed import WindowedPass, is_windowed
@@ -105,7 +106,7 @@ class LayerScope:
 
     def aggregate(self, node) -> exp.Expr:
         slot = self.plan.aggregates[slot_key(node)]
-        if isinstance(node, ast.Sequence) or node.func == "did":
+        if isinstance(node, ast.Sequence) or AGGREGATES[node.func].condition:
             return exp.GT(this=col(slot.column), expression=number(0))
         return col(slot.column)
 
@@ -181,43 +182,15 @@ class Generator:
         than the time: value_cte)."""
         node = slot.node
         assert isinstance(node, ast.Aggregate)  # sequences go to the windowed pass
-        rc = self.row_condition(slot.source, node.window, node.where)
-        func = node.func
-
         # called once per slot: rc is its own, no copy needed
-        def when(value: exp.Expr) -> exp.Expr:
-            return value if rc is None else _when(rc, value)
-
+        rc = self.row_condition(slot.source, node.window, node.where)
         if isinstance(node.value, SourceRef):
             v: exp.Expr = number(1)
         else:
             v = self.rows.value(node.value)
-        if func in ("count", "did"):
-            if rc is None and isinstance(node.value, SourceRef):
-                return exp.Count(this=exp.Star())
-            return exp.Count(this=when(v))
-        if func in ("sum", "avg"):
-            return (exp.Sum if func == "sum" else exp.Avg)(this=when(v))
-        if func in ("min", "max", "first", "last"):  # first/last here: of the time
-            return self.minmax(func, when(v), node.value)
-        if func in ("decayed_count", "decayed_sum"):
-            hl = node.half_life
-            assert hl is not None  # the parser requires a half-life
-            per_us = ast.MEAN_SECONDS[hl.unit] * 1_000_000 * hl.amount
-            age = exp.Sub(
-                this=self.clock.as_of_us(),
-                expression=self.dialect.epoch_us(self.row_time(slot.source)),
-            )
-            half_lives = exp.Div(
-                this=exp.cast(exp.paren(age), self.dialect.double()), expression=number(per_us)
-            )
-            # PostgreSQL raises an error when POWER underflows (DuckDB gives 0):
-            # past 1000 half-lives the weight stays at 2^-1000, i.e. nothing
-            capped = exp.func("LEAST", half_lives, number(1000))
-            weight = exp.Pow(this=exp.Literal.number("0.5"), expression=capped)
-            term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
-            return exp.Sum(this=when(term))
-        raise SegqlError(f"{func}() is not supported yet", node.span)
+        grouped = AGGREGATES[node.func].grouped
+        assert grouped is not None  # did() is planned as count(): slot_key
+        return grouped(self, slot, v, rc)
 
     def source_cte(self, source: str, slots: list[AggSlot]) -> exp.Select:
         src = self.project.sources[source]
@@ -460,14 +433,8 @@ class Generator:
                 continue
             for slot in slots:
                 c = col(slot.column, name)
-                zero = isinstance(slot.node, ast.Sequence) or slot.node.func in (
-                    "count",
-                    "count_distinct",
-                    "did",
-                    "sum",
-                    "decayed_count",
-                    "decayed_sum",
-                )
+                node = slot.node
+                zero = isinstance(node, ast.Sequence) or AGGREGATES[node.func].zero_if_empty
                 value = coalesce(c, number(0)) if zero else c
                 selects_expr = exp.alias_(value, slot.column, quoted=True, copy=False)
                 q = q.select(selects_expr, copy=False)

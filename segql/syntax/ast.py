@@ -216,21 +216,6 @@ Window = RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWind
 # ---------------------------------------------------------------- aggregates
 
 
-AGGREGATES = (
-    "count",
-    "count_distinct",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "first",
-    "last",
-    "did",
-    "decayed_count",
-    "decayed_sum",
-)
-
-
 @dataclass(frozen=True)
 class Aggregate(Node):
     """`func(value [where cond] [, window])`; value is a source Name (count, did,

@@ -21,20 +21,9 @@ import lark
 from lark import Token
 
 from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
+from segql.semantic.registry import AGGREGATES, FUNCTIONS, user_functions
 from segql.syntax import ast
 
-VALUE_FUNCTIONS = {
-    # name: (min args, max args)
-    "days_since": (1, 1),
-    "weekday": (1, 1),
-    "hour": (1, 1),
-    "date": (1, 1),
-    "coalesce": (1, 64),
-    "lower": (1, 1),
-    "abs": (1, 1),
-    "percentile": (1, 1),
-    "score": (2, 2),
-}
 UNIT_NAMES = {u: u for u in (*ast.UNITS, "year")} | {u + "s": u for u in (*ast.UNITS, "year")}
 TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation)\b", re.M)
 
@@ -824,19 +813,23 @@ class _Builder:
             fname = ast.Name(str(fname), self._tok_span(fname))
         args = c[1] or []
         span = self._span(meta)
-        if fname.name in ast.AGGREGATES:
+        if fname.name in AGGREGATES:
             return self._aggregate(fname, args, span)
-        if fname.name in VALUE_FUNCTIONS:
+        fn = FUNCTIONS.get(fname.name)
+        if fn is not None and not fn.internal:
             return self._value_call(fname, args, span)
+        functions = user_functions()
         self._error(
             f"unknown function '{fname.name}'"
-            + _parenthesized(did_you_mean(fname.name, [*ast.AGGREGATES, *VALUE_FUNCTIONS])),
+            + _parenthesized(did_you_mean(fname.name, [*AGGREGATES, *functions])),
             fname.span,
+            f"aggregates are {', '.join(AGGREGATES)}; functions are {', '.join(functions)}",
         )
         return ast.Null(span)
 
     def _value_call(self, fname: ast.Name, args: list, span: Span):
-        lo, hi = VALUE_FUNCTIONS[fname.name]
+        fn = FUNCTIONS[fname.name]
+        lo, hi = fn.min_args, fn.max_args
         exprs = []
         for a in args:
             if isinstance(a, tuple) or not _is_expr(a):
@@ -853,6 +846,7 @@ class _Builder:
 
     def _aggregate(self, fname: ast.Name, args: list, span: Span):
         func = fname.name
+        fn = AGGREGATES[func]
         if not args:
             self._error(f"{func}() needs a source or a value", span)
             return ast.Null(span)
@@ -864,7 +858,7 @@ class _Builder:
                 if window is not None:
                     self._error(f"{func}() takes at most one window", a.span)
                 window = a
-            elif isinstance(a, ast.Duration) and func.startswith("decayed_") and half_life is None:
+            elif isinstance(a, ast.Duration) and fn.half_life and half_life is None:
                 half_life = a
             elif isinstance(a, ast.Duration):
                 self._error(
@@ -874,10 +868,10 @@ class _Builder:
                 )
             else:
                 self._error(f"unexpected argument to {func}()", _arg_span(a, span))
-        if func.startswith("decayed_") and half_life is None:
+        if fn.half_life and half_life is None:
             self._error(f"{func}() needs a half-life, e.g. {func}(…, 30 days)", span)
         if isinstance(first, ast.Sequence):
-            if func != "did":
+            if not fn.sequences:
                 self._error("a sequence ('then … within') is only allowed inside did()", first.span)
             if half_life is not None:
                 self._error("a sequence takes no half-life", half_life.span)

@@ -60,18 +60,6 @@ def _run(engine: Engine, examples: int, derandomize: bool) -> Stats:
     return stats
 
 
-@pytest.fixture(scope="module")
-def spark():
-    reason = spark_engine.available()
-    if reason is not None:
-        from conftest import engines_required
-
-        if engines_required():
-            pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but Spark is unavailable: {reason}")
-        pytest.skip(f"Spark unavailable: {reason}")
-    return spark_engine.session()
-
-
 @pytest.mark.skipif(LONG, reason="long mode runs the _long variant")
 def test_postgres_matches_oracle(postgres):
     stats = _run(postgres_engine(postgres), examples=100, derandomize=True)
