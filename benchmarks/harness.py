@@ -119,29 +119,29 @@ def floor_sql(model: Model, dialect: str = "duckdb") -> str:
     for name, src in project.sources.items():
         scan = (
             exp.select(
-                exp.alias_(key.copy(), "k", quoted=True),
+                exp.alias_(key.copy(), gen.key, quoted=True),
                 exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
             )
             .from_(table_expr(src.table))
             .where(
                 exp.and_(
                     exp.not_(exp.Is(this=key.copy(), expression=exp.null())),
-                    exp.LTE(this=gen.row_time(name), expression=gen.clock.as_of()),
+                    exp.LTE(this=gen.scans.row_time(name), expression=gen.clock.as_of()),
                 )
             )
             .group_by(key.copy())
         )
         ctes.append((f"src_{name}", scan))
     if project.profiles is None:  # every key seen in any source
-        union: exp.Expression = exp.select(col("k")).from_(
+        union: exp.Expression = exp.select(col(gen.key)).from_(
             ident(f"src_{next(iter(project.sources))}")
         )
         for name in list(project.sources)[1:]:
             union = exp.union(
-                union, exp.select(col("k")).from_(ident(f"src_{name}")), distinct=True
+                union, exp.select(col(gen.key)).from_(ident(f"src_{name}")), distinct=True
             )
         ctes.append(("universe", union))
-    q = exp.select(exp.alias_(col("k", "universe"), project.key, quoted=True)).from_(
+    q = exp.select(exp.alias_(col(gen.key, "universe"), project.key, quoted=True)).from_(
         ident("universe")
     )
     for name in project.sources:
@@ -150,7 +150,7 @@ def floor_sql(model: Model, dialect: str = "duckdb") -> str:
             exp.Table(this=ident(f"src_{name}")),
             join_type="LEFT",
             copy=False,
-            on=exp.EQ(this=col("k", "universe"), expression=col("k", f"src_{name}")),
+            on=exp.EQ(this=col(gen.key, "universe"), expression=col(gen.key, f"src_{name}")),
         )
     q = q.order_by(col(project.key))
     for name, cte in ctes:

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from segql.errors import SegqlError
+from segql.plan.explain import explain
 from segql.plan.logical import plan
+from segql.plan.physical import physical
 from segql.project import Project, find_project_file, load_project
 from segql.semantic.model import Model
 from segql.semantic.resolve import resolve
@@ -136,6 +138,32 @@ def compile(
     model = load(paths, project)
     when = parse_as_of(as_of, model.project.timezone) if isinstance(as_of, str) else as_of
     return compile_model(model, dialect, when, segment, segmentation)
+
+
+def explain_model(
+    model: Model,
+    dialect: str | None = None,
+    segment: str | None = None,
+    segmentation: str | None = None,
+) -> str:
+    """The physical plan compile would write, for people (--explain)."""
+    d = get_dialect(dialect or model.project.dialect)
+    outputs, mode = select(model, segment, segmentation)
+    return explain(physical(plan(model, outputs, mode), d.pair_buckets), d.name)
+
+
+def explain_plan(
+    paths: list[str],
+    *,
+    project: str | None = None,
+    dialect: str | None = None,
+    segment: str | None = None,
+    segmentation: str | None = None,
+) -> str:
+    """`segql compile --explain`: how each aggregate would be computed, and why."""
+    if dialect is not None:
+        get_dialect(dialect)  # a usage error before any work
+    return explain_model(load(paths, project), dialect, segment, segmentation)
 
 
 def validate(paths: list[str], project: str | None = None) -> Model:

@@ -196,6 +196,12 @@ def compile(
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="write the SQL here, not stdout")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="print the plan instead: each read, its aggregates, and why"
+        ),
+    ] = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -210,6 +216,17 @@ def compile(
         if segment is not None and segmentation is not None:
             raise _usage("--segment and --segmentation cannot be used together")
         _check_as_of(as_of)
+        if explain:
+            sys.stdout.write(
+                api.explain_plan(
+                    list(paths),
+                    project=g.project,
+                    dialect=dialect,
+                    segment=segment,
+                    segmentation=segmentation,
+                )
+            )
+            return
         sql = api.compile(
             list(paths),
             project=g.project,

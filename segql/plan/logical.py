@@ -17,18 +17,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeGuard
 
+from segql.errors import Span
+from segql.plan.names import Namer, aggregate_words, value_words
 from segql.semantic.model import DefRef, LabelRef, Model, ProfileRef, source_of
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.syntax import ast
 
-_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# the columns of the SQL stage's inner queries (scans, pairs, windows): the
+# key's column takes another name than these
+INTERNAL_COLUMNS = re.compile(r"(?i)(v|t|us|on|g|lo|hi|w|r|b|c|le|n|[srn]\d+|[hv]_.*)")
 
 
 @dataclass
 class AggSlot:
-    column: str  # a1, a2, ... (in the base layer)
+    column: str  # named after the aggregate: orders_count_last_30_days (plan/names.py)
     node: ast.Aggregate | ast.Sequence
     source: str
+    # the definitions computed from it, each with where it is written
+    users: list[tuple[str, Span]] = field(default_factory=list)
     # A sliding count (`count(x, any D)`) only ever compared with numbers needs
     # only "at least N rows within D" for the N where a comparison's answer can
     # change: `thresholds`. Its column is then the largest such N reached (not
@@ -40,7 +46,7 @@ class AggSlot:
 
 @dataclass
 class RankSlot:
-    column: str  # r1 → r1_le, r1_n
+    column: str  # rank_<what is ranked> → its _le and _n columns
     arg: ast.Expr
     layer: int = 0
 
@@ -58,10 +64,13 @@ class Plan:
     model: Model
     outputs: tuple[str, ...]  # selected segments/segmentations, in order
     mode: str  # "membership" | "segment" | "segmentation"
-    profile_columns: dict[str, str] = field(default_factory=dict)  # column -> p1, p2, ...
+    key: str = "key"  # the key's column in every per-key CTE
+    profile_columns: dict[str, str] = field(default_factory=dict)  # column -> its alias
     aggregates: dict[ast.Node, AggSlot] = field(default_factory=dict)
     ranks: dict[ast.Node, RankSlot] = field(default_factory=dict)
     defs: dict[str, DefSlot] = field(default_factory=dict)
+    names: Namer = field(default_factory=Namer)
+    using: DefSlot | None = None  # the definition whose slots are being collected
 
     def by_source(self) -> dict[str, list[AggSlot]]:
         out: dict[str, list[AggSlot]] = {s: [] for s in self.model.project.sources}
@@ -83,16 +92,21 @@ class Plan:
 
 def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Plan:
     """Collect the slots and layers needed to compute `outputs`."""
-    p = Plan(model, outputs, mode)
-    needed = _closure(model, outputs)
-    for name in model.definitions:  # dependency order: referred-to first
-        if name not in needed:
-            continue
-        d = model.definitions[name]
+    key = model.project.key
+    p = Plan(model, outputs, mode, key=key if not INTERNAL_COLUMNS.fullmatch(key) else "entity_key")
+    p.names = Namer((p.key,))
+    needed = [n for n in model.definitions if n in _closure(model, outputs)]
+    # definitions are named first: a definition's column is its name whenever
+    # it is a plain word
+    for name in needed:  # dependency order: referred-to first
+        column = p.names.name(name, fallback="definition")
+        p.defs[name] = DefSlot(column, name, model.definitions[name])
+    for name in needed:
+        slot = p.using = p.defs[name]
+        d = slot.definition
         exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
-        layer = 1 + max([0, *(_level(p, e) for e in exprs)])
-        column = f"d_{name}" if _SIMPLE.match(name) else f"d{len(p.defs) + 1}"
-        p.defs[name] = DefSlot(column, name, d, layer)
+        slot.layer = 1 + max([0, *(_level(p, e) for e in exprs)])
+    p.using = None
     if model.universe is not None:
         _collect(p, model.universe)
     return p
@@ -130,15 +144,19 @@ def _closure(model: Model, outputs: tuple[str, ...]) -> set[str]:
 def _collect(p: Plan, e: ast.Expr) -> None:
     for node in ast.walk(e):
         if isinstance(node, ProfileRef) and node.column not in p.profile_columns:
-            p.profile_columns[node.column] = f"p{len(p.profile_columns) + 1}"
+            p.profile_columns[node.column] = p.names.name(node.column, fallback="column")
 
 
 def _slot(p: Plan, e: ast.Aggregate | ast.Sequence) -> AggSlot:
     key = slot_key(e)
     if key not in p.aggregates:
         source = source_of(e) if isinstance(e, ast.Aggregate) else e.steps[0].source.name
-        p.aggregates[key] = AggSlot(f"a{len(p.aggregates) + 1}", key, source)
-    return p.aggregates[key]
+        column = p.names.name(aggregate_words(key), fallback="aggregate")
+        p.aggregates[key] = AggSlot(column, key, source)
+    slot = p.aggregates[key]
+    if p.using is not None and all(u != p.using.name for u, _ in slot.users):
+        slot.users.append((p.using.name, e.span))
+    return slot
 
 
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -211,7 +229,9 @@ def _level(p: Plan, e: ast.Node) -> int:
             if arg not in p.ranks:
                 # register the ranks inside arg first: they take the lower numbers
                 level = 1 + _level(p, arg)
-                p.ranks[arg] = RankSlot(f"r{len(p.ranks) + 1}", arg, level)
+                column = p.names.name(f"rank_{value_words(arg)}", fallback="rank")
+                p.names.taken |= {f"{column}_le".lower(), f"{column}_n".lower()}
+                p.ranks[arg] = RankSlot(column, arg, level)
             slot = p.ranks[arg]
             return max(slot.layer, *(_level(p, a) for a in args[1:])) if args[1:] else slot.layer
     return max([0, *(_level(p, c) for c in ast.children(e))])

@@ -41,7 +41,9 @@ from sqlglot import exp
 
 from segql.errors import SegqlError
 from segql.plan.logical import AggSlot
+from segql.plan.physical import Read
 from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
+from segql.sql.scans import Scans
 from segql.sql.windows import bounds, condition
 from segql.syntax import ast
 
@@ -54,36 +56,6 @@ def _span_of(n: ast.Aggregate) -> ast.Duration:
     """The D of `count(…, any D)`."""
     assert isinstance(n.window, ast.SlidingWindow)
     return n.window.length
-
-
-# past these, "at least N" is computed from the count itself
-MAX_THRESHOLD = 10_000
-MAX_THRESHOLDS = 8
-
-
-def at_least(slot: AggSlot) -> bool:
-    """A sliding count only compared with numbers: computed as the largest
-    threshold reached (plan.AggSlot), with LEAD over the rows sorted by time
-    instead of a RANGE frame counting the rows within D of every row. The same
-    answers; measured 2.2x less time on 1M orders (docs/performance.md)."""
-    return (
-        isinstance(slot.node, ast.Aggregate)
-        and not slot.value_used
-        and len(slot.thresholds) <= MAX_THRESHOLDS
-        and max(slot.thresholds, default=0) <= MAX_THRESHOLD
-    )
-
-
-def is_pair(slot: AggSlot) -> bool:
-    """A two-step sequence, `A then [not] B within D`: on engines with cheap hash
-    joins, buckets of width D and two equality joins, no sort (pair_ctes)."""
-    n = slot.node
-    return isinstance(n, ast.Sequence) and len(n.steps) == 2
-
-
-def is_windowed(slot: AggSlot) -> bool:
-    n = slot.node
-    return isinstance(n, ast.Sequence) or isinstance(n.window, ast.SlidingWindow)
 
 
 def micros(d: ast.Duration) -> int:
@@ -118,28 +90,17 @@ def _step(i: int) -> str:
 
 
 class WindowedPass:
-    """Builds the windowed CTEs for the windowed slots of a plan."""
+    """Builds the CTEs of one windowed read (sliding count or sequence) in the
+    form the physical plan chose: at_least, sliding_count or sorted_window
+    here, pair_buckets in pairs.py."""
 
-    def __init__(self, gen, slots: list[AggSlot]):
-        self.gen = gen
-        self.slots = slots
-        for slot in slots:
-            n = slot.node
-            if isinstance(n, ast.Sequence):
-                negated = [s for s in n.steps if s.negated]
-                if negated and len(n.steps) > 3:
-                    raise SegqlError(
-                        "'then not' after more than two steps is not supported", n.span
-                    )
-                if len(n.steps) < 2:
-                    raise SegqlError("a sequence needs at least two steps", n.span)
-                micros(n.within)
-            else:
-                micros(_span_of(n))
-
-    def name(self, slot: AggSlot) -> str:
-        """The CTE with the slot's per-key result, in column `slot.column`."""
-        return self.gen.cte(f"windowed_{slot.column}")
+    def __init__(self, scans: Scans, read: Read, name: str):
+        self.gen = scans
+        self.read = read
+        self.slot = read.slots[0]
+        self.cte_name = name
+        self.narrow = read.form == "at_least"  # only thresholds: only key and time
+        self.key = scans.key
 
     # -- the rows of one slot: a branch per source of its steps, a flag per step
     def steps(self, slot: AggSlot) -> list[tuple[str, ast.Expr | None]]:
@@ -153,9 +114,9 @@ class WindowedPass:
         key = col(g.project.key)
         t = g.row_time(source)
         # "at least N": every row read is a row counted; only key and time are sorted
-        narrow = at_least(slot)
+        narrow = self.narrow
         cols: list[exp.Expr] = [
-            exp.alias_(key.copy(), "k", quoted=True, copy=False),
+            exp.alias_(key.copy(), self.key, quoted=True, copy=False),
             exp.alias_(g.dialect.epoch_us(t.copy()), US, quoted=True, copy=False),
         ]
         on = slot.node.on if isinstance(slot.node, ast.Sequence) else None
@@ -227,7 +188,7 @@ class WindowedPass:
         self, slot: AggSlot, this: exp.Expr, spec: exp.WindowSpec | None, desc: bool = False
     ) -> exp.Window:
         n = slot.node
-        partition = [col("k")]
+        partition = [col(self.key)]
         if isinstance(n, ast.Sequence) and n.on:
             partition.append(col(ON))
         return exp.Window(
@@ -242,7 +203,7 @@ class WindowedPass:
         """The slot's window columns, layer by layer (a later step's result feeds
         an earlier one)."""
         n = slot.node
-        if at_least(slot):
+        if self.narrow:
             # the time of the row N-1 rows later, for each threshold N >= 2
             leads = [
                 exp.alias_(
@@ -324,7 +285,7 @@ class WindowedPass:
     def hit(self, slot: AggSlot) -> exp.Expr:
         g = self.gen
         n = slot.node
-        if at_least(slot):
+        if self.narrow:
             return exp.Max(this=self.reached(slot))
         if not isinstance(n, ast.Sequence):
             return coalesce(exp.Max(this=col("w")), number(0))
@@ -365,115 +326,19 @@ class WindowedPass:
             parts.append(exp.LTE(this=col("r"), expression=deadline))
         return exp.Max(this=_flag(exp.and_(*parts, copy=False)))
 
-    # -- two-step sequences, without a sort
-    def bucket(self, us: exp.Expr, d: int) -> exp.Expr:
-        """(as_of - us) DIV D: rows are never after as_of, so an exact division of
-        non-negative integers; a later row has a smaller (or the same) bucket."""
-        age = exp.Sub(this=self.gen.clock.as_of_us(), expression=us)
-        return self.gen.dialect.int_div(age, number(d))
-
-    def step_rows(self, slot: AggSlot, i: int) -> exp.Select:
-        """Key, [on,] epoch microseconds and bucket of the rows of step i: the first
-        step's rows in the sequence's window, the second's from its start on."""
-        g = self.gen
-        n = slot.node
-        assert isinstance(n, ast.Sequence)
-        step = n.steps[i]
-        source = step.source.name
-        t = g.row_time(source)
-        us = g.dialect.epoch_us(t.copy())
-        cols = [
-            exp.alias_(col(g.project.key), "k", quoted=True, copy=False),
-            exp.alias_(us, US, quoted=True, copy=False),
-            exp.alias_(self.bucket(us.copy(), micros(n.within)), "g", quoted=True, copy=False),
-        ]
-        if n.on is not None:
-            cols.append(exp.alias_(g.row_column(source, n.on), ON, quoted=True, copy=False))
-        since = condition(t, bounds(n.window, g.clock)) if i == 0 else self.window_start(slot, t)
-        keep = g.scan_filters(source) + self.step_filters(slot, step.where, source, since)
-        return (
-            exp.select(*cols)
-            .from_(table_expr(g.project.sources[source].table), copy=False)
-            .where(exp.and_(*keep, copy=False), copy=False)
-        )
-
-    def pair_ctes(self, slot: AggSlot) -> list[tuple[str, exp.Expr]]:
-        """`A then [not] B within D [on c]` by buckets of width D counted back from
-        as_of. A B row strictly later than an A row and at most D after it is in
-        A's bucket or the next later one. Two rows of one bucket are less than D
-        apart, so in A's bucket some B qualifies iff the latest (hi) is later than
-        A; every B of the next bucket is later than A, so there the earliest (lo)
-        tells. One row per (key, [c,] bucket) of B and two equality joins: linear
-        however the rows cluster. When both steps read one source it is read twice (two
-        narrow filtered reads, where the window read it once).
-        At scale 10, `view then orders within 2 days on sku`: 2.7 -> 1.8 CPU s
-        against windows over the rows sorted by (key, sku, time)."""
-        n = slot.node
-        assert isinstance(n, ast.Sequence)
-        name = self.name(slot)
-        firsts, thens = f"{name}_rows", f"{name}_then"
-        keys = ["k", ON, "g"] if n.on is not None else ["k", "g"]
-        then_rows = exp.alias_(exp.paren(self.step_rows(slot, 1)), "then_rows", copy=False)
-        thens_q = (
-            exp.select(
-                *[col(c) for c in keys],
-                exp.alias_(exp.Min(this=col(US)), "lo", quoted=True, copy=False),
-                exp.alias_(exp.Max(this=col(US)), "hi", quoted=True, copy=False),
-            )
-            .from_(then_rows, copy=False)
-            .group_by(*[col(c) for c in keys], copy=False)
-        )
-
-        def join_on(alias: str, bucket: exp.Expr) -> exp.Expr:
-            same = [exp.EQ(this=col(c, alias), expression=col(c, "first")) for c in keys[:-1]]
-            same.append(exp.EQ(this=col("g", alias), expression=bucket))
-            return exp.and_(*same, copy=False)
-
-        d = number(micros(n.within))
-        us = col(US, "first")
-        found = exp.or_(
-            exp.GT(this=col("hi", "same"), expression=us.copy()),
-            exp.LTE(this=col("lo", "later"), expression=exp.Add(this=us.copy(), expression=d)),
-            copy=False,
-        )
-        if n.steps[1].negated:
-            ended = exp.LTE(
-                this=exp.Add(this=us.copy(), expression=d.copy()),
-                expression=self.gen.clock.as_of_us(),
-            )
-            hit = exp.and_(ended, exp.not_(coalesce(found, exp.false())))
-        else:
-            hit = found
-        flag = exp.alias_(exp.Max(this=_flag(hit)), slot.column, quoted=True, copy=False)
-        result = exp.select(col("k", "first"), flag).from_(_aliased(firsts, "first"), copy=False)
-        # the B rows of A's bucket, and of the next later one (one less)
-        later = exp.Sub(this=col("g", "first"), expression=number(1))
-        for alias, bucket in (("same", col("g", "first")), ("later", later)):
-            on = join_on(alias, bucket)
-            result = result.join(_aliased(thens, alias), on=on, join_type="left", copy=False)
-        result = result.group_by(col("k", "first"), copy=False)
-        return [(firsts, self.step_rows(slot, 0)), (thens, thens_q), (name, result)]
-
     def ctes(self) -> list[tuple[str, exp.Expr]]:
-        out: list[tuple[str, exp.Expr]] = []
-        for slot in self.slots:
-            if is_pair(slot) and self.gen.dialect.pair_buckets:
-                out.extend(self.pair_ctes(slot))
-                continue
-            name = self.name(slot)
-            prev = f"{name}_rows"
-            out.append((prev, self.rows(slot)))
-            for i, cols in enumerate(self.layers(slot), start=1):
-                layer = exp.select(exp.Star(), *cols).from_(ident(prev), copy=False)
-                out.append((f"{name}_{i}", layer))
-                prev = f"{name}_{i}"
-            result = exp.alias_(self.hit(slot), slot.column, quoted=True, copy=False)
-            out.append(
-                (
-                    name,
-                    exp.select(col("k"), result)
-                    .from_(ident(prev), copy=False)
-                    .group_by(col("k"), copy=False),
-                )
-            )
+        slot, name = self.slot, self.cte_name
+        prev = f"{name}_rows"
+        out: list[tuple[str, exp.Expr]] = [(prev, self.rows(slot))]
+        for i, cols in enumerate(self.layers(slot), start=1):
+            layer = exp.select(exp.Star(), *cols).from_(ident(prev), copy=False)
+            out.append((f"{name}_{i}", layer))
+            prev = f"{name}_{i}"
+        result = exp.alias_(self.hit(slot), slot.column, quoted=True, copy=False)
+        grouped = (
+            exp.select(col(self.key), self.gen.comment(result, slot))
+            .from_(ident(prev), copy=False)
+            .group_by(col(self.key), copy=False)
+        )
+        out.append((name, grouped))
         return out

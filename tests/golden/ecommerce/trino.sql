@@ -1,81 +1,81 @@
 WITH "universe" AS (
   SELECT
-    "customer_id" AS "k",
-    "device" AS "p1",
-    "consent_marketing" AS "p2"
+    "customer_id" AS "customer_id",
+    "device" AS "device",
+    "consent_marketing" AS "consent_marketing"
   FROM "customers"
   WHERE
     NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
-    "customer_id" AS "k",
-    COUNT(*) AS "a3",
-    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a8",
+    "customer_id" AS "customer_id",
+    COUNT(*) AS "orders_count", /* used by first_time_visitors (ecommerce.seg:10) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_30_days", /* used by deal_seekers (ecommerce.seg:29), recent_buyers (language.seg:10), lapsing_customers (ecommerce.seg:54) */
     SUM(
       CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN "amount" END
-    ) AS "a9",
+    ) AS "orders_sum_amount_last_365_days", /* used by monetary (language.seg:8) */
     SUM(
       CASE
         WHEN "ordered_at" >= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         AND "ordered_at" < CAST('2025-07-01 00:00:00' AS TIMESTAMP)
         THEN "amount"
       END
-    ) AS "a10",
+    ) AS "orders_sum_amount_previous_month", /* used by spend_last_month (ecommerce.seg:36) */
     SUM(
       CASE
         WHEN "ordered_at" >= CAST('2025-01-01 00:00:00' AS TIMESTAMP)
         THEN "amount"
       END
-    ) AS "a11",
+    ) AS "orders_sum_amount_this_year", /* used by spend_this_year (ecommerce.seg:37) */
     SUM(
       CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN "amount" END
-    ) AS "a12",
+    ) AS "orders_sum_amount_last_30_days", /* used by growing_spenders (ecommerce.seg:41) */
     SUM(
       CASE
         WHEN "ordered_at" > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
         AND "ordered_at" <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN "amount"
       END
-    ) AS "a13",
+    ) AS "orders_sum_amount_30_days_to_60_days_ago", /* used by growing_spenders (ecommerce.seg:41) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
         AND "ordered_at" <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "a14",
-    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a15",
+    ) AS "orders_count_30_days_to_60_days_ago", /* used by growing_spenders (ecommerce.seg:42) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_365_days", /* used by frequency (language.seg:7), journey (ecommerce.seg:102) */
     AVG(
       CASE
         WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
         THEN "quantity"
       END
-    ) AS "a16",
+    ) AS "orders_avg_quantity_last_365_days", /* used by bulk_buyers (ecommerce.seg:48) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
         AND "ordered_at" <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "a17",
-    MAX("ordered_at") AS "a18",
-    COUNT(CASE WHEN "ordered_at" <= CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a19",
-    COUNT(CASE WHEN "ordered_at" > CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a20",
+    ) AS "orders_count_30_days_to_90_days_ago", /* used by lapsing_customers (ecommerce.seg:54) */
+    MAX("ordered_at") AS "orders_last_ordered_at", /* used by not_recent_buyers (ecommerce.seg:57), recency (language.seg:6) */
+    COUNT(CASE WHEN "ordered_at" <= CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_before_180_days_ago", /* used by dormant_buyers (ecommerce.seg:60) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_180_days", /* used by dormant_buyers (ecommerce.seg:60) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
         AND DAY_OF_WEEK("ordered_at") >= 6
         THEN 1
       END
-    ) AS "a24",
+    ) AS "orders_count_where_ordered_at_last_90", /* used by mobile_weekend_shoppers (ecommerce.seg:73) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
         AND "sku" IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
-    ) AS "a27",
-    MIN("ordered_at") AS "a28"
+    ) AS "orders_count_where_sku_sku_0001_sku_0002", /* used by sku_loyalists (ecommerce.seg:81) */
+    MIN("ordered_at") AS "orders_first_ordered_at" /* used by journey (ecommerce.seg:101) */
   FROM "orders"
   WHERE
     NOT "customer_id" IS NULL
@@ -84,9 +84,9 @@ WITH "universe" AS (
     "customer_id"
 ), "src_events" AS (
   SELECT
-    "customer_id" AS "k",
-    COUNT(CASE WHEN "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a1",
-    COUNT(CASE WHEN "occurred_at" <= CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a2",
+    "customer_id" AS "customer_id",
+    COUNT(CASE WHEN "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_7_days", /* used by first_time_visitors (ecommerce.seg:10) */
+    COUNT(CASE WHEN "occurred_at" <= CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_before_7_days_ago", /* used by first_time_visitors (ecommerce.seg:10) */
     SUM(
       POWER(
         0.5,
@@ -97,14 +97,14 @@ WITH "universe" AS (
           1000
         )
       )
-    ) AS "a22",
+    ) AS "events_decayed_count_half_life_14_days", /* used by engagement (ecommerce.seg:66) */
     COUNT(
       CASE
         WHEN "occurred_at" > CAST('2025-03-03 00:00:00' AS TIMESTAMP)
         AND "occurred_at" <= CAST('2025-05-02 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "a23",
+    ) AS "events_count_60_days_to_120_days_ago", /* used by cooling_down (ecommerce.seg:67) */
     COUNT(
       CASE
         WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
@@ -113,25 +113,25 @@ WITH "universe" AS (
         )
         THEN 1
       END
-    ) AS "a25",
-    COUNT(CASE WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a26",
-    COUNT(CASE WHEN "occurred_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a29"
+    ) AS "events_count_where_occurred_at_last_30", /* used by night_owls (ecommerce.seg:77) */
+    COUNT(CASE WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_30_days", /* used by night_owls (ecommerce.seg:78) */
+    COUNT(CASE WHEN "occurred_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_90_days" /* used by journey (ecommerce.seg:103) */
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     "customer_id"
-), "distinct_a21" AS (
+), "distinct_events_count_distinct_occurred_at_last" AS (
   SELECT
-    "k",
-    COUNT(*) AS "a21"
+    "customer_id",
+    COUNT(*) AS "events_count_distinct_occurred_at_last" /* used by regulars (ecommerce.seg:63) */
   FROM (
     SELECT
-      "k"
+      "customer_id"
     FROM (
       SELECT
-        "customer_id" AS "k",
+        "customer_id" AS "customer_id",
         CAST("occurred_at" AS DATE) AS "v"
       FROM "web_events"
       WHERE
@@ -143,14 +143,14 @@ WITH "universe" AS (
         )
     ) AS "distinct_rows"
     GROUP BY
-      "k",
+      "customer_id",
       "v"
   ) AS "pairs"
   GROUP BY
-    "k"
-), "windowed_a4_rows" AS (
+    "customer_id"
+), "windowed_did_events_add_to_cart_then_not_orders_rows" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     (
       1751328000000000 - CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT)
@@ -163,16 +163,16 @@ WITH "universe" AS (
     AND "name" = 'add_to_cart'
     AND NOT "sku" IS NULL
     AND "occurred_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
-), "windowed_a4_then" AS (
+), "windowed_did_events_add_to_cart_then_not_orders_then" AS (
   SELECT
-    "k",
+    "customer_id",
     "on",
     "g",
     MIN("us") AS "lo",
     MAX("us") AS "hi"
   FROM (
     SELECT
-      "customer_id" AS "k",
+      "customer_id" AS "customer_id",
       CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
       (
         1751328000000000 - CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT)
@@ -186,12 +186,12 @@ WITH "universe" AS (
       AND "ordered_at" > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
   ) AS "then_rows"
   GROUP BY
-    "k",
+    "customer_id",
     "on",
     "g"
-), "windowed_a4" AS (
+), "windowed_did_events_add_to_cart_then_not_orders" AS (
   SELECT
-    "first"."k",
+    "first"."customer_id",
     MAX(
       CASE
         WHEN "first"."us" + 172800000000 <= 1751328000000000
@@ -199,21 +199,21 @@ WITH "universe" AS (
         THEN 1
         ELSE 0
       END
-    ) AS "a4"
-  FROM "windowed_a4_rows" AS "first"
-  LEFT JOIN "windowed_a4_then" AS "same"
-    ON "same"."k" = "first"."k"
+    ) AS "did_events_add_to_cart_then_not_orders"
+  FROM "windowed_did_events_add_to_cart_then_not_orders_rows" AS "first"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders_then" AS "same"
+    ON "same"."customer_id" = "first"."customer_id"
     AND "same"."on" = "first"."on"
     AND "same"."g" = "first"."g"
-  LEFT JOIN "windowed_a4_then" AS "later"
-    ON "later"."k" = "first"."k"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders_then" AS "later"
+    ON "later"."customer_id" = "first"."customer_id"
     AND "later"."on" = "first"."on"
     AND "later"."g" = "first"."g" - 1
   GROUP BY
-    "first"."k"
-), "windowed_a5_rows" AS (
+    "first"."customer_id"
+), "windowed_did_events_view_then_not_orders_in_2_rows" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     (
       1751328000000000 - CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT)
@@ -225,16 +225,16 @@ WITH "universe" AS (
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND "name" = 'view'
     AND NOT "sku" IS NULL
-), "windowed_a5_then" AS (
+), "windowed_did_events_view_then_not_orders_in_2_then" AS (
   SELECT
-    "k",
+    "customer_id",
     "on",
     "g",
     MIN("us") AS "lo",
     MAX("us") AS "hi"
   FROM (
     SELECT
-      "customer_id" AS "k",
+      "customer_id" AS "customer_id",
       CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
       (
         1751328000000000 - CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT)
@@ -247,12 +247,12 @@ WITH "universe" AS (
       AND NOT "sku" IS NULL
   ) AS "then_rows"
   GROUP BY
-    "k",
+    "customer_id",
     "on",
     "g"
-), "windowed_a5" AS (
+), "windowed_did_events_view_then_not_orders_in_2" AS (
   SELECT
-    "first"."k",
+    "first"."customer_id",
     MAX(
       CASE
         WHEN "first"."us" + 172800000000 <= 1751328000000000
@@ -260,21 +260,21 @@ WITH "universe" AS (
         THEN 1
         ELSE 0
       END
-    ) AS "a5"
-  FROM "windowed_a5_rows" AS "first"
-  LEFT JOIN "windowed_a5_then" AS "same"
-    ON "same"."k" = "first"."k"
+    ) AS "did_events_view_then_not_orders_in_2"
+  FROM "windowed_did_events_view_then_not_orders_in_2_rows" AS "first"
+  LEFT JOIN "windowed_did_events_view_then_not_orders_in_2_then" AS "same"
+    ON "same"."customer_id" = "first"."customer_id"
     AND "same"."on" = "first"."on"
     AND "same"."g" = "first"."g"
-  LEFT JOIN "windowed_a5_then" AS "later"
-    ON "later"."k" = "first"."k"
+  LEFT JOIN "windowed_did_events_view_then_not_orders_in_2_then" AS "later"
+    ON "later"."customer_id" = "first"."customer_id"
     AND "later"."on" = "first"."on"
     AND "later"."g" = "first"."g" - 1
   GROUP BY
-    "first"."k"
-), "windowed_a6_rows" AS (
+    "first"."customer_id"
+), "windowed_did_events_view_then_events_add_to_cart_rows" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     CASE
       WHEN "name" = 'view' AND "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
@@ -303,7 +303,7 @@ WITH "universe" AS (
     )
   UNION ALL
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
     0 AS "s1",
     0 AS "s2",
@@ -315,30 +315,30 @@ WITH "universe" AS (
     AND (
       "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
     )
-), "windowed_a6_1" AS (
+), "windowed_did_events_view_then_events_add_to_cart_1" AS (
   SELECT
     *,
     CASE
       WHEN "s2" = 1
       THEN MIN(CASE WHEN "s3" = 1 THEN "us" END) OVER (
-        PARTITION BY "k"
+        PARTITION BY "customer_id"
         ORDER BY "us" DESC
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
       )
     END AS "r2"
-  FROM "windowed_a6_rows"
-), "windowed_a6_2" AS (
+  FROM "windowed_did_events_view_then_events_add_to_cart_rows"
+), "windowed_did_events_view_then_events_add_to_cart_2" AS (
   SELECT
     *,
     MIN("r2") OVER (
-      PARTITION BY "k"
+      PARTITION BY "customer_id"
       ORDER BY "us" DESC
       RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS "r"
-  FROM "windowed_a6_1"
-), "windowed_a6" AS (
+  FROM "windowed_did_events_view_then_events_add_to_cart_1"
+), "windowed_did_events_view_then_events_add_to_cart" AS (
   SELECT
-    "k",
+    "customer_id",
     MAX(
       CASE
         WHEN "s1" = 1
@@ -347,13 +347,13 @@ WITH "universe" AS (
         THEN 1
         ELSE 0
       END
-    ) AS "a6"
-  FROM "windowed_a6_2"
+    ) AS "did_events_view_then_events_add_to_cart" /* used by funnel_completers (ecommerce.seg:24) */
+  FROM "windowed_did_events_view_then_events_add_to_cart_2"
   GROUP BY
-    "k"
-), "windowed_a7_rows" AS (
+    "customer_id"
+), "windowed_events_count_where_name_pricing_view_any_rows" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us"
   FROM "web_events"
   WHERE
@@ -362,131 +362,158 @@ WITH "universe" AS (
     AND (
       "name" = 'pricing_view'
     )
-), "windowed_a7_1" AS (
+), "windowed_events_count_where_name_pricing_view_any_1" AS (
   SELECT
     *,
-    LEAD("us", 2) OVER (PARTITION BY "k" ORDER BY "us" ASC NULLS FIRST) AS "n3"
-  FROM "windowed_a7_rows"
-), "windowed_a7" AS (
+    LEAD("us", 2) OVER (PARTITION BY "customer_id" ORDER BY "us" ASC NULLS FIRST) AS "n3"
+  FROM "windowed_events_count_where_name_pricing_view_any_rows"
+), "windowed_events_count_where_name_pricing_view_any" AS (
   SELECT
-    "k",
-    MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "a7"
-  FROM "windowed_a7_1"
+    "customer_id",
+    MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "events_count_where_name_pricing_view_any" /* used by deal_seekers (ecommerce.seg:29) */
+  FROM "windowed_events_count_where_name_pricing_view_any_1"
   GROUP BY
-    "k"
+    "customer_id"
 ), "base" AS (
   SELECT
-    "universe"."k",
-    "universe"."p1",
-    "universe"."p2",
-    COALESCE("src_orders"."a3", 0) AS "a3",
-    COALESCE("src_orders"."a8", 0) AS "a8",
-    COALESCE("src_orders"."a9", 0) AS "a9",
-    COALESCE("src_orders"."a10", 0) AS "a10",
-    COALESCE("src_orders"."a11", 0) AS "a11",
-    COALESCE("src_orders"."a12", 0) AS "a12",
-    COALESCE("src_orders"."a13", 0) AS "a13",
-    COALESCE("src_orders"."a14", 0) AS "a14",
-    COALESCE("src_orders"."a15", 0) AS "a15",
-    "src_orders"."a16" AS "a16",
-    COALESCE("src_orders"."a17", 0) AS "a17",
-    "src_orders"."a18" AS "a18",
-    COALESCE("src_orders"."a19", 0) AS "a19",
-    COALESCE("src_orders"."a20", 0) AS "a20",
-    COALESCE("src_orders"."a24", 0) AS "a24",
-    COALESCE("src_orders"."a27", 0) AS "a27",
-    "src_orders"."a28" AS "a28",
-    COALESCE("src_events"."a1", 0) AS "a1",
-    COALESCE("src_events"."a2", 0) AS "a2",
-    COALESCE("src_events"."a22", 0) AS "a22",
-    COALESCE("src_events"."a23", 0) AS "a23",
-    COALESCE("src_events"."a25", 0) AS "a25",
-    COALESCE("src_events"."a26", 0) AS "a26",
-    COALESCE("src_events"."a29", 0) AS "a29",
-    COALESCE("distinct_a21"."a21", 0) AS "a21",
-    COALESCE("windowed_a4"."a4", 0) AS "a4",
-    COALESCE("windowed_a5"."a5", 0) AS "a5",
-    COALESCE("windowed_a6"."a6", 0) AS "a6",
-    COALESCE("windowed_a7"."a7", 0) AS "a7"
+    "universe"."customer_id",
+    "universe"."device",
+    "universe"."consent_marketing",
+    COALESCE("src_orders"."orders_count", 0) AS "orders_count",
+    COALESCE("src_orders"."orders_count_last_30_days", 0) AS "orders_count_last_30_days",
+    COALESCE("src_orders"."orders_sum_amount_last_365_days", 0) AS "orders_sum_amount_last_365_days",
+    COALESCE("src_orders"."orders_sum_amount_previous_month", 0) AS "orders_sum_amount_previous_month",
+    COALESCE("src_orders"."orders_sum_amount_this_year", 0) AS "orders_sum_amount_this_year",
+    COALESCE("src_orders"."orders_sum_amount_last_30_days", 0) AS "orders_sum_amount_last_30_days",
+    COALESCE("src_orders"."orders_sum_amount_30_days_to_60_days_ago", 0) AS "orders_sum_amount_30_days_to_60_days_ago",
+    COALESCE("src_orders"."orders_count_30_days_to_60_days_ago", 0) AS "orders_count_30_days_to_60_days_ago",
+    COALESCE("src_orders"."orders_count_last_365_days", 0) AS "orders_count_last_365_days",
+    "src_orders"."orders_avg_quantity_last_365_days" AS "orders_avg_quantity_last_365_days",
+    COALESCE("src_orders"."orders_count_30_days_to_90_days_ago", 0) AS "orders_count_30_days_to_90_days_ago",
+    "src_orders"."orders_last_ordered_at" AS "orders_last_ordered_at",
+    COALESCE("src_orders"."orders_count_before_180_days_ago", 0) AS "orders_count_before_180_days_ago",
+    COALESCE("src_orders"."orders_count_last_180_days", 0) AS "orders_count_last_180_days",
+    COALESCE("src_orders"."orders_count_where_ordered_at_last_90", 0) AS "orders_count_where_ordered_at_last_90",
+    COALESCE("src_orders"."orders_count_where_sku_sku_0001_sku_0002", 0) AS "orders_count_where_sku_sku_0001_sku_0002",
+    "src_orders"."orders_first_ordered_at" AS "orders_first_ordered_at",
+    COALESCE("src_events"."events_count_last_7_days", 0) AS "events_count_last_7_days",
+    COALESCE("src_events"."events_count_before_7_days_ago", 0) AS "events_count_before_7_days_ago",
+    COALESCE("src_events"."events_decayed_count_half_life_14_days", 0) AS "events_decayed_count_half_life_14_days",
+    COALESCE("src_events"."events_count_60_days_to_120_days_ago", 0) AS "events_count_60_days_to_120_days_ago",
+    COALESCE("src_events"."events_count_where_occurred_at_last_30", 0) AS "events_count_where_occurred_at_last_30",
+    COALESCE("src_events"."events_count_last_30_days", 0) AS "events_count_last_30_days",
+    COALESCE("src_events"."events_count_last_90_days", 0) AS "events_count_last_90_days",
+    COALESCE(
+      "distinct_events_count_distinct_occurred_at_last"."events_count_distinct_occurred_at_last",
+      0
+    ) AS "events_count_distinct_occurred_at_last",
+    COALESCE(
+      "windowed_did_events_add_to_cart_then_not_orders"."did_events_add_to_cart_then_not_orders",
+      0
+    ) AS "did_events_add_to_cart_then_not_orders",
+    COALESCE(
+      "windowed_did_events_view_then_not_orders_in_2"."did_events_view_then_not_orders_in_2",
+      0
+    ) AS "did_events_view_then_not_orders_in_2",
+    COALESCE(
+      "windowed_did_events_view_then_events_add_to_cart"."did_events_view_then_events_add_to_cart",
+      0
+    ) AS "did_events_view_then_events_add_to_cart",
+    COALESCE(
+      "windowed_events_count_where_name_pricing_view_any"."events_count_where_name_pricing_view_any",
+      0
+    ) AS "events_count_where_name_pricing_view_any"
   FROM "universe"
   LEFT JOIN "src_orders"
-    ON "universe"."k" = "src_orders"."k"
+    ON "universe"."customer_id" = "src_orders"."customer_id"
   LEFT JOIN "src_events"
-    ON "universe"."k" = "src_events"."k"
-  LEFT JOIN "distinct_a21"
-    ON "universe"."k" = "distinct_a21"."k"
-  LEFT JOIN "windowed_a4"
-    ON "universe"."k" = "windowed_a4"."k"
-  LEFT JOIN "windowed_a5"
-    ON "universe"."k" = "windowed_a5"."k"
-  LEFT JOIN "windowed_a6"
-    ON "universe"."k" = "windowed_a6"."k"
-  LEFT JOIN "windowed_a7"
-    ON "universe"."k" = "windowed_a7"."k"
+    ON "universe"."customer_id" = "src_events"."customer_id"
+  LEFT JOIN "distinct_events_count_distinct_occurred_at_last"
+    ON "universe"."customer_id" = "distinct_events_count_distinct_occurred_at_last"."customer_id"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders"
+    ON "universe"."customer_id" = "windowed_did_events_add_to_cart_then_not_orders"."customer_id"
+  LEFT JOIN "windowed_did_events_view_then_not_orders_in_2"
+    ON "universe"."customer_id" = "windowed_did_events_view_then_not_orders_in_2"."customer_id"
+  LEFT JOIN "windowed_did_events_view_then_events_add_to_cart"
+    ON "universe"."customer_id" = "windowed_did_events_view_then_events_add_to_cart"."customer_id"
+  LEFT JOIN "windowed_events_count_where_name_pricing_view_any"
+    ON "universe"."customer_id" = "windowed_events_count_where_name_pricing_view_any"."customer_id"
 ), "layer_1" AS (
   SELECT
     *,
     (
-      "a1" > 0 AND NOT (
-        "a2" > 0
+      "events_count_last_7_days" > 0 AND NOT (
+        "events_count_before_7_days_ago" > 0
       )
-    ) AND NOT (
-      "a3" > 0
-    ) AS "d_first_time_visitors",
-    "a4" > 0 AS "d_product_cart_abandoners",
-    "a5" > 0 AS "d_viewed_not_bought",
-    "a6" > 0 AS "d_funnel_completers",
-    COALESCE("a7" >= 3, FALSE) AND NOT (
-      "a8" > 0
-    ) AS "d_deal_seekers",
-    "a9" AS "d_monetary",
-    COALESCE("a8" >= 1, FALSE) AS "d_recent_buyers",
-    "a10" AS "d_spend_last_month",
-    "a11" AS "d_spend_this_year",
-    COALESCE("a12" > "a13", FALSE) AND "a14" > 0 AS "d_growing_spenders",
-    "a15" AS "d_frequency",
-    "a17" > 0 AND NOT (
-      "a8" > 0
-    ) AS "d_lapsing_customers",
+    )
+    AND NOT (
+      "orders_count" > 0
+    ) AS "first_time_visitors",
+    "did_events_add_to_cart_then_not_orders" > 0 AS "product_cart_abandoners",
+    "did_events_view_then_not_orders_in_2" > 0 AS "viewed_not_bought",
+    "did_events_view_then_events_add_to_cart" > 0 AS "funnel_completers",
+    COALESCE("events_count_where_name_pricing_view_any" >= 3, FALSE)
+    AND NOT (
+      "orders_count_last_30_days" > 0
+    ) AS "deal_seekers",
+    "orders_sum_amount_last_365_days" AS "monetary",
+    COALESCE("orders_count_last_30_days" >= 1, FALSE) AS "recent_buyers",
+    "orders_sum_amount_previous_month" AS "spend_last_month",
+    "orders_sum_amount_this_year" AS "spend_this_year",
+    COALESCE(
+      "orders_sum_amount_last_30_days" > "orders_sum_amount_30_days_to_60_days_ago",
+      FALSE
+    )
+    AND "orders_count_30_days_to_60_days_ago" > 0 AS "growing_spenders",
+    "orders_count_last_365_days" AS "frequency",
+    "orders_count_30_days_to_90_days_ago" > 0
+    AND NOT (
+      "orders_count_last_30_days" > 0
+    ) AS "lapsing_customers",
     NOT (
       COALESCE(
         CAST(FLOOR(
           CAST((
-            1751328000000000 - CAST(ROUND(TO_UNIXTIME("a18") * 1000000) AS BIGINT)
+            1751328000000000 - CAST(ROUND(TO_UNIXTIME("orders_last_ordered_at") * 1000000) AS BIGINT)
           ) AS DOUBLE) / 86400000000.0
         ) AS BIGINT) < 30,
         FALSE
       )
-    ) AS "d_not_recent_buyers",
-    "a19" > 0 AND NOT (
-      "a20" > 0
-    ) AS "d_dormant_buyers",
-    COALESCE("a21" >= 10, FALSE) AS "d_regulars",
-    "a22" AS "d_engagement",
-    COALESCE("p1" = 'mobile', FALSE) AND COALESCE("a24" >= 2, FALSE) AS "d_mobile_weekend_shoppers",
-    COALESCE("a25" > CAST("a26" AS DOUBLE) / NULLIF(2, 0), FALSE) AS "d_night_owls",
-    COALESCE("a27" >= 3, FALSE) AS "d_sku_loyalists",
+    ) AS "not_recent_buyers",
+    "orders_count_before_180_days_ago" > 0
+    AND NOT (
+      "orders_count_last_180_days" > 0
+    ) AS "dormant_buyers",
+    COALESCE("events_count_distinct_occurred_at_last" >= 10, FALSE) AS "regulars",
+    "events_decayed_count_half_life_14_days" AS "engagement",
+    COALESCE("device" = 'mobile', FALSE)
+    AND COALESCE("orders_count_where_ordered_at_last_90" >= 2, FALSE) AS "mobile_weekend_shoppers",
+    COALESCE(
+      "events_count_where_occurred_at_last_30" > CAST("events_count_last_30_days" AS DOUBLE) / NULLIF(2, 0),
+      FALSE
+    ) AS "night_owls",
+    COALESCE("orders_count_where_sku_sku_0001_sku_0002" >= 3, FALSE) AS "sku_loyalists",
     CAST(FLOOR(
       CAST((
-        1751328000000000 - CAST(ROUND(TO_UNIXTIME("a18") * 1000000) AS BIGINT)
+        1751328000000000 - CAST(ROUND(TO_UNIXTIME("orders_last_ordered_at") * 1000000) AS BIGINT)
       ) AS DOUBLE) / 86400000000.0
-    ) AS BIGINT) AS "d_recency"
+    ) AS BIGINT) AS "recency"
   FROM "base"
-), "rank_r1" AS (
+), "rank_monetary" AS (
   SELECT
     "v",
     CAST(SUM(COUNT(*)) OVER (ORDER BY "v" ASC NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS "le",
     CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS "n"
   FROM (
     SELECT
-      "d_monetary" AS "v"
+      "monetary" AS "v"
     FROM "layer_1"
     WHERE
-      NOT "d_monetary" IS NULL
+      NOT "monetary" IS NULL
   ) AS "rank_values"
   GROUP BY
     "v"
-), "rank_r2" AS (
+), "rank_recency" AS (
   SELECT
     "v",
     CAST(SUM(COUNT(*)) OVER (ORDER BY "v" ASC NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS "le",
@@ -494,170 +521,173 @@ WITH "universe" AS (
   FROM (
     SELECT
       -(
-        "d_recency"
+        "recency"
       ) AS "v"
     FROM "layer_1"
     WHERE
       NOT -(
-        "d_recency"
+        "recency"
       ) IS NULL
   ) AS "rank_values"
   GROUP BY
     "v"
-), "rank_r3" AS (
+), "rank_frequency" AS (
   SELECT
     "v",
     CAST(SUM(COUNT(*)) OVER (ORDER BY "v" ASC NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS "le",
     CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS "n"
   FROM (
     SELECT
-      "d_frequency" AS "v"
+      "frequency" AS "v"
     FROM "layer_1"
     WHERE
-      NOT "d_frequency" IS NULL
+      NOT "frequency" IS NULL
   ) AS "rank_values"
   GROUP BY
     "v"
 ), "layer_2" AS (
   SELECT
     "layer_1".*,
-    "rank_r1"."le" AS "r1_le",
-    "rank_r1"."n" AS "r1_n",
-    "rank_r2"."le" AS "r2_le",
-    "rank_r2"."n" AS "r2_n",
-    "rank_r3"."le" AS "r3_le",
-    "rank_r3"."n" AS "r3_n",
+    "rank_monetary"."le" AS "rank_monetary_le",
+    "rank_monetary"."n" AS "rank_monetary_n",
+    "rank_recency"."le" AS "rank_recency_le",
+    "rank_recency"."n" AS "rank_recency_n",
+    "rank_frequency"."le" AS "rank_frequency_le",
+    "rank_frequency"."n" AS "rank_frequency_n",
     (
-      COALESCE("d_spend_last_month" >= 300, FALSE)
-      OR COALESCE("d_spend_this_year" >= 2000, FALSE)
-    ) AS "d_big_spenders_last_month",
-    COALESCE("a16" >= 2.5, FALSE) AND COALESCE("d_frequency" >= 2, FALSE) AS "d_bulk_buyers",
-    COALESCE("d_engagement" < 1, FALSE) AND COALESCE("a23" >= 10, FALSE) AS "d_cooling_down"
+      COALESCE("spend_last_month" >= 300, FALSE)
+      OR COALESCE("spend_this_year" >= 2000, FALSE)
+    ) AS "big_spenders_last_month",
+    COALESCE("orders_avg_quantity_last_365_days" >= 2.5, FALSE)
+    AND COALESCE("frequency" >= 2, FALSE) AS "bulk_buyers",
+    COALESCE("engagement" < 1, FALSE)
+    AND COALESCE("events_count_60_days_to_120_days_ago" >= 10, FALSE) AS "cooling_down"
   FROM "layer_1"
-  LEFT JOIN "rank_r1"
-    ON "d_monetary" = "rank_r1"."v"
-  LEFT JOIN "rank_r2"
+  LEFT JOIN "rank_monetary"
+    ON "monetary" = "rank_monetary"."v"
+  LEFT JOIN "rank_recency"
     ON -(
-      "d_recency"
-    ) = "rank_r2"."v"
-  LEFT JOIN "rank_r3"
-    ON "d_frequency" = "rank_r3"."v"
+      "recency"
+    ) = "rank_recency"."v"
+  LEFT JOIN "rank_frequency"
+    ON "frequency" = "rank_frequency"."v"
 ), "layer_3" AS (
   SELECT
     *,
-    "d_recent_buyers" AND COALESCE(CAST("r1_le" AS DOUBLE) / "r1_n" > 0.9, FALSE) AS "d_recent_high_value_buyers",
+    "recent_buyers"
+    AND COALESCE(CAST("rank_monetary_le" AS DOUBLE) / "rank_monetary_n" > 0.9, FALSE) AS "recent_high_value_buyers",
     CASE
-      WHEN "r2_le" IS NULL
+      WHEN "rank_recency_le" IS NULL
       THEN NULL
       ELSE CASE
-        WHEN 5 * "r2_le" <= 1 * "r2_n"
+        WHEN 5 * "rank_recency_le" <= 1 * "rank_recency_n"
         THEN 1
-        WHEN 5 * "r2_le" <= 2 * "r2_n"
+        WHEN 5 * "rank_recency_le" <= 2 * "rank_recency_n"
         THEN 2
-        WHEN 5 * "r2_le" <= 3 * "r2_n"
+        WHEN 5 * "rank_recency_le" <= 3 * "rank_recency_n"
         THEN 3
-        WHEN 5 * "r2_le" <= 4 * "r2_n"
+        WHEN 5 * "rank_recency_le" <= 4 * "rank_recency_n"
         THEN 4
         ELSE 5
       END
-    END AS "d_r_score",
+    END AS "r_score",
     CASE
-      WHEN "r3_le" IS NULL
+      WHEN "rank_frequency_le" IS NULL
       THEN NULL
       ELSE CASE
-        WHEN 5 * "r3_le" <= 1 * "r3_n"
+        WHEN 5 * "rank_frequency_le" <= 1 * "rank_frequency_n"
         THEN 1
-        WHEN 5 * "r3_le" <= 2 * "r3_n"
+        WHEN 5 * "rank_frequency_le" <= 2 * "rank_frequency_n"
         THEN 2
-        WHEN 5 * "r3_le" <= 3 * "r3_n"
+        WHEN 5 * "rank_frequency_le" <= 3 * "rank_frequency_n"
         THEN 3
-        WHEN 5 * "r3_le" <= 4 * "r3_n"
+        WHEN 5 * "rank_frequency_le" <= 4 * "rank_frequency_n"
         THEN 4
         ELSE 5
       END
-    END AS "d_f_score",
+    END AS "f_score",
     CASE
-      WHEN "r1_le" IS NULL
+      WHEN "rank_monetary_le" IS NULL
       THEN NULL
       ELSE CASE
-        WHEN 5 * "r1_le" <= 1 * "r1_n"
+        WHEN 5 * "rank_monetary_le" <= 1 * "rank_monetary_n"
         THEN 1
-        WHEN 5 * "r1_le" <= 2 * "r1_n"
+        WHEN 5 * "rank_monetary_le" <= 2 * "rank_monetary_n"
         THEN 2
-        WHEN 5 * "r1_le" <= 3 * "r1_n"
+        WHEN 5 * "rank_monetary_le" <= 3 * "rank_monetary_n"
         THEN 3
-        WHEN 5 * "r1_le" <= 4 * "r1_n"
+        WHEN 5 * "rank_monetary_le" <= 4 * "rank_monetary_n"
         THEN 4
         ELSE 5
       END
-    END AS "d_m_score"
+    END AS "m_score"
   FROM "layer_2"
 ), "layer_4" AS (
   SELECT
     *,
     (
-      COALESCE("d_r_score" >= 4, FALSE) AND COALESCE("d_f_score" >= 4, FALSE)
+      COALESCE("r_score" >= 4, FALSE) AND COALESCE("f_score" >= 4, FALSE)
     )
-    AND COALESCE("d_m_score" >= 4, FALSE) AS "d_rfm_champions",
-    COALESCE("d_r_score" <= 2, FALSE)
+    AND COALESCE("m_score" >= 4, FALSE) AS "rfm_champions",
+    COALESCE("r_score" <= 2, FALSE)
     AND (
-      COALESCE("d_f_score" >= 4, FALSE) OR COALESCE("d_m_score" >= 4, FALSE)
-    ) AS "d_rfm_at_risk"
+      COALESCE("f_score" >= 4, FALSE) OR COALESCE("m_score" >= 4, FALSE)
+    ) AS "rfm_at_risk"
   FROM "layer_3"
 ), "layer_5" AS (
   SELECT
     *,
     CASE
-      WHEN "d_rfm_champions"
+      WHEN "rfm_champions"
       THEN 'champions'
       WHEN (
-        "d_lapsing_customers" OR "d_rfm_at_risk"
+        "lapsing_customers" OR "rfm_at_risk"
       )
       THEN 'slipping'
-      WHEN "d_dormant_buyers"
+      WHEN "dormant_buyers"
       THEN 'gone_quiet'
       WHEN (
-        "d_first_time_visitors"
+        "first_time_visitors"
         OR COALESCE(
           CAST(FLOOR(
             CAST((
-              1751328000000000 - CAST(ROUND(TO_UNIXTIME("a28") * 1000000) AS BIGINT)
+              1751328000000000 - CAST(ROUND(TO_UNIXTIME("orders_first_ordered_at") * 1000000) AS BIGINT)
             ) AS DOUBLE) / 86400000000.0
           ) AS BIGINT) <= 30,
           FALSE
         )
       )
       THEN 'newcomers'
-      WHEN "a15" > 0
+      WHEN "orders_count_last_365_days" > 0
       THEN 'active_buyers'
-      WHEN "a29" > 0
+      WHEN "events_count_last_90_days" > 0
       THEN 'window_shoppers'
       ELSE 'prospects'
-    END AS "d_journey"
+    END AS "journey"
   FROM "layer_4"
 )
 SELECT
-  "k" AS "customer_id",
-  "d_first_time_visitors" AS "first_time_visitors",
-  "d_product_cart_abandoners" AS "product_cart_abandoners",
-  "d_viewed_not_bought" AS "viewed_not_bought",
-  "d_funnel_completers" AS "funnel_completers",
-  "d_deal_seekers" AS "deal_seekers",
-  "d_recent_high_value_buyers" AS "recent_high_value_buyers",
-  "d_growing_spenders" AS "growing_spenders",
-  "d_big_spenders_last_month" AS "big_spenders_last_month",
-  "d_bulk_buyers" AS "bulk_buyers",
-  "d_lapsing_customers" AS "lapsing_customers",
-  "d_not_recent_buyers" AS "not_recent_buyers",
-  "d_dormant_buyers" AS "dormant_buyers",
-  "d_regulars" AS "regulars",
-  "d_cooling_down" AS "cooling_down",
-  "d_mobile_weekend_shoppers" AS "mobile_weekend_shoppers",
-  "d_night_owls" AS "night_owls",
-  "d_sku_loyalists" AS "sku_loyalists",
-  "d_rfm_champions" AS "rfm_champions",
-  "d_rfm_at_risk" AS "rfm_at_risk",
-  "d_journey" AS "journey"
+  "customer_id" AS "customer_id",
+  "first_time_visitors" AS "first_time_visitors", /* segment first_time_visitors (ecommerce.seg:9) */
+  "product_cart_abandoners" AS "product_cart_abandoners", /* segment product_cart_abandoners (ecommerce.seg:14) */
+  "viewed_not_bought" AS "viewed_not_bought", /* segment viewed_not_bought (ecommerce.seg:19) */
+  "funnel_completers" AS "funnel_completers", /* segment funnel_completers (ecommerce.seg:23) */
+  "deal_seekers" AS "deal_seekers", /* segment deal_seekers (ecommerce.seg:28) */
+  "recent_high_value_buyers" AS "recent_high_value_buyers", /* segment recent_high_value_buyers (ecommerce.seg:34) */
+  "growing_spenders" AS "growing_spenders", /* segment growing_spenders (ecommerce.seg:40) */
+  "big_spenders_last_month" AS "big_spenders_last_month", /* segment big_spenders_last_month (ecommerce.seg:45) */
+  "bulk_buyers" AS "bulk_buyers", /* segment bulk_buyers (ecommerce.seg:48) */
+  "lapsing_customers" AS "lapsing_customers", /* segment lapsing_customers (ecommerce.seg:53) */
+  "not_recent_buyers" AS "not_recent_buyers", /* segment not_recent_buyers (ecommerce.seg:57) */
+  "dormant_buyers" AS "dormant_buyers", /* segment dormant_buyers (ecommerce.seg:60) */
+  "regulars" AS "regulars", /* segment regulars (ecommerce.seg:63) */
+  "cooling_down" AS "cooling_down", /* segment cooling_down (ecommerce.seg:67) */
+  "mobile_weekend_shoppers" AS "mobile_weekend_shoppers", /* segment mobile_weekend_shoppers (ecommerce.seg:72) */
+  "night_owls" AS "night_owls", /* segment night_owls (ecommerce.seg:76) */
+  "sku_loyalists" AS "sku_loyalists", /* segment sku_loyalists (ecommerce.seg:81) */
+  "rfm_champions" AS "rfm_champions", /* segment rfm_champions (ecommerce.seg:91) */
+  "rfm_at_risk" AS "rfm_at_risk", /* segment rfm_at_risk (ecommerce.seg:92) */
+  "journey" AS "journey" /* segmentation journey (ecommerce.seg:97) */
 FROM "layer_5"
 ORDER BY
-  "k";
+  "customer_id";

@@ -1,28 +1,28 @@
 WITH "universe" AS (
   SELECT
-    "customer_id" AS "k",
-    "country" AS "p1",
-    "consent_marketing" AS "p2"
+    "customer_id" AS "customer_id",
+    "country" AS "country",
+    "consent_marketing" AS "consent_marketing"
   FROM "customers"
   WHERE
     NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
-    "customer_id" AS "k",
-    MAX("ordered_at") AS "a1",
-    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a2",
-    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a3",
+    "customer_id" AS "customer_id",
+    MAX("ordered_at") AS "orders_last_ordered_at", /* used by recency (language.seg:6) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_365_days", /* used by frequency (language.seg:7) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_30_days", /* used by recent_buyers (language.seg:10) */
     SUM(
       CASE WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN "amount" END
-    ) AS "a4",
+    ) AS "orders_sum_amount_last_90_days", /* used by high_value (language.seg:17) */
     COUNT(
       CASE
         WHEN "ordered_at" >= CAST('2024-04-01 00:00:00' AS TIMESTAMP)
         AND "ordered_at" < CAST('2024-05-01 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "a5",
-    MIN("ordered_at") AS "a9"
+    ) AS "orders_count_2024_04_01_to_2024_04_30", /* used by april_double_buyers (language.seg:20) */
+    MIN("ordered_at") AS "orders_first_ordered_at" /* used by lifecycle (language.seg:29) */
   FROM "orders"
   WHERE
     NOT "customer_id" IS NULL
@@ -31,25 +31,25 @@ WITH "universe" AS (
     "customer_id"
 ), "src_events" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     SUM(
       CASE
         WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN "duration_s"
       END
-    ) AS "a8",
-    COUNT(CASE WHEN "kind" = 'movie' THEN 1 END) AS "a10",
-    COUNT(CASE WHEN "kind" = 'episode' THEN 1 END) AS "a11",
-    COUNT(CASE WHEN "kind" = 'documentary' THEN 1 END) AS "a12"
+    ) AS "events_sum_duration_s_last_30_days", /* used by engaged (language.seg:24) */
+    COUNT(CASE WHEN "kind" = 'movie' THEN 1 END) AS "events_count_where_kind_movie", /* used by viewing (language.seg:34) */
+    COUNT(CASE WHEN "kind" = 'episode' THEN 1 END) AS "events_count_where_kind_episode", /* used by viewing (language.seg:35) */
+    COUNT(CASE WHEN "kind" = 'documentary' THEN 1 END) AS "events_count_where_kind_documentary" /* used by viewing (language.seg:36) */
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     "customer_id"
-), "windowed_a6_rows" AS (
+), "windowed_events_count_where_name_pricing_view_any_rows" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us"
   FROM "web_events"
   WHERE
@@ -58,21 +58,21 @@ WITH "universe" AS (
     AND (
       "name" = 'pricing_view'
     )
-), "windowed_a6_1" AS (
+), "windowed_events_count_where_name_pricing_view_any_1" AS (
   SELECT
     *,
-    LEAD("us", 2) OVER (PARTITION BY "k" ORDER BY "us" ASC NULLS FIRST) AS "n3"
-  FROM "windowed_a6_rows"
-), "windowed_a6" AS (
+    LEAD("us", 2) OVER (PARTITION BY "customer_id" ORDER BY "us" ASC NULLS FIRST) AS "n3"
+  FROM "windowed_events_count_where_name_pricing_view_any_rows"
+), "windowed_events_count_where_name_pricing_view_any" AS (
   SELECT
-    "k",
-    MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "a6"
-  FROM "windowed_a6_1"
+    "customer_id",
+    MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "events_count_where_name_pricing_view_any" /* used by pricing_hunters (language.seg:21) */
+  FROM "windowed_events_count_where_name_pricing_view_any_1"
   GROUP BY
-    "k"
-), "windowed_a7_rows" AS (
+    "customer_id"
+), "windowed_did_events_add_to_cart_then_not_orders_rows" AS (
   SELECT
-    "customer_id" AS "k",
+    "customer_id" AS "customer_id",
     CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT) AS "us",
     (
       1751328000000000 - CAST(ROUND(TO_UNIXTIME("occurred_at") * 1000000) AS BIGINT)
@@ -83,15 +83,15 @@ WITH "universe" AS (
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND "name" = 'add_to_cart'
     AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-), "windowed_a7_then" AS (
+), "windowed_did_events_add_to_cart_then_not_orders_then" AS (
   SELECT
-    "k",
+    "customer_id",
     "g",
     MIN("us") AS "lo",
     MAX("us") AS "hi"
   FROM (
     SELECT
-      "customer_id" AS "k",
+      "customer_id" AS "customer_id",
       CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT) AS "us",
       (
         1751328000000000 - CAST(ROUND(TO_UNIXTIME("ordered_at") * 1000000) AS BIGINT)
@@ -103,11 +103,11 @@ WITH "universe" AS (
       AND "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
   ) AS "then_rows"
   GROUP BY
-    "k",
+    "customer_id",
     "g"
-), "windowed_a7" AS (
+), "windowed_did_events_add_to_cart_then_not_orders" AS (
   SELECT
-    "first"."k",
+    "first"."customer_id",
     MAX(
       CASE
         WHEN "first"."us" + 86400000000 <= 1751328000000000
@@ -115,130 +115,140 @@ WITH "universe" AS (
         THEN 1
         ELSE 0
       END
-    ) AS "a7"
-  FROM "windowed_a7_rows" AS "first"
-  LEFT JOIN "windowed_a7_then" AS "same"
-    ON "same"."k" = "first"."k" AND "same"."g" = "first"."g"
-  LEFT JOIN "windowed_a7_then" AS "later"
-    ON "later"."k" = "first"."k" AND "later"."g" = "first"."g" - 1
+    ) AS "did_events_add_to_cart_then_not_orders"
+  FROM "windowed_did_events_add_to_cart_then_not_orders_rows" AS "first"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders_then" AS "same"
+    ON "same"."customer_id" = "first"."customer_id" AND "same"."g" = "first"."g"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders_then" AS "later"
+    ON "later"."customer_id" = "first"."customer_id" AND "later"."g" = "first"."g" - 1
   GROUP BY
-    "first"."k"
+    "first"."customer_id"
 ), "base" AS (
   SELECT
-    "universe"."k",
-    "universe"."p1",
-    "universe"."p2",
-    "src_orders"."a1" AS "a1",
-    COALESCE("src_orders"."a2", 0) AS "a2",
-    COALESCE("src_orders"."a3", 0) AS "a3",
-    COALESCE("src_orders"."a4", 0) AS "a4",
-    COALESCE("src_orders"."a5", 0) AS "a5",
-    "src_orders"."a9" AS "a9",
-    COALESCE("src_events"."a8", 0) AS "a8",
-    COALESCE("src_events"."a10", 0) AS "a10",
-    COALESCE("src_events"."a11", 0) AS "a11",
-    COALESCE("src_events"."a12", 0) AS "a12",
-    COALESCE("windowed_a6"."a6", 0) AS "a6",
-    COALESCE("windowed_a7"."a7", 0) AS "a7"
+    "universe"."customer_id",
+    "universe"."country",
+    "universe"."consent_marketing",
+    "src_orders"."orders_last_ordered_at" AS "orders_last_ordered_at",
+    COALESCE("src_orders"."orders_count_last_365_days", 0) AS "orders_count_last_365_days",
+    COALESCE("src_orders"."orders_count_last_30_days", 0) AS "orders_count_last_30_days",
+    COALESCE("src_orders"."orders_sum_amount_last_90_days", 0) AS "orders_sum_amount_last_90_days",
+    COALESCE("src_orders"."orders_count_2024_04_01_to_2024_04_30", 0) AS "orders_count_2024_04_01_to_2024_04_30",
+    "src_orders"."orders_first_ordered_at" AS "orders_first_ordered_at",
+    COALESCE("src_events"."events_sum_duration_s_last_30_days", 0) AS "events_sum_duration_s_last_30_days",
+    COALESCE("src_events"."events_count_where_kind_movie", 0) AS "events_count_where_kind_movie",
+    COALESCE("src_events"."events_count_where_kind_episode", 0) AS "events_count_where_kind_episode",
+    COALESCE("src_events"."events_count_where_kind_documentary", 0) AS "events_count_where_kind_documentary",
+    COALESCE(
+      "windowed_events_count_where_name_pricing_view_any"."events_count_where_name_pricing_view_any",
+      0
+    ) AS "events_count_where_name_pricing_view_any",
+    COALESCE(
+      "windowed_did_events_add_to_cart_then_not_orders"."did_events_add_to_cart_then_not_orders",
+      0
+    ) AS "did_events_add_to_cart_then_not_orders"
   FROM "universe"
   LEFT JOIN "src_orders"
-    ON "universe"."k" = "src_orders"."k"
+    ON "universe"."customer_id" = "src_orders"."customer_id"
   LEFT JOIN "src_events"
-    ON "universe"."k" = "src_events"."k"
-  LEFT JOIN "windowed_a6"
-    ON "universe"."k" = "windowed_a6"."k"
-  LEFT JOIN "windowed_a7"
-    ON "universe"."k" = "windowed_a7"."k"
-), "rank_r1" AS (
+    ON "universe"."customer_id" = "src_events"."customer_id"
+  LEFT JOIN "windowed_events_count_where_name_pricing_view_any"
+    ON "universe"."customer_id" = "windowed_events_count_where_name_pricing_view_any"."customer_id"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders"
+    ON "universe"."customer_id" = "windowed_did_events_add_to_cart_then_not_orders"."customer_id"
+), "rank_events_sum_duration_s_last_30_days" AS (
   SELECT
     "v",
     CAST(SUM(COUNT(*)) OVER (ORDER BY "v" ASC NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS BIGINT) AS "le",
     CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS "n"
   FROM (
     SELECT
-      "a8" AS "v"
+      "events_sum_duration_s_last_30_days" AS "v"
     FROM "base"
     WHERE
-      NOT "a8" IS NULL
+      NOT "events_sum_duration_s_last_30_days" IS NULL
   ) AS "rank_values"
   GROUP BY
     "v"
 ), "layer_1" AS (
   SELECT
     "base".*,
-    "rank_r1"."le" AS "r1_le",
-    "rank_r1"."n" AS "r1_n",
+    "rank_events_sum_duration_s_last_30_days"."le" AS "rank_events_sum_duration_s_last_30_days_le",
+    "rank_events_sum_duration_s_last_30_days"."n" AS "rank_events_sum_duration_s_last_30_days_n",
     CAST(FLOOR(
       CAST((
-        1751328000000000 - CAST(ROUND(TO_UNIXTIME("a1") * 1000000) AS BIGINT)
+        1751328000000000 - CAST(ROUND(TO_UNIXTIME("orders_last_ordered_at") * 1000000) AS BIGINT)
       ) AS DOUBLE) / 86400000000.0
-    ) AS BIGINT) AS "d_recency",
-    "a2" AS "d_frequency",
-    COALESCE("a3" >= 1, FALSE) AS "d_recent_buyers",
-    COALESCE("a4" > 1000, FALSE) AND COALESCE("p1" IN ('US', 'CA'), FALSE) AS "d_high_value",
-    COALESCE("a5" = 2, FALSE) AS "d_april_double_buyers",
-    COALESCE("a6" > 2, FALSE) AS "d_pricing_hunters",
-    "a7" > 0 AS "d_cart_abandoners",
+    ) AS BIGINT) AS "recency",
+    "orders_count_last_365_days" AS "frequency",
+    COALESCE("orders_count_last_30_days" >= 1, FALSE) AS "recent_buyers",
+    COALESCE("orders_sum_amount_last_90_days" > 1000, FALSE)
+    AND COALESCE("country" IN ('US', 'CA'), FALSE) AS "high_value",
+    COALESCE("orders_count_2024_04_01_to_2024_04_30" = 2, FALSE) AS "april_double_buyers",
+    COALESCE("events_count_where_name_pricing_view_any" > 2, FALSE) AS "pricing_hunters",
+    "did_events_add_to_cart_then_not_orders" > 0 AS "cart_abandoners",
     CASE
-      WHEN COALESCE("a10", 0) > 0
-      AND COALESCE("a10", 0) >= COALESCE("a11", 0)
-      AND COALESCE("a10", 0) >= COALESCE((
-        1.5 * "a12"
+      WHEN COALESCE("events_count_where_kind_movie", 0) > 0
+      AND COALESCE("events_count_where_kind_movie", 0) >= COALESCE("events_count_where_kind_episode", 0)
+      AND COALESCE("events_count_where_kind_movie", 0) >= COALESCE((
+        1.5 * "events_count_where_kind_documentary"
       ), 0)
       THEN 'movie_watchers'
-      WHEN COALESCE("a11", 0) > 0
-      AND COALESCE("a11", 0) > COALESCE("a10", 0)
-      AND COALESCE("a11", 0) >= COALESCE((
-        1.5 * "a12"
+      WHEN COALESCE("events_count_where_kind_episode", 0) > 0
+      AND COALESCE("events_count_where_kind_episode", 0) > COALESCE("events_count_where_kind_movie", 0)
+      AND COALESCE("events_count_where_kind_episode", 0) >= COALESCE((
+        1.5 * "events_count_where_kind_documentary"
       ), 0)
       THEN 'bingers'
       WHEN COALESCE((
-        1.5 * "a12"
+        1.5 * "events_count_where_kind_documentary"
       ), 0) > 0
       AND COALESCE((
-        1.5 * "a12"
-      ), 0) > COALESCE("a10", 0)
+        1.5 * "events_count_where_kind_documentary"
+      ), 0) > COALESCE("events_count_where_kind_movie", 0)
       AND COALESCE((
-        1.5 * "a12"
-      ), 0) > COALESCE("a11", 0)
+        1.5 * "events_count_where_kind_documentary"
+      ), 0) > COALESCE("events_count_where_kind_episode", 0)
       THEN 'documentaries'
       ELSE 'unclassified'
-    END AS "d_viewing"
+    END AS "viewing"
   FROM "base"
-  LEFT JOIN "rank_r1"
-    ON "a8" = "rank_r1"."v"
+  LEFT JOIN "rank_events_sum_duration_s_last_30_days"
+    ON "events_sum_duration_s_last_30_days" = "rank_events_sum_duration_s_last_30_days"."v"
 ), "layer_2" AS (
   SELECT
     *,
-    COALESCE(CAST("r1_le" AS DOUBLE) / "r1_n" > 0.8, FALSE) AS "d_engaged",
+    COALESCE(
+      CAST("rank_events_sum_duration_s_last_30_days_le" AS DOUBLE) / "rank_events_sum_duration_s_last_30_days_n" > 0.8,
+      FALSE
+    ) AS "engaged",
     CASE
-      WHEN "d_high_value" AND "d_recent_buyers"
+      WHEN "high_value" AND "recent_buyers"
       THEN 'vip'
-      WHEN COALESCE("d_frequency" >= 3, FALSE) AND COALESCE("d_recency" > 60, FALSE)
+      WHEN COALESCE("frequency" >= 3, FALSE) AND COALESCE("recency" > 60, FALSE)
       THEN 'at_risk'
       WHEN COALESCE(
         CAST(FLOOR(
           CAST((
-            1751328000000000 - CAST(ROUND(TO_UNIXTIME("a9") * 1000000) AS BIGINT)
+            1751328000000000 - CAST(ROUND(TO_UNIXTIME("orders_first_ordered_at") * 1000000) AS BIGINT)
           ) AS DOUBLE) / 86400000000.0
         ) AS BIGINT) <= 30,
         FALSE
       )
       THEN 'new'
       ELSE 'browsers'
-    END AS "d_lifecycle"
+    END AS "lifecycle"
   FROM "layer_1"
 )
 SELECT
-  "k" AS "customer_id",
-  "d_recent_buyers" AS "recent_buyers",
-  "d_high_value" AS "high_value",
-  "d_april_double_buyers" AS "april_double_buyers",
-  "d_pricing_hunters" AS "pricing_hunters",
-  "d_cart_abandoners" AS "cart_abandoners",
-  "d_engaged" AS "engaged",
-  "d_lifecycle" AS "lifecycle",
-  "d_viewing" AS "viewing"
+  "customer_id" AS "customer_id",
+  "recent_buyers" AS "recent_buyers", /* segment recent_buyers (language.seg:10) */
+  "high_value" AS "high_value", /* segment high_value (language.seg:12) */
+  "april_double_buyers" AS "april_double_buyers", /* segment april_double_buyers (language.seg:20) */
+  "pricing_hunters" AS "pricing_hunters", /* segment pricing_hunters (language.seg:21) */
+  "cart_abandoners" AS "cart_abandoners", /* segment cart_abandoners (language.seg:22) */
+  "engaged" AS "engaged", /* segment engaged (language.seg:24) */
+  "lifecycle" AS "lifecycle", /* segmentation lifecycle (language.seg:26) */
+  "viewing" AS "viewing" /* segmentation viewing (language.seg:33) */
 FROM "layer_2"
 ORDER BY
-  "k";
+  "customer_id";

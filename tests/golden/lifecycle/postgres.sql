@@ -1,18 +1,18 @@
 WITH "universe" AS (
   SELECT
-    "customer_id" AS "k",
-    "consent_marketing" AS "p1"
+    "customer_id" AS "customer_id",
+    "consent_marketing" AS "consent_marketing"
   FROM "customers"
   WHERE
     NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
-    "customer_id" AS "k",
-    MAX("ordered_at") AS "a1",
-    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "a2",
+    "customer_id" AS "customer_id",
+    MAX("ordered_at") AS "orders_last_ordered_at", /* used by recency_y (lifecycle.yml:10) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_30_days", /* used by recent_buyers_y (lifecycle.yml:12) */
     SUM(
       CASE WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN "amount" END
-    ) AS "a3"
+    ) AS "orders_sum_amount_last_90_days" /* used by high_value_y (lifecycle.yml:16) */
   FROM "orders"
   WHERE
     NOT "customer_id" IS NULL
@@ -21,42 +21,42 @@ WITH "universe" AS (
     "customer_id"
 ), "base" AS (
   SELECT
-    "universe"."k",
-    "universe"."p1",
-    "src_orders"."a1" AS "a1",
-    COALESCE("src_orders"."a2", 0) AS "a2",
-    COALESCE("src_orders"."a3", 0) AS "a3"
+    "universe"."customer_id",
+    "universe"."consent_marketing",
+    "src_orders"."orders_last_ordered_at" AS "orders_last_ordered_at",
+    COALESCE("src_orders"."orders_count_last_30_days", 0) AS "orders_count_last_30_days",
+    COALESCE("src_orders"."orders_sum_amount_last_90_days", 0) AS "orders_sum_amount_last_90_days"
   FROM "universe"
   LEFT JOIN "src_orders"
-    ON "universe"."k" = "src_orders"."k"
+    ON "universe"."customer_id" = "src_orders"."customer_id"
 ), "layer_1" AS (
   SELECT
     *,
     CAST(FLOOR(
       CAST((
-        1751328000000000 - CAST(EXTRACT(EPOCH FROM "a1") * 1000000 AS BIGINT)
+        1751328000000000 - CAST(EXTRACT(EPOCH FROM "orders_last_ordered_at") * 1000000 AS BIGINT)
       ) AS DOUBLE PRECISION) / 86400000000.0
-    ) AS BIGINT) AS "d_recency_y",
-    COALESCE("a2" >= 1, FALSE) AS "d_recent_buyers_y",
-    COALESCE("a3" > 1000, FALSE) AS "d_high_value_y"
+    ) AS BIGINT) AS "recency_y",
+    COALESCE("orders_count_last_30_days" >= 1, FALSE) AS "recent_buyers_y",
+    COALESCE("orders_sum_amount_last_90_days" > 1000, FALSE) AS "high_value_y"
   FROM "base"
 ), "layer_2" AS (
   SELECT
     *,
     CASE
-      WHEN "d_high_value_y" AND "d_recent_buyers_y"
+      WHEN "high_value_y" AND "recent_buyers_y"
       THEN 'vip_y'
-      WHEN COALESCE("d_recency_y" > 60, FALSE)
+      WHEN COALESCE("recency_y" > 60, FALSE)
       THEN 'at_risk_y'
       ELSE 'browsers_y'
-    END AS "d_lifecycle_y"
+    END AS "lifecycle_y"
   FROM "layer_1"
 )
 SELECT
-  "k" AS "customer_id",
-  "d_recent_buyers_y" AS "recent_buyers_y",
-  "d_high_value_y" AS "high_value_y",
-  "d_lifecycle_y" AS "lifecycle_y"
+  "customer_id" AS "customer_id",
+  "recent_buyers_y" AS "recent_buyers_y", /* segment recent_buyers_y (lifecycle.yml:12) */
+  "high_value_y" AS "high_value_y", /* segment high_value_y (lifecycle.yml:13) */
+  "lifecycle_y" AS "lifecycle_y" /* segmentation lifecycle_y (lifecycle.yml:18) */
 FROM "layer_2"
 ORDER BY
-  "k";
+  "customer_id";

@@ -1,0 +1,58 @@
+"""`segql compile --explain`: the physical plan for people.
+
+Per source, the reads of it and the aggregates each computes, with the
+definitions that use each aggregate; per windowed construct its form and
+why; and what is shared (an aggregate serving several definitions is
+computed once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from segql.errors import Span
+from segql.plan.physical import FORMS, PhysicalPlan, Read
+
+
+def location(span: Span, root: Path) -> str:
+    """file:line, the file relative to the project root: the same text wherever
+    the project is checked out and however its paths were given."""
+    path = Path(span.file)
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(root.resolve())
+    return f"{path.as_posix()}:{span.line}"
+
+
+def explain(pp: PhysicalPlan, dialect: str) -> str:
+    plan = pp.plan
+    root = plan.model.project.root
+    lines = [f"plan for {dialect}: {', '.join(plan.outputs) or '(nothing)'}", ""]
+    for source, src in plan.model.project.sources.items():
+        reads = [r for r in pp.reads if r.source == source]
+        if not reads:
+            continue
+        lines.append(f"source {source} (table {src.table.name})")
+        for read in reads:
+            lines.extend(_read(read, root))
+        lines.append("")
+    shared = [s for s in plan.aggregates.values() if len(s.users) > 1]
+    if shared:
+        lines.append("shared (computed once, used by several definitions):")
+        lines.extend(f"  {s.column}: {len(s.users)} definitions" for s in shared)
+    else:
+        lines.append("shared: no aggregate is used by more than one definition")
+    if plan.ranks:
+        lines.append("ranks (one per ranked value, shared by percentile and score):")
+        lines.extend(f"  {r.column}" for r in plan.ranks.values())
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _read(read: Read, root: Path) -> list[str]:
+    out = [f"  {read.name}: {read.form} ({read.why})", f"    {FORMS[read.form]}"]
+    if not read.slots:
+        out.append("    (no aggregates)")
+    for slot in read.slots:
+        users = ", ".join(f"{name} ({location(span, root)})" for name, span in slot.users)
+        out.append(f"    {slot.column}: used by {users or '(the universe)'}")
+    return out
