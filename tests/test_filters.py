@@ -1,4 +1,4 @@
-"""sqlexpr.as_filter: COALESCE(x, FALSE) dropped where only TRUE matters.
+"""sql.expressions.as_filter: COALESCE(x, FALSE) dropped where only TRUE matters.
 
 A condition that only keeps rows (WHERE, CASE WHEN) rejects NULL as it rejects
 FALSE, so the COALESCE that makes segql's conditions two-valued is not needed at

@@ -39,7 +39,7 @@ class AggSlot:
     # only "at least N rows within D" for the N where a comparison's answer can
     # change: `thresholds`. Its column is then the largest such N reached (not
     # the count), which every one of those comparisons answers alike, and is
-    # far cheaper to compute (passes.py). `value_used`: some use needs the count.
+    # far cheaper to compute (plan/physical.py: at_least). `value_used`: some use needs the count.
     value_used: bool = False
     thresholds: set[int] = field(default_factory=set)
 

@@ -251,7 +251,7 @@ class Sequence(Node):
 
 
 # ---------------------------------------------------------------- bound references
-# The resolver replaces names by these (segql/resolve.py); they live here so
+# The resolver replaces names by these (segql/semantic/resolve.py); they live here so
 # that `Expr` covers parsed and resolved trees alike.
 
 

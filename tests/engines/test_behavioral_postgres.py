@@ -32,7 +32,7 @@ CASES = [
     (spend(10, 20, None), "score(2.5, 3) = 3 and percentile(1) = 100%"),
 ]
 CASES = [(data, condition, AS_OF) for data, condition in CASES] + [
-    # count_distinct, first/last: own CTEs (generate.py distinct_cte, value_cte);
+    # count_distinct, first/last: own CTEs (sql/scans.py distinct_cte, value_cte);
     # first/last of a boolean: a window on PostgreSQL (no MIN/MAX of booleans)
     (
         SHOP,
