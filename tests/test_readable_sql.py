@@ -143,4 +143,4 @@ def test_the_physical_plan_is_data_and_depends_on_the_engine(tmp_path):
     text = api.explain_model(model, "postgres")
     assert "src_orders: grouped_scan" in text
     assert "sorted_window (two steps, but this engine sorts cheaper" in text
-    assert "orders_count_last_30_days: used by buyers (spend.seg:3), active (habits.seg:2)" in text
+    assert "orders_count_last_30_days: used by active (habits.seg:2), buyers (spend.seg:3)" in text
