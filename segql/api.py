@@ -9,7 +9,7 @@ import gc
 from collections.abc import Iterator
 from pathlib import Path
 
-from segql.errors import SegqlError
+from segql.errors import Diagnostics, SegqlError, SegqlErrors
 from segql.plan.logical import plan
 from segql.project import Project, find_project_file, load_project
 from segql.semantic.model import Model
@@ -47,18 +47,20 @@ def load(paths: list[str], project: str | None = None, con=None) -> Model:
 
 @_no_gc_pauses()
 def load_with(proj: Project, paths: list[str], con=None) -> Model:
-    from segql.errors import Diagnostics, SegqlErrors
-
     diags = Diagnostics()
     catalog = introspect(proj, con, diags)
+    loaded = load_modules(paths, proj.root)
+    if diags.errors:  # a missing table: every use of it would be reported again
+        raise SegqlErrors([*diags.errors, *loaded.errors], {proj.file: proj.text})
+    # resolved even when some definitions did not parse: a syntax error in one
+    # file hides no name or type error of the others
     try:
-        modules, selected = load_modules(paths, proj.root)
+        model = resolve(loaded.modules, proj, catalog, loaded.selected if paths else None)
     except SegqlErrors as e:
-        diags.extend(e.errors)
-        diags.check()
-        raise
-    diags.check()
-    return resolve(modules, proj, catalog, selected if paths else None)
+        raise SegqlErrors([*loaded.errors, *e.errors]) from None
+    if loaded.errors:
+        raise SegqlErrors(loaded.errors)
+    return model
 
 
 def parse_as_of(text: str, timezone: str) -> dt.datetime:
@@ -115,6 +117,9 @@ def compile_model(
     outputs, mode = select(model, segment, segmentation)
     try:
         return generate(plan(model, outputs, mode), d, clock)
+    except SegqlError as e:
+        e.located(model.sources)  # shown from the texts the loader read
+        raise
     except RecursionError:  # a clean error, never a traceback
         raise SegqlError(
             "expression nested too deeply to compile", None, ("split it into traits",)

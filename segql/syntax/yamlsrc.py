@@ -14,7 +14,7 @@ def compose(text: str, file: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as e:
         raise _yaml_error(e, text, file) from None
     except yaml.YAMLError as e:
-        raise SegqlError(f"invalid YAML: {e}", Span(file, 1, 1, 1, 2)) from None
+        raise SegqlError(f"invalid YAML: {e}", Span(file, 1, 1, 1, 2), text=text) from None
 
 
 # PyYAML's token names, in words
@@ -54,7 +54,7 @@ def _yaml_error(e: yaml.MarkedYAMLError, text: str, file: str) -> SegqlError:
         what = _YAML_CONTEXTS.get(e.context, e.context.replace("while ", ""))
         hints.append(f"{what} started at {at}")
     span = Span(file, line, col, line, col + 1)
-    return SegqlError(f"invalid YAML: {problem}", span, tuple(hints))
+    return SegqlError(f"invalid YAML: {problem}", span, tuple(hints), text=text)
 
 
 _YAML_CONTEXTS = {
