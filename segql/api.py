@@ -88,12 +88,17 @@ def select(
         if name is None:
             continue
         d = model.definitions.get(name)
+        what = "segment" if kind is ast.Segment else "segmentation"
+        if isinstance(d, ast.Segment | ast.Segmentation) and not isinstance(d, kind):
+            other = "segmentation" if kind is ast.Segment else "segment"
+            raise SegqlError(f"'{name}' is a {other}: use --{other} {name}")
+        if isinstance(d, ast.Trait):
+            raise SegqlError(f"'{name}' is a trait: --{what} takes a {what}")
         if not isinstance(d, kind):
             from segql.errors import did_you_mean
 
             pool = [n for n, x in model.definitions.items() if isinstance(x, kind)]
             hint = did_you_mean(name, pool)
-            what = "segment" if kind is ast.Segment else "segmentation"
             raise SegqlError(f"unknown {what} '{name}'" + (f" ({hint})" if hint else ""))
         return (name,), "segment" if kind is ast.Segment else "segmentation"
     if not model.selected:
