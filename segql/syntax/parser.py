@@ -452,6 +452,18 @@ def _context_hints(text: str, tok: Token, last_end: int) -> list[str]:
     if tok.type == "EQUAL" and unit and unit.group(1) in UNIT_NAMES:
         word = unit.group(1)
         return [f"'{word}' after a number is read as a unit: write the label as `{word}`"]
+    if tok.type == "INT" and re.search(r"(?<![\w`])within\s*\Z", before):
+        return [
+            "'within' ends a sequence: did(a then b within 30 days); "
+            "a window over the recent past is 'last 30 days'"
+        ]
+    last = re.search(r"(?<![\w`])last\s+(\d+)\s+([a-z]+)\Z", before)
+    if str(tok) == "ago" and last:
+        n, unit = last.groups()
+        return [
+            f"'last {n} {unit}' already counts back from now: drop 'ago'; "
+            f"a window further back is e.g. '{n} to {int(n) * 2} {unit} ago'"
+        ]
     return []
 
 
