@@ -235,6 +235,9 @@ class _Resolver:
                 return SourceCol(source, name, _lang(self.source_cols[source].get(name, ANY)), span)
             if name in self.broken and name not in self.defs and name not in self.labels:
                 return _invalid(span)  # its definition did not parse: reported there
+            if name in self.profile_cols:
+                self.profile_column_in_source(name, span, source)
+                return _invalid(span)
             if name not in self.defs and name not in self.labels:
                 hint = did_you_mean(name, self.source_cols[source])
                 self.diags.error(
@@ -288,6 +291,18 @@ class _Resolver:
         pool = [*self.defs, *self.labels, *self.profile_cols]
         self.diags.error(_with_hint(f"unknown name '{name}'", did_you_mean(name, pool)), span)
         return _invalid(span)
+
+    def profile_column_in_source(self, name: str, span: Span, source: str) -> None:
+        cols = list(self.source_cols[source])  # in the table's order
+        listed = ": " + ", ".join(cols[:6]) + (", …" if len(cols) > 6 else "") if cols else ""
+        self.diags.error(
+            f"'{name}' is a profile column, not a column of source '{source}'",
+            span,
+            "an aggregate's row condition ('where') and value see only the columns of "
+            f"'{source}'{listed}",
+            "a condition on a profile column goes outside the aggregate, "
+            f"e.g. count({source} where …) >= 1 and {name} = …",
+        )
 
     def column(self, src: str, col: str, span: Span, source: str | None) -> ast.Expr:
         if src not in self.project.sources:
