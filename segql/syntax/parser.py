@@ -457,12 +457,12 @@ def _context_hints(text: str, tok: Token, last_end: int) -> list[str]:
             "'within' ends a sequence: did(a then b within 30 days); "
             "a window over the recent past is 'last 30 days'"
         ]
-    last = re.search(r"(?<![\w`])last\s+(\d+)\s+([a-z]+)\Z", before)
-    if str(tok) == "ago" and last:
-        n, unit = last.groups()
+    window = re.search(r"(?<![\w`])last\s+(\d+)\s+([a-z]+)\Z", before)
+    if str(tok) == "ago" and window:
+        n, units = window.groups()
         return [
-            f"'last {n} {unit}' already counts back from now: drop 'ago'; "
-            f"a window further back is e.g. '{n} to {int(n) * 2} {unit} ago'"
+            f"'last {n} {units}' already counts back from now: drop 'ago'; "
+            f"a window further back is e.g. '{n} to {int(n) * 2} {units} ago'"
         ]
     return []
 

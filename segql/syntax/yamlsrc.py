@@ -54,8 +54,8 @@ def _yaml_error(e: yaml.MarkedYAMLError, text: str, file: str) -> SegqlError:
     span = Span(file, line, col, line, col + 1)
     indented = _indented_key(e, lines, line, col)
     if indented is not None:  # not a value holding ': ' but a key indented too far
-        key, at = indented
-        span = Span(file, line, at, line, at + len(key))
+        key, key_col = indented
+        span = Span(file, line, key_col, line, key_col + len(key))
         problem = f"'{key}' is indented more than the line above"
         hints = [
             f"keys of one mapping line up: indent '{key}' like the key above it "
