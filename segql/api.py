@@ -9,7 +9,7 @@ import gc
 from collections.abc import Iterator
 from pathlib import Path
 
-from segql.errors import SegqlError
+from segql.errors import Diagnostics, SegqlError, SegqlErrors
 from segql.plan.explain import explain
 from segql.plan.logical import plan
 from segql.plan.physical import physical
@@ -49,18 +49,20 @@ def load(paths: list[str], project: str | None = None, con=None) -> Model:
 
 @_no_gc_pauses()
 def load_with(proj: Project, paths: list[str], con=None) -> Model:
-    from segql.errors import Diagnostics, SegqlErrors
-
     diags = Diagnostics()
     catalog = introspect(proj, con, diags)
+    loaded = load_modules(paths, proj.root)
+    if diags.errors:  # a missing table: every use of it would be reported again
+        raise SegqlErrors([*diags.errors, *loaded.errors], {proj.file: proj.text})
+    # resolved even when some definitions did not parse: a syntax error in one
+    # file hides no name or type error of the others
     try:
-        modules, selected = load_modules(paths, proj.root)
+        model = resolve(loaded.modules, proj, catalog, loaded.selected if paths else None)
     except SegqlErrors as e:
-        diags.extend(e.errors)
-        diags.check()
-        raise
-    diags.check()
-    return resolve(modules, proj, catalog, selected if paths else None)
+        raise SegqlErrors([*loaded.errors, *e.errors]) from None
+    if loaded.errors:
+        raise SegqlErrors(loaded.errors)
+    return model
 
 
 def parse_as_of(text: str, timezone: str) -> dt.datetime:
@@ -88,12 +90,17 @@ def select(
         if name is None:
             continue
         d = model.definitions.get(name)
+        what = "segment" if kind is ast.Segment else "segmentation"
+        if isinstance(d, ast.Segment | ast.Segmentation) and not isinstance(d, kind):
+            other = "segmentation" if kind is ast.Segment else "segment"
+            raise SegqlError(f"'{name}' is a {other}: use --{other} {name}")
+        if isinstance(d, ast.Trait):
+            raise SegqlError(f"'{name}' is a trait: --{what} takes a {what}")
         if not isinstance(d, kind):
             from segql.errors import did_you_mean
 
             pool = [n for n, x in model.definitions.items() if isinstance(x, kind)]
             hint = did_you_mean(name, pool)
-            what = "segment" if kind is ast.Segment else "segmentation"
             raise SegqlError(f"unknown {what} '{name}'" + (f" ({hint})" if hint else ""))
         return (name,), "segment" if kind is ast.Segment else "segmentation"
     if not model.selected:
@@ -117,6 +124,9 @@ def compile_model(
     outputs, mode = select(model, segment, segmentation)
     try:
         return generate(plan(model, outputs, mode), d, clock)
+    except SegqlError as e:
+        e.located(model.sources)  # shown from the texts the loader read
+        raise
     except RecursionError:  # a clean error, never a traceback
         raise SegqlError(
             "expression nested too deeply to compile", None, ("split it into traits",)

@@ -39,6 +39,28 @@ app = typer.Typer(
 )
 
 
+class _Argument(typer.core.TyperArgument):
+    """An argument shown the usual way, `PATH...`: Typer's own shows `{PATH}...` in
+    the usage line and `PATH <list[str]>` in the list of arguments."""
+
+    def _usage_display_name(self) -> str:
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+    def _rich_display_name(self) -> str:
+        return self._usage_display_name()
+
+    def display_type_rich(self, ctx) -> str:
+        return ""  # the help text says what it takes
+
+
+class _Command(typer.core.TyperCommand):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:  # Typer makes them, and takes no class for them
+            if type(param) is typer.core.TyperArgument:
+                param.__class__ = _Argument
+
+
 @dataclass
 class Globals:
     project: str | None = None
@@ -150,7 +172,7 @@ def _check_as_of(as_of: str | None) -> None:
         api.parse_as_of(as_of, "UTC")
 
 
-@app.command()
+@app.command(cls=_Command)
 def validate(
     ctx: typer.Context, paths: PathsArg, project: ProjectOpt = None, debug: DebugOpt = False
 ) -> None:
@@ -172,7 +194,7 @@ def validate(
     _handled(g, run)
 
 
-@app.command()
+@app.command(cls=_Command)
 def compile(
     ctx: typer.Context,
     paths: PathsArg,
@@ -254,7 +276,7 @@ class Format(StrEnum):
     csv = "csv"
 
 
-@app.command()
+@app.command(cls=_Command)
 def preview(
     ctx: typer.Context,
     paths: PathsArg,

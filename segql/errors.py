@@ -11,11 +11,9 @@ Errors are collected (`Diagnostics`) so that a run reports all of them at once.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -43,21 +41,29 @@ class SegqlError(Exception):
     code: str = "error"
     # usage errors (unknown flag or dialect) exit with 2, everything else with 1
     usage: bool = False
+    # the text of span.file as it was read: the error is shown from it, never from
+    # the file read again (it may have changed since, or be gone)
+    text: str | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.render()
 
-    def render(self, sources: dict[str, str] | None = None) -> str:
+    def located(self, sources: Mapping[str, str] | None) -> SegqlError:
+        """This error, given the text of its file from sources (file -> text)
+        unless it has one already."""
+        if self.text is None and self.span is not None and sources:
+            self.text = sources.get(self.span.file)
+        return self
+
+    def render(self, sources: Mapping[str, str] | None = None) -> str:
         if self.span is None:
             head = f"error: {self.message}"
         else:
             head = f"{self.span.file}:{self.span.line}:{self.span.col}: error: {self.message}"
         lines = [head]
-        text = None
-        if self.span is not None:
-            text = (sources or {}).get(self.span.file)
-            if text is None:
-                text = _read(self.span.file)
+        text = self.text
+        if self.span is not None and sources:
+            text = sources.get(self.span.file, text)
         if text is not None and self.span is not None:
             src_lines = text.splitlines()
             if 1 <= self.span.line <= len(src_lines):
@@ -80,33 +86,14 @@ class SegqlError(Exception):
 _MAX_SHOWN = 160  # characters of a source line shown under an error
 
 
-def _read(path: str) -> str | None:
-    # many errors of one file read it once: cached by identity and modification
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return _read_cached(os.path.abspath(path), st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=8)
-def _read_cached(path: str, mtime_ns: int, size: int) -> str | None:
-    # bad bytes shown as U+FFFD: one character each, so columns stay right
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read().removeprefix("\ufeff")
-    except OSError:
-        return None
-
-
-def narrow(span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
+def narrow(text: str | None, span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
     """The part of a one-line span where `word` (or `word` in backticks) is written,
     searching from `skip` characters in; the span itself when it is not found.
+    `text` is the text of span.file as it was read (None: not known).
 
     Lets a check underline exactly a name inside a larger node: the column of
     `orders.amont`, the name of `segment x = ...`."""
-    text = _read(span.file) if span.line > 0 else None
-    if text is None or span.end_line != span.line:
+    if text is None or span.line <= 0 or span.end_line != span.line:
         return span
     lines = text.splitlines()
     if not 1 <= span.line <= len(lines):
@@ -128,10 +115,11 @@ def narrow(span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
 
 
 class SegqlErrors(Exception):
-    """Several errors of one run, raised together."""
+    """Several errors of one run, raised together, in file order. `sources`
+    (file -> text) gives each error the text of its file unless it has one."""
 
-    def __init__(self, errors: list[SegqlError]):
-        self.errors = sorted(errors, key=_order)
+    def __init__(self, errors: list[SegqlError], sources: Mapping[str, str] | None = None):
+        self.errors = sorted((e.located(sources) for e in errors), key=_order)
         super().__init__("\n".join(e.render() for e in self.errors))
 
     @property
@@ -160,9 +148,9 @@ class Diagnostics:
             if e not in self.errors:
                 self.errors.append(e)
 
-    def check(self) -> None:
+    def check(self, sources: Mapping[str, str] | None = None) -> None:
         if self.errors:
-            raise SegqlErrors(list(self.errors))
+            raise SegqlErrors(list(self.errors), sources)
 
 
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:

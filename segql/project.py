@@ -57,6 +57,8 @@ class Project:
     timezone: str
     dialect: str
     database: str | None  # absolute path of a DuckDB file, if any
+    # the file's text as read, to show errors located in it (universe, tables)
+    text: str = field(default="", compare=False, repr=False)
 
 
 def find_project_file(explicit: str | None, paths: list[str]) -> Path:
@@ -98,7 +100,9 @@ def load_project(path: Path) -> Project:
     root_node = compose(text, file)
     diags = Diagnostics()
     if not isinstance(root_node, yaml.MappingNode):
-        raise SegqlError("the project file must be a mapping of settings", Span(file, 1, 1, 1, 2))
+        raise SegqlError(
+            "the project file must be a mapping of settings", Span(file, 1, 1, 1, 2), text=text
+        )
     items = {}
     for k, v in mapping_items(root_node):
         key = scalar(k) or ""
@@ -190,9 +194,19 @@ def load_project(path: Path) -> Project:
                 diags.extend(getattr(e, "errors", []))
         else:
             diags.error("'universe' must be a condition", span_of(node, file))
-    diags.check()
+    diags.check({file: text})
     return Project(
-        file, path.parent, entity, key, profiles, sources, universe, timezone, dialect, database
+        file,
+        path.parent,
+        entity,
+        key,
+        profiles,
+        sources,
+        universe,
+        timezone,
+        dialect,
+        database,
+        text,
     )
 
 

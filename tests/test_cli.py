@@ -207,6 +207,14 @@ def test_unknown_segment_is_a_user_error(run):
     assert "unknown segment 'bigg' (did you mean 'big'?)" in r.stderr
 
 
+def test_segment_flag_naming_a_segmentation_says_which_flag(run):
+    r = run("compile", "defs.seg", "--segment", "lifecycle")
+    assert r.exit_code == 1
+    assert "error: 'lifecycle' is a segmentation: use --segmentation lifecycle" in r.stderr
+    r = run("compile", "defs.seg", "--segmentation", "big")
+    assert "error: 'big' is a segment: use --segment big" in r.stderr
+
+
 def test_internal_error_exits_3_and_debug_reraises(run, monkeypatch):
     def boom(*a, **k):
         raise ZeroDivisionError("oops")
@@ -220,6 +228,15 @@ def test_internal_error_exits_3_and_debug_reraises(run, monkeypatch):
     assert isinstance(r.exception, ZeroDivisionError)
     r = run("compile", "defs.seg", "--debug")
     assert isinstance(r.exception, ZeroDivisionError)
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "preview"])
+def test_help_shows_paths_as_path_dots(run, command):
+    r = run(command, "--help")
+    assert r.exit_code == 0
+    assert f"Usage: segql {command} [OPTIONS] PATH...\n" in r.stdout
+    assert re.search(r"^  PATH\.\.\.  \.seg/\.yml files or folders of them", r.stdout, re.M)
+    assert "{PATH}" not in r.stdout and "<list[str]>" not in r.stdout
 
 
 def test_version(run):
@@ -412,6 +429,22 @@ def test_preview_table(run):
     assert re.search(r"quiet \(else\)\s*│\s*2 │\s*40\.0%", out)
     assert "overlap: 1 customer matched more than one rule, settled by priority" in out
     assert "overlap: 3 customers matched more than one rule, settled by the largest weight" in out
+
+
+@pytest.mark.parametrize(
+    ("entity", "n", "shown"),
+    [
+        ("customer", 2, "2 customers"),
+        ("customer", 1, "1 customer"),
+        ("entity", 1_000, "1,000 entities"),  # the name when segql.yml gives none
+        ("day", 3, "3 days"),
+        ("business", 2, "2 businesses"),
+    ],
+)
+def test_counts_of_entities_in_plain_english(entity, n, shown):
+    from segql.ops.render import _count
+
+    assert _count(n, entity) == shown
 
 
 def test_preview_is_read_only(run, project):

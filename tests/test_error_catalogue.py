@@ -5,7 +5,7 @@ message is a visible diff.
 Each case is a file tests/errors/<kind>.seg or .yml, validated on its own in a
 temporary project made of tests/errors/segql.yml (or <kind>.project when it
 exists) and a DuckDB file built from tests/errors/schema.sql. A first line
-`# run: compile [--dialect D]` compiles instead of validating.
+`# run: compile [--dialect D] [--segment N | --segmentation N]` compiles instead of validating.
 
 Regenerate every golden file after a deliberate change of messages with
 
@@ -35,13 +35,22 @@ HERE = Path(__file__).parent / "errors"
 REGEN = os.environ.get("SEGQL_REGEN_ERRORS", "") == "1"
 CASES = sorted(p for p in HERE.iterdir() if p.suffix in (".seg", ".yml") and p.name != "segql.yml")
 # errors that name no place in a file: usage errors and "nothing to compile"
-UNLOCATED = {"unknown_dialect", "compile_nothing_selected"}
+UNLOCATED = {
+    "unknown_dialect",
+    "compile_nothing_selected",
+    "compile_segment_is_segmentation",
+    "compile_segmentation_is_segment",
+}
 
 
 def _command(case: Path) -> list[str]:
     first = case.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
     m = re.match(r"#\s*run:\s*(.*)", first)
     return shlex.split(m.group(1)) if m else ["validate"]
+
+
+def _option(command: list[str], flag: str) -> str | None:
+    return command[command.index(flag) + 1] if flag in command else None
 
 
 def _project(case: Path, tmp: Path) -> Path:
@@ -63,8 +72,12 @@ def _run(case: Path) -> tuple[list[SegqlError], str]:
     command = _command(case)
     try:
         if command[0] == "compile":
-            dialect = command[command.index("--dialect") + 1] if "--dialect" in command else None
-            api.compile([case.name], dialect=dialect)
+            api.compile(
+                [case.name],
+                dialect=_option(command, "--dialect"),
+                segment=_option(command, "--segment"),
+                segmentation=_option(command, "--segmentation"),
+            )
         else:
             api.validate([case.name])
     except SegqlErrors as e:

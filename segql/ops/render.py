@@ -105,7 +105,16 @@ def _pct(x: float | None) -> str:
 
 
 def _count(n: int, entity: str) -> str:
-    return f"{n:,} {entity}{'' if n == 1 else 's'}"
+    return f"{n:,} {entity if n == 1 else _plural(entity)}"
+
+
+def _plural(word: str) -> str:
+    """The plural of an entity name: customers, entities (the default name), boxes."""
+    if word.endswith("y") and word[-2:-1] not in ("", *"aeiou"):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    return word + "s"
 
 
 def print_table(r: PreviewResult, console: Console) -> None:

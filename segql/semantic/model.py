@@ -38,6 +38,8 @@ class Model:
     selected: tuple[str, ...]  # names of the selected segments/segmentations, in file order
     universe: ast.Expr | None = None
     types: dict[str, str] = field(default_factory=dict)  # definition -> type
+    # file -> text as read, to show errors of later stages without reading files again
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def kind(self, name: str) -> str:
         d = self.definitions[name]

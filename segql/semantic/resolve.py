@@ -53,10 +53,10 @@ def _invalid(span: Span) -> ast.Expr:
     return ProfileRef("", ANY, span)
 
 
-def _def_name_span(d: ast.Node, name: str) -> Span:
+def _def_name_span(d: ast.Node, name: str, text: str | None) -> Span:
     """The name in a definition (after its keyword in .seg; YAML spans are the key)."""
     keyword = {ast.Trait: "trait", ast.Segment: "segment", ast.Segmentation: "segmentation"}
-    return narrow(d.span, name, skip=len(keyword.get(type(d), "")))
+    return narrow(text, d.span, name, skip=len(keyword.get(type(d), "")))
 
 
 def _a(t: str) -> str:
@@ -72,9 +72,13 @@ _COMPARE_HINT = {
 
 
 class _Resolver:
-    def __init__(self, project: Project, catalog: Catalog, diags: Diagnostics):
+    def __init__(
+        self, project: Project, catalog: Catalog, diags: Diagnostics, sources: dict[str, str]
+    ):
         self.project = project
         self.diags = diags
+        self.sources = sources  # file -> text as read, to find a name in a span
+        self.broken: set[str] = set()  # names of definitions that did not parse
         self.defs: dict[str, ast.Definition] = {}
         self.labels: dict[str, tuple[str, Span]] = {}  # label -> segmentation
         # unknown name -> the definition or label it is a near miss of (near_miss)
@@ -126,6 +130,9 @@ class _Resolver:
                 _with_hint(f"{what} '{column}' not found in source '{source}'", hint), span
             )
 
+    def narrow(self, span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
+        return narrow(self.sources.get(span.file), span, word, skip, last)
+
     # ------------------------------------------------------------ namespace
 
     def declare(self, modules: list[ast.Module]) -> None:
@@ -155,8 +162,10 @@ class _Resolver:
                 seen[name] = where
 
         for module in modules:
+            self.broken.update(module.broken)
             for d in module.definitions:
-                claim(d.name, partial(_def_name_span, d, d.name), type(d).__name__.lower())
+                where = partial(_def_name_span, d, d.name, module.text)
+                claim(d.name, where, type(d).__name__.lower())
                 if d.name not in self.defs:
                     self.defs[d.name] = d
                 if isinstance(d, ast.Segmentation):
@@ -165,7 +174,7 @@ class _Resolver:
                         labels.append(d.catch_all)
                     for r in labels:
                         skip = len("else") if r is d.catch_all else 0
-                        claim(r.label, partial(narrow, r.span, r.label, skip=skip), "label")
+                        claim(r.label, partial(self.narrow, r.span, r.label, skip=skip), "label")
                         self.labels.setdefault(r.label, (d.name, r.span))
 
     # ------------------------------------------------------------ expressions
@@ -224,6 +233,11 @@ class _Resolver:
                 and name not in self.labels
             ):
                 return SourceCol(source, name, _lang(self.source_cols[source].get(name, ANY)), span)
+            if name in self.broken and name not in self.defs and name not in self.labels:
+                return _invalid(span)  # its definition did not parse: reported there
+            if name in self.profile_cols:
+                self.profile_column_in_source(name, span, source)
+                return _invalid(span)
             if name not in self.defs and name not in self.labels:
                 hint = did_you_mean(name, self.source_cols[source])
                 self.diags.error(
@@ -252,6 +266,8 @@ class _Resolver:
             return LabelRef(seg, name, span)
         if name in self.profile_cols:
             return ProfileRef(name, _lang(self.profile_cols[name]), span)
+        if name in self.broken:
+            return _invalid(span)  # its definition did not parse: reported there
         if self.project.profiles is not None and not self.profiles_complete:
             # no database to check against: an unknown name is taken as a profile
             # column, unless it is one letter or two away from a definition
@@ -276,10 +292,22 @@ class _Resolver:
         self.diags.error(_with_hint(f"unknown name '{name}'", did_you_mean(name, pool)), span)
         return _invalid(span)
 
+    def profile_column_in_source(self, name: str, span: Span, source: str) -> None:
+        cols = list(self.source_cols[source])  # in the table's order
+        listed = ": " + ", ".join(cols[:6]) + (", …" if len(cols) > 6 else "") if cols else ""
+        self.diags.error(
+            f"'{name}' is a profile column, not a column of source '{source}'",
+            span,
+            "an aggregate's row condition ('where') and value see only the columns of "
+            f"'{source}'{listed}",
+            "a condition on a profile column goes outside the aggregate, "
+            f"e.g. count({source} where …) >= 1 and {name} = …",
+        )
+
     def column(self, src: str, col: str, span: Span, source: str | None) -> ast.Expr:
         if src not in self.project.sources:
             hint = did_you_mean(src, self.project.sources)
-            self.diags.error(_with_hint(f"unknown source '{src}'", hint), narrow(span, src))
+            self.diags.error(_with_hint(f"unknown source '{src}'", hint), self.narrow(span, src))
             return _invalid(span)
         if source is None:
             self.diags.error(
@@ -298,7 +326,7 @@ class _Resolver:
             hint = did_you_mean(col, cols)
             self.diags.error(
                 _with_hint(f"unknown column '{col}' in source '{src}'", hint),
-                narrow(span, col, last=True),
+                self.narrow(span, col, last=True),
             )
         return SourceCol(src, col, _lang(cols.get(col, ANY)), span)
 
@@ -311,7 +339,8 @@ class _Resolver:
             if src not in self.project.sources:
                 hint = did_you_mean(src, self.project.sources)
                 self.diags.error(
-                    _with_hint(f"unknown source '{src}'", hint), narrow(found[0].span, src)
+                    _with_hint(f"unknown source '{src}'", hint),
+                    self.narrow(found[0].span, src),
                 )
             return src
         if isinstance(v, ast.Name):
@@ -539,7 +568,7 @@ class _Resolver:
                 except RecursionError:
                     self.diags.error(
                         f"'{name}' is nested too deeply to compile",
-                        _def_name_span(d, name),
+                        _def_name_span(d, name, self.sources.get(d.span.file)),
                         "split the expression into traits, or shorten the chain of "
                         "definitions that use one another",
                     )
@@ -645,7 +674,9 @@ def resolve(
 ) -> Model:
     """Bind names and check the definitions of all modules; raises SegqlErrors."""
     diags = Diagnostics()
-    r = _Resolver(project, catalog, diags)
+    # the texts as read: errors are shown from them, never from the files read again
+    sources = {project.file: project.text, **{m.file: m.text for m in modules}}
+    r = _Resolver(project, catalog, diags, sources)
     r.declare(modules)
     bound = r.bind_all()
     universe = None
@@ -659,7 +690,7 @@ def resolve(
             r.expect_condition(universe)
             r.defs, r.labels = saved_defs, saved_labels
     order = r.order(bound)
-    diags.check()
+    diags.check(sources)
     selected = tuple(
         d.name
         for m in modules
@@ -676,6 +707,7 @@ def resolve(
         selected=selected,
         universe=universe,
         types={n: _def_type(bound[n]) for n in order},
+        sources=sources,
     )
 
 

@@ -381,6 +381,20 @@ class Module(Node):
     file: str
     definitions: tuple[Definition, ...]
     span: Span = _span()
+    # the file's text as read: its errors are shown from it, never from the file
+    # read again (it may have changed since)
+    text: str = field(default="", compare=False, repr=False)
+    # names of definitions (and labels) of the file that did not parse: they are
+    # not in `definitions`, and resolve is silent about uses of them
+    broken: tuple[str, ...] = ()
+
+
+def defined_names(d: Definition) -> tuple[str, ...]:
+    """The names a definition adds to the namespace: its own, and a segmentation's labels."""
+    if isinstance(d, Segmentation):
+        catch_all = (d.catch_all.label,) if d.catch_all is not None else ()
+        return (d.name, *(r.label for r in d.rules), *catch_all)
+    return (d.name,)
 
 
 def children(node: Node) -> list[Node]:

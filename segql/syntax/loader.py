@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from segql.errors import Diagnostics, SegqlError, SegqlErrors, Span
 from segql.project import PROJECT_FILE
 from segql.syntax import ast
-from segql.syntax.parser import parse_module
+from segql.syntax.parser import parse_module_recovering
 from segql.syntax.text import read_source
-from segql.syntax.yaml_front import parse_yaml_module
+from segql.syntax.yaml_front import parse_yaml_module_recovering
 
 SEG_SUFFIXES = (".seg",)
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -27,14 +28,34 @@ SKIPPED_DIRS = (".venv", "node_modules")
 
 
 def parse_file(path: Path) -> ast.Module:
-    """Parse one definitions file; raises SegqlError or SegqlErrors."""
+    """Parse one definitions file; raises SegqlError (one error) or SegqlErrors."""
+    module, errors = read_file(path)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors or module is None:
+        raise SegqlErrors(errors)
+    return module
+
+
+def read_file(path: Path) -> tuple[ast.Module | None, list[SegqlError]]:
+    """Parse one definitions file as far as it goes: its module (the definitions
+    that parsed, the names of those that did not) and its errors. The module is
+    None when the file is no definitions file."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise SegqlError(_not_definitions(str(path)))
-    text = read_source(path)
-    if suffix in SEG_SUFFIXES:
-        return parse_module(text, str(path))
-    return parse_yaml_module(text, str(path))
+        return None, [SegqlError(_not_definitions(str(path)))]
+    parse = parse_module_recovering if suffix in SEG_SUFFIXES else parse_yaml_module_recovering
+    try:
+        text = read_source(path)
+    except SegqlError as e:
+        if e.text is None:  # unreadable
+            return ast.Module(str(path), ()), [e]
+        # not UTF-8: its definitions are not used, but they are defined, so
+        # that their uses elsewhere are not reported as unknown names
+        module, _ = parse(e.text, str(path))
+        names = (*(n for d in module.definitions for n in ast.defined_names(d)), *module.broken)
+        return ast.Module(str(path), (), module.span, e.text, names), [e]
+    return parse(text, str(path))
 
 
 def definition_files(paths: list[str], root: Path) -> list[Path]:
@@ -49,11 +70,18 @@ def definition_files(paths: list[str], root: Path) -> list[Path]:
     return files
 
 
-def load_modules(paths: list[str], root: Path) -> tuple[list[ast.Module], set[str]]:
+class Loaded(NamedTuple):
+    modules: list[ast.Module]  # sorted by file name
+    selected: set[str]  # file names the PATHs selected
+    errors: list[SegqlError]  # of every file: the modules hold what could be parsed
+
+
+def load_modules(paths: list[str], root: Path) -> Loaded:
     """Parse every definition file under the project root plus those PATHs name.
 
-    Returns the modules (sorted by file name) and the file names the PATHs
-    selected. Errors of every file are raised together as SegqlErrors."""
+    Errors do not stop the loading: every module holds the definitions that
+    parsed, so that resolve still checks them, and the errors of all files are
+    reported together with resolve's."""
     diags = Diagnostics()
     selected = _collect(paths, diags)
     project = [_display(p) for p in _collect([str(root)], diags)]
@@ -69,23 +97,20 @@ def load_modules(paths: list[str], root: Path) -> tuple[list[ast.Module], set[st
     named = {_identity(Path(p)) for p in paths if Path(p).is_file()}
     modules = []
     for path in sorted(by_file.values(), key=str):
-        try:
-            module = parse_file(path)
-        except SegqlErrors as e:
-            diags.extend(e.errors)
-            continue
-        except SegqlError as e:
-            diags.extend([e])
+        module, errors = read_file(path)
+        diags.extend(errors)
+        if module is None:
             continue
         modules.append(module)
-        if not module.definitions and _identity(path) in named:
+        if not errors and not module.definitions and _identity(path) in named:
             diags.error(
                 "empty file: it defines no traits, segments or segmentations",
                 Span(str(path), 1, 1, 1, 2),
                 "write a definition, e.g. 'segment recent = count(orders, last 30 days) >= 1'",
             )
-    diags.check()
-    return modules, {str(p) for p in selected}
+    sources = {m.file: m.text for m in modules}
+    errors = [e.located(sources) for e in diags.errors]
+    return Loaded(modules, {str(p) for p in selected}, errors)
 
 
 def _collect(paths: list[str], diags: Diagnostics) -> list[Path]:

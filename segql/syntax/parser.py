@@ -20,7 +20,7 @@ from pathlib import Path
 import lark
 from lark import Token
 
-from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
+from segql.errors import Diagnostics, SegqlError, SegqlErrors, Span, did_you_mean
 from segql.semantic.registry import AGGREGATES, FUNCTIONS, user_functions
 from segql.syntax import ast
 
@@ -85,10 +85,22 @@ def _parse(text: str, file: str, start: str, diags: Diagnostics, lines: int = 0)
 
 def parse_module(text: str, file: str) -> ast.Module:
     """Parse one `.seg` file; raises SegqlErrors with every syntax error found."""
+    module, errors = parse_module_recovering(text, file)
+    if errors:
+        raise SegqlErrors(errors)
+    return module
+
+
+def parse_module_recovering(text: str, file: str) -> tuple[ast.Module, list[SegqlError]]:
+    """Parse one `.seg` file as far as it goes: a module of the definitions that
+    parsed without error, the names of the others (`Module.broken`), and every
+    error. The good definitions still resolve, so that a syntax error hides no
+    other mistake of the file."""
     diags = Diagnostics()
-    definitions = _parse_recovering(text, file, "start", diags)
-    diags.check()
-    return ast.Module(file, tuple(definitions), Span(file, 1, 1, 1, 1))
+    broken: list[str] = []
+    definitions = _parse_recovering(text, file, "start", diags, broken)
+    module = ast.Module(file, tuple(definitions), Span(file, 1, 1, 1, 1), text, tuple(broken))
+    return module, [e.located({file: text}) for e in diags.errors]
 
 
 def parse_expression(text: str, file: str, line: int = 1, col: int = 1) -> ast.Expr:
@@ -109,7 +121,9 @@ def parse_expression(text: str, file: str, line: int = 1, col: int = 1) -> ast.E
 MAX_SYNTAX_ERRORS = 50
 
 
-def _parse_recovering(text: str, file: str, start: str, diags: Diagnostics) -> list:
+def _parse_recovering(
+    text: str, file: str, start: str, diags: Diagnostics, broken: list[str]
+) -> list:
     # the builder's errors are kept only when the whole parse succeeds: after a
     # syntax error the definitions are parsed again, apart, and report them again
     found = Diagnostics()
@@ -118,13 +132,16 @@ def _parse_recovering(text: str, file: str, start: str, diags: Diagnostics) -> l
     except lark.exceptions.UnexpectedInput as e:
         if len(TOP_LEVEL.findall(text, 1)) == 0:  # one definition: nothing to parse apart
             diags.extend([_syntax_error(e, text, file, start)])
+            broken.extend(_names_written(text))
             return []
-        return _parse_definitions_apart(text, file, start, diags)
+        return _parse_definitions_apart(text, file, start, diags, broken)
     diags.extend(found.errors)
-    return list(definitions)
+    return _sound(definitions, found.errors, broken)
 
 
-def _parse_definitions_apart(text: str, file: str, start: str, diags: Diagnostics) -> list:
+def _parse_definitions_apart(
+    text: str, file: str, start: str, diags: Diagnostics, broken: list[str]
+) -> list:
     """After a syntax error, parse each top-level definition on its own: every
     broken one is reported, in time linear in the size of the file."""
     starts = [m.start() for m in TOP_LEVEL.finditer(text)]
@@ -136,23 +153,57 @@ def _parse_definitions_apart(text: str, file: str, start: str, diags: Diagnostic
         line += text.count("\n", counted, begin)  # lines before this definition
         counted = begin
         chunk = text[begin:end]
+        if errors >= MAX_SYNTAX_ERRORS:  # the rest is not parsed: not reported either
+            broken.extend(_names_written(chunk))
+            continue
         found = Diagnostics()
         try:
             definitions = _parse(chunk, file, start, found, lines=line)
         except lark.exceptions.UnexpectedInput as e:
             err = _syntax_error(e, chunk, file, start, last=end == len(text))
             diags.extend([_shift_error(err, line)])
+            broken.extend(_names_written(chunk))
             errors += 1
             if errors == MAX_SYNTAX_ERRORS and end < len(text):
                 at = line + chunk.count("\n") + 1
                 diags.error(
                     f"too many syntax errors: stopped after {errors}", Span(file, at, 1, at, 2)
                 )
-                break
             continue
         diags.extend(found.errors)
-        out.extend(definitions)
+        out.extend(_sound(definitions, found.errors, broken))
     return out
+
+
+def _sound(definitions: list, errors: list[SegqlError], broken: list[str]) -> list:
+    """The definitions with no error inside. One with an error holds a placeholder
+    (a null for an unknown function) that resolve would report again: its names
+    go to `broken` instead."""
+    out = []
+    for d in definitions:
+        if any(e.span is not None and _inside(e.span, d.span) for e in errors):
+            broken.extend(ast.defined_names(d))
+        else:
+            out.append(d)
+    return out
+
+
+def _inside(inner: Span, outer: Span) -> bool:
+    return (outer.line, outer.col) <= (inner.line, inner.col) <= (outer.end_line, outer.end_col)
+
+
+_NAME = r"(`[^`\n]+`|[A-Za-z_][A-Za-z0-9_]*)"
+_DEFINED_NAME = re.compile(r"^[ \t]*(?:trait|segment|segmentation)[ \t]+" + _NAME, re.M)
+_LABEL = re.compile(r"^[ \t]*(?:else[ \t]+" + _NAME + "|" + _NAME + r"[ \t]*=(?!=))", re.M)
+
+
+def _names_written(chunk: str) -> list[str]:
+    """The names a definition that does not parse was meant to define, read from
+    its text: its name, and a segmentation's labels (`label = …`, `else label`)."""
+    names = [m.group(1) for m in _DEFINED_NAME.finditer(chunk)]
+    if re.search(r"^[ \t]*segmentation\b", chunk, re.M):
+        names += [m.group(1) or m.group(2) for m in _LABEL.finditer(chunk)]
+    return [n[1:-1] if n.startswith("`") else n for n in names]
 
 
 def _shift_error(err: SegqlError, lines: int) -> SegqlError:
@@ -390,6 +441,18 @@ def _context_hints(text: str, tok: Token, last_end: int) -> list[str]:
     if tok.type == "EQUAL" and unit and unit.group(1) in UNIT_NAMES:
         word = unit.group(1)
         return [f"'{word}' after a number is read as a unit: write the label as `{word}`"]
+    if tok.type == "INT" and re.search(r"(?<![\w`])within\s*\Z", before):
+        return [
+            "'within' ends a sequence: did(a then b within 30 days); "
+            "a window over the recent past is 'last 30 days'"
+        ]
+    window = re.search(r"(?<![\w`])last\s+(\d+)\s+([a-z]+)\Z", before)
+    if str(tok) == "ago" and window:
+        n, units = window.groups()
+        return [
+            f"'last {n} {units}' already counts back from now: drop 'ago'; "
+            f"a window further back is e.g. '{n} to {int(n) * 2} {units} ago'"
+        ]
     return []
 
 

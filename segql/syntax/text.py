@@ -30,4 +30,6 @@ def read_source(path: Path) -> str:
             f"file is not valid UTF-8 (byte 0x{body[e.start]:02x})",
             Span(file, line, col, line, col + 1),
             ("save the file as UTF-8",),
+            # shown with each bad byte as U+FFFD: one character each, columns stay right
+            text=body.decode("utf-8", errors="replace"),
         ) from None

@@ -30,14 +30,30 @@ _QUOTED = re.compile(r"`[^`\n]+`")  # the grammar's QUOTED_NAME
 
 def parse_yaml_module(text: str, file: str) -> ast.Module:
     """Parse one YAML definitions file; raises SegqlErrors with every error found."""
+    module, errors = parse_yaml_module_recovering(text, file)
+    if errors:
+        raise SegqlErrors(errors)
+    return module
+
+
+def parse_yaml_module_recovering(text: str, file: str) -> tuple[ast.Module, list[SegqlError]]:
+    """Parse one YAML definitions file as far as it goes: a module of the
+    definitions without error, the names of the others (`Module.broken`), and
+    every error (as the `.seg` front end)."""
     try:
         root = compose(text, file)
-    except SegqlError as e:  # raised as SegqlErrors, like the .seg front end
-        raise SegqlErrors([e]) from None
+    except SegqlError as e:  # not YAML: no definition is read, all are broken
+        broken = tuple(m.group(1).strip("`") for m in _KEY.finditer(text))
+        return ast.Module(file, (), Span(file, 1, 1, 1, 1), text, broken), [e]
     builder = _Builder(text, file)
     definitions = builder.module(root)
-    builder.diags.check()
-    return ast.Module(file, tuple(definitions), Span(file, 1, 1, 1, 1))
+    module = ast.Module(file, tuple(definitions), Span(file, 1, 1, 1, 1), text, builder.broken)
+    return module, [e.located({file: text}) for e in builder.diags.errors]
+
+
+# a key of a YAML file that does not compose: a definition's name or a rule's label
+# among them, told apart no further (a field name like `where` is no definition's)
+_KEY = re.compile(r"^[ \t-]*(`[^`\n]+`|[A-Za-z_][A-Za-z0-9_]*)[ \t]*:", re.M)
 
 
 def _eoc(text: str) -> str:
@@ -54,6 +70,7 @@ class _Builder:
         self.text = text
         self.file = file
         self.diags = Diagnostics()
+        self.broken: tuple[str, ...] = ()  # names of definitions with an error
 
     def error(self, message: str, node: yaml.Node, *hints: str) -> None:
         self.diags.error(message, span_of(node, self.file), *hints)
@@ -101,8 +118,15 @@ class _Builder:
                 continue
             for text, k, v in self.items(body, f"'{section}'"):
                 name = self.name(text, k)
-                if name is not None:
-                    out.append(build[section](name, k, v))
+                if name is None:
+                    continue
+                errors = len(self.diags.errors)
+                d = build[section](name, k, v)
+                # one with an error holds a placeholder resolve would report again
+                if len(self.diags.errors) > errors:
+                    self.broken += ast.defined_names(d)
+                else:
+                    out.append(d)
         return out
 
     def name(self, text: str, node: yaml.Node) -> str | None:

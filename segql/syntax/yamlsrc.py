@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from segql.errors import SegqlError, Span
@@ -14,7 +16,7 @@ def compose(text: str, file: str) -> yaml.Node | None:
     except yaml.MarkedYAMLError as e:
         raise _yaml_error(e, text, file) from None
     except yaml.YAMLError as e:
-        raise SegqlError(f"invalid YAML: {e}", Span(file, 1, 1, 1, 2)) from None
+        raise SegqlError(f"invalid YAML: {e}", Span(file, 1, 1, 1, 2), text=text) from None
 
 
 # PyYAML's token names, in words
@@ -49,12 +51,36 @@ def _yaml_error(e: yaml.MarkedYAMLError, text: str, file: str) -> SegqlError:
         problem = problem.replace(word, plain_words)
     problem = problem.replace("but got", "found").replace("but found", "found")
     hints = [h for key, h in _YAML_HINTS.items() if key in (e.problem or "")]
+    span = Span(file, line, col, line, col + 1)
+    indented = _indented_key(e, lines, line, col)
+    if indented is not None:  # not a value holding ': ' but a key indented too far
+        key, key_col = indented
+        span = Span(file, line, key_col, line, key_col + len(key))
+        problem = f"'{key}' is indented more than the line above"
+        hints = [
+            f"keys of one mapping line up: indent '{key}' like the key above it "
+            "(indented further, YAML reads the line as more of the value above)"
+        ]
     if e.context and e.context_mark is not None and e.problem:
         at = f"{e.context_mark.line + 1}:{e.context_mark.column + 1}"
         what = _YAML_CONTEXTS.get(e.context, e.context.replace("while ", ""))
         hints.append(f"{what} started at {at}")
-    span = Span(file, line, col, line, col + 1)
-    return SegqlError(f"invalid YAML: {problem}", span, tuple(hints))
+    return SegqlError(f"invalid YAML: {problem}", span, tuple(hints), text=text)
+
+
+def _indented_key(
+    e: yaml.MarkedYAMLError, lines: list[str], line: int, col: int
+) -> tuple[str, int] | None:
+    """The key (and its column) of `key: value` when PyYAML's "mapping values are not allowed here"
+    is at its colon and the line is indented more than the one above: a key
+    meant to line up with the one above, read as the rest of that key's value."""
+    if e.problem != "mapping values are not allowed here" or not 1 < line <= len(lines):
+        return None
+    m = re.fullmatch(r"([ \t]*)([^\s:#-][^:#]*?)[ \t]*", lines[line - 1][: col - 1])
+    above = next((x for x in reversed(lines[: line - 1]) if x.strip()), "")
+    if m is None or len(m.group(1)) <= len(above) - len(above.lstrip()):
+        return None
+    return m.group(2), len(m.group(1)) + 1
 
 
 _YAML_CONTEXTS = {
