@@ -64,7 +64,7 @@ def _run(case: Path) -> tuple[list[SegqlError], str]:
     try:
         if command[0] == "compile":
             dialect = command[command.index("--dialect") + 1] if "--dialect" in command else None
-            api.compile([case.name], dialect=dialect)
+            api.compile([case.name], dialect=dialect).sql()
         else:
             api.validate([case.name])
     except SegqlErrors as e:

@@ -1,4 +1,4 @@
-"""Generate: a Plan → one sqlglot query → SQL text for a dialect.
+"""Generate: a Plan → one sqlglot query for a dialect (result.py renders it as text).
 
 Query shape (CTE names are stable):
 
@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass
 
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from segql.errors import SegqlError
 from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
@@ -637,21 +636,3 @@ class Generator:
         for name, q in ctes:
             final = final.with_(ident(name), as_=q, copy=False)
         return final
-
-
-def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
-    """SQL text of the plan for the dialect: deterministic and pretty-printed."""
-    tree = Generator(plan, dialect, clock).query()
-    try:
-        return (
-            tree.sql(
-                dialect=dialect.sqlglot,
-                copy=False,  # the tree is built for this call; copying it was 1/4 of compiling
-                pretty=True,
-                identify=True,
-                unsupported_level=ErrorLevel.RAISE,
-            )
-            + ";\n"
-        )
-    except UnsupportedError as e:
-        raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None

@@ -780,4 +780,4 @@ SELECT
   "d_journey" AS "journey"
 FROM "layer_5"
 ORDER BY
-  "k";
+  "k"

@@ -656,4 +656,4 @@ SELECT
   `d_journey` AS `journey`
 FROM `layer_5`
 ORDER BY
-  `k`;
+  `k`

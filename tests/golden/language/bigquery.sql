@@ -237,4 +237,4 @@ SELECT
   `d_viewing` AS `viewing`
 FROM `layer_2`
 ORDER BY
-  `k`;
+  `k`

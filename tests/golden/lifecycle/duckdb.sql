@@ -57,4 +57,4 @@ SELECT
   "d_lifecycle_y" AS "lifecycle_y"
 FROM "layer_2"
 ORDER BY
-  "k";
+  "k"
