@@ -115,8 +115,8 @@ def compile_model(
     tz = model.project.timezone
     clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d)
     outputs, mode = select(model, segment, segmentation)
-    p = plan(model, outputs, mode)
     try:
+        p = plan(model, outputs, mode)
         tree = Generator(p, d, clock).query()
     except RecursionError:  # a clean error, never a traceback
         raise too_deep() from None
