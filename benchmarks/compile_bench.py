@@ -84,7 +84,7 @@ def compile_once(paths: list[str], project: str, con) -> tuple[str, dict[str, fl
     cpu, start = time.process_time(), time.perf_counter()
     model = api.load(paths, project, con=con)
     loaded = time.perf_counter()
-    sql = api.compile_model(model, "duckdb", AS_OF)
+    sql = api.compile_model(model, "duckdb", AS_OF).sql()
     done = time.perf_counter()
     return sql, {
         "load": loaded - start,

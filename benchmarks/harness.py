@@ -65,7 +65,7 @@ def load_project(con, project_dir: Path = PROJECT_DIR) -> BenchProject:
                 kind = (
                     {"segment": name} if model.kind(name) == "segment" else {"segmentation": name}
                 )
-                api.compile_model(model, "duckdb", AS_OF, **kind)
+                api.compile_model(model, "duckdb", AS_OF, **kind).sql()
             except (SegqlError, SegqlErrors) as e:
                 if "not supported yet" not in str(e):
                     raise
@@ -86,7 +86,7 @@ def _first_line(e: Exception) -> str:
 
 
 def membership_sql(model: Model, dialect: str = "duckdb") -> str:
-    return api.compile_model(model, dialect, AS_OF)
+    return api.compile_model(model, dialect, AS_OF).sql()
 
 
 def per_segment_sqls(model: Model, dialect: str = "duckdb") -> dict[str, str]:
@@ -94,12 +94,12 @@ def per_segment_sqls(model: Model, dialect: str = "duckdb") -> dict[str, str]:
     for name in model.selected:
         kind = model.kind(name)
         arg = {"segment": name} if kind == "segment" else {"segmentation": name}
-        out[name] = api.compile_model(model, dialect, AS_OF, **arg)
+        out[name] = api.compile_model(model, dialect, AS_OF, **arg).sql()
     return out
 
 
 def segmentation_sql(model: Model, name: str, dialect: str = "duckdb") -> str:
-    return api.compile_model(model, dialect, AS_OF, segmentation=name)
+    return api.compile_model(model, dialect, AS_OF, segmentation=name).sql()
 
 
 def floor_sql(model: Model, dialect: str = "duckdb") -> str:
@@ -155,19 +155,15 @@ def floor_sql(model: Model, dialect: str = "duckdb") -> str:
     q = q.order_by(col(project.key))
     for name, cte in ctes:
         q = q.with_(ident(name), as_=cte, copy=False)
-    return q.sql(dialect=d.sqlglot, pretty=True, identify=True) + ";\n"
+    return q.sql(dialect=d.sqlglot, pretty=True, identify=True) + "\n"
 
 
 # ------------------------------------------------------------------ running and timing
 
 
-def body(sql: str) -> str:
-    return sql.strip().rstrip(";")
-
-
 def store(con, sql: str, table: str = OUT) -> None:
     """Run a query to completion, keeping every output column (see module doc)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {body(sql)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
 
 
 def run_all(con, sqls: dict[str, str]) -> None:

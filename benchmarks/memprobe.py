@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         duck_mb = None
     else:
         with open(args.sqlfile, encoding="utf-8") as f:
-            sql = f.read().strip().rstrip(";")
+            sql = f.read()
         con.execute(f"CREATE OR REPLACE TEMP TABLE __probe AS {sql}")
         duck_mb = con.execute(
             "SELECT sum(memory_usage_bytes) / 1048576 FROM duckdb_memory()"

@@ -1,5 +1,6 @@
 """The Python API: what the CLI calls. `compile()` only chains the stages,
-load (parse) → resolve → plan → generate."""
+load (parse) → resolve → plan → generate, and returns the query as a tree with
+its output columns (a CompileResult); `.sql()` gives the text."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from segql.semantic.model import Model
 from segql.semantic.resolve import resolve
 from segql.semantic.schema import introspect
 from segql.sql.dialects import get_dialect
-from segql.sql.query import generate
+from segql.sql.query import Generator
+from segql.sql.result import CompileResult, OutputColumn, output_columns, too_deep
 from segql.sql.windows import FixedClock, LiveClock, local_to_utc
 from segql.syntax import ast
 from segql.syntax.loader import load_modules
@@ -115,22 +117,22 @@ def compile_model(
     as_of: dt.datetime | None = None,
     segment: str | None = None,
     segmentation: str | None = None,
-) -> str:
-    """SQL text for a resolved model. as_of is a naive UTC instant, or None for
+) -> CompileResult:
+    """The query of a resolved model. as_of is a naive UTC instant, or None for
     the engine's current timestamp."""
     d = get_dialect(dialect or model.project.dialect)
     tz = model.project.timezone
     clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d)
     outputs, mode = select(model, segment, segmentation)
     try:
-        return generate(plan(model, outputs, mode), d, clock)
+        p = plan(model, outputs, mode)
+        tree = Generator(p, d, clock).query()
     except SegqlError as e:
         e.located(model.sources)  # shown from the texts the loader read
         raise
     except RecursionError:  # a clean error, never a traceback
-        raise SegqlError(
-            "expression nested too deeply to compile", None, ("split it into traits",)
-        ) from None
+        raise too_deep() from None
+    return CompileResult(tree, d, mode, output_columns(p))
 
 
 def compile(
@@ -141,8 +143,8 @@ def compile(
     as_of: str | dt.datetime | None = None,
     segment: str | None = None,
     segmentation: str | None = None,
-) -> str:
-    """Compile definitions (LANGUAGE.md §9) to SQL text."""
+) -> CompileResult:
+    """Compile definitions (LANGUAGE.md §9): the query, `.sql()` for its text."""
     if dialect is not None:
         get_dialect(dialect)  # a usage error before any work
     model = load(paths, project)
@@ -181,4 +183,13 @@ def validate(paths: list[str], project: str | None = None) -> Model:
     return load(paths, project)
 
 
-__all__ = ["compile", "compile_model", "validate", "load", "parse_as_of", "Path"]
+__all__ = [
+    "compile",
+    "compile_model",
+    "CompileResult",
+    "OutputColumn",
+    "validate",
+    "load",
+    "parse_as_of",
+    "Path",
+]

@@ -224,11 +224,15 @@ def compile(
             "--explain", help="print the plan instead: each read, its aggregates, and why"
         ),
     ] = False,
+    script: Annotated[
+        bool, typer.Option("--script", help="end the statement with ';' (default: none)")
+    ] = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Print the SQL of the definitions (only SQL on stdout). Without --as-of the
-    query uses the engine's current time, so a scheduled query stays live."""
+    query uses the engine's current time, so a scheduled query stays live. No
+    trailing ';' unless --script, so the query can be wrapped."""
     g = _globals(ctx, project, debug)
 
     def run() -> None:
@@ -256,7 +260,7 @@ def compile(
             as_of=as_of,
             segment=segment,
             segmentation=segmentation,
-        )
+        ).sql(script=script)
         if out is None:
             sys.stdout.write(sql)
             sys.stdout.flush()

@@ -168,7 +168,7 @@ def _resolve_and_compile(module, text: str, file: str = SEG_FILE) -> str:
     for i, dialect in enumerate(DIALECTS):
         try:
             # alternate a fixed as_of and the engine's clock
-            api.compile_model(model, dialect, AS_OF if i % 2 else None)
+            api.compile_model(model, dialect, AS_OF if i % 2 else None).sql()
         except (SegqlError, SegqlErrors) as e:
             _check_rendering(e, text, file)
             reached = "compile"

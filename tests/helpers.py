@@ -260,7 +260,7 @@ def compile_sql(
         when,
         segment=segment if kind == "segment" else None,
         segmentation=segment if kind == "segmentation" else None,
-    )
+    ).sql()
     return sql, kind, con
 
 

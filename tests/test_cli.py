@@ -273,6 +273,19 @@ def test_compile_out_file(run, tmp_path):
     assert out.read_text() == run("compile", "defs.seg", "--as-of", AS_OF).stdout
 
 
+def test_compile_ends_without_semicolon_unless_script(run, project, tmp_path):
+    # no `;` by default, so the query can be wrapped; --script ends the statement
+    plain = run("compile", "defs.seg", "--as-of", AS_OF).stdout
+    script = run("compile", "defs.seg", "--as-of", AS_OF, "--script").stdout
+    assert plain.endswith('"customer_id"\n') and not plain.rstrip().endswith(";")
+    assert script == plain[:-1] + ";\n"
+    wrapped = f"SELECT count(*) FROM ({plain}) AS q"
+    assert _execute(project, wrapped)[1] == [(5,)]
+    out = tmp_path / "q.sql"
+    r = run("compile", "defs.seg", "--as-of", AS_OF, "--script", "--out", str(out))
+    assert r.exit_code == 0 and out.read_text() == script
+
+
 def test_compile_out_not_written_on_error(run, tmp_path):
     out = tmp_path / "q.sql"
     out.write_text("old")
@@ -599,15 +612,15 @@ def test_api_turns_the_cycle_collector_back_on(project, monkeypatch, tmp_path):
 
     monkeypatch.chdir(project)
     seen = []
-    real_generate = api.generate
+    real_generator = api.Generator
 
     def spy(*args, **kwargs):
         seen.append(gc.isenabled())
-        return real_generate(*args, **kwargs)
+        return real_generator(*args, **kwargs)
 
-    monkeypatch.setattr(api, "generate", spy)
+    monkeypatch.setattr(api, "Generator", spy)
     assert gc.isenabled()
-    assert "recent" in api.compile([str(project / "defs.seg")], as_of=AS_OF)
+    assert "recent" in api.compile([str(project / "defs.seg")], as_of=AS_OF).sql()
     assert seen == [False] and gc.isenabled()
     bad = tmp_path / "bad.seg"
     bad.write_text("segment x = count(nowhere) >= 1\n")

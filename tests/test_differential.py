@@ -173,7 +173,7 @@ import sys
 from segql import api
 project, as_of, *paths = sys.argv[1:]
 for dialect in ("duckdb", "postgres", "bigquery", "snowflake", "spark", "databricks", "trino"):
-    print(api.compile(paths, project=project, dialect=dialect, as_of=as_of))
+    print(api.compile(paths, project=project, dialect=dialect, as_of=as_of).sql())
 """
 
 

@@ -77,7 +77,7 @@ def _run(case: Path) -> tuple[list[SegqlError], str]:
                 dialect=_option(command, "--dialect"),
                 segment=_option(command, "--segment"),
                 segmentation=_option(command, "--segmentation"),
-            )
+            ).sql()
         else:
             api.validate([case.name])
     except SegqlErrors as e:

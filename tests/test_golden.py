@@ -63,7 +63,9 @@ def as_of_instant() -> dt.datetime:
 
 def compile_example(stem: str, dialect: str, live: bool = False, con=None) -> str:
     """The membership query of one example file (fresh load every call)."""
-    return api.compile_model(load_example(stem, con), dialect, None if live else as_of_instant())
+    return api.compile_model(
+        load_example(stem, con), dialect, None if live else as_of_instant()
+    ).sql()
 
 
 @functools.cache
@@ -98,7 +100,7 @@ def test_every_example_file_has_outputs() -> None:
 
 def test_whole_project_validates_and_compiles() -> None:
     model = api.load([str(EXAMPLES)], project=str(EXAMPLES))
-    sql = api.compile_model(model, "duckdb", as_of_instant())
+    sql = api.compile_model(model, "duckdb", as_of_instant()).sql()
     for stem in STEMS:  # every file's outputs are columns of the project's query
         for name in load_example(stem).selected:
             assert f'AS "{name}"' in sql
@@ -108,7 +110,7 @@ def test_every_output_compiles_alone() -> None:
     """Every segment and segmentation of the examples compiles on its own."""
     model = api.load([str(EXAMPLES)], project=str(EXAMPLES))
     for name in model.selected:
-        api.compile_model(model, "duckdb", as_of_instant(), **{model.kind(name): name})
+        api.compile_model(model, "duckdb", as_of_instant(), **{model.kind(name): name}).sql()
 
 
 # ------------------------------------------------------------------ LANGUAGE.md coverage
@@ -251,8 +253,11 @@ def test_as_of_is_fixed_or_live(dialect: str) -> None:
 @pytest.mark.parametrize("stem", STEMS)
 def test_public_compile_matches_golden(stem: str) -> None:
     """api.compile (what `segql compile --as-of` runs) gives the golden bytes."""
-    sql = api.compile([str(example_file(stem))], project=str(EXAMPLES), as_of=AS_OF)
+    sql = api.compile([str(example_file(stem))], project=str(EXAMPLES), as_of=AS_OF).sql()
     assert sql == compiled(stem, "duckdb")
-    assert sql == api.compile(
-        [str(example_file(stem))], project=str(EXAMPLES), as_of=AS_OF, dialect="duckdb"
+    assert (
+        sql
+        == api.compile(
+            [str(example_file(stem))], project=str(EXAMPLES), as_of=AS_OF, dialect="duckdb"
+        ).sql()
     )

@@ -80,8 +80,8 @@ def test_live_equals_fixed_now(tmp_path, tz):
     now = con.execute("select (current_timestamp at time zone 'UTC')::timestamp").fetchone()[0]
     project(tmp_path, tz, con, now)
     model = api.load([str(tmp_path / "s.seg")], str(tmp_path / "segql.yml"), con=con)
-    live = con.execute(api.compile_model(model, "duckdb", None)).fetchall()
-    fixed = con.execute(api.compile_model(model, "duckdb", now)).fetchall()
+    live = con.execute(api.compile_model(model, "duckdb", None).sql()).fetchall()
+    fixed = con.execute(api.compile_model(model, "duckdb", now).sql()).fetchall()
     assert live == fixed
     # most windows split the customers, so the comparison means something
     mixed = [i for i in range(1, len(fixed[0])) if {r[i] for r in fixed} == {True, False}]

@@ -113,7 +113,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def compile_for(dialect: str) -> str:
-    return api.compile(["hostile.seg"], dialect=dialect, as_of="2024-06-01")
+    return api.compile(["hostile.seg"], dialect=dialect, as_of="2024-06-01").sql()
 
 
 def members(rows: list[tuple], columns: list[str]) -> dict[str, set]:
@@ -168,7 +168,7 @@ def test_duckdb_members_and_data_untouched(project: Path) -> None:
 def test_duckdb_segmentation_labels(project: Path) -> None:
     sql = api.compile(
         ["hostile.seg"], dialect="duckdb", as_of="2024-06-01", segmentation="order by"
-    )
+    ).sql()
     con = duckdb.connect("hostile.duckdb", read_only=True)
     try:
         labels = dict(con.execute(sql).fetchall())
@@ -206,7 +206,7 @@ def test_literal_in_yaml_definitions(project: Path) -> None:
     yaml_text = "segments:\n  found: '" + condition.replace("'", "''") + "'\n"
     Path("hostile.seg").unlink()
     Path("hostile.yml").write_text(yaml_text, encoding="utf-8")
-    sql = api.compile(["hostile.yml"], dialect="duckdb", as_of="2024-06-01")
+    sql = api.compile(["hostile.yml"], dialect="duckdb", as_of="2024-06-01").sql()
     con = duckdb.connect("hostile.duckdb", read_only=True)
     try:
         rows = con.execute(sql).fetchall()

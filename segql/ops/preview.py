@@ -248,18 +248,11 @@ def with_rule_segments(
 
 
 def _create_members(model: Model, as_of: dt.datetime) -> exp.Create:
-    """CREATE TEMP TABLE … AS <membership query>: the same stages compile chains
-    (plan → generate), kept as a tree so it can be wrapped without string work."""
+    """CREATE TEMP TABLE … AS <membership query>: the query compile returns,
+    wrapped as a tree, never as text."""
     from segql import api
-    from segql.plan.logical import plan
-    from segql.sql.dialects import get_dialect
-    from segql.sql.query import Generator
-    from segql.sql.windows import FixedClock
 
-    dialect = get_dialect("duckdb")
-    clock = FixedClock(as_of, model.project.timezone, dialect)
-    outputs, mode = api.select(model, None, None)
-    query = Generator(plan(model, outputs, mode), dialect, clock).query()
+    query = api.compile_model(model, "duckdb", as_of).tree
     return exp.Create(
         this=_table(),
         kind="TABLE",

@@ -1,4 +1,5 @@
-"""The query: a Plan → one sqlglot query for a dialect.
+"""The query: a Plan → one sqlglot query for a dialect (sql/result.py renders
+it as text).
 
 Query shape (names come from the definitions: plan/names.py):
 
@@ -24,9 +25,7 @@ import re
 from pathlib import Path
 
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from segql.errors import SegqlError
 from segql.plan.explain import location
 from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.plan.physical import PhysicalPlan, Read, physical
@@ -338,21 +337,3 @@ class Generator:
         for name, q in ctes:
             final = final.with_(ident(name), as_=q, copy=False)
         return final
-
-
-def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
-    """SQL text of the plan for the dialect: deterministic and pretty-printed."""
-    tree = Generator(plan, dialect, clock).query()
-    try:
-        return (
-            tree.sql(
-                dialect=dialect.sqlglot,
-                copy=False,  # the tree is built for this call; copying it was 1/4 of compiling
-                pretty=True,
-                identify=True,
-                unsupported_level=ErrorLevel.RAISE,
-            )
-            + ";\n"
-        )
-    except UnsupportedError as e:
-        raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None

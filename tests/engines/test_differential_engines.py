@@ -41,7 +41,7 @@ def spark_engine_for(session) -> Engine:
             spark_engine.load_rows(session, table, list(cols), case.tables.get(table, []))
 
     def run(sql: str):
-        df = session.sql(sql.rstrip().rstrip(";"))
+        df = session.sql(sql)
         return list(df.columns), [tuple(r) for r in df.collect()]
 
     return Engine("spark", "spark", load, run)

@@ -137,7 +137,7 @@ def _probe(text: str) -> bool:
             (root / "segql.yml").write_text(project_yaml(True, None, "UTC"), encoding="utf-8")
             (root / "probe.seg").write_text(f"segment probe = {text}\n", encoding="utf-8")
             model = api.load([str(root / "probe.seg")], str(root / "segql.yml"), con=con)
-            con.execute(api.compile_model(model, "duckdb", dt.datetime(2024, 1, 1)))
+            con.execute(api.compile_model(model, "duckdb", dt.datetime(2024, 1, 1)).sql())
         return True
     except (SegqlError, SegqlErrors) as e:
         if "not supported yet" in str(e):

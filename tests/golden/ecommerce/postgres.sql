@@ -681,4 +681,4 @@ SELECT
   "journey" AS "journey" /* segmentation journey (ecommerce.seg:97) */
 FROM "layer_5"
 ORDER BY
-  "customer_id";
+  "customer_id"

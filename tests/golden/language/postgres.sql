@@ -255,4 +255,4 @@ SELECT
   "viewing" AS "viewing" /* segmentation viewing (language.seg:33) */
 FROM "layer_2"
 ORDER BY
-  "customer_id";
+  "customer_id"

@@ -57,4 +57,4 @@ SELECT
   "lifecycle_y" AS "lifecycle_y" /* segmentation lifecycle_y (lifecycle.yml:18) */
 FROM "layer_2"
 ORDER BY
-  "customer_id";
+  "customer_id"
