@@ -115,10 +115,8 @@ def compile_model(
     outputs, mode = select(model, segment, segmentation)
     try:
         return generate(plan(model, outputs, mode), d, clock)
-    except RecursionError:  # a clean error, never a traceback
-        raise SegqlError(
-            "expression nested too deeply to compile", None, ("split it into traits",)
-        ) from None
+    except RecursionError as e:  # resolve bounds nesting (semantic/checks.py): a bug
+        raise AssertionError("nested too deeply despite checks.MAX_DEPTH") from e
 
 
 def compile(

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 
-from segql.errors import SegqlError
 from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.semantic.model import BOOLEAN, DefRef, ProfileRef, SourceCol, SourceRef, type_of
 from segql.sql.dialects import Dialect
@@ -217,7 +216,7 @@ class Generator:
             weight = exp.Pow(this=exp.Literal.number("0.5"), expression=capped)
             term = weight if func == "decayed_count" else exp.Mul(this=v, expression=weight)
             return exp.Sum(this=when(term))
-        raise SegqlError(f"{func}() is not supported yet", node.span)
+        raise AssertionError(f"{func}() has no grouped form")  # every one has (above)
 
     def source_cte(self, source: str, slots: list[AggSlot]) -> exp.Select:
         src = self.project.sources[source]
@@ -654,4 +653,5 @@ def generate(plan: Plan, dialect: Dialect, clock: Clock) -> str:
             + ";\n"
         )
     except UnsupportedError as e:
-        raise SegqlError(f"cannot express this on {dialect.name}: {e}") from None
+        # a construct the dialect class builds but sqlglot cannot write: a bug
+        raise AssertionError(f"cannot express this on {dialect.name}: {e}") from e

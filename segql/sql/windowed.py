@@ -39,7 +39,6 @@ import dataclasses
 
 from sqlglot import exp
 
-from segql.errors import SegqlError
 from segql.plan.logical import AggSlot
 from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
 from segql.sql.windows import bounds, condition
@@ -87,12 +86,7 @@ def is_windowed(slot: AggSlot) -> bool:
 
 
 def micros(d: ast.Duration) -> int:
-    if d.unit not in ast.FIXED_SECONDS:
-        raise SegqlError(
-            f"a span in {d.unit}s has no fixed length",
-            d.span,
-            ("write it in days or weeks, e.g. 30 days",),
-        )
+    assert d.unit in ast.FIXED_SECONDS, "resolve rejects months and years here"
     return d.amount * ast.FIXED_SECONDS[d.unit] * 1_000_000
 
 
@@ -127,12 +121,9 @@ class WindowedPass:
             n = slot.node
             if isinstance(n, ast.Sequence):
                 negated = [s for s in n.steps if s.negated]
-                if negated and len(n.steps) > 3:
-                    raise SegqlError(
-                        "'then not' after more than two steps is not supported", n.span
-                    )
-                if len(n.steps) < 2:
-                    raise SegqlError("a sequence needs at least two steps", n.span)
+                # checks.check_sequence_steps; the grammar requires a second step
+                assert not (negated and len(n.steps) > 3), "'then not' after 3 steps"
+                assert len(n.steps) >= 2, "a sequence of one step"
                 micros(n.within)
             else:
                 micros(_span_of(n))
