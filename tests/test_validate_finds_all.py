@@ -113,6 +113,27 @@ def test_at_the_limits_compiles_everywhere() -> None:
     assert _errors("segment x = did(events then orders then not events within 2 weeks)") == []
 
 
+@pytest.mark.parametrize("timezone", ["UTC", "America/New_York", "Australia/Adelaide"])
+def test_windows_past_the_calendar_compile(timezone: str) -> None:
+    """Bounds before year 1 or after 9999 (Python's datetime range) are valid
+    input: the fixed clock clamps them instead of failing."""
+    project = dataclasses.replace(fh.PROJECT, timezone=timezone)
+    text = "\n".join(
+        f"segment s{i} = {c}"
+        for i, c in enumerate(
+            [
+                "count(orders, last 1000000000000 days) > 1",
+                "count(orders, last 10000 years) > 1",
+                "count(orders, 10 to 1000000 years ago) > 1",
+                "count(orders, 9999-12-31 to 9999-12-31) > 1",
+                "count(orders, since 0001-01-01) > 1 and signup_at > 0001-01-01",
+                "signup_at < 9999-12-31 or signup_at < 9999-12-31T23:59:59",
+            ]
+        )
+    )
+    fh.compile_everywhere(resolve([parse_module(text, fh.SEG_FILE)], project, fh.CATALOG))
+
+
 def test_depth_counts_levels_without_recursion() -> None:
     e = parse_expression("(" * 5000 + "age" + ")" * 5000 + " > 1", "x.seg")
     assert depth(e) == 2  # parentheses are free
