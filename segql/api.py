@@ -20,7 +20,7 @@ from segql.semantic.resolve import resolve
 from segql.semantic.schema import introspect
 from segql.sql.dialects import get_dialect
 from segql.sql.query import Generator
-from segql.sql.result import CompileResult, OutputColumn, output_columns, too_deep
+from segql.sql.result import CompileResult, OutputColumn, output_columns
 from segql.sql.windows import FixedClock, LiveClock, local_to_utc
 from segql.syntax import ast
 from segql.syntax.loader import load_modules
@@ -130,8 +130,8 @@ def compile_model(
     except SegqlError as e:
         e.located(model.sources)  # shown from the texts the loader read
         raise
-    except RecursionError:  # a clean error, never a traceback
-        raise too_deep() from None
+    except RecursionError as e:  # resolve bounds nesting (semantic/checks.py): a bug
+        raise AssertionError("nested too deeply despite checks.MAX_DEPTH") from e
     return CompileResult(tree, d, mode, output_columns(p))
 
 

@@ -13,6 +13,7 @@ from functools import partial
 
 from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
 from segql.project import Project
+from segql.semantic import checks
 from segql.semantic.model import (
     ANY,
     BOOLEAN,
@@ -410,6 +411,7 @@ class _Resolver:
             steps.append(dataclasses.replace(step, where=self.where(step.where, src)))
         if seq.steps[0].negated:
             self.diags.error("the first step of a sequence cannot be negated", seq.steps[0].span)
+        checks.check_sequence_steps(seq, self.diags)
         self.check_duration(seq.within, "'within'")
         self.check_fixed_length(seq.within, "'within'")
         self.check_window(seq.window, "did")
@@ -679,6 +681,7 @@ def resolve(
     r = _Resolver(project, catalog, diags, sources)
     r.declare(modules)
     bound = r.bind_all()
+    _check_depths(bound, diags, sources)
     universe = None
     if project.universe is not None:
         if project.profiles is None:
@@ -688,6 +691,9 @@ def resolve(
             r.defs, r.labels = {}, {}  # the universe is a condition on profile columns only
             universe = r.expr(project.universe)
             r.expect_condition(universe)
+            checks.check_universe(universe, diags)
+            span = project.universe.span
+            checks.check_depth("'universe'", [universe], lambda: span, diags)
             r.defs, r.labels = saved_defs, saved_labels
     order = r.order(bound)
     diags.check(sources)
@@ -709,6 +715,15 @@ def resolve(
         types={n: _def_type(bound[n]) for n in order},
         sources=sources,
     )
+
+
+def _check_depths(
+    bound: dict[str, ast.Definition], diags: Diagnostics, sources: dict[str, str | None]
+) -> None:
+    for name, d in bound.items():
+        exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
+        where = partial(_def_name_span, d, name, sources.get(d.span.file))
+        checks.check_depth(f"'{name}'", exprs, where, diags)
 
 
 def _def_type(d: ast.Definition) -> str:

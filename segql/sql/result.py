@@ -59,6 +59,8 @@ class CompileResult:
                 unsupported_level=ErrorLevel.RAISE,
             )
         except UnsupportedError as e:
+            # no input is known to reach this (validate checks every limit:
+            # tests/test_validate_finds_all.py); should one, it names the construct
             raise SegqlError(f"cannot express this on {self.dialect.name}: {e}") from None
         except RecursionError:  # a clean error, never a traceback
             raise too_deep() from None

@@ -39,7 +39,6 @@ import dataclasses
 
 from sqlglot import exp
 
-from segql.errors import SegqlError
 from segql.plan.logical import AggSlot
 from segql.plan.physical import Read
 from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
@@ -59,12 +58,7 @@ def _span_of(n: ast.Aggregate) -> ast.Duration:
 
 
 def micros(d: ast.Duration) -> int:
-    if d.unit not in ast.FIXED_SECONDS:
-        raise SegqlError(
-            f"a span in {d.unit}s has no fixed length",
-            d.span,
-            ("write it in days or weeks, e.g. 30 days",),
-        )
+    assert d.unit in ast.FIXED_SECONDS, "resolve rejects months and years here"
     return d.amount * ast.FIXED_SECONDS[d.unit] * 1_000_000
 
 
@@ -101,6 +95,12 @@ class WindowedPass:
         self.cte_name = name
         self.narrow = read.form == "at_least"  # only thresholds: only key and time
         self.key = scans.key
+        n = self.slot.node
+        if isinstance(n, ast.Sequence):
+            # checks.check_sequence_steps; the grammar requires a second step
+            negated = [s for s in n.steps if s.negated]
+            assert not (negated and len(n.steps) > 3), "'then not' after 3 steps"
+            assert len(n.steps) >= 2, "a sequence of one step"
 
     # -- the rows of one slot: a branch per source of its steps, a flag per step
     def steps(self, slot: AggSlot) -> list[tuple[str, ast.Expr | None]]:

@@ -32,16 +32,25 @@ def add_months(t: dt.datetime, months: int) -> dt.datetime:
 
 
 def shift(t: dt.datetime, amount: int, unit: str) -> dt.datetime:
-    if unit == "month":
-        return add_months(t, amount)
-    if unit == "year":
-        return add_months(t, 12 * amount)
-    return t + dt.timedelta(seconds=amount * ast.FIXED_SECONDS[unit])
+    """t + amount units; past Python's first or last instant (`last 10000 years`
+    is valid input), that instant: only a row at that very instant differs."""
+    try:
+        if unit == "month":
+            return add_months(t, amount)
+        if unit == "year":
+            return add_months(t, 12 * amount)
+        return t + dt.timedelta(seconds=amount * ast.FIXED_SECONDS[unit])
+    except (OverflowError, ValueError):
+        return dt.datetime.min if amount < 0 else dt.datetime.max
 
 
 def local_to_utc(local: dt.datetime, tz: str) -> dt.datetime:
-    """Naive local wall-clock time in tz → naive UTC instant."""
-    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC).replace(tzinfo=None)
+    """Naive local wall-clock time in tz → naive UTC instant (0001-01-01 east of
+    UTC, or 9999-12-31 west of it, would leave Python's range: clamped)."""
+    try:
+        return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        return dt.datetime.min if local.year == 1 else dt.datetime.max
 
 
 def utc_to_local(t: dt.datetime, tz: str) -> dt.datetime:
@@ -143,6 +152,8 @@ def static_instant(value: dt.date | dt.datetime, tz: str, end_of_day: bool = Fal
     local timestamp, as a naive UTC instant."""
     if isinstance(value, dt.datetime):
         return local_to_utc(value, tz)
+    if end_of_day and value == dt.date.max:  # the day after it is not a date
+        return dt.datetime.max
     day = value + dt.timedelta(days=1) if end_of_day else value
     return local_to_utc(dt.datetime.combine(day, dt.time()), tz)
 

@@ -1,0 +1,80 @@
+"""Checks of bound definitions that are not about names or types: the limits of
+what segql compiles. They run in resolve, so that `validate` reports everything
+`compile` would: code generation never rejects input (docs/architecture.md).
+
+None of these limits depends on the dialect: each holds for every engine, so
+validate needs no dialect to report them (docs/language.md, "Limits").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from segql.errors import Diagnostics, Span
+from segql.semantic.registry import FUNCTIONS
+from segql.syntax import ast
+
+# SQL generation (sqlglot's recursive generator) takes some 6 to 9 Python frames
+# per level of an expression: past 119 levels of '/' it ran out of Python's
+# default 1,000 frames (BigQuery), past about 150 for most operators. 64 leaves
+# room for the caller's own frames (a test runner, an application).
+MAX_DEPTH = 64
+
+
+def depth(e: ast.Node) -> int:
+    """Levels of operators, calls and aggregates in e (parentheses are not nodes).
+    Walked with a stack of its own: the expression may be deeper than Python's."""
+    deepest = 0
+    todo = [(e, 1)]
+    while todo:
+        node, level = todo.pop()
+        deepest = max(deepest, level)
+        todo.extend((child, level + 1) for child in ast.children(node))
+    return deepest
+
+
+def check_depth(
+    what: str, exprs: list[ast.Expr], where: Callable[[], Span], diags: Diagnostics
+) -> None:
+    """`what` ('x', 'universe') nests none of its expressions (a segmentation has
+    one per rule) more than MAX_DEPTH levels deep. `where` gives the span to
+    report, found only for an error (narrowing a span reads the file)."""
+    n = max((depth(e) for e in exprs), default=0)
+    if n > MAX_DEPTH:
+        diags.error(
+            f"{what} is nested too deeply to compile ({n} levels; at most {MAX_DEPTH})",
+            where(),
+            "split the expression into traits: each is computed on its own",
+        )
+
+
+def check_sequence_steps(seq: ast.Sequence, diags: Diagnostics) -> None:
+    """'then not' follows one or two steps: the windowed pass finds the latest B
+    before a missing C (LANGUAGE.md §6), not a chain of three or more."""
+    last = seq.steps[-1]
+    if last.negated and len(seq.steps) > 3:
+        diags.error(
+            "'then not' after more than two steps is not supported",
+            last.span,
+            "at most two steps come before 'then not': A then B then not C within D",
+        )
+
+
+def check_universe(e: ast.Expr, diags: Diagnostics) -> None:
+    """The universe is a condition on profile columns: aggregates and ranks are
+    computed over the universe, so they cannot define it."""
+    for node in ast.walk(e):
+        match node:
+            case ast.Aggregate(func=f):
+                pass
+            case ast.Call(func=f) if FUNCTIONS[f].ranked:
+                pass
+            case ast.Sequence():
+                f = "did"
+            case _:
+                continue
+        diags.error(
+            f"'universe' is a condition on profile columns: it cannot use {f}()",
+            node.span,
+            "write the condition as a segment instead",
+        )
