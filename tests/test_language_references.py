@@ -130,7 +130,7 @@ segmentation frequency {
     assert _count(sql, r"\bCOUNT\(") == 1, sql
     assert _count(sql, r'FROM "orders"') == 1, sql  # one grouped scan of the source
     for name in ("one_plus", "two_plus", "three_plus"):
-        assert _count(sql, rf'AS "d_{name}"') == 1, sql  # each segment computed once
+        assert _count(sql, rf'AS "{name}"') == 1, sql  # each segment computed once
 
 
 def test_shared_aggregates_across_traits_and_segments() -> None:

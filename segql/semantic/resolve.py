@@ -8,7 +8,6 @@ Every problem is collected and reported at once.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from functools import partial
 
 from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
@@ -18,8 +17,6 @@ from segql.semantic.model import (
     ANY,
     BOOLEAN,
     DATE,
-    DURATION,
-    NULL,
     NUMBER,
     STRING,
     TIMESTAMP,
@@ -31,11 +28,11 @@ from segql.semantic.model import (
     SourceRef,
     type_of,
 )
+from segql.semantic.namespace import Namespace, def_name_span
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.semantic.schema import Catalog, is_complete
+from segql.semantic.typecheck import TypeChecks
 from segql.syntax import ast
-
-_COMPARABLE = {NUMBER: NUMBER, STRING: STRING, BOOLEAN: BOOLEAN, DATE: "time", TIMESTAMP: "time"}
 
 
 def _lang(column_type: str) -> str:
@@ -54,25 +51,9 @@ def _invalid(span: Span) -> ast.Expr:
     return ProfileRef("", ANY, span)
 
 
-def _def_name_span(d: ast.Node, name: str, text: str | None) -> Span:
-    """The name in a definition (after its keyword in .seg; YAML spans are the key)."""
-    keyword = {ast.Trait: "trait", ast.Segment: "segment", ast.Segmentation: "segmentation"}
-    return narrow(text, d.span, name, skip=len(keyword.get(type(d), "")))
+class _Resolver(Namespace, TypeChecks):
+    """Binds names to reference nodes and checks every definition."""
 
-
-def _a(t: str) -> str:
-    return f"an {t}" if t[:1] in "aeiou" else f"a {t}"
-
-
-_COMPARE_HINT = {
-    NUMBER: "compare it, e.g. '... > 0'",
-    STRING: "compare it, e.g. '... = \"text\"'",
-    DATE: "compare it, e.g. '... >= 2024-01-01', or use days_since(...)",
-    TIMESTAMP: "compare it, e.g. '... >= 2024-01-01', or use days_since(...)",
-}
-
-
-class _Resolver:
     def __init__(
         self, project: Project, catalog: Catalog, diags: Diagnostics, sources: dict[str, str]
     ):
@@ -133,50 +114,6 @@ class _Resolver:
 
     def narrow(self, span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
         return narrow(self.sources.get(span.file), span, word, skip, last)
-
-    # ------------------------------------------------------------ namespace
-
-    def declare(self, modules: list[ast.Module]) -> None:
-        seen: dict[str, Callable[[], Span]] = {}
-
-        # `where` finds the name's span in the file text, only when an error needs it:
-        # narrowing every definition re-read its whole file each time, which made
-        # resolving quadratic in the file's size (benchmarks/compile_bench.py).
-        def claim(name: str, where: Callable[[], Span], what: str) -> None:
-            if name in seen:
-                other = seen[name]()
-                at = f"{other.file}:{other.line}:{other.col}"
-                self.diags.error(
-                    f"duplicate name '{name}' (also defined at {at})",
-                    where(),
-                    "traits, segments, segmentations and labels share one namespace",
-                )
-            elif name in self.profile_cols or name == self.project.key:
-                self.diags.error(
-                    f"{what} '{name}' clashes with the profile column '{name}'",
-                    where(),
-                    "definitions, labels and profile columns share one namespace: rename it",
-                )
-            elif name in self.project.sources:
-                self.diags.error(f"{what} '{name}' clashes with the source '{name}'", where())
-            else:
-                seen[name] = where
-
-        for module in modules:
-            self.broken.update(module.broken)
-            for d in module.definitions:
-                where = partial(_def_name_span, d, d.name, module.text)
-                claim(d.name, where, type(d).__name__.lower())
-                if d.name not in self.defs:
-                    self.defs[d.name] = d
-                if isinstance(d, ast.Segmentation):
-                    labels: list[ast.Rule | ast.CatchAll] = [*d.rules]
-                    if d.catch_all is not None:
-                        labels.append(d.catch_all)
-                    for r in labels:
-                        skip = len("else") if r is d.catch_all else 0
-                        claim(r.label, partial(self.narrow, r.span, r.label, skip=skip), "label")
-                        self.labels.setdefault(r.label, (d.name, r.span))
 
     # ------------------------------------------------------------ expressions
 
@@ -417,256 +354,6 @@ class _Resolver:
         self.check_window(seq.window, "did")
         return dataclasses.replace(seq, steps=tuple(steps))
 
-    # ------------------------------------------------------------ checks
-
-    def check_duration(self, d: ast.Duration, what: str) -> None:
-        if d.amount <= 0:
-            self.diags.error(f"{what} must be longer than zero", d.span)
-
-    def check_fixed_length(self, d: ast.Duration, what: str) -> None:
-        if d.unit in ("month", "year"):
-            self.diags.error(
-                f"{what} takes seconds, minutes, hours, days or weeks: a {d.unit} has no "
-                "fixed length",
-                d.span,
-                f"write e.g. '{what.strip(chr(39))} 30 days'",
-            )
-
-    def check_window(self, w: ast.Window | None, func: str) -> None:
-        match w:
-            case None:
-                return
-            case ast.RollingWindow(length=d):
-                self.check_duration(d, "a window")
-            case ast.SlidingWindow(length=d):
-                self.check_duration(d, "a window")
-                self.check_fixed_length(d, "'any'")
-                if not AGGREGATES[func].sliding:
-                    unit = d.unit + ("s" if d.amount != 1 else "")
-                    self.diags.error(
-                        f"'any {d.amount} {unit}' (the busiest span) only works with count(), "
-                        f"not {func}()",
-                        w.span,
-                    )
-            case ast.AgoWindow(newer=n, older=o):
-                if o is not None and _approx_seconds(n) > _approx_seconds(o):
-                    first = str(n.amount) if n.unit == o.unit else _dur(n)
-                    written = f"{first} to {_dur(o)}"
-                    self.diags.error(
-                        f"window runs backwards: '{written} ago' "
-                        "needs the first number smaller than the second",
-                        w.span,
-                        f"the nearer end comes first: write '{o.amount} to {_dur(n)} ago'"
-                        if n.unit == o.unit
-                        else f"write '{_dur(o)} to {_dur(n)} ago'",
-                    )
-                elif o is not None and _approx_seconds(n) == _approx_seconds(o):
-                    self.diags.error(
-                        "window is empty: both ends are the same time ago",
-                        w.span,
-                        f"a window of one {o.unit} is '{max(o.amount - 1, 0)} to {_dur(o)} ago'",
-                    )
-                if n.amount < 0:
-                    self.diags.error("a window cannot be negative", w.span)
-            case ast.StaticWindow(kind="range", start=s, end=e):
-                if _as_dt(s) > _as_dt(e):
-                    self.diags.error(
-                        f"date range runs backwards: {s} is after {e}",
-                        w.span,
-                        f"the earlier date comes first: write '{e} to {s}'",
-                    )
-
-    def check_call(self, call: ast.Call) -> None:
-        """Argument types and further rules, as the function's registry entry says."""
-        fn = FUNCTIONS[call.func]
-        for i, arg in enumerate(call.args):
-            param, t = fn.param(i), type_of(arg)
-            if param is not None and t not in (*param.accepts, ANY, NULL):
-                self.diags.error(f"{fn.name}() needs {param.what}, got a {t}", arg.span)
-        if fn.same_kind:
-            self._same_kind(call.args, call.span, f"{fn.name}() arguments")
-        for message, span in fn.check(call) if fn.check else ():
-            self.diags.error(message, span)
-
-    def _kind(self, t: str) -> str:
-        return _COMPARABLE.get(t, t)
-
-    def _same_kind(self, nodes, span: Span, what: str) -> None:
-        kinds = {self._kind(type_of(n)) for n in nodes} - {ANY, NULL}
-        if len(kinds) > 1:
-            self.diags.error(f"{what} mix types: " + " and ".join(sorted(kinds)), span)
-
-    def expect_condition(self, e: ast.Expr, what: str = "expected") -> None:
-        """`what` names what needs the condition: "segment 'a' needs", "'and' needs"."""
-        t = type_of(e)
-        if t not in (BOOLEAN, ANY):
-            self.diags.error(
-                f"{what} a condition (true or false), got {_a(t)}",
-                e.span,
-                _COMPARE_HINT.get(t, ""),
-            )
-
-    def check_operator(self, e: ast.Expr) -> None:
-        match e:
-            case ast.Binary(op=op, left=left, right=right):
-                lt, rt = type_of(left), type_of(right)
-                if op in ("and", "or"):
-                    self.expect_condition(left, f"'{op}' needs")
-                    self.expect_condition(right, f"'{op}' needs")
-                elif op in ("+", "-", "*", "/"):
-                    for side, t in ((left, lt), (right, rt)):
-                        if t not in (NUMBER, ANY, NULL):
-                            self.diags.error(f"'{op}' needs numbers, got a {t}", side.span)
-                else:
-                    if isinstance(left, ast.Null) or isinstance(right, ast.Null):
-                        self.diags.error(
-                            "a comparison with null is never true",
-                            e.span,
-                            {
-                                "=": "write 'is null' instead of '= null'",
-                                "!=": "write 'is not null' instead of '!= null'",
-                            }.get(op, "use 'is null' or 'is not null'"),
-                        )
-                    elif op not in ("=", "!=") and BOOLEAN in (lt, rt):
-                        self.diags.error(f"'{op}' cannot compare booleans", e.span)
-                    elif len({self._kind(lt), self._kind(rt)} - {ANY, NULL}) > 1:
-                        self.diags.error(f"'{op}' compares {_a(lt)} with {_a(rt)}", e.span)
-            case ast.Unary(op="not", operand=x):
-                self.expect_condition(x, "'not' needs")
-            case ast.Unary(op="-", operand=x):
-                if type_of(x) not in (NUMBER, ANY, NULL):
-                    self.diags.error(f"'-' needs a number, got a {type_of(x)}", x.span)
-            case ast.InList(operand=x, items=items):
-                self._same_kind((x, *items), e.span, "'in' compares values that")
-            case ast.Between(operand=x, low=lo, high=hi):
-                self._same_kind((x, lo, hi), e.span, "'between' compares values that")
-            case ast.Like(operand=x, pattern=p):
-                for side in (x, p):
-                    if type_of(side) not in (STRING, ANY, NULL):
-                        self.diags.error(f"'like' needs strings, got a {type_of(side)}", side.span)
-
-    # ------------------------------------------------------------ definitions
-
-    def _depend(self, name: str, span: Span) -> None:
-        if self.current is not None:
-            self.deps.setdefault(self.current, set()).add(name)
-            self.ref_spans.setdefault((self.current, name), span)
-
-    def trait_type(self, name: str) -> str:
-        if name not in self.bound:
-            if name in self.in_progress:
-                return ANY  # a cycle, reported by order()
-            saved = self.current
-            self.bound[name] = self.definition(self.defs[name])
-            self.current = saved
-        d = self.bound[name]
-        return type_of(d.expr) if isinstance(d, ast.Trait) else ANY
-
-    def bind_all(self) -> dict[str, ast.Definition]:
-        for name, d in self.defs.items():
-            if name not in self.bound:
-                try:
-                    self.bound[name] = self.definition(d)
-                except RecursionError:
-                    self.diags.error(
-                        f"'{name}' is nested too deeply to compile",
-                        _def_name_span(d, name, self.sources.get(d.span.file)),
-                        "split the expression into traits, or shorten the chain of "
-                        "definitions that use one another",
-                    )
-                    self.current, self.in_progress = None, set()
-                    break  # the rest would likely fail the same way
-        return {n: self.bound[n] for n in self.defs if n in self.bound}
-
-    def definition(self, d: ast.Definition) -> ast.Definition:
-        self.in_progress.add(d.name)
-        self.current = d.name
-        self.deps.setdefault(d.name, set())
-        if isinstance(d, ast.Segmentation):
-            rules = []
-            for r in d.rules:
-                bound = self.expr(r.expr)
-                if d.by == "weight":
-                    if type_of(bound) not in (NUMBER, ANY):
-                        self.diags.error(
-                            f"rule '{r.label}' of a 'by weight' segmentation needs a number, "
-                            f"got {_a(type_of(bound))}",
-                            r.expr.span,
-                            "by weight, the rule with the largest number labels the entity",
-                        )
-                else:
-                    self.expect_condition(bound, f"rule '{r.label}' needs")
-                rules.append(dataclasses.replace(r, expr=bound))
-            out: ast.Definition = dataclasses.replace(d, rules=tuple(rules))
-        else:
-            bound = self.expr(d.expr)
-            if isinstance(d, ast.Segment):
-                self.expect_condition(bound, f"segment '{d.name}' needs")
-            elif type_of(bound) == DURATION:
-                pass  # reported by expr()
-            out = dataclasses.replace(d, expr=bound)
-        self.current = None
-        self.in_progress.discard(d.name)
-        return out
-
-    def order(self, bound: dict[str, ast.Definition]) -> list[str]:
-        """Definitions in dependency order; cycles are errors."""
-        done: list[str] = []
-        state: dict[str, int] = {}
-
-        def report(cycle: list[str]) -> None:
-            edges = list(zip(cycle, cycle[1:], strict=False))
-            spans = [self.ref_spans.get(edge, self.defs[edge[0]].span) for edge in edges]
-            self.diags.error(
-                f"'{cycle[0]}' is defined in terms of itself"
-                if len(cycle) == 2
-                else "cycle in definitions: " + " → ".join(cycle),
-                spans[0],
-                *(
-                    f"'{a}' uses '{b}' at {s.file}:{s.line}:{s.col}"
-                    for (a, b), s in list(zip(edges, spans, strict=True))[1:6]
-                ),
-            )
-
-        # depth-first, post-order, with a stack of its own: chains of thousands of
-        # definitions need no call stack
-        for root in bound:
-            if state.get(root) == 2:
-                continue
-            state[root] = 1
-            path = [root]
-            todo = [iter(sorted(self.deps.get(root, ())))]
-            while todo:
-                m = next(todo[-1], None)
-                if m is None:
-                    todo.pop()
-                    n = path.pop()
-                    state[n] = 2
-                    done.append(n)
-                elif m not in bound or state.get(m) == 2:
-                    continue
-                elif state.get(m) == 1:
-                    report(path[path.index(m) :] + [m])
-                else:
-                    state[m] = 1
-                    path.append(m)
-                    todo.append(iter(sorted(self.deps.get(m, ()))))
-        return done
-
-
-def _dur(d: ast.Duration) -> str:
-    return f"{d.amount} {d.unit}{'' if d.amount == 1 else 's'}"
-
-
-def _approx_seconds(d: ast.Duration) -> float:
-    return d.amount * ast.MEAN_SECONDS[d.unit]
-
-
-def _as_dt(v):
-    import datetime as dt
-
-    return v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time())
-
 
 def resolve(
     modules: list[ast.Module],
@@ -722,7 +409,7 @@ def _check_depths(
 ) -> None:
     for name, d in bound.items():
         exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
-        where = partial(_def_name_span, d, name, sources.get(d.span.file))
+        where = partial(def_name_span, d, name, sources.get(d.span.file))
         checks.check_depth(f"'{name}'", exprs, where, diags)
 
 
