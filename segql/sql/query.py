@@ -34,7 +34,7 @@ from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, coalesce, col, ident, number, ordered, table_expr
 from segql.sql.pairs import PairBuckets
-from segql.sql.scans import RowScope, Scans
+from segql.sql.scans import QueryPart, RowScope, Scans
 from segql.sql.windowed import WindowedPass
 from segql.sql.windows import Clock
 from segql.syntax import ast
@@ -108,16 +108,11 @@ class LayerScope:
 # ------------------------------------------------------------------ generator
 
 
-class Generator:
+class Generator(QueryPart):
     """Writes the query the plan and its physical plan describe."""
 
     def __init__(self, plan: Plan, dialect: Dialect, clock: Clock):
-        self.plan = plan
-        self.model = plan.model
-        self.project = plan.model.project
-        self.dialect = dialect
-        self.clock = clock
-        self.key = plan.key
+        super().__init__(plan, dialect, clock)
         self.physical: PhysicalPlan = physical(plan, dialect.pair_buckets)
         self.scans = Scans(plan, dialect, clock, slot_comment(self.project.root))
         self.layer = Translator(LayerScope(plan), dialect, clock, self.project.timezone)

@@ -50,16 +50,23 @@ class RowScope:
         raise AssertionError("rank in a row condition")
 
 
-class Scans:
-    """Builds the reads of sources for one query."""
+class QueryPart:
+    """What every builder of one query knows: the plan, the dialect, the clock."""
 
-    def __init__(self, plan: Plan, dialect: Dialect, clock: Clock, comment):
+    def __init__(self, plan: Plan, dialect: Dialect, clock: Clock):
         self.plan = plan
         self.model = plan.model
         self.project = plan.model.project
         self.dialect = dialect
         self.clock = clock
-        self.key = plan.key
+        self.key = plan.key  # the key's column in every per-key CTE
+
+
+class Scans(QueryPart):
+    """Builds the reads of sources for one query."""
+
+    def __init__(self, plan: Plan, dialect: Dialect, clock: Clock, comment):
+        super().__init__(plan, dialect, clock)
         self.comment = comment  # the comment naming a slot's definitions
         self.rows = Translator(RowScope(self), dialect, clock, self.project.timezone)
 
