@@ -144,3 +144,21 @@ def test_the_physical_plan_is_data_and_depends_on_the_engine(tmp_path):
     assert "src_orders: grouped_scan" in text
     assert "sorted_window (two steps, but this engine sorts cheaper" in text
     assert "orders_count_last_30_days: used by active (habits.seg:2), buyers (spend.seg:3)" in text
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "bigquery"])
+def test_every_aggregate_of_the_examples_has_its_comment(dialect):
+    """One `used by` comment per aggregate, whichever form computes it (the
+    pair buckets of DuckDB and BigQuery, the sorted windows of PostgreSQL)."""
+    from pathlib import Path
+
+    from segql import api
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "segments"
+    model = api.load([str(examples)], project=str(examples / "segql.yml"))
+    p = plan(model, model.selected, "membership")
+    sql = api.compile_model(model, dialect).sql()
+    for slot in p.aggregates.values():
+        lines = [line for line in sql.splitlines() if "/* used by" in line]
+        assert any(f"{slot.column}" in line for line in lines), slot.column
+    assert sql.count("/* used by") == len(p.aggregates)

@@ -93,7 +93,7 @@ class PairBuckets(WindowedPass):
         else:
             hit = found
         flag = exp.alias_(exp.Max(this=_flag(hit)), slot.column, quoted=True, copy=False)
-        result = exp.select(col(self.key, "first"), flag).from_(
+        result = exp.select(col(self.key, "first"), self.gen.comment(flag, slot)).from_(
             _aliased(firsts, "first"), copy=False
         )
         # the B rows of A's bucket, and of the next later one (one less)

@@ -201,7 +201,7 @@ WITH `universe` AS (
         THEN 1
         ELSE 0
       END
-    ) AS `did_events_add_to_cart_then_not_orders`
+    ) AS `did_events_add_to_cart_then_not_orders` /* used by product_cart_abandoners (ecommerce.seg:15) */
   FROM `windowed_did_events_add_to_cart_then_not_orders_rows` AS `first`
   LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id`
@@ -262,7 +262,7 @@ WITH `universe` AS (
         THEN 1
         ELSE 0
       END
-    ) AS `did_events_view_then_not_orders_in_2`
+    ) AS `did_events_view_then_not_orders_in_2` /* used by viewed_not_bought (ecommerce.seg:20) */
   FROM `windowed_did_events_view_then_not_orders_in_2_rows` AS `first`
   LEFT JOIN `windowed_did_events_view_then_not_orders_in_2_then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id`

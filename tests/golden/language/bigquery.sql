@@ -115,7 +115,7 @@ WITH `universe` AS (
         THEN 1
         ELSE 0
       END
-    ) AS `did_events_add_to_cart_then_not_orders`
+    ) AS `did_events_add_to_cart_then_not_orders` /* used by cart_abandoners (language.seg:23) */
   FROM `windowed_did_events_add_to_cart_then_not_orders_rows` AS `first`
   LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id` AND `same`.`g` = `first`.`g`
