@@ -43,3 +43,18 @@ def spark():
             pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but Spark is unavailable: {reason}")
         pytest.skip(f"Spark unavailable: {reason}")
     return spark_engine.session()
+
+
+@pytest.fixture(scope="session")
+def bigquery():
+    """A private ZetaSQL server evaluating BigQuery's SQL (tests/engines/bigquery.py)
+    for the whole session; skips like postgres."""
+    from engines import bigquery as bigquery_engine
+
+    reason = bigquery_engine.available()
+    if reason is not None:
+        if engines_required():
+            pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but BigQuery (ZetaSQL) is unavailable: {reason}")
+        pytest.skip(f"BigQuery (ZetaSQL) unavailable: {reason}")
+    with bigquery_engine.BigQueryServer() as server:
+        yield server

@@ -1,4 +1,5 @@
-"""The differential tests on real engines: PostgreSQL and Spark vs the oracle.
+"""The differential tests on real engines: PostgreSQL, Spark and BigQuery (the
+ZetaSQL reference implementation) vs the oracle.
 
 The same generated cases as tests/test_differential.py (the generators and the
 oracle live in tests/oracle/); the query is compiled for the engine's dialect
@@ -47,6 +48,15 @@ def spark_engine_for(session) -> Engine:
     return Engine("spark", "spark", load, run)
 
 
+def bigquery_engine_for(server) -> Engine:
+    def load(duck, case):
+        server.clear()
+        for table, cols in COLUMNS.items():
+            server.load(table, list(cols), case.tables.get(table, []))
+
+    return Engine("bigquery", "bigquery", load, server.run)
+
+
 def _run(engine: Engine, examples: int, derandomize: bool) -> Stats:
     stats = Stats()
 
@@ -72,6 +82,12 @@ def test_spark_matches_oracle(spark):
     assert stats.cases["spark"] >= CI_MIN_CASES, stats.line()
 
 
+@pytest.mark.skipif(LONG, reason="long mode runs the _long variant")
+def test_bigquery_matches_oracle(bigquery):
+    stats = _run(bigquery_engine_for(bigquery), examples=100, derandomize=True)
+    assert stats.cases["bigquery"] >= CI_MIN_CASES, stats.line()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not LONG, reason="long mode: set SEGQL_LONG=1")
 def test_postgres_matches_oracle_long(postgres):
@@ -86,3 +102,11 @@ def test_spark_matches_oracle_long(spark):
     minimum = LONG_MIN_CASES["spark"]
     stats = _run(spark_engine_for(spark), examples=minimum // 10, derandomize=False)
     assert stats.cases["spark"] >= minimum, stats.line()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LONG, reason="long mode: set SEGQL_LONG=1")
+def test_bigquery_matches_oracle_long(bigquery):
+    minimum = LONG_MIN_CASES["bigquery"]
+    stats = _run(bigquery_engine_for(bigquery), examples=minimum // 10, derandomize=False)
+    assert stats.cases["bigquery"] >= minimum, stats.line()

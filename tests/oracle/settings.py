@@ -15,7 +15,7 @@ LONG = os.environ.get("SEGQL_LONG", "") == "1"
 
 # minimum cases (one output at one as_of, compared for every universe entity)
 CI_MIN_CASES = 500
-LONG_MIN_CASES = {"duckdb": 20_000, "postgres": 2_000, "spark": 2_000}
+LONG_MIN_CASES = {"duckdb": 20_000, "postgres": 2_000, "spark": 2_000, "bigquery": 2_000}
 
 
 def hypothesis_settings(examples: int, derandomize: bool) -> settings:
