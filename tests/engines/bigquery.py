@@ -245,6 +245,15 @@ def _from_proto(v: Any, kind: int, type_pb2) -> Any:
 # ------------------------------------------------------------------ server
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the test process dies (Linux
+    PR_SET_PDEATHSIG), so that a killed pytest leaves no server behind."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -284,6 +293,7 @@ class BigQueryServer:
             stdout=self.logfile,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         self.channel = grpc.insecure_channel(
             f"127.0.0.1:{port}",
