@@ -1,9 +1,9 @@
 """Mismatches found by the differential tests, kept as explicit cases.
 
 Each case is a minimised project and data set with the expected members
-written out by hand; it runs on DuckDB here and on PostgreSQL and Spark under
-the `engines` marker, and the oracle must agree with the hand-written answer
-too. See docs/testing.md for the story of each.
+written out by hand; it runs on DuckDB here and on PostgreSQL, Spark and
+BigQuery (the ZetaSQL reference implementation) under the `engines` marker, and
+the oracle must agree with the hand-written answer too. See docs/testing.md for the story of each.
 """
 
 from __future__ import annotations
@@ -229,3 +229,11 @@ def test_regression_spark(reg: Regression) -> None:
             pytest.fail(f"SEGQL_REQUIRE_ENGINES=1 but Spark is unavailable: {reason}")
         pytest.skip(reason)
     _check(reg, spark_engine_for(spark_engine.session()))
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("reg", REGRESSIONS, ids=lambda r: r.name)
+def test_regression_bigquery(reg: Regression, bigquery) -> None:
+    from engines.test_differential_engines import bigquery_engine_for
+
+    _check(reg, bigquery_engine_for(bigquery))

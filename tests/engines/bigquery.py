@@ -177,6 +177,7 @@ _KINDS = {
     "BOOLEAN": "TYPE_BOOL",
     "DOUBLE": "TYPE_DOUBLE",
     "TIMESTAMP": "TYPE_TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE": "TYPE_TIMESTAMP",  # BigQuery's TIMESTAMP is an instant
     "DATE": "TYPE_DATE",
 }
 
@@ -371,3 +372,13 @@ class BigQueryServer:
             for r in resp.content.table_data.row
         ]
         return names, rows
+
+
+def load_from_duckdb(duck, server: BigQueryServer, tables) -> None:
+    """Load DuckDB tables into the server (replacing what it held), keeping types."""
+    server.clear()
+    for table in tables:
+        columns = [(name, typ) for name, typ, *_ in duck.execute(f'DESCRIBE "{table}"').fetchall()]
+        cur = duck.execute(f'SELECT * FROM "{table}"')
+        names = [d[0] for d in cur.description]
+        server.load(table, columns, [dict(zip(names, r, strict=True)) for r in cur.fetchall()])

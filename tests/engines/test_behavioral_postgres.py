@@ -1,6 +1,7 @@
-"""The behavioral cases of tests/test_behavioral.py on a real PostgreSQL server:
-the compiled postgres SQL must give the same members as DuckDB's (which are
-checked against hand-computed members there)."""
+"""The behavioral cases of tests/test_behavioral.py on a real PostgreSQL server
+and on BigQuery's SQL (the ZetaSQL reference implementation): the compiled SQL
+must give the same members as DuckDB's (which are checked against hand-computed
+members there)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from test_behavioral import AS_OF, BURSTS, EDGES, SEQ, spend
 from test_language_aggregates import AS_OF as SHOP_AS_OF
 from test_language_aggregates import D7, D9, EVER, GIFTS, SHOP, SINCE, TIES
 
+from engines.bigquery import load_from_duckdb as load_from_duckdb_bq
 from engines.postgres import load_from_duckdb
 
 CASES = [
@@ -60,4 +62,17 @@ def test_postgres_equals_duckdb(postgres, data, condition, as_of):
     with postgres.connect() as pg:
         load_from_duckdb(con, pg, [t for t in ("customers", "orders", "events") if t in data])
         got = sorted(r[0] for r in pg.execute(pg_sql).fetchall())
+    assert got == expected
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("data, condition, as_of", CASES)
+def test_bigquery_equals_duckdb(bigquery, data, condition, as_of):
+    """The same cases on BigQuery's SQL (the ZetaSQL reference implementation)."""
+    duck_sql, _, con = compile_sql(condition, data, as_of=as_of)
+    bq_sql, _, _ = compile_sql(condition, data, as_of=as_of, dialect="bigquery")
+    expected = sorted(r[0] for r in con.execute(duck_sql).fetchall())
+    tables = [t for t in ("customers", "orders", "events") if t in data]
+    load_from_duckdb_bq(con, bigquery, tables)
+    got = sorted(r[0] for r in bigquery.run(bq_sql)[1])
     assert got == expected

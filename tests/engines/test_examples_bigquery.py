@@ -19,7 +19,7 @@ from test_golden import LIVE_EXAMPLE, STEMS, compile_example
 
 from segql.ops.sample import sample_database
 
-from .bigquery import BigQueryServer
+from .bigquery import BigQueryServer, load_from_duckdb
 
 pytestmark = pytest.mark.engines
 
@@ -38,13 +38,7 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @pytest.fixture(scope="module")
 def bq(bigquery: BigQueryServer, duck: duckdb.DuckDBPyConnection) -> Iterator[BigQueryServer]:
-    bigquery.clear()
-    for table in TABLES:
-        columns = [(name, typ) for name, typ, *_ in duck.execute(f"DESCRIBE {table}").fetchall()]
-        cur = duck.execute(f"SELECT * FROM {table}")
-        names = [d[0] for d in cur.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-        bigquery.load(table, columns, rows)
+    load_from_duckdb(duck, bigquery, TABLES)
     yield bigquery
     bigquery.clear()
 
