@@ -275,6 +275,10 @@ def members(seg_source, data, *, as_of, segment=None, project_extra=None, timezo
         timezone=timezone,
     )
     rows = con.execute(sql).fetchall()
+    if os.environ.get("SEGQL_ALSO_BIGQUERY", "") == "1":
+        _same_on_bigquery(
+            rows, con, seg_source, data, as_of, segment, project_extra, timezone, kind
+        )
     if kind == "segment":
         keys = [r[0] for r in rows]
         assert len(keys) == len(set(keys)), f"a member appears twice: {keys}"
@@ -282,6 +286,37 @@ def members(seg_source, data, *, as_of, segment=None, project_extra=None, timezo
     labels = dict(rows)
     assert len(labels) == len(rows), f"an entity has two labels: {rows}"
     return labels, sql
+
+
+_BIGQUERY: list[Any] = []
+
+
+def _same_on_bigquery(rows, con, seg_source, data, as_of, segment, extra, timezone, kind) -> None:
+    """SEGQL_ALSO_BIGQUERY=1: every hand-written case also runs its BigQuery SQL on the
+    ZetaSQL reference implementation (tests/engines/bigquery.py, one server for the
+    run) and must give DuckDB's answer. Off by default (CI runs the engine's own tests)."""
+    from engines.bigquery import BigQueryServer, load_from_duckdb
+
+    if not _BIGQUERY:
+        server = BigQueryServer().__enter__()
+        atexit.register(server.__exit__, None, None, None)
+        _BIGQUERY.append(server)
+    server = _BIGQUERY[0]
+    bq_sql, _, _ = compile_sql(
+        seg_source,
+        data,
+        as_of=as_of,
+        segment=segment,
+        project_extra=extra,
+        timezone=timezone,
+        dialect="bigquery",
+    )
+    load_from_duckdb(con, server, [r[0] for r in con.execute("SHOW TABLES").fetchall()])
+    _, got = server.run(bq_sql)
+    if kind == "segment":
+        assert {r[0] for r in got} == {r[0] for r in rows}, f"BigQuery differs:\n{bq_sql}"
+    else:
+        assert dict(got) == dict(rows), f"BigQuery differs:\n{bq_sql}"
 
 
 def check(

@@ -81,6 +81,8 @@ def prepare() -> Path:
     """Fetch and unpack the npm package and compile the protos (once; cached)."""
     binary = _server_dir() / "remote_server.so"
     if not binary.exists():
+        if shutil.which("npm") is None:
+            raise RuntimeError(f"npm is not on PATH: cannot fetch {PACKAGE} into {CACHE}")
         CACHE.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             subprocess.run(
