@@ -6,8 +6,10 @@ dialect. The npm package `@fivetrandevelopers/zetasql` ships ZetaSQL's
 files. This module
 
 - fetches the package with `npm pack` into a cache directory (tests/.cache/
-  zetasql, gitignored; SEGQL_ZETASQL_CACHE overrides) and unpacks it;
-- compiles the .proto files with grpcio-tools into the same cache;
+  zetasql/VERSION, gitignored; SEGQL_ZETASQL_CACHE moves tests/.cache/zetasql)
+  and unpacks the Linux server and the protos there;
+- compiles the .proto files with grpcio-tools into the same cache (a folder per
+  grpcio-tools version: the generated code must match the protobuf runtime);
 - starts `remote_server.so HOST PORT` on a free local port (one server per
   test session, stopped at the end: `BigQueryServer` is a context manager);
 - evaluates a query with `EvaluateQuery` over in-memory tables: a
@@ -41,9 +43,11 @@ from typing import Any
 PACKAGE = "@fivetrandevelopers/zetasql"
 VERSION = "1.13.0"
 ROOT = Path(__file__).resolve().parents[1]  # tests/
-CACHE = Path(os.environ.get("SEGQL_ZETASQL_CACHE", ROOT / ".cache" / "zetasql"))
-# a query (and the server's result) may not exceed gRPC's default 4 MB message size
+CACHE = Path(os.environ.get("SEGQL_ZETASQL_CACHE", ROOT / ".cache" / "zetasql")) / VERSION
+# our side accepts large messages; the server keeps gRPC's default limit of 4 MB for
+# what it receives, i.e. a query with all its tables (docs/testing.md)
 MAX_MESSAGE = 256 * 1024 * 1024
+SERVER_MAX_MESSAGE = 4 * 1024 * 1024
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _EPOCH_DATE = dt.date(1970, 1, 1)
@@ -85,12 +89,14 @@ def prepare() -> Path:
             raise RuntimeError(f"npm is not on PATH: cannot fetch {PACKAGE} into {CACHE}")
         CACHE.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            subprocess.run(
+            done = subprocess.run(
                 ["npm", "pack", "--silent", f"{PACKAGE}@{VERSION}", "--pack-destination", tmp],
-                check=True,
                 capture_output=True,
+                text=True,
                 cwd=tmp,
             )
+            if done.returncode != 0:
+                raise RuntimeError(f"npm pack {PACKAGE}@{VERSION} failed: {done.stderr.strip()}")
             (tgz,) = Path(tmp).glob("*.tgz")
             with tarfile.open(tgz) as tar:
                 # only the Linux x86-64 server and the protos (the rest is ~170 MB)
@@ -104,10 +110,16 @@ def prepare() -> Path:
             shutil.rmtree(CACHE / "package", ignore_errors=True)
             os.replace(Path(tmp) / "package", CACHE / "package")
         binary.chmod(0o755)
-    gen = CACHE / "gen"
+    gen = _gen_dir()
     if not (gen / "local_service_pb2_grpc.py").exists():
         _compile_protos(gen)
     return binary
+
+
+def _gen_dir() -> Path:
+    from importlib.metadata import version
+
+    return CACHE / f"gen-grpcio-tools-{version('grpcio-tools')}"
 
 
 def _compile_protos(gen: Path) -> None:
@@ -137,7 +149,7 @@ def _compile_protos(gen: Path) -> None:
 
 def _modules():
     """The generated modules (local_service_pb2, its grpc stub, value and type pb2)."""
-    gen = str(CACHE / "gen")
+    gen = str(_gen_dir())
     if gen not in sys.path:
         sys.path.insert(0, gen)
     names = (
@@ -362,6 +374,11 @@ class BigQueryServer:
         req.simple_catalog.CopyFrom(self._catalog_proto())
         for name, (_, data) in self.tables.items():
             req.table_content[name].table_data.CopyFrom(data)
+        if req.ByteSize() > SERVER_MAX_MESSAGE:
+            raise BigQueryError(
+                f"the query with its tables is {req.ByteSize()} bytes: more than the ZetaSQL "
+                f"server accepts ({SERVER_MAX_MESSAGE}); use less data"
+            )
         try:
             resp = self.stub.EvaluateQuery(req)
         except grpc.RpcError as e:
