@@ -182,6 +182,30 @@ REGRESSIONS = [
         {"s0": {2}, "s1": {2}},
         labels={"g": {1: "a", 2: "then_b", 3: "other"}},
     ),
+    # BigQuery read segql's fixed instants, CAST('2024-03-01 12:00:00' AS TIMESTAMP),
+    # in the default time zone, which a project, an organization or a session may set
+    # to other than UTC: as_of and every window edge moved (found on ZetaSQL with
+    # another default zone). The literals now carry +00; test_regression_bigquery
+    # runs every case with the default zone America/New_York too.
+    Regression(
+        "bigquery_instants_are_utc_whatever_the_default_zone",
+        {
+            "s0": "segment s0 = count(orders) >= 1",
+            "s1": "segment s1 = count(orders, last 2 hours) >= 1",
+            "n1": "segment n1 = not (count(orders, last 2 hours) >= 1)",
+            "s2": "segment s2 = count(orders, 2024-03-01T09:00:00 to 2024-03-01T10:00:00) = 1",
+        },
+        {
+            "customers": _customers(1, 2),
+            "orders": [
+                {"customer_id": 1, "ordered_at": T0 - dt.timedelta(hours=3)},
+                {"customer_id": 2, "ordered_at": T0 - dt.timedelta(hours=1)},
+            ],
+        },
+        T0,
+        {"s0": {1, 2}, "s1": {2}, "n1": {1}, "s2": {1}},
+        pairs=[("s1", "n1")],
+    ),
 ]
 
 
@@ -232,8 +256,16 @@ def test_regression_spark(reg: Regression) -> None:
 
 
 @pytest.mark.engines
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
 @pytest.mark.parametrize("reg", REGRESSIONS, ids=lambda r: r.name)
-def test_regression_bigquery(reg: Regression, bigquery) -> None:
+def test_regression_bigquery(reg: Regression, zone: str, bigquery) -> None:
+    """On BigQuery (ZetaSQL) with its default time zone UTC, and with another one (a
+    project's or a session's setting): segql's SQL must not depend on it."""
     from engines.test_differential_engines import bigquery_engine_for
 
-    _check(reg, bigquery_engine_for(bigquery))
+    saved = bigquery.default_timezone
+    bigquery.default_timezone = zone
+    try:
+        _check(reg, bigquery_engine_for(bigquery))
+    finally:
+        bigquery.default_timezone = saved

@@ -182,6 +182,12 @@ class BigQuery(Dialect):
     def instant_type(self):
         return exp.DataType.build("TIMESTAMPTZ")
 
+    # A string without a zone is read in the default time zone, which a project, an
+    # organization (default_time_zone) or a session (@@time_zone) may set: say UTC.
+    def instant(self, value):
+        text = value.isoformat(sep=" ", timespec="microseconds" if value.microsecond else "seconds")
+        return exp.cast(_lit(text + "+00"), self.instant_type())
+
     def local_type(self):
         return exp.DataType.build("DATETIME")
 

@@ -282,7 +282,10 @@ class BigQueryServer:
     type) pairs, rows as dicts); `run(sql)` evaluates a query over the loaded
     tables and returns (column names, rows of Python values)."""
 
-    def __init__(self) -> None:
+    def __init__(self, default_timezone: str | None = None) -> None:
+        # BigQuery's default time zone is UTC unless a project, an organization or a
+        # session sets another; SEGQL_BIGQUERY_TIMEZONE runs a whole session in another
+        self.default_timezone = default_timezone or os.environ.get("SEGQL_BIGQUERY_TIMEZONE", "UTC")
         self.proc: subprocess.Popen | None = None
         self.tables: dict[str, tuple[list[tuple[str, str]], list[Any]]] = {}
         self.log = b""
@@ -370,7 +373,7 @@ class BigQueryServer:
 
         req = self._ls.EvaluateQueryRequest(sql=sql)
         req.options.language_options.CopyFrom(self.language)
-        req.options.default_timezone = "UTC"
+        req.options.default_timezone = self.default_timezone
         req.simple_catalog.CopyFrom(self._catalog_proto())
         for name, (_, data) in self.tables.items():
             req.table_content[name].table_data.CopyFrom(data)

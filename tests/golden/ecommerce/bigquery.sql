@@ -10,67 +10,73 @@ WITH `universe` AS (
   SELECT
     `customer_id` AS `customer_id`,
     COUNT(*) AS `orders_count`, /* used by first_time_visitors (ecommerce.seg:10) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by deal_seekers (ecommerce.seg:29), recent_buyers (language.seg:10), lapsing_customers (ecommerce.seg:54) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by deal_seekers (ecommerce.seg:29), recent_buyers (language.seg:10), lapsing_customers (ecommerce.seg:54) */
     SUM(
-      CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN `amount` END
+      CASE
+        WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP)
+        THEN `amount`
+      END
     ) AS `orders_sum_amount_last_365_days`, /* used by monetary (language.seg:8) */
     SUM(
       CASE
-        WHEN `ordered_at` >= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
-        AND `ordered_at` < CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` >= CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
+        AND `ordered_at` < CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
         THEN `amount`
       END
     ) AS `orders_sum_amount_previous_month`, /* used by spend_last_month (ecommerce.seg:36) */
     SUM(
       CASE
-        WHEN `ordered_at` >= CAST('2025-01-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` >= CAST('2025-01-01 00:00:00+00' AS TIMESTAMP)
         THEN `amount`
       END
     ) AS `orders_sum_amount_this_year`, /* used by spend_this_year (ecommerce.seg:37) */
     SUM(
-      CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN `amount` END
+      CASE
+        WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
+        THEN `amount`
+      END
     ) AS `orders_sum_amount_last_30_days`, /* used by growing_spenders (ecommerce.seg:41) */
     SUM(
       CASE
-        WHEN `ordered_at` > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
-        AND `ordered_at` <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` > CAST('2025-05-02 00:00:00+00' AS TIMESTAMP)
+        AND `ordered_at` <= CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
         THEN `amount`
       END
     ) AS `orders_sum_amount_30_days_to_60_days_ago`, /* used by growing_spenders (ecommerce.seg:41) */
     COUNT(
       CASE
-        WHEN `ordered_at` > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
-        AND `ordered_at` <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` > CAST('2025-05-02 00:00:00+00' AS TIMESTAMP)
+        AND `ordered_at` <= CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
         THEN 1
       END
     ) AS `orders_count_30_days_to_60_days_ago`, /* used by growing_spenders (ecommerce.seg:42) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_365_days`, /* used by frequency (language.seg:7), journey (ecommerce.seg:102) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_365_days`, /* used by frequency (language.seg:7), journey (ecommerce.seg:102) */
     AVG(
       CASE
-        WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP)
         THEN `quantity`
       END
     ) AS `orders_avg_quantity_last_365_days`, /* used by bulk_buyers (ecommerce.seg:48) */
     COUNT(
       CASE
-        WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
-        AND `ordered_at` <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` > CAST('2025-04-02 00:00:00+00' AS TIMESTAMP)
+        AND `ordered_at` <= CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
         THEN 1
       END
     ) AS `orders_count_30_days_to_90_days_ago`, /* used by lapsing_customers (ecommerce.seg:54) */
     MAX(`ordered_at`) AS `orders_last_ordered_at`, /* used by not_recent_buyers (ecommerce.seg:57), recency (language.seg:6) */
-    COUNT(CASE WHEN `ordered_at` <= CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_before_180_days_ago`, /* used by dormant_buyers (ecommerce.seg:60) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_180_days`, /* used by dormant_buyers (ecommerce.seg:60) */
+    COUNT(CASE WHEN `ordered_at` <= CAST('2025-01-02 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_before_180_days_ago`, /* used by dormant_buyers (ecommerce.seg:60) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-01-02 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_180_days`, /* used by dormant_buyers (ecommerce.seg:60) */
     COUNT(
       CASE
-        WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` > CAST('2025-04-02 00:00:00+00' AS TIMESTAMP)
         AND MOD(EXTRACT(DAYOFWEEK FROM DATETIME(`ordered_at`, 'UTC')) + 5, 7) + 1 >= 6
         THEN 1
       END
     ) AS `orders_count_where_ordered_at_last_90`, /* used by mobile_weekend_shoppers (ecommerce.seg:73) */
     COUNT(
       CASE
-        WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP)
         AND `sku` IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
@@ -79,14 +85,16 @@ WITH `universe` AS (
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
-    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
 ), `src_events` AS (
   SELECT
     `customer_id` AS `customer_id`,
-    COUNT(CASE WHEN `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS `events_count_last_7_days`, /* used by first_time_visitors (ecommerce.seg:10) */
-    COUNT(CASE WHEN `occurred_at` <= CAST('2025-06-24 00:00:00' AS TIMESTAMP) THEN 1 END) AS `events_count_before_7_days_ago`, /* used by first_time_visitors (ecommerce.seg:10) */
+    COUNT(CASE WHEN `occurred_at` > CAST('2025-06-24 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `events_count_last_7_days`, /* used by first_time_visitors (ecommerce.seg:10) */
+    COUNT(
+      CASE WHEN `occurred_at` <= CAST('2025-06-24 00:00:00+00' AS TIMESTAMP) THEN 1 END
+    ) AS `events_count_before_7_days_ago`, /* used by first_time_visitors (ecommerce.seg:10) */
     SUM(
       POWER(
         0.5,
@@ -100,14 +108,14 @@ WITH `universe` AS (
     ) AS `events_decayed_count_half_life_14_days`, /* used by engagement (ecommerce.seg:66) */
     COUNT(
       CASE
-        WHEN `occurred_at` > CAST('2025-03-03 00:00:00' AS TIMESTAMP)
-        AND `occurred_at` <= CAST('2025-05-02 00:00:00' AS TIMESTAMP)
+        WHEN `occurred_at` > CAST('2025-03-03 00:00:00+00' AS TIMESTAMP)
+        AND `occurred_at` <= CAST('2025-05-02 00:00:00+00' AS TIMESTAMP)
         THEN 1
       END
     ) AS `events_count_60_days_to_120_days_ago`, /* used by cooling_down (ecommerce.seg:67) */
     COUNT(
       CASE
-        WHEN `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        WHEN `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
         AND (
           EXTRACT(HOUR FROM DATETIME(`occurred_at`, 'UTC')) >= 22
           OR EXTRACT(HOUR FROM DATETIME(`occurred_at`, 'UTC')) < 5
@@ -115,12 +123,12 @@ WITH `universe` AS (
         THEN 1
       END
     ) AS `events_count_where_occurred_at_last_30`, /* used by night_owls (ecommerce.seg:77) */
-    COUNT(CASE WHEN `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `events_count_last_30_days`, /* used by night_owls (ecommerce.seg:78) */
-    COUNT(CASE WHEN `occurred_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS `events_count_last_90_days` /* used by journey (ecommerce.seg:103) */
+    COUNT(CASE WHEN `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `events_count_last_30_days`, /* used by night_owls (ecommerce.seg:78) */
+    COUNT(CASE WHEN `occurred_at` > CAST('2025-04-02 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `events_count_last_90_days` /* used by journey (ecommerce.seg:103) */
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
 ), `distinct_events_count_distinct_occurred_at_last` AS (
@@ -137,10 +145,10 @@ WITH `universe` AS (
       FROM `web_events`
       WHERE
         NOT `customer_id` IS NULL
-        AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+        AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
         AND NOT CAST(DATETIME(`occurred_at`, 'UTC') AS DATE) IS NULL
         AND (
-          `occurred_at` > CAST('2025-06-03 00:00:00' AS TIMESTAMP)
+          `occurred_at` > CAST('2025-06-03 00:00:00+00' AS TIMESTAMP)
         )
     ) AS `distinct_rows`
     GROUP BY
@@ -160,10 +168,10 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND `name` = 'add_to_cart'
     AND NOT `sku` IS NULL
-    AND `occurred_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` > CAST('2025-06-17 00:00:00+00' AS TIMESTAMP)
 ), `windowed_did_events_add_to_cart_then_not_orders_then` AS (
   SELECT
     `customer_id`,
@@ -182,9 +190,9 @@ WITH `universe` AS (
     FROM `orders`
     WHERE
       NOT `customer_id` IS NULL
-      AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+      AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
       AND NOT `sku` IS NULL
-      AND `ordered_at` > CAST('2025-06-17 00:00:00' AS TIMESTAMP)
+      AND `ordered_at` > CAST('2025-06-17 00:00:00+00' AS TIMESTAMP)
   ) AS `then_rows`
   GROUP BY
     `customer_id`,
@@ -223,7 +231,7 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND `name` = 'view'
     AND NOT `sku` IS NULL
 ), `windowed_did_events_view_then_not_orders_in_2_then` AS (
@@ -244,7 +252,7 @@ WITH `universe` AS (
     FROM `orders`
     WHERE
       NOT `customer_id` IS NULL
-      AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+      AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
       AND NOT `sku` IS NULL
   ) AS `then_rows`
   GROUP BY
@@ -278,13 +286,13 @@ WITH `universe` AS (
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`,
     CASE
-      WHEN `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+      WHEN `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
       THEN 1
       ELSE 0
     END AS `s1`,
     CASE
       WHEN `name` = 'add_to_cart'
-      AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+      AND `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
       THEN 1
       ELSE 0
     END AS `s2`,
@@ -292,14 +300,14 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND (
       (
-        `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        `name` = 'view' AND `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
       )
       OR (
         `name` = 'add_to_cart'
-        AND `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        AND `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
       )
     )
   UNION ALL
@@ -308,13 +316,17 @@ WITH `universe` AS (
     UNIX_MICROS(`ordered_at`) AS `us`,
     0 AS `s1`,
     0 AS `s2`,
-    CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 ELSE 0 END AS `s3`
+    CASE
+      WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
+      THEN 1
+      ELSE 0
+    END AS `s3`
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
-    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND (
-      `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+      `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
     )
 ), `windowed_did_events_view_then_events_add_to_cart_1` AS (
   SELECT
@@ -343,7 +355,7 @@ WITH `universe` AS (
     MAX(
       CASE
         WHEN `s1` = 1
-        AND `us` > UNIX_MICROS(CAST('2025-06-01 00:00:00' AS TIMESTAMP))
+        AND `us` > UNIX_MICROS(CAST('2025-06-01 00:00:00+00' AS TIMESTAMP))
         AND `r` <= `us` + 604800000000
         THEN 1
         ELSE 0
@@ -359,7 +371,7 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND (
       `name` = 'pricing_view'
     )

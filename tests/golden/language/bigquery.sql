@@ -10,15 +10,18 @@ WITH `universe` AS (
   SELECT
     `customer_id` AS `customer_id`,
     MAX(`ordered_at`) AS `orders_last_ordered_at`, /* used by recency (language.seg:6) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_365_days`, /* used by frequency (language.seg:7) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by recent_buyers (language.seg:10) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_365_days`, /* used by frequency (language.seg:7) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by recent_buyers (language.seg:10) */
     SUM(
-      CASE WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN `amount` END
+      CASE
+        WHEN `ordered_at` > CAST('2025-04-02 00:00:00+00' AS TIMESTAMP)
+        THEN `amount`
+      END
     ) AS `orders_sum_amount_last_90_days`, /* used by high_value (language.seg:17) */
     COUNT(
       CASE
-        WHEN `ordered_at` >= CAST('2024-04-01 00:00:00' AS TIMESTAMP)
-        AND `ordered_at` < CAST('2024-05-01 00:00:00' AS TIMESTAMP)
+        WHEN `ordered_at` >= CAST('2024-04-01 00:00:00+00' AS TIMESTAMP)
+        AND `ordered_at` < CAST('2024-05-01 00:00:00+00' AS TIMESTAMP)
         THEN 1
       END
     ) AS `orders_count_2024_04_01_to_2024_04_30`, /* used by april_double_buyers (language.seg:20) */
@@ -26,7 +29,7 @@ WITH `universe` AS (
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
-    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
 ), `src_events` AS (
@@ -34,7 +37,7 @@ WITH `universe` AS (
     `customer_id` AS `customer_id`,
     SUM(
       CASE
-        WHEN `occurred_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
+        WHEN `occurred_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
         THEN `duration_s`
       END
     ) AS `events_sum_duration_s_last_30_days`, /* used by engaged (language.seg:24) */
@@ -44,7 +47,7 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
 ), `windowed_events_count_where_name_pricing_view_any_rows` AS (
@@ -54,7 +57,7 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND (
       `name` = 'pricing_view'
     )
@@ -80,9 +83,9 @@ WITH `universe` AS (
   FROM `web_events`
   WHERE
     NOT `customer_id` IS NULL
-    AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND `name` = 'add_to_cart'
-    AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+    AND `occurred_at` > CAST('2025-06-24 00:00:00+00' AS TIMESTAMP)
 ), `windowed_did_events_add_to_cart_then_not_orders_then` AS (
   SELECT
     `customer_id`,
@@ -99,8 +102,8 @@ WITH `universe` AS (
     FROM `orders`
     WHERE
       NOT `customer_id` IS NULL
-      AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
-      AND `ordered_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
+      AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
+      AND `ordered_at` > CAST('2025-06-24 00:00:00+00' AS TIMESTAMP)
   ) AS `then_rows`
   GROUP BY
     `customer_id`,

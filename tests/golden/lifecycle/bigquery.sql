@@ -9,14 +9,17 @@ WITH `universe` AS (
   SELECT
     `customer_id` AS `customer_id`,
     MAX(`ordered_at`) AS `orders_last_ordered_at`, /* used by recency_y (lifecycle.yml:10) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by recent_buyers_y (lifecycle.yml:12) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by recent_buyers_y (lifecycle.yml:12) */
     SUM(
-      CASE WHEN `ordered_at` > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN `amount` END
+      CASE
+        WHEN `ordered_at` > CAST('2025-04-02 00:00:00+00' AS TIMESTAMP)
+        THEN `amount`
+      END
     ) AS `orders_sum_amount_last_90_days` /* used by high_value_y (lifecycle.yml:16) */
   FROM `orders`
   WHERE
     NOT `customer_id` IS NULL
-    AND `ordered_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
+    AND `ordered_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
 ), `base` AS (
