@@ -126,3 +126,13 @@ def test_a_function_argument_type_error_is_worded_from_its_entry(tmp_path, monke
     messages = [x.message for x in errors]
     assert "abs() needs a number, got a string" in messages
     assert "days_since() needs a date or timestamp, got a number" in messages
+
+
+@pytest.mark.engines
+def test_md5_bucket_vectors_bigquery(bigquery):
+    """On BigQuery's own SQL (the ZetaSQL reference implementation)."""
+    for salt, key, bucket in VECTORS:
+        _, rows = bigquery.run(bucket_sql("bigquery", key_of(key), salt))
+        assert rows == [(bucket,)], (salt, key)
+    _, rows = bigquery.run(bucket_sql("bigquery", ast.Number(42, SPAN), "spring_test"))
+    assert rows == [(2188,)]
