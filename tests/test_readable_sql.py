@@ -162,3 +162,20 @@ def test_every_aggregate_of_the_examples_has_its_comment(dialect):
         lines = [line for line in sql.splitlines() if "/* used by" in line]
         assert any(f"{slot.column}" in line for line in lines), slot.column
     assert sql.count("/* used by") == len(p.aggregates)
+
+
+def test_planning_walks_the_definitions_once(tmp_path, monkeypatch):
+    """The needed definitions are found once per plan, not once per definition
+    (that made compiling 1,000 segments 17x slower: 0.7 -> 11.6 CPU s)."""
+    from segql import api
+    from segql.plan import logical
+
+    (tmp_path / "segql.yml").write_text(PROJECT)
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text)
+    model = api.load([str(tmp_path)], project=str(tmp_path / "segql.yml"))
+    calls = []
+    real = logical._closure
+    monkeypatch.setattr(logical, "_closure", lambda *a: calls.append(1) or real(*a))
+    plan(model, model.selected, "membership")
+    assert len(calls) == 1

@@ -9,6 +9,7 @@ computed once).
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 
 from segql.errors import Span
@@ -18,10 +19,16 @@ from segql.plan.physical import FORMS, PhysicalPlan, Read
 def location(span: Span, root: Path) -> str:
     """file:line, the file relative to the project root: the same text wherever
     the project is checked out and however its paths were given."""
-    path = Path(span.file)
+    return f"{_relative(span.file, root)}:{span.line}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _relative(file: str, root: Path) -> str:
+    # cached: resolving a path asks the file system, once per file is enough
+    path = Path(file)
     with contextlib.suppress(ValueError):
         path = path.resolve().relative_to(root.resolve())
-    return f"{path.as_posix()}:{span.line}"
+    return path.as_posix()
 
 
 def explain(pp: PhysicalPlan, dialect: str) -> str:

@@ -95,7 +95,8 @@ def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Pl
     key = model.project.key
     p = Plan(model, outputs, mode, key=key if not INTERNAL_COLUMNS.fullmatch(key) else "entity_key")
     p.names = Namer((p.key,))
-    needed = [n for n in model.definitions if n in _closure(model, outputs)]
+    closure = _closure(model, outputs)
+    needed = [n for n in model.definitions if n in closure]
     # definitions are named first: a definition's column is its name whenever
     # it is a plain word
     for name in needed:  # dependency order: referred-to first
