@@ -60,7 +60,9 @@ def load(
     # nothing), under the names the tables have on the target
     catalog = _catalog(proj, con)
     on_target = apply(proj, choose(proj, target))
-    renamed = {old.name: new.name for old, new in zip(_tables(proj), _tables(on_target))}
+    renamed = {
+        old.name: new.name for old, new in zip(_tables(proj), _tables(on_target), strict=True)
+    }
     catalog = Catalog({renamed.get(n, n): cols for n, cols in catalog.tables.items()})
     return load_with(on_target, paths, catalog=catalog)
 

@@ -238,9 +238,7 @@ def choose(project: Project, name: str | None) -> Target:
         raise SegqlError(
             f"{what}: segql.yml has no 'targets:'",
             None,
-            (
-                "add targets (docs/targets.md), e.g. targets: {local: {engine: duckdb, path: x.duckdb}}",
-            ),
+            ("add targets: {local: {engine: duckdb, path: local.duckdb}} (docs/targets.md)",),
             usage=True,
         )
     if name is None:
