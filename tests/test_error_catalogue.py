@@ -5,7 +5,8 @@ message is a visible diff.
 Each case is a file tests/errors/<kind>.seg or .yml, validated on its own in a
 temporary project made of tests/errors/segql.yml (or <kind>.project when it
 exists) and a DuckDB file built from tests/errors/schema.sql. A first line
-`# run: compile [--dialect D] [--target T] [--segment N | --segmentation N]` compiles instead of validating.
+`# run: compile [--dialect D] [--target T] [--segment N | --segmentation N]`
+compiles instead of validating.
 
 Regenerate every golden file after a deliberate change of messages with
 

@@ -114,7 +114,7 @@ def _interpolate(s: Setting, text: str) -> str:
             raise SegqlError(
                 f"environment variable '{name}' is not set",
                 s.span,
-                (f"export {name}=… before running segql (${{…}} in segql.yml reads the environment)",),
+                (f"export {name}=… before running segql (${{…}} reads the environment)",),
                 text=text,
             )
         return os.environ[name]

@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segql.cli import app
+from segql.errors import SegqlError
 
 pytestmark = pytest.mark.engines
 
@@ -95,7 +96,7 @@ def test_postgres_columns_and_atomic_replace(project, postgres, monkeypatch):
         assert engine.columns(table) == {"a": "integer", "b": "text"}
         assert engine.columns(exp.Table(this=exp.to_identifier("nope"))) is None
         # a failing statement inside a transaction leaves nothing behind
-        with pytest.raises(Exception), engine.transaction():
+        with pytest.raises(SegqlError), engine.transaction():
             engine.execute("CREATE TABLE segql_swap.gone (a int)")
             engine.execute("SELECT no_such_column FROM segql_swap.t")
         assert engine.columns(exp.to_table("segql_swap.gone")) is None
