@@ -32,7 +32,7 @@ class PostgresEngine(Engine):
             self.con = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
         except psycopg.Error as e:
             # never the DSN itself: it may hold a password (redacted below anyway)
-            raise self.error(f"cannot connect to {host}:{port}", e) from None
+            raise self.error(f"at {host}:{port}", e) from None
         # compiled queries hold naive UTC instants; `now()` and casts of
         # timestamptz must read them in UTC too
         self.execute("SET TIME ZONE 'UTC'")

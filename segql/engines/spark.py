@@ -34,18 +34,23 @@ class SparkEngine(Engine):
 
     def _start(self, session_class, root: Path):
         warehouse = (root / (self.target.setting("warehouse") or "spark-warehouse")).resolve()
+        master = self.target.setting("master") or "local[2]"
         metastore = f"jdbc:derby:;databaseName={warehouse / 'metastore_db'};create=true"
         builder = (
-            session_class.builder.master(self.target.setting("master") or "local[2]")
+            session_class.builder.master(master)
             .appName("segql")
             .config("spark.sql.warehouse.dir", str(warehouse))
             .config("spark.sql.catalogImplementation", "hive")
-            .config("javax.jdo.option.ConnectionURL", metastore)
+            .config("spark.hadoop.javax.jdo.option.ConnectionURL", metastore)
             .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
         )
+        if master.startswith("local"):
+            # 200 shuffle partitions (the default, sized for clusters) make every
+            # join of the membership query 200 tiny tasks on one machine
+            builder = builder.config("spark.sql.shuffle.partitions", "4")
         try:
             spark = builder.getOrCreate()
         except Exception as e:  # no Java, a bad master URL: one line, no JVM trace
