@@ -10,6 +10,7 @@ import gc
 from collections.abc import Iterator
 from pathlib import Path
 
+from segql.engines.base import Engine
 from segql.errors import Diagnostics, SegqlError, SegqlErrors
 from segql.plan.explain import explain
 from segql.plan.logical import plan
@@ -17,7 +18,7 @@ from segql.plan.physical import physical
 from segql.project import Project, find_project_file, load_project
 from segql.semantic.model import Model
 from segql.semantic.resolve import resolve
-from segql.semantic.schema import introspect
+from segql.semantic.schema import Catalog, introspect
 from segql.sql.dialects import get_dialect
 from segql.sql.query import Generator
 from segql.sql.result import CompileResult, OutputColumn, output_columns
@@ -43,19 +44,53 @@ def _no_gc_pauses() -> Iterator[None]:
         gc.enable()
 
 
-def load(paths: list[str], project: str | None = None, con=None) -> Model:
-    """Parse, resolve and type-check the project's definitions; PATHs select outputs."""
+def load(
+    paths: list[str], project: str | None = None, con=None, target: str | None = None
+) -> Model:
+    """Parse, resolve and type-check the project's definitions; PATHs select outputs.
+    `con`: an engine (segql.engines) or a DuckDB connection to read column types from.
+    `target`: a target of segql.yml, whose dialect and table names are used
+    (compile connects to no engine)."""
     proj = load_project(find_project_file(project, paths))
-    return load_with(proj, paths, con)
+    if target is None:
+        return load_with(proj, paths, con)
+    from segql.engines.targets import apply, choose
+
+    # column types as the project's own database knows them (compile connects to
+    # nothing), under the names the tables have on the target
+    catalog = _catalog(proj, con)
+    on_target = apply(proj, choose(proj, target))
+    renamed = {
+        old.name: new.name for old, new in zip(_tables(proj), _tables(on_target), strict=True)
+    }
+    catalog = Catalog({renamed.get(n, n): cols for n, cols in catalog.tables.items()})
+    return load_with(on_target, paths, catalog=catalog)
+
+
+def _tables(proj: Project) -> list:
+    return [s.table for s in proj.sources.values()] + ([proj.profiles] if proj.profiles else [])
+
+
+def _catalog(proj: Project, con) -> Catalog:
+    diags = Diagnostics()
+    if con is not None and not isinstance(con, Engine):
+        from segql.engines.duckdb import wrap
+
+        con = wrap(con, proj.root)  # a DuckDB connection; not closed here
+    catalog = introspect(proj, con, diags)
+    if diags.errors:  # a missing table: every use of it would be reported again
+        raise SegqlErrors(diags.errors, {proj.file: proj.text})
+    return catalog
 
 
 @_no_gc_pauses()
-def load_with(proj: Project, paths: list[str], con=None) -> Model:
-    diags = Diagnostics()
-    catalog = introspect(proj, con, diags)
+def load_with(proj: Project, paths: list[str], con=None, catalog: Catalog | None = None) -> Model:
     loaded = load_modules(paths, proj.root)
-    if diags.errors:  # a missing table: every use of it would be reported again
-        raise SegqlErrors([*diags.errors, *loaded.errors], {proj.file: proj.text})
+    if catalog is None:
+        try:
+            catalog = _catalog(proj, con)
+        except SegqlErrors as e:
+            raise SegqlErrors([*e.errors, *loaded.errors], {proj.file: proj.text}) from None
     # resolved even when some definitions did not parse: a syntax error in one
     # file hides no name or type error of the others
     try:
@@ -143,11 +178,14 @@ def compile(
     as_of: str | dt.datetime | None = None,
     segment: str | None = None,
     segmentation: str | None = None,
+    target: str | None = None,
 ) -> CompileResult:
-    """Compile definitions (LANGUAGE.md §9): the query, `.sql()` for its text."""
+    """Compile definitions (LANGUAGE.md §9): the query, `.sql()` for its text.
+    With `target`, for that target of segql.yml: its engine's dialect (unless
+    `dialect` is given) and its table names."""
     if dialect is not None:
         get_dialect(dialect)  # a usage error before any work
-    model = load(paths, project)
+    model = load(paths, project, target=target)
     when = parse_as_of(as_of, model.project.timezone) if isinstance(as_of, str) else as_of
     return compile_model(model, dialect, when, segment, segmentation)
 
@@ -171,11 +209,12 @@ def explain_plan(
     dialect: str | None = None,
     segment: str | None = None,
     segmentation: str | None = None,
+    target: str | None = None,
 ) -> str:
     """`segql compile --explain`: how each aggregate would be computed, and why."""
     if dialect is not None:
         get_dialect(dialect)  # a usage error before any work
-    return explain_model(load(paths, project), dialect, segment, segmentation)
+    return explain_model(load(paths, project, target=target), dialect, segment, segmentation)
 
 
 def validate(paths: list[str], project: str | None = None) -> Model:

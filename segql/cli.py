@@ -82,6 +82,14 @@ DebugOpt = Annotated[
 PathsArg = Annotated[
     list[str], typer.Argument(metavar="PATH", help=".seg/.yml files or folders of them")
 ]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        metavar="NAME",
+        help="a target of segql.yml (its engine, dialect and table names)",
+    ),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -227,6 +235,7 @@ def compile(
     script: Annotated[
         bool, typer.Option("--script", help="end the statement with ';' (default: none)")
     ] = False,
+    target: TargetOpt = None,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -250,6 +259,7 @@ def compile(
                     dialect=dialect,
                     segment=segment,
                     segmentation=segmentation,
+                    target=target,
                 )
             )
             return
@@ -260,6 +270,7 @@ def compile(
             as_of=as_of,
             segment=segment,
             segmentation=segmentation,
+            target=target,
         ).sql(script=script)
         if out is None:
             sys.stdout.write(sql)
@@ -300,11 +311,13 @@ def preview(
     show: Annotated[
         int, typer.Option("--show", metavar="N", min=0, help="list N member keys per segment")
     ] = 0,
+    target: TargetOpt = None,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Run the definitions on DuckDB (read-only) and summarize sizes, shares and overlap.
-    Without --as-of: now, or with --sample the sample's fixed date (2025-07-01)."""
+    """Run the definitions on a target (DuckDB files read-only) and summarize sizes,
+    shares and overlap. Without --as-of: now, or with --sample the sample's fixed
+    date (2025-07-01)."""
     g = _globals(ctx, project, debug)
 
     def run() -> None:
@@ -325,6 +338,7 @@ def preview(
                 as_of=as_of,
                 show=show,
                 progress=progress,
+                target=target,
             )
 
         if sys.stderr.isatty():  # progress goes to stderr, and only for a person watching
@@ -343,6 +357,48 @@ def preview(
 
             render.print_table(result, Console())
         sys.stdout.flush()
+
+    _handled(g, run)
+
+
+@app.command(cls=_Command)
+def sample(
+    ctx: typer.Context,
+    target: TargetOpt = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="FILE", help="a DuckDB file to write to")
+    ] = None,
+    scale: Annotated[
+        float,
+        typer.Option("--scale", metavar="X", help="sample size (1 = 100k customers)"),
+    ] = 0.01,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write the built-in sample tables (customers, orders, web_events) into a
+    target: DuckDB, PostgreSQL or Spark. Existing tables of those names are replaced."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from pathlib import Path
+
+        from segql.engines import connect
+        from segql.engines.targets import choose, file_target
+        from segql.ops.sample import write_sample
+        from segql.project import find_project_file, load_project
+
+        if (target is None) == (db is None):
+            raise _usage("give one of --target NAME or --db FILE")
+        if not (scale > 0 and scale <= 100):  # also rejects NaN
+            raise _usage(f"--scale must be in (0, 100], got {scale}")
+        if db is not None:
+            t, root = file_target(str(Path(db).resolve())), Path.cwd()
+        else:
+            proj = load_project(find_project_file(g.project, []))
+            t, root = choose(proj, target), proj.root
+        with connect(t, root, read_only=False) as engine:
+            names = write_sample(engine, scale)
+        sys.stderr.write(f"wrote {', '.join(names)} (scale {scale:g}) to {engine.description}\n")
 
     _handled(g, run)
 

@@ -1,5 +1,5 @@
 """The project file `segql.yml`: entity, key, profiles, sources, universe,
-timezone, dialect, database — found in the current directory or the nearest
+timezone, dialect, database, targets — found in the current directory or the nearest
 parent (or, failing that, beside the paths given), or named by --project."""
 
 from __future__ import annotations
@@ -10,13 +10,24 @@ from pathlib import Path
 
 import yaml
 
+from segql.engines.targets import Target, check_table_names, parse_targets
 from segql.errors import Diagnostics, SegqlError, Span, did_you_mean
 from segql.syntax import ast
 from segql.syntax.yamlsrc import compose, mapping_items, scalar, span_of, value_start
 
 PROJECT_FILE = "segql.yml"
 TYPE_NAMES = ("number", "integer", "string", "boolean", "date", "timestamp")
-_KEYS = ("entity", "key", "profiles", "sources", "universe", "timezone", "dialect", "database")
+_KEYS = (
+    "entity",
+    "key",
+    "profiles",
+    "sources",
+    "universe",
+    "timezone",
+    "dialect",
+    "database",
+    "targets",
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ class Project:
     database: str | None  # absolute path of a DuckDB file, if any
     # the file's text as read, to show errors located in it (universe, tables)
     text: str = field(default="", compare=False, repr=False)
+    # where it runs (segql/engines/targets.py), in the order written: the first is the default
+    targets: dict[str, Target] = field(default_factory=dict, compare=False)
 
 
 def find_project_file(explicit: str | None, paths: list[str]) -> Path:
@@ -194,6 +207,11 @@ def load_project(path: Path) -> Project:
                 diags.extend(getattr(e, "errors", []))
         else:
             diags.error("'universe' must be a condition", span_of(node, file))
+    targets: dict[str, Target] = {}
+    if "targets" in items:
+        targets = parse_targets(items["targets"][1], file, text, diags)
+        tables = [s.table.name for s in sources.values()]
+        check_table_names(targets, tables + ([profiles.name] if profiles else []), diags)
     diags.check({file: text})
     return Project(
         file,
@@ -207,6 +225,7 @@ def load_project(path: Path) -> Project:
         dialect,
         database,
         text,
+        targets,
     )
 
 

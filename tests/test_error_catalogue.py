@@ -5,7 +5,8 @@ message is a visible diff.
 Each case is a file tests/errors/<kind>.seg or .yml, validated on its own in a
 temporary project made of tests/errors/segql.yml (or <kind>.project when it
 exists) and a DuckDB file built from tests/errors/schema.sql. A first line
-`# run: compile [--dialect D] [--segment N | --segmentation N]` compiles instead of validating.
+`# run: compile [--dialect D] [--target T] [--segment N | --segmentation N]`
+compiles instead of validating.
 
 Regenerate every golden file after a deliberate change of messages with
 
@@ -40,7 +41,10 @@ UNLOCATED = {
     "compile_nothing_selected",
     "compile_segment_is_segmentation",
     "compile_segmentation_is_segment",
+    "target_unknown_name",
 }
+# usage errors: exit status 2
+USAGE = {"unknown_dialect", "target_unknown_name"}
 
 
 def _command(case: Path) -> list[str]:
@@ -77,6 +81,7 @@ def _run(case: Path) -> tuple[list[SegqlError], str]:
                 dialect=_option(command, "--dialect"),
                 segment=_option(command, "--segment"),
                 segmentation=_option(command, "--segmentation"),
+                target=_option(command, "--target"),
             ).sql()
         else:
             api.validate([case.name])
@@ -139,7 +144,7 @@ def test_command_line_prints_the_same(
         timeout=120,
     )
     golden = case.with_suffix(".txt").read_text(encoding="utf-8")
-    assert r.returncode == (2 if case.stem == "unknown_dialect" else 1), r.stderr
+    assert r.returncode == (2 if case.stem in USAGE else 1), r.stderr
     assert r.stdout == ""
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith(golden.rstrip("\n")), r.stderr

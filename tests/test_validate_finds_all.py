@@ -143,14 +143,17 @@ def test_depth_counts_levels_without_recursion() -> None:
 
 def test_catalogue_finds_them_by_validate() -> None:
     """Every definition error of the catalogue is found by validate: only errors
-    about what to compile (a dialect, --segment naming a segmentation, nothing
-    selected) are compile's own."""
+    about what to compile (a dialect, a target, --segment naming a segmentation,
+    nothing selected) are compile's own."""
     compiled = {case.stem for case in CASES if _command(case)[0] == "compile"}
     assert compiled == {
         "compile_nothing_selected",
         "compile_segment_is_segmentation",
         "compile_segmentation_is_segment",
         "unknown_dialect",
+        # --target: which target to compile for, and its environment variables
+        "target_unknown_name",
+        "target_env_missing",
     }
     for case in ("sequence_then_not_after_three_steps", "sequence_within_month",
                  "nested_too_deeply", "universe_aggregate", "universe_rank"):  # fmt: skip

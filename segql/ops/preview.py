@@ -1,11 +1,14 @@
-"""Preview: run the selected segments and segmentations on DuckDB and summarize them.
+"""Preview: run the selected segments and segmentations on an engine and summarize them.
 
-    preview(paths, project=None, db=None, sample=False, scale=0.01, as_of=None) -> PreviewResult
+    preview(paths, project=None, db=None, sample=False, scale=0.01, as_of=None,
+            target=None) -> PreviewResult
 
-Data comes from `db` (a DuckDB file, opened read-only), else the project's
-`database:`, else, with `sample=True`, the built-in sample generated into an
-in-memory DuckDB. The membership query is compiled with a fixed as_of and run
-once into a temporary table; every summary (universe size, segment sizes,
+Data comes from `target` (a target of segql.yml: DuckDB, PostgreSQL, Spark),
+`db` (a DuckDB file, opened read-only), with `sample=True` the built-in sample
+generated into an in-memory DuckDB, else the project's `database:`, else its
+default target. Everything runs through the engine interface (segql/engines).
+The membership query is compiled with a fixed as_of for the engine's dialect
+and run once into a temporary table; every summary (universe size, segment sizes,
 label sizes, rule matches, overlap, example keys) is a small sqlglot-built
 query against that table.
 
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
+from segql.engines.base import Engine
 from segql.errors import SegqlError
 from segql.project import Project
 from segql.semantic.model import Model
@@ -92,25 +96,25 @@ def preview(
     as_of: str | dt.datetime | None = None,
     show: int = 0,
     progress: Progress | None = None,
+    target: str | None = None,
 ) -> PreviewResult:
-    """Run the selection on DuckDB (read-only) and summarize it; raises SegqlError(s)."""
+    """Run the selection on an engine and summarize it; raises SegqlError(s)."""
     from segql import api
     from segql.project import find_project_file, load_project
 
     step = progress or (lambda _msg: None)
-    if db is not None and sample:
-        raise SegqlError("--db and --sample cannot be used together", usage=True)
+    given = [flag for flag, on in (("--target", target), ("--db", db), ("--sample", sample)) if on]
+    if len(given) > 1:
+        raise SegqlError(f"{given[0]} and {given[1]} cannot be used together", usage=True)
     if show < 0:
         raise SegqlError("--show must be 0 or more", usage=True)
     proj = load_project(find_project_file(project, paths))
     when, source = _as_of(as_of, proj, sample)
-    con, data = _connect(proj, db, sample, scale, step)
-    try:
+    proj, engine, data = _open(proj, target, db, sample, scale, step)
+    with engine:
         step("resolving definitions")
-        model = api.load_with(proj, paths, con)
-        return _run(model, con, when, source, data, show, step)
-    finally:
-        con.close()
+        model = api.load_with(proj, paths, engine)
+        return _run(model, engine, when, source, data, show, step)
 
 
 def _as_of(as_of, proj: Project, sample: bool) -> tuple[dt.datetime, str]:
@@ -129,9 +133,15 @@ def _as_of(as_of, proj: Project, sample: bool) -> tuple[dt.datetime, str]:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0), "now"
 
 
-def _connect(proj: Project, db: str | None, sample: bool, scale: float, step: Progress):
-    """A DuckDB connection and a description of the data it holds."""
-    import duckdb
+def _open(
+    proj: Project, target: str | None, db: str | None, sample: bool, scale: float, step: Progress
+) -> tuple[Project, Engine, str]:
+    """The project as the data names its tables, an engine on the data, and a
+    description of it: --target, --sample, --db, `database:`, files only, or
+    else the project's default target (the first of `targets:`)."""
+    from segql.engines import connect
+    from segql.engines.duckdb import DuckDBEngine, wrap
+    from segql.engines.targets import apply, choose, file_target
 
     if sample:
         if not (scale > 0 and scale <= 100):  # also rejects NaN
@@ -139,32 +149,30 @@ def _connect(proj: Project, db: str | None, sample: bool, scale: float, step: Pr
         from segql.ops.sample import sample_database
 
         step(f"generating sample data (scale {scale:g})")
-        con = sample_database(scale=scale)
-        data = f"built-in sample (scale {scale:g})"
-    else:
-        path = db or proj.database
-        if path is None and _all_files(proj):
-            path = ":memory:"  # every table is a CSV/Parquet file: nothing else to open
-        if path is None:
-            raise SegqlError(
-                "preview needs data",
-                None,
-                ("pass --db FILE, set 'database:' in segql.yml, or try --sample",),
-                usage=True,
-            )
-        if path != ":memory:" and not Path(path).is_file():
-            raise SegqlError(f"database file '{path}' not found", usage=db is not None)
-        try:
-            # an in-memory database cannot be opened read-only (and holds nothing to protect)
-            con = duckdb.connect(path, read_only=path != ":memory:")
-        except duckdb.Error as e:
-            raise SegqlError(f"cannot open DuckDB database '{path}': {e}") from None
-        data = "CSV/Parquet files" if path == ":memory:" else path
-    # DuckDB's progress bar writes to stdout, which holds our json/csv output
-    con.execute("SET enable_progress_bar = false")
-    # tables given as CSV/Parquet paths are relative to the project folder
-    con.execute("SET file_search_path = ?", [str(proj.root)])
-    return con, data
+        return (
+            proj,
+            wrap(sample_database(scale=scale), proj.root),
+            f"built-in sample (scale {scale:g})",
+        )
+    path = db or proj.database
+    if target is not None or (path is None and not _all_files(proj) and proj.targets):
+        t = choose(proj, target)
+        step(f"connecting to target '{t.name}'")
+        engine = connect(t, proj.root)
+        return apply(proj, t), engine, engine.description
+    if path is None and _all_files(proj):
+        path = ":memory:"  # every table is a CSV/Parquet file: nothing else to open
+    if path is None:
+        raise SegqlError(
+            "preview needs data",
+            None,
+            ("pass --target NAME or --db FILE, set 'database:' in segql.yml, or try --sample",),
+            usage=True,
+        )
+    if path != ":memory:" and not Path(path).is_file():
+        raise SegqlError(f"database file '{path}' not found", usage=db is not None)
+    engine = DuckDBEngine(file_target(path), proj.root)
+    return proj, engine, "CSV/Parquet files" if path == ":memory:" else path
 
 
 def _all_files(proj: Project) -> bool:
@@ -173,27 +181,24 @@ def _all_files(proj: Project) -> bool:
     return all(t.is_path for t in tables)
 
 
-def _run(model: Model, con, as_of, source, data, show, step) -> PreviewResult:
-    import duckdb
-
+def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> PreviewResult:
     from segql import api
 
     outputs, _ = api.select(model, None, None)
     segments = [n for n in outputs if isinstance(model.definitions[n], ast.Segment)]
     segmentations = [
-        d for d in (model.definitions[n] for n in outputs) if isinstance(d, ast.Segmentation)
+        d for d in (model.definitions[o] for o in outputs) if isinstance(d, ast.Segmentation)
     ]
     extended, rule_columns = with_rule_segments(model, outputs)
     step("running the membership query")
-    try:
-        con.execute(_sql(_create_members(extended, as_of)))
+    query = api.compile_model(extended, engine.dialect.name, as_of).tree
+    # the membership query runs once; every summary reads its rows
+    with engine.temp_table(_table(), query):
         step("summarizing")
-        counts = _fetch_counts(con, segments, segmentations, rule_columns)
-        labels = {d.name: _fetch_labels(con, d.name) for d in segmentations}
+        counts = _fetch_counts(engine, segments, segmentations, rule_columns)
+        labels = {d.name: _fetch_labels(engine, d.name) for d in segmentations}
         key = model.project.key
-        examples = {n: _fetch_examples(con, key, n, show) for n in segments} if show else {}
-    except duckdb.Error as e:
-        raise SegqlError(f"DuckDB could not run the query: {e}".rstrip()) from None
+        examples = {n: _fetch_examples(engine, key, n, show) for n in segments} if show else {}
     universe = counts["universe", ""]
     seg_summaries = tuple(
         SegmentSummary(n, m, _share(m, universe), _warning(m, universe), tuple(examples.get(n, ())))
@@ -247,31 +252,7 @@ def with_rule_segments(
     return extended, columns
 
 
-def _create_members(model: Model, as_of: dt.datetime) -> exp.Create:
-    """CREATE TEMP TABLE … AS <membership query>: the query compile returns,
-    wrapped as a tree, never as text."""
-    from segql import api
-
-    query = api.compile_model(model, "duckdb", as_of).tree
-    return exp.Create(
-        this=_table(),
-        kind="TABLE",
-        expression=query,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )
-
-
 # ------------------------------------------------------------------ summaries
-
-
-def _sql(tree: exp.Expression) -> str:
-    """DuckDB text of a tree; a construct DuckDB lacks is an error, never dropped."""
-    from sqlglot.errors import ErrorLevel, UnsupportedError
-
-    try:
-        return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
-    except UnsupportedError as e:
-        raise SegqlError(f"cannot express this on duckdb: {e}") from None
 
 
 def _table() -> exp.Table:
@@ -284,7 +265,9 @@ def _one(flag: str) -> exp.Expression:
     )
 
 
-def _fetch_counts(con, segments, segmentations, rule_columns) -> dict[tuple[str, str], int]:
+def _fetch_counts(
+    engine: Engine, segments, segmentations, rule_columns
+) -> dict[tuple[str, str], int]:
     """One query: universe, members per segment, matches per rule, overlap per
     segmentation; keyed by (kind, name) so that no name can collide."""
     keys: list[tuple[str, str]] = [("universe", "")]
@@ -303,20 +286,20 @@ def _fetch_counts(con, segments, segmentations, rule_columns) -> dict[tuple[str,
             matched = exp.Add(this=matched, expression=_one(c))
         selects.append(exp.CountIf(this=exp.GTE(this=matched, expression=exp.Literal.number(2))))
     q = exp.select(*(exp.alias_(s, f"c{i}", quoted=True) for i, s in enumerate(selects)))
-    row = con.execute(_sql(q.from_(_table()))).fetchone()
+    row = engine.fetch(q.from_(_table()))[0]
     return {k: int(v or 0) for k, v in zip(keys, row, strict=True)}
 
 
-def _fetch_labels(con, column: str) -> dict[str | None, int]:
+def _fetch_labels(engine: Engine, column: str) -> dict[str | None, int]:
     q = (
         exp.select(col(column), exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True))
         .from_(_table())
         .group_by(col(column))
     )
-    return {label: int(n) for label, n in con.execute(_sql(q)).fetchall()}
+    return {label: int(n) for label, n in engine.fetch(q)}
 
 
-def _fetch_examples(con, key: str, segment: str, n: int) -> list:
+def _fetch_examples(engine: Engine, key: str, segment: str, n: int) -> list:
     q = (
         exp.select(col(key))
         .from_(_table())
@@ -324,7 +307,7 @@ def _fetch_examples(con, key: str, segment: str, n: int) -> list:
         .order_by(exp.Ordered(this=col(key), desc=False, nulls_first=False))
         .limit(n)
     )
-    return [row[0] for row in con.execute(_sql(q)).fetchall()]
+    return [row[0] for row in engine.fetch(q)]
 
 
 def _share(members: int, universe: int) -> float | None:

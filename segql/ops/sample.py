@@ -28,11 +28,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # duckdb is imported lazily: the CLI must start fast.
     import duckdb
 
-__all__ = ["SAMPLE_START", "SAMPLE_END", "SAMPLE_AS_OF", "generate", "sample_database"]
+__all__ = [
+    "SAMPLE_START",
+    "SAMPLE_END",
+    "SAMPLE_AS_OF",
+    "SAMPLE_TABLES",
+    "generate",
+    "sample_database",
+    "write_sample",
+]
 
 SAMPLE_START = datetime.datetime(2023, 7, 1)
 SAMPLE_END = datetime.datetime(2025, 7, 1)
 SAMPLE_AS_OF = SAMPLE_END
+SAMPLE_TABLES = ("customers", "orders", "web_events")
 
 # Row counts at scale 1.
 _CUSTOMERS, _ORDERS, _EVENTS = 100_000, 1_000_000, 5_000_000
@@ -281,3 +290,31 @@ def sample_database(
         con.close()
         raise
     return con
+
+
+def write_sample(engine, scale: float = 0.01, seed: int = 42, batch: int = 50_000) -> list[str]:
+    """Write the sample tables into an engine (segql/engines): generated in an
+    in-memory DuckDB, then copied with the same column types, each table under
+    its name on the engine's target (its schema, its `tables:`). Returns those names."""
+    from sqlglot import exp
+
+    from segql.engines.targets import table_name
+    from segql.project import Table
+    from segql.sql.expressions import table_expr
+
+    duck = sample_database(scale=scale, seed=seed)
+    written = []
+    try:
+        for name in SAMPLE_TABLES:
+            described = duck.execute(f'DESCRIBE "{name}"').fetchall()
+            columns = {
+                str(r[0]): exp.DataType.build(str(r[1]), dialect="duckdb") for r in described
+            }
+            cursor = duck.execute(f'SELECT * FROM "{name}"')
+            batches = iter(lambda cur=cursor: cur.fetchmany(batch), [])
+            target_name = table_name(engine.target, name)
+            engine.write_table(table_expr(Table(target_name)), columns, batches)
+            written.append(target_name)
+    finally:
+        duck.close()
+    return written

@@ -1,4 +1,5 @@
-"""Column types from the database (DuckDB) or from declarations in segql.yml.
+"""Column types from the database (an engine: segql/engines) or from
+declarations in segql.yml.
 
 A table that cannot be found is a user error pointing at segql.yml; when no
 database is reachable, columns are accepted untyped (type 'any') unless the
@@ -61,6 +62,25 @@ def language_type(duck_type: str) -> str:
     return ANY
 
 
+def engine_language_type(type_name: str, dialect: str) -> str:
+    """Language type of a column type as another engine names it, read by
+    sqlglot in that dialect and then mapped like DuckDB's."""
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    if dialect == "duckdb":
+        return language_type(type_name)
+    try:
+        t = exp.DataType.build(type_name, dialect=dialect)
+    except (ParseError, ValueError):
+        return ANY
+    if dialect in ("spark", "databricks") and t.this == exp.DataType.Type.TIMESTAMPTZ:
+        # Spark's TIMESTAMP is an instant shown in the session time zone, which
+        # segql sets to UTC: a naive UTC timestamp, as on DuckDB
+        return TIMESTAMP
+    return language_type(t.sql(dialect="duckdb"))
+
+
 @dataclass
 class Catalog:
     """Columns (name -> type) of each table, or None when unknown."""
@@ -71,26 +91,30 @@ class Catalog:
         return self.tables.get(table.name)
 
 
-def introspect(project: Project, con=None, diags: Diagnostics | None = None) -> Catalog:
-    """Describe every table of the project, through `con` (a DuckDB connection)
-    or the project's database file when it exists."""
+def introspect(project: Project, engine=None, diags: Diagnostics | None = None) -> Catalog:
+    """Describe every table of the project through `engine` (segql/engines), or
+    the project's database file when it exists (CSV/Parquet paths through an
+    in-memory DuckDB)."""
+    from segql.engines.duckdb import DuckDBEngine
+    from segql.engines.targets import file_target
+
     tables = [s.table for s in project.sources.values()]
     if project.profiles is not None:
         tables.insert(0, project.profiles)
     own = None
-    if con is None and project.database and Path(project.database).is_file():
-        import duckdb
-
-        own = con = duckdb.connect(project.database, read_only=True)
+    files_only = False  # no database: only CSV/Parquet paths can be described
+    if engine is None and project.database and Path(project.database).is_file():
+        own = engine = DuckDBEngine(file_target(project.database), project.root)
+    elif engine is None and any(t.is_path for t in tables):
+        own = engine = DuckDBEngine(file_target(":memory:"), project.root)
+        files_only = True
     result: dict[str, dict[str, str] | None] = {}
     try:
         for table in tables:
             declared = {k: _DECLARED.get(v, ANY) for k, v in table.declared.items()}
             cols = None
-            if con is not None or table.is_path:
-                cols = _describe(con, table, project.root, diags)
-            if cols is None and declared:
-                cols = None  # declarations give types but are not the full list
+            if engine is not None and (table.is_path or not files_only):
+                cols = _describe(engine, table, project.root, diags)
             if cols is not None:
                 cols = {**cols, **{k: v for k, v in declared.items() if k in cols}}
             result[table.name] = cols if cols is not None else _Partial(declared)
@@ -108,29 +132,19 @@ def is_complete(cols) -> bool:
     return cols is not None and not isinstance(cols, _Partial)
 
 
-def _describe(con, table: Table, root: Path, diags: Diagnostics | None) -> dict[str, str] | None:
-    import duckdb
-    from sqlglot import exp
-
+def _describe(engine, table: Table, root: Path, diags: Diagnostics | None) -> dict[str, str] | None:
     from segql.sql.expressions import table_expr
 
     if table.is_path:
         path = Path(table.name)
-        path = path if path.is_absolute() else root / path
-        if not path.exists():
+        if not (path if path.is_absolute() else root / path).exists():
             if diags is not None:
                 diags.error(f"table file '{table.name}' not found", table.span)
             return None
-        relation = exp.Table(this=exp.to_identifier(str(path), quoted=True))
-        if con is None:
-            con = duckdb.connect()
-    else:
-        relation = table_expr(table)
-    query = exp.select("*").from_(relation).limit(0).sql(dialect="duckdb")
-    try:
-        rel = con.sql(query)
-    except duckdb.Error:
+    cols = engine.columns(table_expr(table))
+    if cols is None:
         if diags is not None:
             diags.error(f"table '{table.name}' not found in the database", table.span)
         return None
-    return {name: language_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)}
+    dialect = engine.dialect.name
+    return {name: engine_language_type(t, dialect) for name, t in cols.items()}

@@ -144,6 +144,60 @@ class Dialect:
         """The integer of 8 lowercase hex digits (md5_bucket): '0x…' cast to BIGINT."""
         return exp.cast(_hex_literal("0x", digits), exp.DataType.build("BIGINT"))
 
+    # -- statements (engines run them: segql/engines/base.py)
+
+    def temp_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
+        """A table of a query's rows that lives as long as the connection."""
+        temp = exp.Properties(expressions=[exp.TemporaryProperty()])
+        return [exp.Create(this=name, kind="TABLE", expression=query, properties=temp)]
+
+    def drop_temp_table(self, name: exp.Table) -> exp.Expr:
+        return _drop(name)
+
+    def replace_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
+        """Statements that make `name` hold a query's rows; run in one transaction,
+        a reader sees the old rows or the new ones."""
+        return [exp.Create(this=name, kind="TABLE", expression=query, replace=True)]
+
+    def create_table(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
+        """Drop `name` and create it empty with these columns (sample data)."""
+        schema = exp.Schema(
+            this=name.copy(),
+            expressions=[
+                exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())
+                for c, t in columns.items()
+            ],
+        )
+        return [
+            _drop(name),
+            exp.Create(this=schema, kind="TABLE", properties=self._table_format()),
+        ]
+
+    def create_schema(self, name: str) -> exp.Expr:
+        return exp.Create(this=exp.to_identifier(name, quoted=True), kind="SCHEMA", exists=True)
+
+    def _table_format(self) -> exp.Properties | None:
+        return None
+
+
+def _swap(name: exp.Table, query: exp.Query, fmt: exp.Properties | None, qualified: bool):
+    """Build `name` beside the old table, then drop the old one and rename the new.
+    `qualified`: whether RENAME TO takes the schema too (Spark) or only the
+    name (PostgreSQL keeps the schema)."""
+    new = name.copy()
+    new.set("this", exp.to_identifier(f"{name.name}__segql_new", quoted=True))
+    renamed = name.copy() if qualified else exp.Table(this=name.this.copy())
+    return [
+        _drop(new),
+        exp.Create(this=new.copy(), kind="TABLE", expression=query, properties=fmt),
+        _drop(name),
+        exp.Alter(this=new, kind="TABLE", actions=[exp.AlterRename(this=renamed)]),
+    ]
+
+
+def _drop(name: exp.Table, kind: str = "TABLE") -> exp.Drop:
+    return exp.Drop(tables=[name.copy()], kind=kind, exists=True)
+
 
 def _hex_literal(prefix: str, digits: exp.Expr) -> exp.Expr:
     return exp.DPipe(this=_lit(prefix), expression=digits, safe=True)
@@ -173,6 +227,10 @@ class Postgres(Dialect):
         # 'x…' is a bit-string literal; 32 bits cast to BIGINT stay unsigned
         bits = exp.cast(_hex_literal("x", digits), exp.DataType.build("BIT(32)"))
         return exp.cast(bits, exp.DataType.build("BIGINT"))
+
+    def replace_table(self, name, query):
+        # no CREATE OR REPLACE TABLE; DDL is transactional, so the swap is atomic
+        return _swap(name, query, None, qualified=False)
 
 
 class BigQuery(Dialect):
@@ -317,6 +375,24 @@ class Spark(Dialect):
     def hex_to_int(self, digits):
         base10 = _fn("CONV", digits, exp.Literal.number(16), exp.Literal.number(10))
         return exp.cast(base10, exp.DataType.build("BIGINT"))
+
+    def temp_table(self, name, query):
+        # no temporary tables: a cached temporary view, computed once (eager)
+        return [
+            _drop(name, "VIEW"),
+            exp.Cache(this=name, lazy=False, expression=query),
+        ]
+
+    def drop_temp_table(self, name):
+        return _drop(name, "VIEW")
+
+    def replace_table(self, name, query):
+        # CREATE OR REPLACE TABLE … AS needs a v2 catalog (Delta); Spark has no
+        # transactions, so a reader may see no table between the drop and the rename
+        return _swap(name, query, self._table_format(), qualified=True)
+
+    def _table_format(self):
+        return exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this="PARQUET"))])
 
     def hour(self, local):
         return _fn("HOUR", local)

@@ -1,0 +1,136 @@
+"""The engine interface: everything preview, schema and sample (later run, test,
+export) do with a database goes through it.
+
+    with connect(target, root) as engine:        # segql.engines.connect
+        engine.execute(tree)                      # a sqlglot tree (or SQL text)
+        rows = engine.fetch(query)                # list of tuples
+        engine.columns(table)                     # {column: type as the engine names it} | None
+        with engine.transaction(): ...
+        engine.replace_table(table, query)        # atomically where the engine can
+        with engine.temp_table(table, query): ... # dropped on leaving
+
+Trees are rendered through the target's dialect (segql/sql/dialects.py), which
+also builds every statement that differs by engine (temporary tables, swaps,
+DDL): an engine class only connects, sends text and reads rows back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, UnsupportedError
+
+from segql.engines.targets import Target
+from segql.errors import SegqlError
+from segql.sql.dialects import Dialect, get_dialect
+
+
+class Engine(ABC):
+    """One open connection (or Spark session) to a target; close it, or use it
+    as a context manager, so that none outlives a command."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.dialect: Dialect = get_dialect(target.dialect)
+
+    # -- what each engine implements
+
+    @abstractmethod
+    def _run(self, sql: str, fetch: bool) -> list[tuple] | None:
+        """Send one statement; its rows when `fetch`. Driver errors propagate."""
+
+    @abstractmethod
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's exception classes, turned into SegqlErrors by `execute`."""
+
+    @abstractmethod
+    def columns(self, table: exp.Table) -> dict[str, str] | None:
+        """Columns of a table and their types as the engine names them, None if
+        there is no such table."""
+
+    @abstractmethod
+    def load_rows(self, table: exp.Table, batches: Iterable[list[tuple]]) -> None:
+        """Append rows to an existing table, the fastest way the driver knows."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Statements inside commit together or not at all (where the engine can)."""
+        yield
+
+    # -- shared by every engine
+
+    @property
+    def description(self) -> str:
+        """What the data is, for people (preview's `data`)."""
+        return f"target '{self.target.name}' ({self.target.engine})"
+
+    def sql(self, stmt: exp.Expression) -> str:
+        """The engine's text of a tree; a construct it lacks is an error, never dropped."""
+        try:
+            return stmt.sql(dialect=self.dialect.sqlglot, unsupported_level=ErrorLevel.RAISE)
+        except UnsupportedError as e:
+            raise SegqlError(f"cannot express this on {self.dialect.name}: {e}") from None
+
+    def execute(self, stmt: exp.Expression | str) -> None:
+        self._checked(stmt, fetch=False)
+
+    def fetch(self, query: exp.Expression | str) -> list[tuple]:
+        return self._checked(query, fetch=True) or []
+
+    def _checked(self, stmt: exp.Expression | str, fetch: bool) -> list[tuple] | None:
+        text = stmt if isinstance(stmt, str) else self.sql(stmt)
+        try:
+            return self._run(text, fetch)
+        except self._driver_errors() as e:
+            raise self.error("could not run the query", e) from None
+
+    def error(self, what: str, e: BaseException) -> SegqlError:
+        """A driver error as one line, secrets of the target masked."""
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        name = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}.get(
+            self.target.engine, self.target.engine
+        )
+        return SegqlError(self.target.redact(f"{name} {what}: {detail}"))
+
+    def replace_table(self, table: exp.Table, query: exp.Query) -> None:
+        with self.transaction():
+            for stmt in self.dialect.replace_table(table, query):
+                self.execute(stmt)
+
+    @contextlib.contextmanager
+    def temp_table(self, table: exp.Table, query: exp.Query) -> Iterator[exp.Table]:
+        for stmt in self.dialect.temp_table(table.copy(), query):
+            self.execute(stmt)
+        try:
+            yield table
+        finally:
+            self.execute(self.dialect.drop_temp_table(table.copy()))
+
+    def write_table(
+        self, table: exp.Table, columns: dict[str, exp.DataType], batches: Iterable[list[tuple]]
+    ) -> None:
+        """(Re)create `table` with these columns and fill it (sample data)."""
+        if table.db:
+            self.execute(self.dialect.create_schema(table.db))
+        with self.transaction():
+            for stmt in self.dialect.create_table(table, columns):
+                self.execute(stmt)
+            self.load_rows(table, batches)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def missing_driver(engine: str, module: str) -> SegqlError:
+    return SegqlError(
+        f"the {engine} engine needs the Python package '{module}': pip install 'segql[{engine}]'"
+    )

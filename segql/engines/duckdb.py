@@ -1,0 +1,92 @@
+"""DuckDB: a file (read-only unless written to), memory, or the built-in sample."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlglot import exp
+
+from segql.engines.base import Engine
+from segql.engines.targets import Target, duckdb_path
+from segql.errors import SegqlError
+
+
+class DuckDBEngine(Engine):
+    def __init__(self, target: Target, root: Path, read_only: bool = True, con=None):
+        import duckdb
+
+        super().__init__(target)
+        self.path = duckdb_path(target, root)
+        if con is None:
+            if read_only and self.path != ":memory:" and not Path(self.path).is_file():
+                raise SegqlError(f"database file '{self.path}' not found")
+            try:
+                # an in-memory database cannot be opened read-only (and holds nothing to protect)
+                con = duckdb.connect(self.path, read_only=read_only and self.path != ":memory:")
+            except duckdb.Error as e:
+                raise self.error(f"cannot open '{self.path}'", e) from None
+        self.con = con
+        # DuckDB's progress bar writes to stdout, which holds our json/csv output
+        con.execute("SET enable_progress_bar = false")
+        # tables given as CSV/Parquet paths are relative to the project folder
+        con.execute("SET file_search_path = ?", [str(root)])
+
+    @property
+    def description(self) -> str:
+        return self.path if self.target.name == "--db" else super().description
+
+    def _driver_errors(self):
+        import duckdb
+
+        return (duckdb.Error,)
+
+    def _run(self, sql: str, fetch: bool) -> list[tuple] | None:
+        cur = self.con.execute(sql)
+        return cur.fetchall() if fetch else None
+
+    def columns(self, table: exp.Table) -> dict[str, str] | None:
+        import duckdb
+
+        query = exp.select("*").from_(table.copy()).limit(0)
+        try:
+            rel = self.con.sql(self.sql(query))
+        except duckdb.Error:
+            return None
+        return {name: str(t) for name, t in zip(rel.columns, rel.types, strict=True)}
+
+    def transaction(self):
+        return _Transaction(self.con)
+
+    def load_rows(self, table: exp.Table, batches: Iterable[list[tuple]]) -> None:
+        # one INSERT of many rows: executemany runs one statement per row (1 ms each)
+        chunk = 1000
+        for rows in batches:
+            for i in range(0, len(rows), chunk):
+                part = rows[i : i + chunk]
+                row = "(" + ", ".join("?" * len(part[0])) + ")"
+                values = ", ".join([row] * len(part))
+                params = [v for r in part for v in r]
+                self.con.execute(f"INSERT INTO {self.sql(table)} VALUES {values}", params)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def wrap(con, root: Path) -> DuckDBEngine:
+    """An engine over a DuckDB connection someone else opened (tests, scripts);
+    closing the engine closes it."""
+    from segql.engines.targets import file_target
+
+    return DuckDBEngine(file_target(":memory:"), root, con=con)
+
+
+class _Transaction:
+    def __init__(self, con):
+        self.con = con
+
+    def __enter__(self):
+        self.con.execute("BEGIN TRANSACTION")
+
+    def __exit__(self, kind, *rest):
+        self.con.execute("COMMIT" if kind is None else "ROLLBACK")
