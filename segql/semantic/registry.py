@@ -230,7 +230,9 @@ def _count(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
 
 
 def _minmax(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
-    return g.minmax(slot.node.func, _when(rc, v), slot.node.value)  # first/last here: of the time
+    # first/last here: of the time itself, its MIN/MAX
+    low = slot.node.func in ("min", "first")
+    return g.minmax(low, _when(rc, v), slot.node.value)
 
 
 def _decayed(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
@@ -247,7 +249,8 @@ def _decayed(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
     # past 1000 half-lives the weight stays at 2^-1000, i.e. nothing
     capped = exp.func("LEAST", half_lives, number(1000))
     weight = exp.Pow(this=exp.Literal.number("0.5"), expression=capped)
-    term = weight if node.func == "decayed_count" else exp.Mul(this=v, expression=weight)
+    # decayed_count weighs rows (its value is the source), decayed_sum values
+    term = weight if isinstance(node.value, SourceRef) else exp.Mul(this=v, expression=weight)
     return exp.Sum(this=_when(rc, term))
 
 

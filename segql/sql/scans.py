@@ -101,10 +101,9 @@ class Scans(QueryPart):
             return None
         return exp.and_(*parts, copy=False) if len(parts) > 1 else parts[0]
 
-    def minmax(self, func: str, x: exp.Expr, value: ast.Node) -> exp.Expr:
-        """MIN (min, first) or MAX (max, last) of x; of booleans, on engines without
+    def minmax(self, low: bool, x: exp.Expr, value: ast.Node) -> exp.Expr:
+        """MIN (low: min, first) or MAX (max, last) of x; of booleans, on engines without
         MIN/MAX of booleans, BOOL_AND / BOOL_OR (the same, for true > false)."""
-        low = func in ("min", "first")
         if type_of(value) == BOOLEAN and not self.dialect.minmax_boolean:
             return exp.LogicalAnd(this=x) if low else exp.LogicalOr(this=x)
         return exp.Min(this=x) if low else exp.Max(this=x)
@@ -291,7 +290,7 @@ class Scans(QueryPart):
         )
 
         def value(s: AggSlot) -> exp.Expr:
-            at_time = self.minmax(node.func, col(f"v_{s.column}", "rows"), s.node.value)
+            at_time = self.minmax(node.func == "first", col(f"v_{s.column}", "rows"), s.node.value)
             return self.comment(exp.alias_(at_time, s.column, quoted=True), s)
 
         return (
