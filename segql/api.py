@@ -162,9 +162,6 @@ def compile_model(
     try:
         p = plan(model, outputs, mode)
         tree = Generator(p, d, clock).query()
-    except SegqlError as e:
-        e.located(model.sources)  # shown from the texts the loader read
-        raise
     except RecursionError as e:  # resolve bounds nesting (semantic/checks.py): a bug
         raise AssertionError("nested too deeply despite checks.MAX_DEPTH") from e
     return CompileResult(tree, d, mode, output_columns(p))

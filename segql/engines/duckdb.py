@@ -64,10 +64,10 @@ class DuckDBEngine(Engine):
         for rows in batches:
             for i in range(0, len(rows), chunk):
                 part = rows[i : i + chunk]
-                row = "(" + ", ".join("?" * len(part[0])) + ")"
-                values = ", ".join([row] * len(part))
+                marks = [exp.Tuple(expressions=[exp.Placeholder() for _ in part[0]]) for _ in part]
+                insert = exp.insert(exp.Values(expressions=marks), table.copy())
                 params = [v for r in part for v in r]
-                self.con.execute(f"INSERT INTO {self.sql(table)} VALUES {values}", params)
+                self.con.execute(self.sql(insert), params)
 
     def close(self) -> None:
         self.con.close()
