@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from segql.engines.base import Engine
-from segql.errors import Diagnostics, SegqlError, SegqlErrors
+from segql.errors import Diagnostics, SegqlError, SegqlErrors, issue_warnings
 from segql.plan.explain import explain
 from segql.plan.logical import plan
 from segql.plan.physical import physical
@@ -61,14 +61,11 @@ def load(
     catalog = _catalog(proj, con)
     on_target = apply(proj, choose(proj, target))
     renamed = {
-        old.name: new.name for old, new in zip(_tables(proj), _tables(on_target), strict=True)
+        old.name: new.name for old, new in zip(proj.tables, on_target.tables, strict=True)
     }
-    catalog = Catalog({renamed.get(n, n): cols for n, cols in catalog.tables.items()})
+    tables = {renamed.get(n, n): cols for n, cols in catalog.tables.items()}
+    catalog = Catalog(tables, catalog.texts)
     return load_with(on_target, paths, catalog=catalog)
-
-
-def _tables(proj: Project) -> list:
-    return [s.table for s in proj.sources.values()] + ([proj.profiles] if proj.profiles else [])
 
 
 def _catalog(proj: Project, con) -> Catalog:
@@ -78,8 +75,10 @@ def _catalog(proj: Project, con) -> Catalog:
 
         con = wrap(con, proj.root)  # a DuckDB connection; not closed here
     catalog = introspect(proj, con, diags)
+    texts = {proj.file: proj.text, **catalog.texts}
     if diags.errors:  # a missing table: every use of it would be reported again
-        raise SegqlErrors(diags.errors, {proj.file: proj.text})
+        raise SegqlErrors(diags.errors, texts)
+    issue_warnings(diags.warnings, texts)
     return catalog
 
 
@@ -99,6 +98,7 @@ def load_with(proj: Project, paths: list[str], con=None, catalog: Catalog | None
         raise SegqlErrors([*loaded.errors, *e.errors]) from None
     if loaded.errors:
         raise SegqlErrors(loaded.errors)
+    issue_warnings(model.warnings, model.sources)
     return model
 
 

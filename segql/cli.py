@@ -65,6 +65,7 @@ class _Command(typer.core.TyperCommand):
 class Globals:
     project: str | None = None
     debug: bool = False
+    strict: bool = False
 
 
 # options every command accepts, before or after the command name
@@ -78,6 +79,10 @@ ProjectOpt = Annotated[
 ]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="re-raise errors with a traceback instead of rendering")
+]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="treat warnings (an unknown column type) as errors"),
 ]
 PathsArg = Annotated[
     list[str], typer.Argument(metavar="PATH", help=".seg/.yml files or folders of them")
@@ -117,16 +122,19 @@ def _main(
     ctx: typer.Context,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
+    strict: StrictOpt = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="show the version")
     ] = False,
 ) -> None:
-    ctx.obj = Globals(project, debug)
+    ctx.obj = Globals(project, debug, strict)
 
 
-def _globals(ctx: typer.Context, project: str | None, debug: bool) -> Globals:
+def _globals(
+    ctx: typer.Context, project: str | None, debug: bool, strict: bool = False
+) -> Globals:
     g = ctx.obj if isinstance(ctx.obj, Globals) else Globals()
-    return Globals(project or g.project, debug or g.debug)
+    return Globals(project or g.project, debug or g.debug, strict or g.strict)
 
 
 def _handled(g: Globals, body: Callable[[], T]) -> T:
@@ -134,7 +142,7 @@ def _handled(g: Globals, body: Callable[[], T]) -> T:
     from segql.errors import SegqlError, SegqlErrors
 
     try:
-        return body()
+        return _warned(g, body)
     except (typer.Exit, typer.Abort):  # Exit is a RuntimeError: let it through
         raise
     except (SegqlError, SegqlErrors) as e:
@@ -165,6 +173,23 @@ def _handled(g: Globals, body: Callable[[], T]) -> T:
         raise typer.Exit(3) from None
 
 
+def _warned(g: Globals, body: Callable[[], T]) -> T:
+    """Run a body; its warnings (segql.errors.SegqlWarning) go to stderr, or with
+    --strict are raised as errors."""
+    import warnings
+
+    from segql.errors import SegqlWarning
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("error" if g.strict else "always", SegqlWarning)
+        try:
+            return body()
+        finally:
+            for w in seen:
+                if isinstance(w.message, SegqlWarning):
+                    sys.stderr.write(w.message.diagnostic.render() + "\n")
+
+
 def _usage(message: str, *hints: str):
     from segql.errors import SegqlError
 
@@ -182,10 +207,14 @@ def _check_as_of(as_of: str | None) -> None:
 
 @app.command(cls=_Command)
 def validate(
-    ctx: typer.Context, paths: PathsArg, project: ProjectOpt = None, debug: DebugOpt = False
+    ctx: typer.Context,
+    paths: PathsArg,
+    strict: StrictOpt = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Parse, resolve and type-check definitions; report every error."""
-    g = _globals(ctx, project, debug)
+    g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
         from segql import api
@@ -236,13 +265,14 @@ def compile(
         bool, typer.Option("--script", help="end the statement with ';' (default: none)")
     ] = False,
     target: TargetOpt = None,
+    strict: StrictOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Print the SQL of the definitions (only SQL on stdout). Without --as-of the
     query uses the engine's current time, so a scheduled query stays live. No
     trailing ';' unless --script, so the query can be wrapped."""
-    g = _globals(ctx, project, debug)
+    g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
         from segql import api
@@ -312,13 +342,14 @@ def preview(
         int, typer.Option("--show", metavar="N", min=0, help="list N member keys per segment")
     ] = 0,
     target: TargetOpt = None,
+    strict: StrictOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run the definitions on a target (DuckDB files read-only) and summarize sizes,
     shares and overlap. Without --as-of: now, or with --sample the sample's fixed
     date (2025-07-01)."""
-    g = _globals(ctx, project, debug)
+    g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
         from segql.ops import preview as pv
@@ -399,6 +430,51 @@ def sample(
         with connect(t, root, read_only=False) as engine:
             names = write_sample(engine, scale)
         sys.stderr.write(f"wrote {', '.join(names)} (scale {scale:g}) to {engine.description}\n")
+
+    _handled(g, run)
+
+
+schema_app = typer.Typer(
+    help="Column types kept in git (schema.yml), for compiling where no database is.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("pull", cls=_Command)
+def schema_pull(
+    ctx: typer.Context,
+    target: TargetOpt = None,
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="FILE", help="a DuckDB file to read")
+    ] = None,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write schema.yml beside segql.yml: the columns and types of every table the
+    project reads, as the target reports them (default: the first target, else
+    the project's database). Compile reads it when no database is reachable."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from pathlib import Path
+
+        from segql.engines.targets import choose, file_target
+        from segql.ops.schema_pull import pull
+        from segql.project import find_project_file, load_project
+
+        if target is not None and db is not None:
+            raise _usage("--target and --db cannot be used together")
+        proj = load_project(find_project_file(g.project, []))
+        if db is not None:
+            t = file_target(str(Path(db).resolve()))
+        elif target is None and not proj.targets and proj.database:
+            t = file_target(proj.database)
+        else:
+            t = choose(proj, target)
+        path, n = pull(proj, t)
+        sys.stderr.write(f"wrote {path} ({n} table{'s' if n != 1 else ''}, from {t.engine})\n")
 
     _handled(g, run)
 

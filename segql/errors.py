@@ -44,6 +44,8 @@ class SegqlError(Exception):
     # the text of span.file as it was read: the error is shown from it, never from
     # the file read again (it may have changed since, or be gone)
     text: str | None = field(default=None, compare=False, repr=False)
+    # "warning": shown on stderr and the command goes on (--strict: an error)
+    severity: str = "error"
 
     def __str__(self) -> str:
         return self.render()
@@ -57,9 +59,10 @@ class SegqlError(Exception):
 
     def render(self, sources: Mapping[str, str] | None = None) -> str:
         if self.span is None:
-            head = f"error: {self.message}"
+            head = f"{self.severity}: {self.message}"
         else:
-            head = f"{self.span.file}:{self.span.line}:{self.span.col}: error: {self.message}"
+            where = f"{self.span.file}:{self.span.line}:{self.span.col}"
+            head = f"{where}: {self.severity}: {self.message}"
         lines = [head]
         text = self.text
         if self.span is not None and sources:
@@ -127,6 +130,32 @@ class SegqlErrors(Exception):
         return all(e.usage for e in self.errors)
 
 
+class SegqlWarning(UserWarning):
+    """A warning about definitions or data (an unknown column type), issued with
+    Python's `warnings` so that callers filter it the usual way; the CLI renders
+    it like an error, and `--strict` turns it into one."""
+
+    def __init__(self, diagnostic: SegqlError):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def issue_warnings(found: Iterable[SegqlError], sources: Mapping[str, str] | None = None) -> None:
+    """Issue each warning; those the caller's filters turn into exceptions
+    (`warnings.simplefilter("error", SegqlWarning)`: --strict) are raised
+    together as errors, all at once like other errors."""
+    import warnings
+
+    failed = []
+    for w in found:
+        try:
+            warnings.warn(SegqlWarning(w.located(sources)), stacklevel=2)
+        except SegqlWarning:
+            failed.append(SegqlError(w.message, w.span, w.hints, text=w.text))
+    if failed:
+        raise SegqlErrors(failed, sources)
+
+
 def _order(e: SegqlError) -> tuple:
     s = e.span
     return (s is None, s.file if s else "", s.line if s else 0, s.col if s else 0, e.message)
@@ -137,6 +166,12 @@ class Diagnostics:
     """Collects errors of a stage; `check()` raises them all together."""
 
     errors: list[SegqlError] = field(default_factory=list)
+    warnings: list[SegqlError] = field(default_factory=list)
+
+    def warn(self, message: str, span: Span | None = None, *hints: str) -> None:
+        w = SegqlError(message, span, tuple(h for h in hints if h), severity="warning")
+        if w not in self.warnings:
+            self.warnings.append(w)
 
     def error(self, message: str, span: Span | None = None, *hints: str) -> None:
         err = SegqlError(message, span, tuple(h for h in hints if h))

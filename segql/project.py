@@ -73,6 +73,12 @@ class Project:
     # where it runs (segql/engines/targets.py), in the order written: the first is the default
     targets: dict[str, Target] = field(default_factory=dict, compare=False)
 
+    @property
+    def tables(self) -> list[Table]:
+        """Every table the project reads: the profiles, then the sources'."""
+        profiles = [self.profiles] if self.profiles is not None else []
+        return profiles + [s.table for s in self.sources.values()]
+
 
 def find_project_file(explicit: str | None, paths: list[str]) -> Path:
     """`--project PATH`, else segql.yml in cwd or its nearest parent, else beside PATHs."""

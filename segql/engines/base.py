@@ -5,6 +5,7 @@ export) do with a database goes through it.
         engine.execute(tree)                      # a sqlglot tree (or SQL text)
         rows = engine.fetch(query)                # list of tuples
         engine.columns(table)                     # {column: type as the engine names it} | None
+        engine.tables(schema)                     # table names, to suggest one
         with engine.transaction(): ...
         engine.replace_table(table, query)        # atomically where the engine can
         with engine.temp_table(table, query): ... # dropped on leaving
@@ -50,6 +51,19 @@ class Engine(ABC):
     def columns(self, table: exp.Table) -> dict[str, str] | None:
         """Columns of a table and their types as the engine names them, None if
         there is no such table."""
+
+    def tables(self, schema: str | None = None) -> list[str]:
+        """Names of the tables (and views) in a schema (default: the current one),
+        to suggest one when a table is missing."""
+        info = exp.Table(this=exp.to_identifier("tables"), db=exp.to_identifier("information_schema"))
+        where = exp.Literal.string(schema) if schema else exp.func("CURRENT_SCHEMA")
+        query = (
+            exp.select("table_name")
+            .from_(info)
+            .where(exp.column("table_schema").eq(where))
+            .order_by("table_name")
+        )
+        return [name for (name,) in self.fetch(query)]
 
     @abstractmethod
     def load_rows(self, table: exp.Table, batches: Iterable[list[tuple]]) -> None:

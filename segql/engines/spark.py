@@ -75,6 +75,12 @@ class SparkEngine(Engine):
         except self._driver_errors():
             return None
 
+    def tables(self, schema: str | None = None) -> list[str]:
+        try:
+            return sorted(t.name for t in self.spark.catalog.listTables(schema))
+        except self._driver_errors():
+            return []
+
     def load_rows(self, table: exp.Table, batches: Iterable[list[tuple]]) -> None:
         name = self.sql(table)
         schema = self.spark.table(name).schema

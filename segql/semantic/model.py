@@ -40,6 +40,8 @@ class Model:
     types: dict[str, str] = field(default_factory=dict)  # definition -> type
     # file -> text as read, to show errors of later stages without reading files again
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # warnings of resolve (segql.errors.issue_warnings issues them)
+    warnings: tuple = field(default=(), compare=False, repr=False)
 
     def kind(self, name: str) -> str:
         d = self.definitions[name]

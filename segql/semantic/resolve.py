@@ -81,8 +81,10 @@ class _Resolver(Namespace, TypeChecks):
             time_span = src.time_span if src.time_span.line else src.span
             self._check_column(name, src.time, time_span, "time column")
             self._check_column(name, project.key, src.span, "key column")
-            t = self.source_cols[name].get(src.time, TIMESTAMP)
+            t = self.source_cols[name].get(src.time, ANY)
             self.time_types[name] = t if t in ("timestamptz", DATE, TIMESTAMP) else TIMESTAMP
+            if t == ANY:
+                self.unknown_time_type(f"time column '{src.time}' of source '{name}'", time_span)
             if t not in ("timestamptz", DATE, TIMESTAMP, ANY):
                 diags.error(
                     f"time column '{src.time}' of source '{name}' is not a date or timestamp",
@@ -104,6 +106,18 @@ class _Resolver(Namespace, TypeChecks):
         self.current: str | None = None
         self.bound: dict[str, ast.Definition] = {}
         self.in_progress: set[str] = set()
+
+    def unknown_time_type(self, what: str, span: Span) -> None:
+        """A date or timestamp column of unknown type is read as a naive UTC
+        timestamp; said out loud, because a DATE column would compile to
+        different SQL (LANGUAGE.md §2: the SQL never changes silently with
+        where it was compiled)."""
+        self.diags.warn(
+            f"the type of {what} is unknown: it is read as a naive UTC timestamp",
+            span,
+            "write its type to schema.yml with 'segql schema pull --target NAME', "
+            "or declare it under 'columns:' in segql.yml",
+        )
 
     def _check_column(self, source: str, column: str, span: Span, what: str) -> None:
         if self.source_complete[source] and column not in self.source_cols[source]:
@@ -401,6 +415,7 @@ def resolve(
         universe=universe,
         types={n: _def_type(bound[n]) for n in order},
         sources=sources,
+        warnings=tuple(diags.warnings),
     )
 
 

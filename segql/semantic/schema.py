@@ -1,5 +1,6 @@
 """Column types from the database (an engine: segql/engines) or from
-declarations in segql.yml.
+declarations in segql.yml, or from schema.yml (semantic/schema_file.py) when no
+database is reachable.
 
 A table that cannot be found is a user error pointing at segql.yml; when no
 database is reachable, columns are accepted untyped (type 'any') unless the
@@ -8,11 +9,12 @@ project declares them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from segql.errors import Diagnostics
+from segql.errors import Diagnostics, did_you_mean
 from segql.project import Project, Table
+from segql.semantic import schema_file
 from segql.semantic.model import ANY, BOOLEAN, DATE, NUMBER, STRING, TIMESTAMP
 
 # DuckDB type name prefixes → language types
@@ -86,6 +88,8 @@ class Catalog:
     """Columns (name -> type) of each table, or None when unknown."""
 
     tables: dict[str, dict[str, str] | None]
+    # file -> text of the files types were read from besides segql.yml (schema.yml)
+    texts: dict[str, str] = field(default_factory=dict)
 
     def columns(self, table: Table) -> dict[str, str] | None:
         return self.tables.get(table.name)
@@ -94,13 +98,14 @@ class Catalog:
 def introspect(project: Project, engine=None, diags: Diagnostics | None = None) -> Catalog:
     """Describe every table of the project through `engine` (segql/engines), or
     the project's database file when it exists (CSV/Parquet paths through an
-    in-memory DuckDB)."""
+    in-memory DuckDB); with no database, from schema.yml (`segql schema pull`).
+    Declared `columns:` types win over both."""
     from segql.engines.duckdb import DuckDBEngine
     from segql.engines.targets import file_target
 
-    tables = [s.table for s in project.sources.values()]
-    if project.profiles is not None:
-        tables.insert(0, project.profiles)
+    diags = diags if diags is not None else Diagnostics()
+    tables = project.tables
+    pulled = schema_file.read(project.root, diags)
     own = None
     files_only = False  # no database: only CSV/Parquet paths can be described
     if engine is None and project.database and Path(project.database).is_file():
@@ -115,13 +120,37 @@ def introspect(project: Project, engine=None, diags: Diagnostics | None = None) 
             cols = None
             if engine is not None and (table.is_path or not files_only):
                 cols = _describe(engine, table, project.root, diags)
+                if cols is not None and pulled is not None:
+                    _compare(table.name, cols, pulled, diags)
+            elif pulled is not None and table.name in pulled.tables:
+                cols = {
+                    name: engine_language_type(c.type, pulled.dialect)
+                    for name, c in pulled.tables[table.name].items()
+                }
             if cols is not None:
                 cols = {**cols, **{k: v for k, v in declared.items() if k in cols}}
             result[table.name] = cols if cols is not None else _Partial(declared)
     finally:
         if own is not None:
             own.close()
-    return Catalog(result)
+    return Catalog(result, {pulled.file: pulled.text} if pulled is not None else {})
+
+
+def _compare(
+    table: str, cols: dict[str, str], pulled: schema_file.SchemaFile, diags: Diagnostics
+) -> None:
+    """schema.yml saying other types than the database: compile elsewhere would
+    give other SQL, so say so (a stale file, to pull again)."""
+    for name, c in pulled.tables.get(table, {}).items():
+        there = cols.get(name)
+        here = engine_language_type(c.type, pulled.dialect)
+        if there is not None and there != here:
+            diags.warn(
+                f"schema.yml gives '{table}.{name}' the type {here}, "
+                f"the database {there}: compiled without the database, the SQL would differ",
+                c.span,
+                "update schema.yml with 'segql schema pull'",
+            )
 
 
 class _Partial(dict):
@@ -132,19 +161,30 @@ def is_complete(cols) -> bool:
     return cols is not None and not isinstance(cols, _Partial)
 
 
-def _describe(engine, table: Table, root: Path, diags: Diagnostics | None) -> dict[str, str] | None:
+def _describe(engine, table: Table, root: Path, diags: Diagnostics) -> dict[str, str] | None:
+    cols = engine_columns(engine, table, root, diags)
+    if cols is None:
+        return None
+    dialect = engine.dialect.name
+    return {name: engine_language_type(t, dialect) for name, t in cols.items()}
+
+
+def engine_columns(engine, table: Table, root: Path, diags: Diagnostics) -> dict[str, str] | None:
+    """A table's columns and their types as the engine names them; a missing
+    table is an error at its name in segql.yml, with the nearest table there is."""
     from segql.sql.expressions import table_expr
 
     if table.is_path:
         path = Path(table.name)
         if not (path if path.is_absolute() else root / path).exists():
-            if diags is not None:
-                diags.error(f"table file '{table.name}' not found", table.span)
+            diags.error(f"table file '{table.name}' not found", table.span)
             return None
-    cols = engine.columns(table_expr(table))
+    tree = table_expr(table)
+    cols = engine.columns(tree)
     if cols is None:
-        if diags is not None:
-            diags.error(f"table '{table.name}' not found in the database", table.span)
-        return None
-    dialect = engine.dialect.name
-    return {name: engine_language_type(t, dialect) for name, t in cols.items()}
+        hint = "" if table.is_path else did_you_mean(tree.name, engine.tables(tree.db or None))
+        diags.error(
+            f"table '{table.name}' not found in the database" + (f" ({hint})" if hint else ""),
+            table.span,
+        )
+    return cols

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from segql.errors import Diagnostics, SegqlError, SegqlErrors, Span
 from segql.project import PROJECT_FILE
+from segql.semantic.schema_file import SCHEMA_FILE
 from segql.syntax import ast
 from segql.syntax.parser import parse_module_recovering
 from segql.syntax.text import read_source
@@ -124,6 +125,8 @@ def _collect(paths: list[str], diags: Diagnostics) -> list[Path]:
                 found.setdefault(_identity(file), file)
         elif path.name == PROJECT_FILE:
             diags.error(f"'{given}' is the project file, not a definitions file")
+        elif _is_schema_file(path.name, path.parent):
+            diags.error(f"'{given}' is the project's column types (schema.yml), not definitions")
         elif path.suffix.lower() not in SUFFIXES:
             diags.error(_not_definitions(given))
         else:
@@ -148,11 +151,16 @@ def _walk(folder: Path) -> list[Path]:
         # pruning in place stops os.walk from descending; sorted for a stable walk
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIPPED_DIRS)
         for name in filenames:
-            if name == PROJECT_FILE or name.startswith("."):
+            if name == PROJECT_FILE or name.startswith(".") or _is_schema_file(name, dirpath):
                 continue
             if Path(name).suffix.lower() in SUFFIXES:
                 out.append(Path(dirpath) / name)
     return out
+
+
+def _is_schema_file(name: str, folder) -> bool:
+    """schema.yml beside segql.yml holds column types (`segql schema pull`)."""
+    return name == SCHEMA_FILE and (Path(folder) / PROJECT_FILE).is_file()
 
 
 def _identity(path: Path) -> str:

@@ -118,3 +118,52 @@ def test_postgres_wrong_password_shows_no_secret(project, postgres, monkeypatch,
     monkeypatch.setenv("SEGQL_TEST_PG_DSN", f"host=x password={secret} bogus")
     r = CliRunner().invoke(app, ["preview", ".", "--target", "pg"])
     assert r.exit_code == 1 and secret not in r.output, r.output
+
+
+BQ_TARGET = """  bq:    {engine: bigquery, dataset: shop.analytics, tables: {orders: shop.sales.orders}}
+"""
+
+
+def compile_for_bq() -> str:
+    return cli("compile", ".", "--target", "bq", "--as-of", AS_OF, "--strict")
+
+
+def test_schema_pull_then_compile_without_a_database(project, postgres, spark, monkeypatch):
+    """`segql schema pull` from PostgreSQL or Spark, then compile for a BigQuery
+    target with no database: the same SQL as compiled beside the DuckDB data."""
+    monkeypatch.setenv("SEGQL_TEST_PG_DSN", postgres.conninfo)
+    with open(project / "segql.yml", "a", encoding="utf-8") as out:
+        out.write(BQ_TARGET)
+    cli("sample", "--target", "local", "--scale", SCALE)
+    text = (project / "segql.yml").read_text()
+    (project / "segql.yml").write_text(text + "database: local.duckdb\n")
+    beside_the_data = compile_for_bq()
+    (project / "segql.yml").write_text(text)
+    r = CliRunner().invoke(app, ["compile", ".", "--target", "bq", "--strict"])
+    assert r.exit_code == 1 and "is unknown" in r.stderr  # no types anywhere: said, not guessed
+    cli("sample", "--target", "pg", "--scale", SCALE)
+    cli("schema", "pull", "--target", "pg")
+    pulled = (project / "schema.yml").read_text()
+    assert "dialect: postgres" in pulled and "timestamp without time zone" in pulled
+    assert compile_for_bq() == beside_the_data
+    cli("sample", "--target", "spark", "--scale", SCALE)
+    try:
+        cli("schema", "pull", "--target", "spark")
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS segql_sample CASCADE")
+    assert "dialect: spark" in (project / "schema.yml").read_text()
+    assert compile_for_bq() == beside_the_data
+
+
+def test_schema_pull_of_a_missing_table_on_a_target(project, postgres, monkeypatch):
+    monkeypatch.setenv("SEGQL_TEST_PG_DSN", postgres.conninfo)
+    cli("sample", "--target", "pg", "--scale", SCALE)
+    text = (project / "segql.yml").read_text()
+    (project / "segql.yml").write_text(text.replace("table: web_events", "table: web_event"))
+    r = CliRunner().invoke(app, ["schema", "pull", "--target", "pg"])
+    assert r.exit_code == 1
+    assert (
+        "table 'segql_sample.web_event' not found in the database (did you mean 'web_events'?)"
+        in r.stderr
+    )
+    assert not (project / "schema.yml").exists()
