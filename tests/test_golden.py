@@ -29,7 +29,7 @@ from segql import api
 from segql.semantic.model import Model
 from segql.sql.dialects import DIALECTS
 from segql.syntax import ast
-from segql.syntax.loader import parse_file
+from segql.syntax.loader import definition_files, parse_file
 from segql.syntax.parser import parse_module
 from segql.syntax.yaml_front import parse_yaml_module
 
@@ -41,9 +41,8 @@ LIVE_EXAMPLE = "ecommerce"  # the file whose live (no as_of) SQL is kept as a go
 REGEN = os.environ.get("SEGQL_REGEN_GOLDEN", "") == "1"
 REGEN_COMMAND = "SEGQL_REGEN_GOLDEN=1 pytest tests/test_golden.py"
 
-EXAMPLE_FILES = sorted(
-    p for p in EXAMPLES.iterdir() if p.suffix in (".seg", ".yml", ".yaml") and p.name != "segql.yml"
-)
+# the definition files as segql finds them in the folder (not segql.yml, schema.yml)
+EXAMPLE_FILES = definition_files([str(EXAMPLES)], EXAMPLES)
 STEMS = [p.stem for p in EXAMPLE_FILES]
 
 
