@@ -60,9 +60,7 @@ def load(
     # nothing), under the names the tables have on the target
     catalog = _catalog(proj, con)
     on_target = apply(proj, choose(proj, target))
-    renamed = {
-        old.name: new.name for old, new in zip(proj.tables, on_target.tables, strict=True)
-    }
+    renamed = {old.name: new.name for old, new in zip(proj.tables, on_target.tables, strict=True)}
     tables = {renamed.get(n, n): cols for n, cols in catalog.tables.items()}
     catalog = Catalog(tables, catalog.texts)
     return load_with(on_target, paths, catalog=catalog)

@@ -130,9 +130,7 @@ def _main(
     ctx.obj = Globals(project, debug, strict)
 
 
-def _globals(
-    ctx: typer.Context, project: str | None, debug: bool, strict: bool = False
-) -> Globals:
+def _globals(ctx: typer.Context, project: str | None, debug: bool, strict: bool = False) -> Globals:
     g = ctx.obj if isinstance(ctx.obj, Globals) else Globals()
     return Globals(project or g.project, debug or g.debug, strict or g.strict)
 
@@ -430,6 +428,82 @@ def sample(
         with connect(t, root, read_only=False) as engine:
             names = write_sample(engine, scale)
         sys.stderr.write(f"wrote {', '.join(names)} (scale {scale:g}) to {engine.description}\n")
+
+    _handled(g, run)
+
+
+class DiffFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command(cls=_Command)
+def diff(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="definitions to compare (default: all of the project)"),
+    ] = None,
+    as_of: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--as-of", metavar="TS", help="twice: compare the membership at these two instants"
+        ),
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="on the built-in generated sample data")
+    ] = False,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", metavar="COLUMN", help="composition drift over a profile column"),
+    ] = None,
+    fmt: Annotated[DiffFormat, typer.Option("--format", help="output format")] = DiffFormat.table,
+    fail_on_drift: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-on-drift",
+            metavar="PSI",
+            help="exit 4 when any PSI reaches this (0.1 moderate, 0.25 major drift)",
+        ),
+    ] = None,
+    target: TargetOpt = None,
+    strict: StrictOpt = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Compare memberships: sizes, entered, exited, Jaccard per segment; label
+    shares, transitions, PSI and Jensen-Shannon distance per segmentation;
+    composition drift with --by. Exit 4 with --fail-on-drift when drift reaches it."""
+    g = _globals(ctx, project, debug, strict)
+
+    def run() -> None:
+        from segql.ops import diff as df
+        from segql.ops import render_diff
+
+        for a in as_of or []:
+            _check_as_of(a)
+        result = df.stateless(
+            list(paths or []),
+            list(as_of or []),
+            project=g.project,
+            db=db,
+            sample=sample,
+            target=target,
+            by=by,
+        )
+        if fmt is DiffFormat.json:
+            sys.stdout.write(render_diff.to_json(result))
+        else:
+            from rich.console import Console
+
+            render_diff.print_tables(result, Console())
+        sys.stdout.flush()
+        if fail_on_drift is not None and result.worst_psi() >= fail_on_drift:
+            sys.stderr.write(
+                f"drift: PSI {result.worst_psi():.4f} reaches --fail-on-drift {fail_on_drift:g}\n"
+            )
+            raise typer.Exit(4)
 
     _handled(g, run)
 

@@ -55,7 +55,9 @@ class Engine(ABC):
     def tables(self, schema: str | None = None) -> list[str]:
         """Names of the tables (and views) in a schema (default: the current one),
         to suggest one when a table is missing."""
-        info = exp.Table(this=exp.to_identifier("tables"), db=exp.to_identifier("information_schema"))
+        info = exp.Table(
+            this=exp.to_identifier("tables"), db=exp.to_identifier("information_schema")
+        )
         where = exp.Literal.string(schema) if schema else exp.func("CURRENT_SCHEMA")
         query = (
             exp.select("table_name")

@@ -103,18 +103,22 @@ def preview(
     from segql.project import find_project_file, load_project
 
     step = progress or (lambda _msg: None)
-    given = [flag for flag, on in (("--target", target), ("--db", db), ("--sample", sample)) if on]
-    if len(given) > 1:
-        raise SegqlError(f"{given[0]} and {given[1]} cannot be used together", usage=True)
+    one_source(target, db, sample)
     if show < 0:
         raise SegqlError("--show must be 0 or more", usage=True)
     proj = load_project(find_project_file(project, paths))
     when, source = _as_of(as_of, proj, sample)
-    proj, engine, data = _open(proj, target, db, sample, scale, step)
+    proj, engine, data = open_data(proj, target, db, sample, scale, step)
     with engine:
         step("resolving definitions")
         model = api.load_with(proj, paths, engine)
         return _run(model, engine, when, source, data, show, step)
+
+
+def one_source(target: str | None, db: str | None, sample: bool) -> None:
+    given = [flag for flag, on in (("--target", target), ("--db", db), ("--sample", sample)) if on]
+    if len(given) > 1:
+        raise SegqlError(f"{given[0]} and {given[1]} cannot be used together", usage=True)
 
 
 def _as_of(as_of, proj: Project, sample: bool) -> tuple[dt.datetime, str]:
@@ -133,7 +137,7 @@ def _as_of(as_of, proj: Project, sample: bool) -> tuple[dt.datetime, str]:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0), "now"
 
 
-def _open(
+def open_data(
     proj: Project, target: str | None, db: str | None, sample: bool, scale: float, step: Progress
 ) -> tuple[Project, Engine, str]:
     """The project as the data names its tables, an engine on the data, and a
@@ -201,7 +205,9 @@ def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> Previ
         examples = {n: _fetch_examples(engine, key, n, show) for n in segments} if show else {}
     universe = counts["universe", ""]
     seg_summaries = tuple(
-        SegmentSummary(n, m, _share(m, universe), _warning(m, universe), tuple(examples.get(n, ())))
+        SegmentSummary(
+            n, m, _share(m, universe), share_warning(m, universe), tuple(examples.get(n, ()))
+        )
         for n, m in ((n, counts["segment", n]) for n in segments)
     )
     sm_summaries = tuple(
@@ -314,7 +320,7 @@ def _share(members: int, universe: int) -> float | None:
     return members / universe if universe else None
 
 
-def _warning(members: int, universe: int) -> str | None:
+def share_warning(members: int, universe: int) -> str | None:
     share = _share(members, universe)
     if share is None:
         return None

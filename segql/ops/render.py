@@ -100,7 +100,7 @@ def to_csv(r: PreviewResult) -> str:
     return out.getvalue()
 
 
-def _pct(x: float | None) -> str:
+def percent(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
@@ -139,7 +139,7 @@ def print_table(r: PreviewResult, console: Console) -> None:
         if examples:
             t.add_column("smallest keys")
         for s in r.segments:
-            row: list = [s.name, f"{s.members:,}", _pct(s.share)]
+            row: list = [s.name, f"{s.members:,}", percent(s.share)]
             if warned:
                 row.append(Text("! " + WARNINGS[s.warning], "yellow") if s.warning else "")
             if examples:
@@ -166,10 +166,10 @@ def _segmentation_table(m: SegmentationSummary, universe: int):
     for lab in m.labels:
         name = f"{lab.label} (else)" if lab.catch_all else lab.label
         matched = "" if lab.matched is None else f"{lab.matched:,}"
-        t.add_row(name, f"{lab.members:,}", _pct(lab.share), matched)
+        t.add_row(name, f"{lab.members:,}", percent(lab.share), matched)
     if not m.has_else:
         share = m.unlabeled / universe if universe else None
-        t.add_row("(no label)", f"{m.unlabeled:,}", _pct(share), "", style="yellow")
+        t.add_row("(no label)", f"{m.unlabeled:,}", percent(share), "", style="yellow")
     return t
 
 

@@ -120,8 +120,9 @@ def test_postgres_wrong_password_shows_no_secret(project, postgres, monkeypatch,
     assert r.exit_code == 1 and secret not in r.output, r.output
 
 
-BQ_TARGET = """  bq:    {engine: bigquery, dataset: shop.analytics, tables: {orders: shop.sales.orders}}
-"""
+BQ_TARGET = (
+    "  bq:    {engine: bigquery, dataset: shop.analytics, tables: {orders: shop.sales.orders}}\n"
+)
 
 
 def compile_for_bq() -> str:
