@@ -66,6 +66,12 @@ def load(
     return load_with(on_target, paths, catalog=catalog)
 
 
+def project_catalog(proj: Project) -> Catalog:
+    """Column types as compile finds them without an engine: the project's
+    database file, CSV/Parquet files, schema.yml, `columns:`."""
+    return _catalog(proj, None)
+
+
 def _catalog(proj: Project, con) -> Catalog:
     diags = Diagnostics()
     if con is not None and not isinstance(con, Engine):

@@ -508,6 +508,42 @@ def diff(
     _handled(g, run)
 
 
+@app.command("test", cls=_Command)
+def test_command(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="test files or folders (default: the project's)"),
+    ] = None,
+    fmt: Annotated[DiffFormat, typer.Option("--format", help="table (text) or json")] = (
+        DiffFormat.table
+    ),
+    target: TargetOpt = None,
+    strict: StrictOpt = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the unit tests (YAML files with 'tests:'): given rows, expected members
+    and labels. DuckDB in memory unless --target. Exit 1 when a test fails."""
+    g = _globals(ctx, project, debug, strict)
+
+    def run() -> None:
+        import json
+
+        from segql.ops import unit_tests
+
+        outcomes = unit_tests.run_tests(list(paths or []), g.project, target)
+        if fmt is DiffFormat.json:
+            sys.stdout.write(json.dumps(unit_tests.as_dict(outcomes), indent=2, default=str) + "\n")
+        else:
+            sys.stdout.write(unit_tests.to_text(outcomes))
+        sys.stdout.flush()
+        if not all(o.passed for o in outcomes):
+            raise typer.Exit(1)
+
+    _handled(g, run)
+
+
 schema_app = typer.Typer(
     help="Column types kept in git (schema.yml), for compiling where no database is.",
     no_args_is_help=True,

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
 from segql.errors import Diagnostics, did_you_mean
 from segql.project import Project, Table
 from segql.semantic import schema_file
@@ -44,6 +47,15 @@ _DUCK_TYPES = (
     ("FLOAT", NUMBER),
     ("REAL", NUMBER),
 )
+# a declared type as a table column (unit tests create tables with them)
+_DECLARED_SQL = {
+    "number": "DOUBLE",
+    "integer": "BIGINT",
+    "string": "VARCHAR",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
 _DECLARED = {
     "number": NUMBER,
     "integer": NUMBER,
@@ -67,9 +79,6 @@ def language_type(duck_type: str) -> str:
 def engine_language_type(type_name: str, dialect: str) -> str:
     """Language type of a column type as another engine names it, read by
     sqlglot in that dialect and then mapped like DuckDB's."""
-    from sqlglot import exp
-    from sqlglot.errors import ParseError
-
     if dialect == "duckdb":
         return language_type(type_name)
     try:
@@ -90,6 +99,8 @@ class Catalog:
     tables: dict[str, dict[str, str] | None]
     # file -> text of the files types were read from besides segql.yml (schema.yml)
     texts: dict[str, str] = field(default_factory=dict)
+    # the column types themselves (a test's given rows are written with them)
+    raw: dict[str, dict[str, exp.DataType]] = field(default_factory=dict)
 
     def columns(self, table: Table) -> dict[str, str] | None:
         return self.tables.get(table.name)
@@ -114,26 +125,44 @@ def introspect(project: Project, engine=None, diags: Diagnostics | None = None) 
         own = engine = DuckDBEngine(file_target(":memory:"), project.root)
         files_only = True
     result: dict[str, dict[str, str] | None] = {}
+    raw: dict[str, dict[str, exp.DataType]] = {}
     try:
         for table in tables:
             declared = {k: _DECLARED.get(v, ANY) for k, v in table.declared.items()}
-            cols = None
+            found: dict[str, str] | None = None  # types as an engine names them
+            dialect = "duckdb"
             if engine is not None and (table.is_path or not files_only):
-                cols = _describe(engine, table, project.root, diags)
-                if cols is not None and pulled is not None:
-                    _compare(table.name, cols, pulled, diags)
+                found, dialect = (
+                    engine_columns(engine, table, project.root, diags),
+                    engine.dialect.name,
+                )
             elif pulled is not None and table.name in pulled.tables:
-                cols = {
-                    name: engine_language_type(c.type, pulled.dialect)
-                    for name, c in pulled.tables[table.name].items()
-                }
-            if cols is not None:
+                found = {n: c.type for n, c in pulled.tables[table.name].items()}
+                dialect = pulled.dialect
+            cols = None
+            if found is not None:
+                cols = {n: engine_language_type(t, dialect) for n, t in found.items()}
+                if engine is not None and pulled is not None:
+                    _compare(table.name, cols, pulled, diags)
+                raw[table.name] = {n: _data_type(t, dialect) for n, t in found.items()}
                 cols = {**cols, **{k: v for k, v in declared.items() if k in cols}}
             result[table.name] = cols if cols is not None else _Partial(declared)
+            raw.setdefault(table.name, {})
+            for name, t in table.declared.items():
+                raw[table.name][name] = exp.DataType.build(_DECLARED_SQL.get(t, "VARCHAR"))
     finally:
         if own is not None:
             own.close()
-    return Catalog(result, {pulled.file: pulled.text} if pulled is not None else {})
+    texts = {pulled.file: pulled.text} if pulled is not None else {}
+    return Catalog(result, texts, raw)
+
+
+def _data_type(type_name: str, dialect: str) -> exp.DataType:
+    """An engine's type name as a sqlglot type (unknown names kept as written)."""
+    try:
+        return exp.DataType.build(type_name, dialect=dialect)
+    except (ParseError, ValueError):
+        return exp.DataType.build(type_name, dialect=dialect, udt=True)
 
 
 def _compare(
@@ -159,14 +188,6 @@ class _Partial(dict):
 
 def is_complete(cols) -> bool:
     return cols is not None and not isinstance(cols, _Partial)
-
-
-def _describe(engine, table: Table, root: Path, diags: Diagnostics) -> dict[str, str] | None:
-    cols = engine_columns(engine, table, root, diags)
-    if cols is None:
-        return None
-    dialect = engine.dialect.name
-    return {name: engine_language_type(t, dialect) for name, t in cols.items()}
 
 
 def engine_columns(engine, table: Table, root: Path, diags: Diagnostics) -> dict[str, str] | None:

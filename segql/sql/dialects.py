@@ -176,6 +176,11 @@ class Dialect:
     def create_schema(self, name: str) -> exp.Expr:
         return exp.Create(this=exp.to_identifier(name, quoted=True), kind="SCHEMA", exists=True)
 
+    def drop_schema(self, name: str) -> exp.Expr:
+        """Drop a schema and everything in it (scratch schemas of `segql test`)."""
+        schema = exp.Table(db=exp.to_identifier(name, quoted=True))
+        return exp.Drop(tables=[schema], kind="SCHEMA", exists=True, cascade=True)
+
     def _table_format(self) -> exp.Properties | None:
         return None
 

@@ -85,7 +85,7 @@ def load_modules(paths: list[str], root: Path) -> Loaded:
     reported together with resolve's."""
     diags = Diagnostics()
     selected = _collect(paths, diags)
-    project = [_display(p) for p in _collect([str(root)], diags)]
+    project = [display(p) for p in _collect([str(root)], diags)]
     by_file: dict[str, Path] = {}
     for path in selected:  # a selected file keeps the name it was given
         by_file.setdefault(_identity(path), path)
@@ -122,7 +122,8 @@ def _collect(paths: list[str], diags: Diagnostics) -> list[Path]:
             diags.error(f"no such file or folder '{given}'")
         elif path.is_dir():
             for file in _walk(path):
-                found.setdefault(_identity(file), file)
+                if not _holds_tests(file):  # unit tests (`segql test`) beside definitions
+                    found.setdefault(_identity(file), file)
         elif path.name == PROJECT_FILE:
             diags.error(f"'{given}' is the project file, not a definitions file")
         elif _is_schema_file(path.name, path.parent):
@@ -143,6 +144,12 @@ def _holds_definitions(path: Path) -> bool:
     except (SegqlError, yaml.YAMLError):
         return False
     return isinstance(data, dict) and bool({"traits", "segments", "segmentations"} & set(data))
+
+
+def _holds_tests(path: Path) -> bool:
+    from segql.ops.unit_tests import is_test_file
+
+    return is_test_file(path) and not _holds_definitions(path)
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -168,7 +175,7 @@ def _identity(path: Path) -> str:
     return os.path.normcase(str(path.resolve()))
 
 
-def _display(path: Path) -> Path:
+def display(path: Path) -> Path:
     """A project file found from an absolute root, named relative to the current
     directory when inside it, as a user would write it."""
     if not path.is_absolute():
