@@ -141,7 +141,8 @@ def test_bad_input_is_reported_at_its_line_before_anything_runs(project):
         "tests/t.yml:6:7: error: 'events' is a source: give the rows of its table 'web_events'",
         "tests/t.yml:7:31: error: 'customer_id' of 'orders' is a number, not the text '1'",
         "tests/t.yml:7:36: error: table 'orders' has no column 'amout' (did you mean 'amount'?)",
-        "tests/t.yml:7:58: error: 'ordered_at' of 'orders' is a timestamp, not the text 'yesterday'",
+        "tests/t.yml:7:58: error: 'ordered_at' of 'orders' is a timestamp, "
+        "not the text 'yesterday'",
         "tests/t.yml:9:7: error: unknown segment or segmentation 'cart_abandoner' "
         "(did you mean 'cart_abandoners'?)",
         "tests/t.yml:10:7: error: 'lifecycle' is a segmentation: expect key: label pairs",
