@@ -203,10 +203,21 @@ def _check_as_of(as_of: str | None) -> None:
         api.parse_as_of(as_of, "UTC")
 
 
+class TextOrJson(StrEnum):
+    """--format of commands with a text and a json output."""
+
+    table = "table"
+    json = "json"
+
+
 @app.command(cls=_Command)
 def validate(
     ctx: typer.Context,
     paths: PathsArg,
+    fmt: Annotated[
+        TextOrJson,
+        typer.Option("--format", help="table (text) or json: diagnostics for editors and CI"),
+    ] = TextOrJson.table,
     strict: StrictOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
@@ -218,6 +229,9 @@ def validate(
         from segql import api
         from segql.syntax.ast import Segment, Segmentation, Trait
 
+        if fmt is TextOrJson.json:
+            _validate_json(g, list(paths))
+            return
         model = api.validate(list(paths), g.project)
         kinds = [(Trait, "trait"), (Segment, "segment"), (Segmentation, "segmentation")]
         parts = []
@@ -227,6 +241,48 @@ def validate(
         typer.echo("ok: " + ", ".join(parts))
 
     _handled(g, run)
+
+
+def _validate_json(g: Globals, paths: list[str]) -> None:
+    """Every diagnostic (errors and warnings) as json on stdout; exit 1 on errors."""
+    import json
+    import warnings
+
+    from segql import api
+    from segql.errors import SegqlError, SegqlErrors, SegqlWarning
+
+    found: list = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("error" if g.strict else "always", SegqlWarning)
+        try:
+            api.validate(paths, g.project)
+        except SegqlErrors as e:
+            if e.usage:
+                raise
+            found += e.errors
+        except SegqlError as e:
+            if e.usage:
+                raise
+            found.append(e)
+    found += [w.message.diagnostic for w in seen if isinstance(w.message, SegqlWarning)]
+    out = [
+        {
+            "file": d.span.file if d.span else None,
+            "line": d.span.line if d.span else None,
+            "col": d.span.col if d.span else None,
+            "end_line": d.span.end_line if d.span else None,
+            "end_col": d.span.end_col if d.span else None,
+            "severity": d.severity,
+            "message": d.message,
+            "help": list(d.hints),
+        }
+        for d in found
+    ]
+    errors = sum(d.severity == "error" for d in found)
+    doc = {"ok": errors == 0, "errors": errors, "warnings": len(found) - errors, "diagnostics": out}
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    if errors:
+        raise typer.Exit(1)
 
 
 @app.command(cls=_Command)
@@ -432,11 +488,6 @@ def sample(
     _handled(g, run)
 
 
-class DiffFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
 @app.command(cls=_Command)
 def diff(
     ctx: typer.Context,
@@ -458,7 +509,7 @@ def diff(
         str | None,
         typer.Option("--by", metavar="COLUMN", help="composition drift over a profile column"),
     ] = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", help="output format")] = DiffFormat.table,
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="output format")] = TextOrJson.table,
     fail_on_drift: Annotated[
         float | None,
         typer.Option(
@@ -492,7 +543,7 @@ def diff(
             target=target,
             by=by,
         )
-        if fmt is DiffFormat.json:
+        if fmt is TextOrJson.json:
             sys.stdout.write(render_diff.to_json(result))
         else:
             from rich.console import Console
@@ -515,8 +566,8 @@ def test_command(
         list[str] | None,
         typer.Argument(metavar="PATH", help="test files or folders (default: the project's)"),
     ] = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", help="table (text) or json")] = (
-        DiffFormat.table
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="table (text) or json")] = (
+        TextOrJson.table
     ),
     target: TargetOpt = None,
     strict: StrictOpt = False,
@@ -533,7 +584,7 @@ def test_command(
         from segql.ops import unit_tests
 
         outcomes = unit_tests.run_tests(list(paths or []), g.project, target)
-        if fmt is DiffFormat.json:
+        if fmt is TextOrJson.json:
             sys.stdout.write(json.dumps(unit_tests.as_dict(outcomes), indent=2, default=str) + "\n")
         else:
             sys.stdout.write(unit_tests.to_text(outcomes))
@@ -585,6 +636,59 @@ def schema_pull(
             t = choose(proj, target)
         path, n = pull(proj, t)
         sys.stderr.write(f"wrote {path} ({n} table{'s' if n != 1 else ''}, from {t.engine})\n")
+
+    _handled(g, run)
+
+
+@schema_app.command("json", cls=_Command)
+def schema_json(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="NAME", help="project, definitions or tests (default: all three)"),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Print the JSON Schema of segql.yml, of YAML definitions or of test files
+    (for editors: yaml-language-server)."""
+    g = _globals(ctx, None, debug)
+
+    def run() -> None:
+        import json
+
+        from segql.syntax import json_schema
+
+        if name is not None and name not in json_schema.NAMES:
+            raise _usage(f"unknown schema '{name}'", "schemas are " + ", ".join(json_schema.NAMES))
+        if name is not None:
+            doc = json_schema.schema(name)
+        else:
+            doc = {n: json_schema.schema(n) for n in json_schema.NAMES}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+    _handled(g, run)
+
+
+@app.command(cls=_Command)
+def init(
+    ctx: typer.Context,
+    folder: Annotated[
+        str, typer.Argument(metavar="DIR", help="where to create the project (default: here)")
+    ] = ".",
+    debug: DebugOpt = False,
+) -> None:
+    """Create a project (segql.yml, schema.yml, a definitions file, a test) that
+    validates, previews on the built-in sample and passes its test at once."""
+    g = _globals(ctx, None, debug)
+
+    def run() -> None:
+        from pathlib import Path
+
+        from segql.ops.init import init as scaffold
+
+        for path in scaffold(Path(folder)):
+            sys.stderr.write(f"wrote {path}\n")
+        sys.stderr.write("next: segql validate . && segql preview . --sample && segql test\n")
 
     _handled(g, run)
 

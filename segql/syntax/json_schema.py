@@ -1,0 +1,162 @@
+"""JSON Schemas of segql's YAML files (segql.yml, YAML definitions, unit tests),
+for editors (yaml-language-server) and CI; `segql schema json` prints them.
+
+They are built from the same constants the readers check against (settings,
+engines, column types, definition fields), so a new setting cannot be
+accepted by segql and refused by the schema or the other way round. Values
+an editor shows as dates (as_of, given rows) are strings to a schema: YAML
+timestamps are validated as text, as yaml-language-server reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
+NAMES = ("project", "definitions", "tests")
+
+_TEXT: dict[str, Any] = {"type": "string"}
+# a condition: YAML reads `true`, `3` or `2024-01-01` as other types; segql takes their text
+_CONDITION: dict[str, Any] = {"type": ["string", "number", "boolean"]}
+
+
+def _mapping(values: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": values}
+
+
+def _names() -> dict[str, Any]:
+    """A list of names, or one name (channels, kpis)."""
+    return {"oneOf": [_TEXT, {"type": "array", "items": _TEXT}]}
+
+
+def project() -> dict[str, Any]:
+    from segql.engines.targets import SETTINGS
+    from segql.project import _KEYS, TYPE_NAMES
+    from segql.sql.dialects import DIALECTS
+
+    columns = _mapping({"enum": list(TYPE_NAMES)})
+    table = {
+        "type": "object",
+        "required": ["table"],
+        "properties": {"table": _TEXT, "columns": columns},
+        "additionalProperties": False,
+    }
+    source = {**table, "required": ["table", "time"], "properties": {**table["properties"]}}
+    source["properties"]["time"] = _TEXT
+    targets = [
+        {
+            "type": "object",
+            "required": ["engine"],
+            "properties": {
+                "engine": {"const": engine},
+                **{s: _TEXT for s in settings},
+                "tables": _mapping(_TEXT),
+            },
+            "additionalProperties": False,
+        }
+        for engine, settings in SETTINGS.items()
+    ]
+    properties: dict[str, Any] = {
+        "entity": _TEXT,
+        "key": _TEXT,
+        "profiles": {"oneOf": [_TEXT, table]},
+        "sources": _mapping(source),
+        "universe": _CONDITION,
+        "timezone": _TEXT,
+        "dialect": {"enum": list(DIALECTS)},
+        "database": _TEXT,
+        "targets": _mapping({"oneOf": targets}),
+    }
+    assert set(properties) == set(_KEYS), "segql.yml settings and the schema differ"
+    return {
+        "$schema": SCHEMA_URI,
+        "title": "segql project file (segql.yml)",
+        "type": "object",
+        "required": ["key", "sources"],
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def definitions() -> dict[str, Any]:
+    from segql.syntax.yaml_front import KINDS, SECTIONS, SEGMENT_FIELDS, SEGMENTATION_FIELDS
+
+    segment_fields: dict[str, Any] = {
+        "where": _CONDITION,
+        "title": _TEXT,
+        "hypothesis": _TEXT,
+        "channels": _names(),
+        "kpis": _names(),
+    }
+    segmentation_fields: dict[str, Any] = {
+        "by": {"enum": list(KINDS)},
+        "rules": {
+            "type": "array",
+            "minItems": 1,
+            "items": {**_mapping(_CONDITION), "minProperties": 1, "maxProperties": 1},
+        },
+        "else": _TEXT,
+    }
+    assert set(segment_fields) == set(SEGMENT_FIELDS)
+    assert set(segmentation_fields) == set(SEGMENTATION_FIELDS)
+    sections: dict[str, Any] = {
+        "traits": _mapping(_CONDITION),
+        "segments": _mapping(
+            {
+                "oneOf": [
+                    _CONDITION,
+                    {
+                        "type": "object",
+                        "required": ["where"],
+                        "properties": segment_fields,
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        ),
+        "segmentations": _mapping(
+            {
+                "type": "object",
+                "required": ["rules"],
+                "properties": segmentation_fields,
+                "additionalProperties": False,
+            }
+        ),
+    }
+    assert set(sections) == set(SECTIONS)
+    return {
+        "$schema": SCHEMA_URI,
+        "title": "segql definitions (YAML form)",
+        "type": "object",
+        "properties": sections,
+        "additionalProperties": False,
+    }
+
+
+def tests() -> dict[str, Any]:
+    from segql.ops.unit_tests import _KEYS
+
+    scalar = {"type": ["string", "number", "boolean", "null"]}
+    test = {
+        "type": "object",
+        "required": list(_KEYS),
+        "properties": {
+            "name": _TEXT,
+            "as_of": _TEXT,
+            "given": _mapping({"type": "array", "items": _mapping(scalar)}),
+            "expect": _mapping({"oneOf": [{"type": "array", "items": scalar}, _mapping(scalar)]}),
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": SCHEMA_URI,
+        "title": "segql unit tests (segql test)",
+        "type": "object",
+        "required": ["tests"],
+        "properties": {"tests": {"type": "array", "items": test}},
+        "additionalProperties": False,
+    }
+
+
+def schema(name: str) -> dict[str, Any]:
+    return {"project": project, "definitions": definitions, "tests": tests}[name]()
