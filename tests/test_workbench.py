@@ -156,3 +156,17 @@ def test_pre_commit_hooks_run_in_the_example_project(monkeypatch):
         assert program == "segql" and hook["language"] == "python"
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0, (hook["id"], r.output)
+
+
+def test_preview_shows_the_marketing_context(monkeypatch):
+    monkeypatch.chdir(EXAMPLES)
+    r = CliRunner().invoke(app, ["preview", ".", "--sample", "--format", "json"])
+    segments = {s["name"]: s for s in json.loads(r.stdout)["segments"]}
+    high = segments["high_value"]  # language.seg: title, hypothesis, channels, kpis
+    assert high["title"] == "High-value customers"
+    assert high["hypothesis"] == "High spenders respond to early access to launches"
+    assert high["channels"] == ["email", "push"]
+    assert high["kpis"] == ["conversion_rate", "average_order_value"]
+    assert segments["recent_buyers"]["title"] is None and segments["recent_buyers"]["kpis"] == []
+    r = CliRunner().invoke(app, ["preview", ".", "--sample"], env={"COLUMNS": "200"})
+    assert "High-value customers · email, push · conversion_rate, average_order_value" in r.stdout

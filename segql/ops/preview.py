@@ -51,6 +51,11 @@ class SegmentSummary:
     share: float | None  # of the universe; None when the universe is empty
     warning: str | None  # "small" (< 1%), "large" (> 50%) or None
     examples: tuple = ()  # the smallest member keys, when asked for
+    # the marketing context written with the definition (LANGUAGE.md §3)
+    title: str | None = None
+    hypothesis: str | None = None
+    channels: tuple[str, ...] = ()
+    kpis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,12 @@ def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> Previ
     universe = counts["universe", ""]
     seg_summaries = tuple(
         SegmentSummary(
-            n, m, _share(m, universe), share_warning(m, universe), tuple(examples.get(n, ()))
+            n,
+            m,
+            _share(m, universe),
+            share_warning(m, universe),
+            tuple(examples.get(n, ())),
+            *metadata(model.definitions[n]),
         )
         for n, m in ((n, counts["segment", n]) for n in segments)
     )
@@ -224,6 +234,13 @@ def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> Previ
         seg_summaries,
         sm_summaries,
     )
+
+
+def metadata(d: ast.Definition) -> tuple:
+    """title, hypothesis, channels, kpis of a definition (segments carry them)."""
+    if isinstance(d, ast.Segment):
+        return d.title, d.hypothesis, d.channels, d.kpis
+    return None, None, (), ()
 
 
 def with_rule_segments(

@@ -50,6 +50,10 @@ def as_dict(r: PreviewResult) -> dict:
                 "share": _share(s.share),
                 "warning": s.warning,
                 "examples": [_key(k) for k in s.examples],
+                "title": s.title,
+                "hypothesis": s.hypothesis,
+                "channels": list(s.channels),
+                "kpis": list(s.kpis),
             }
             for s in r.segments
         ],
@@ -130,6 +134,7 @@ def print_table(r: PreviewResult, console: Console) -> None:
     if r.segments:
         warned = any(s.warning for s in r.segments)
         examples = any(s.examples for s in r.segments)
+        titled = any(s.title or s.channels or s.kpis for s in r.segments)
         t = Table(title="Segments", title_justify="left", title_style="bold")
         t.add_column("segment")
         t.add_column("members", justify="right")
@@ -138,12 +143,16 @@ def print_table(r: PreviewResult, console: Console) -> None:
             t.add_column("warning")
         if examples:
             t.add_column("smallest keys")
+        if titled:
+            t.add_column("title · channels · kpis")
         for s in r.segments:
             row: list = [s.name, f"{s.members:,}", percent(s.share)]
             if warned:
                 row.append(Text("! " + WARNINGS[s.warning], "yellow") if s.warning else "")
             if examples:
                 row.append(", ".join(map(str, s.examples)))
+            if titled:
+                row.append(_context(s))
             t.add_row(*row)
         console.print(t)
     for m in r.segmentations:
@@ -153,6 +162,15 @@ def print_table(r: PreviewResult, console: Console) -> None:
             f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "
             f"settled by {settled}"
         )
+
+
+def _context(s) -> str:
+    parts = [s.title or ""]
+    if s.channels:
+        parts.append(", ".join(s.channels))
+    if s.kpis:
+        parts.append(", ".join(s.kpis))
+    return " · ".join(p for p in parts if p)
 
 
 def _segmentation_table(m: SegmentationSummary, universe: int):
