@@ -595,6 +595,40 @@ def test_command(
     _handled(g, run)
 
 
+@app.command(cls=_Command)
+def docs(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="definitions (default: all of the project)"),
+    ] = None,
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="where to write the pages")] = (
+        "segql-docs"
+    ),
+    strict: StrictOpt = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a static HTML catalog (opens from disk, no network): a searchable
+    index, and per definition its title, hypothesis, channels, KPIs, definition,
+    what it uses and what uses it, and its SQL in every dialect."""
+    g = _globals(ctx, project, debug, strict)
+
+    def run() -> None:
+        from pathlib import Path
+
+        from segql import api
+        from segql.catalog.build import write
+        from segql.project import find_project_file, load_project
+
+        proj = load_project(find_project_file(g.project, list(paths or [])))
+        model = api.load_with(proj, list(paths or [str(proj.root)]))
+        written = write(model, Path(out))
+        sys.stderr.write(f"wrote {len(written)} files to {out} (open {Path(out) / 'index.html'})\n")
+
+    _handled(g, run)
+
+
 schema_app = typer.Typer(
     help="Column types kept in git (schema.yml), for compiling where no database is.",
     no_args_is_help=True,
