@@ -395,6 +395,9 @@ def preview(
     show: Annotated[
         int, typer.Option("--show", metavar="N", min=0, help="list N member keys per segment")
     ] = 0,
+    show_pii: Annotated[
+        bool, typer.Option("--show-pii", help="show a pii: key as it is, not hashed")
+    ] = False,
     target: TargetOpt = None,
     strict: StrictOpt = False,
     project: ProjectOpt = None,
@@ -422,6 +425,7 @@ def preview(
                 scale=0.01 if scale is None else scale,
                 as_of=as_of,
                 show=show,
+                show_pii=show_pii,
                 progress=progress,
                 target=target,
             )
@@ -625,6 +629,68 @@ def docs(
         model = api.load_with(proj, list(paths or [str(proj.root)]))
         written = write(model, Path(out))
         sys.stderr.write(f"wrote {len(written)} files to {out} (open {Path(out) / 'index.html'})\n")
+
+    _handled(g, run)
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    jsonl = "jsonl"
+
+
+@app.command(cls=_Command)
+def export(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="a segment, segmentation or split")],
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help="definitions (default: all of the project)"),
+    ] = None,
+    out: Annotated[
+        str, typer.Option("--out", metavar="FILE", help="the file to write (whole or not at all)")
+    ] = ...,  # type: ignore[assignment]
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="file format")] = ExportFormat.csv,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", metavar="C1,C2", help="profile columns to add"),
+    ] = None,
+    as_of: AsOfOpt = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="on the built-in generated sample data")
+    ] = False,
+    show_pii: Annotated[
+        bool, typer.Option("--show-pii", help="write pii: columns as they are, not hashed")
+    ] = False,
+    target: TargetOpt = None,
+    strict: StrictOpt = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a segment's members (or a segmentation's or split's labels) to a file
+    for the tools that act on them; pii: columns leave only as SHA-256 hex."""
+    g = _globals(ctx, project, debug, strict)
+
+    def run() -> None:
+        from segql.ops.export import export as write_export
+
+        _check_as_of(as_of)
+        wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+        done = write_export(
+            name,
+            out,
+            fmt.value,
+            list(paths or []),
+            project=g.project,
+            target=target,
+            db=db,
+            sample=sample,
+            as_of=as_of,
+            columns=wanted,
+            show_pii=show_pii,
+        )
+        sys.stderr.write(f"wrote {done.rows:,} rows ({', '.join(done.columns)}) to {done.path}\n")
 
     _handled(g, run)
 

@@ -27,6 +27,7 @@ _KEYS = (
     "dialect",
     "database",
     "targets",
+    "pii",
 )
 
 
@@ -72,6 +73,8 @@ class Project:
     text: str = field(default="", compare=False, repr=False)
     # where it runs (segql/engines/targets.py), in the order written: the first is the default
     targets: dict[str, Target] = field(default_factory=dict, compare=False)
+    # `pii:` columns -> where each is named: they leave segql only hashed (export, preview)
+    pii: dict[str, Span] = field(default_factory=dict, compare=False)
 
     @property
     def tables(self) -> list[Table]:
@@ -218,6 +221,18 @@ def load_project(path: Path) -> Project:
         targets = parse_targets(items["targets"][1], file, text, diags)
         tables = [s.table.name for s in sources.values()]
         check_table_names(targets, tables + ([profiles.name] if profiles else []), diags)
+    pii: dict[str, Span] = {}
+    if "pii" in items:
+        node = items["pii"][1]
+        if not isinstance(node, yaml.SequenceNode):
+            diags.error("'pii' must be a list of columns: pii: [email, phone]", span_of(node, file))
+        else:
+            for item in node.value:
+                column = scalar(item) if isinstance(item, yaml.ScalarNode) else None
+                if not column:
+                    diags.error("a 'pii' entry must be a column name", span_of(item, file))
+                else:
+                    pii[column] = span_of(item, file)
     diags.check({file: text})
     return Project(
         file,
@@ -232,6 +247,7 @@ def load_project(path: Path) -> Project:
         database,
         text,
         targets,
+        pii,
     )
 
 

@@ -100,6 +100,7 @@ def preview(
     scale: float = 0.01,
     as_of: str | dt.datetime | None = None,
     show: int = 0,
+    show_pii: bool = False,
     progress: Progress | None = None,
     target: str | None = None,
 ) -> PreviewResult:
@@ -117,7 +118,7 @@ def preview(
     with engine:
         step("resolving definitions")
         model = api.load_with(proj, paths, engine)
-        return _run(model, engine, when, source, data, show, step)
+        return _run(model, engine, when, source, data, show, step, show_pii)
 
 
 def one_source(target: str | None, db: str | None, sample: bool) -> None:
@@ -190,7 +191,9 @@ def _all_files(proj: Project) -> bool:
     return all(t.is_path for t in tables)
 
 
-def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> PreviewResult:
+def _run(
+    model: Model, engine: Engine, as_of, source, data, show, step, show_pii=False
+) -> PreviewResult:
     from segql import api
 
     outputs, _ = api.select(model, None, None)
@@ -207,7 +210,10 @@ def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> Previ
         counts = _fetch_counts(engine, segments, segmentations, rule_columns)
         labels = {d.name: _fetch_labels(engine, d.name) for d in segmentations}
         key = model.project.key
-        examples = {n: _fetch_examples(engine, key, n, show) for n in segments} if show else {}
+        hashed = key in model.project.pii and not show_pii
+        examples = (
+            {n: _fetch_examples(engine, key, n, show, hashed) for n in segments} if show else {}
+        )
     universe = counts["universe", ""]
     seg_summaries = tuple(
         SegmentSummary(
@@ -322,9 +328,12 @@ def _fetch_labels(engine: Engine, column: str) -> dict[str | None, int]:
     return {label: int(n) for label, n in engine.fetch(q)}
 
 
-def _fetch_examples(engine: Engine, key: str, segment: str, n: int) -> list:
+def _fetch_examples(engine: Engine, key: str, segment: str, n: int, pii: bool) -> list:
+    """The smallest member keys; a `pii:` key is shown as its hash (the order
+    stays that of the keys, which nobody sees)."""
+    shown = engine.dialect.pii_hash(col(key)) if pii else col(key)
     q = (
-        exp.select(col(key))
+        exp.select(shown)
         .from_(_table())
         .where(col(segment))
         .order_by(exp.Ordered(this=col(key), desc=False, nulls_first=False))

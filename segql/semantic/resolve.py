@@ -99,6 +99,16 @@ class _Resolver(Namespace, TypeChecks):
                     ),
                     project.profiles.span,
                 )
+        for column, span in project.pii.items():  # pii: columns of the profiles, or the key
+            if column == project.key or (
+                project.profiles is not None and not self.profiles_complete
+            ):
+                continue
+            if column not in self.profile_cols:
+                hint = did_you_mean(column, self.profile_cols)
+                diags.error(
+                    _with_hint(f"pii column '{column}' is not a profile column", hint), span
+                )
         # the key is a profile column (every entity has it), not a name to define
         self.profile_cols.pop(project.key, None)
         self.deps: dict[str, set[str]] = {}

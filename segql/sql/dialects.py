@@ -144,6 +144,16 @@ class Dialect:
         """The integer of 8 lowercase hex digits (md5_bucket): '0x…' cast to BIGINT."""
         return exp.cast(_hex_literal("0x", digits), exp.DataType.build("BIGINT"))
 
+    def sha256_hex(self, text: exp.Expr) -> exp.Expr:
+        """The lowercase hex SHA-256 of a text's UTF-8 bytes (pii columns)."""
+        return _fn("SHA256", text)
+
+    def pii_hash(self, value: exp.Expr) -> exp.Expr:
+        """A `pii:` column as it leaves segql (LANGUAGE.md §13): the SHA-256 hex of
+        the trimmed, lower-cased text, the form ad platforms match on; null stays null."""
+        text = exp.cast(value, exp.DataType.build("TEXT"))
+        return self.sha256_hex(exp.Lower(this=exp.Trim(this=text)))
+
     # -- statements (engines run them: segql/engines/base.py)
 
     def temp_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
@@ -233,6 +243,11 @@ class Postgres(Dialect):
         bits = exp.cast(_hex_literal("x", digits), exp.DataType.build("BIT(32)"))
         return exp.cast(bits, exp.DataType.build("BIGINT"))
 
+    def sha256_hex(self, text):
+        # sha256() takes bytea: the text's UTF-8 bytes, whatever the server encoding
+        digest = _fn("SHA256", _fn("CONVERT_TO", text, _lit("UTF8")))
+        return _fn("ENCODE", digest, _lit("hex"))
+
     def replace_table(self, name, query):
         # no CREATE OR REPLACE TABLE; DDL is transactional, so the swap is atomic
         return _swap(name, query, None, qualified=False)
@@ -242,6 +257,9 @@ class BigQuery(Dialect):
     like_backslash_escapes = True
 
     # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
+    def sha256_hex(self, text):
+        return _fn("TO_HEX", _fn("SHA256", text))  # SHA256(STRING) hashes its UTF-8 bytes
+
     def instant_type(self):
         return exp.DataType.build("TIMESTAMPTZ")
 
@@ -351,6 +369,9 @@ class Snowflake(Dialect):
     def hex_to_int(self, digits):
         return _fn("TO_NUMBER", digits, _lit("XXXXXXXX"))
 
+    def sha256_hex(self, text):
+        return _fn("SHA2", text, exp.Literal.number(256))
+
 
 class Spark(Dialect):
     like_backslash_escapes = True
@@ -380,6 +401,9 @@ class Spark(Dialect):
     def hex_to_int(self, digits):
         base10 = _fn("CONV", digits, exp.Literal.number(16), exp.Literal.number(10))
         return exp.cast(base10, exp.DataType.build("BIGINT"))
+
+    def sha256_hex(self, text):
+        return _fn("SHA2", text, exp.Literal.number(256))
 
     def temp_table(self, name, query):
         # no temporary tables: a cached temporary view, computed once (eager)
@@ -449,6 +473,9 @@ class Trino(Dialect):
 
     def hex_to_int(self, digits):
         return _fn("FROM_BASE", digits, exp.Literal.number(16))
+
+    def sha256_hex(self, text):
+        return _fn("LOWER", _fn("TO_HEX", _fn("SHA256", _fn("TO_UTF8", text))))
 
 
 _COMMON_LACKS = ("NTILE", "FILTER (WHERE", "PERCENTILE_APPROX", "APPROX_")

@@ -66,6 +66,7 @@ def project() -> dict[str, Any]:
         "dialect": {"enum": list(DIALECTS)},
         "database": _TEXT,
         "targets": _mapping({"oneOf": targets}),
+        "pii": {"type": "array", "items": _TEXT},
     }
     assert set(properties) == set(_KEYS), "segql.yml settings and the schema differ"
     return {
