@@ -976,7 +976,10 @@ def _profile_versions(
         if kind == 0:
             spans.append((None, None))
             continue
-        if kind == 1 and spans and spans[-1][0] is not None:
+        if kind in (1, 2) and spans and spans[-1][0] is not None:
+            if kind == 1:  # the same span as the row before: the columns decide
+                spans.append(spans[-1])
+                continue
             start = spans[-1][0]  # the same valid_from as the row before
         end = None  # open: the current row
         if kind >= 6:  # an end: some length later, or exactly at an as_of
@@ -984,8 +987,12 @@ def _profile_versions(
             if kind >= 8:
                 end = max(start, rng.choice(as_ofs))
         spans.append((start, end))
-        # the next version: where this one ends, or (bad data) overlapping it
-        start = end if end is not None and kind != 2 else start + rng.choice(DELTAS)
+        # the next version: where this one ends, after a gap (the entity left the
+        # universe for a while), or (bad data) overlapping it
+        if end is None or kind == 3:
+            start = start + rng.choice(DELTAS)
+        else:
+            start = end + (rng.choice(LENGTHS) if rng.random() < 0.4 else dt.timedelta(0))
     return spans
 
 
