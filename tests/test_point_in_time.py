@@ -242,3 +242,73 @@ def test_spark(spark, source, data, extra, tz, as_of, expected):
         rows = [dict(zip([c for c, _ in columns], r, strict=True)) for r in cur.fetchall()]
         spark_engine.load_rows(spark, name, columns, rows)
     assert _result([tuple(r) for r in spark.sql(sql).collect()], expected) == expected
+
+
+# ------------------------------------------------------------------ every dialect
+
+WAREHOUSE = """key: customer_id
+profiles:
+  table: customers
+  created: signup_date
+  valid_from: dbt_valid_from
+  valid_to: dbt_valid_to
+  columns: {signup_date: date, dbt_valid_from: timestamp, dbt_valid_to: timestamp}
+sources:
+  orders: {table: orders, time: ordered_at}
+universe: plan != "test"
+timezone: Europe/Paris
+"""
+
+
+@pytest.mark.parametrize("as_of", ["2024-06-01T00:00:00", None])
+def test_every_dialect_compiles_and_parses_back(tmp_path, as_of):
+    """No database: the columns are taken as declared (or unchecked); every
+    dialect's query parses back, and a DATE `created` is its local midnight."""
+    import sqlglot
+
+    from segql import api
+    from segql.sql.dialects import DIALECTS
+
+    (tmp_path / "segql.yml").write_text(WAREHOUSE)
+    (tmp_path / "a.seg").write_text('segment pro = plan = "pro" and did(orders)\n')
+    project = str(tmp_path / "segql.yml")
+    for name, d in DIALECTS.items():
+        sql = api.compile([str(tmp_path / "a.seg")], project=project, dialect=name, as_of=as_of)
+        text = sql.sql()
+        assert len(sqlglot.parse(text, read=d.sqlglot)) == 1
+        assert "ROW_NUMBER() OVER" in text and '"dbt_valid_to" IS NULL' in text.replace("`", '"')
+    bigquery = api.compile([str(tmp_path / "a.seg")], project=project, dialect="bigquery")
+    # BigQuery: the date's midnight in the zone is a TIMESTAMP, compared with TIMESTAMPs
+    assert "TIMESTAMP(`signup_date`, 'Europe/Paris') <= CURRENT_TIMESTAMP()" in bigquery.sql()
+
+
+def test_settings_are_kept_on_the_profiles_table(tmp_path):
+    from segql.project import load_project
+
+    (tmp_path / "segql.yml").write_text(WAREHOUSE)
+    pit = load_project(tmp_path / "segql.yml").profiles.point_in_time
+    assert (pit.created.name, pit.valid_from.name, pit.valid_to.name) == (
+        "signup_date",
+        "dbt_valid_from",
+        "dbt_valid_to",
+    )
+    assert pit.history and (pit.valid_to.span.line, pit.valid_to.span.col) == (6, 13)
+
+
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        ("{table: customers, valid_to: t}", "'valid_to' needs 'valid_from'"),
+        ("{table: customers, created: [a, b]}", "'created' must name a column"),
+        ("{table: customers, creatd: t}", "did you mean 'created'?"),
+    ],
+)
+def test_bad_settings(tmp_path, profiles, message):
+    from segql.errors import SegqlErrors
+    from segql.project import load_project
+
+    text = f"key: customer_id\nprofiles: {profiles}\nsources:\n  orders: {{table: o, time: t}}\n"
+    (tmp_path / "segql.yml").write_text(text)
+    with pytest.raises(SegqlErrors) as e:
+        load_project(tmp_path / "segql.yml")
+    assert any(message in (err.message + " ".join(err.hints)) for err in e.value.errors)
