@@ -3,7 +3,9 @@ it as text).
 
 Query shape (names come from the definitions: plan/names.py):
 
-    universe        the entities (profile rows, or every key seen in a source)
+    universe        the entities (profile rows, or every key seen in a source);
+                    with `created`, those created by as_of; of a history, the
+                    row valid at as_of (rows_at_as_of)
     src_<source>    one grouped scan per source: every aggregate of every
                     segment as a conditional aggregate (CASE inside COUNT/SUM…)
     distinct_<a>    count_distinct of one value, for all its windows and filters
