@@ -54,8 +54,7 @@ class PointInTime:
 
     def columns(self) -> list[tuple[str, TimeColumn]]:
         """(setting, column) of every column named."""
-        named = (("created", self.created), ("valid_from", self.valid_from))
-        return [(k, c) for k, c in (*named, ("valid_to", self.valid_to)) if c is not None]
+        return [(k, c) for k in _POINT_IN_TIME if (c := getattr(self, k)) is not None]
 
 
 _POINT_IN_TIME = ("created", "valid_from", "valid_to")

@@ -11,7 +11,7 @@ import dataclasses
 from functools import partial
 
 from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
-from segql.project import Project
+from segql.project import Project, Table
 from segql.semantic import checks
 from segql.semantic.model import (
     ANY,
@@ -114,7 +114,7 @@ class _Resolver(Namespace, TypeChecks):
                 _with_hint(f"{what} '{column}' not found in source '{source}'", hint), span
             )
 
-    def _check_point_in_time(self, profiles) -> None:
+    def _check_point_in_time(self, profiles: Table) -> None:
         """created / valid_from / valid_to: columns of the profiles table holding
         instants (checked when its columns are known)."""
         for setting, column in profiles.point_in_time.columns():

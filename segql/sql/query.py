@@ -31,6 +31,7 @@ from sqlglot import exp
 from segql.plan.explain import location
 from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.plan.physical import PhysicalPlan, Read, physical
+from segql.project import Table
 from segql.semantic.model import DefRef, ProfileRef
 from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
@@ -156,7 +157,7 @@ class Generator(QueryPart):
         rows: exp.Expr = table_expr(proj.profiles)
         conds: list[exp.Expr] = []
         if pit.history:
-            rows, latest = self.rows_at_as_of(has_key)
+            rows, latest = self.rows_at_as_of(proj.profiles, has_key)
             conds.append(latest)
         else:
             conds.append(has_key)
@@ -190,7 +191,7 @@ class Generator(QueryPart):
             return self.dialect.local_date_start(col(column), self.project.timezone)
         return col(column)
 
-    def rows_at_as_of(self, has_key: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    def rows_at_as_of(self, profiles: Table, has_key: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
         """A history's rows valid at as_of (valid_from <= as_of < valid_to, a null
         valid_to: still valid), as a subquery of the raw columns the query reads
         and their number per key, and the condition that keeps one row per key.
@@ -199,7 +200,7 @@ class Generator(QueryPart):
         engine: the latest valid_from, then the open (or latest-ending) row, then
         the smallest values of the columns read, in name order (no NULLS clause,
         which BigQuery rejects in a window: `c IS NULL` orders the nulls last)."""
-        pit = self.project.profiles.point_in_time
+        pit = profiles.point_in_time
         assert pit.valid_from is not None and pit.valid_to is not None
         as_of = self.clock.as_of()
         valid_to = col(pit.valid_to.name)
@@ -216,7 +217,7 @@ class Generator(QueryPart):
             ),
             copy=False,
         )
-        read = sorted(self.profile_columns_read())
+        read = sorted(self.profile_columns_read(profiles))
         flag = exp.Case(
             ifs=[exp.If(this=exp.Is(this=valid_to.copy(), expression=exp.null()), true=number(0))],
             default=number(1),
@@ -244,19 +245,19 @@ class Generator(QueryPart):
         )
         inner = (
             exp.select(*(col(c) for c in read), exp.alias_(number_rows, row, quoted=True))
-            .from_(table_expr(self.project.profiles), copy=False)
+            .from_(table_expr(profiles), copy=False)
             .where(valid, copy=False)
         )
         latest = exp.EQ(this=col(row), expression=number(1))
         return inner.subquery(ident("profile_at_as_of")), latest
 
-    def profile_columns_read(self) -> set[str]:
+    def profile_columns_read(self, profiles: Table) -> set[str]:
         """The raw profile columns the universe CTE reads: the key, every profile
         column used, the universe condition's and `created`."""
         out = {self.project.key, *self.plan.profile_columns}
         if self.model.universe is not None:
             out |= {n.column for n in ast.walk(self.model.universe) if isinstance(n, ProfileRef)}
-        created = self.project.profiles.point_in_time.created
+        created = profiles.point_in_time.created
         if created is not None:
             out.add(created.name)
         return out
