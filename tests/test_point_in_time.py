@@ -1,7 +1,8 @@
 """LANGUAGE.md §2, point in time: `created` puts an entity in the universe from
 that instant on; a history (`valid_from`, `valid_to`) gives every profile
 attribute the value valid at as_of. Hand-computed members on DuckDB, and the
-same expectations on PostgreSQL and Spark (marker `engines`)."""
+same expectations on PostgreSQL, Spark and BigQuery's SQL (ZetaSQL) (marker
+`engines`)."""
 
 from __future__ import annotations
 
@@ -242,6 +243,19 @@ def test_spark(spark, source, data, extra, tz, as_of, expected):
         rows = [dict(zip([c for c, _ in columns], r, strict=True)) for r in cur.fetchall()]
         spark_engine.load_rows(spark, name, columns, rows)
     assert _result([tuple(r) for r in spark.sql(sql).collect()], expected) == expected
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize(("source", "data", "extra", "tz", "as_of", "expected"), ENGINE_CASES)
+def test_bigquery(bigquery, source, data, extra, tz, as_of, expected):
+    """BigQuery's SQL on the ZetaSQL reference implementation."""
+    from engines.bigquery import load_from_duckdb
+
+    sql, _, con = compile_sql(
+        source, data, as_of=as_of, project_extra=extra, timezone=tz, dialect="bigquery"
+    )
+    load_from_duckdb(con, bigquery, ["customers", "orders", "events"])
+    assert _result(bigquery.run(sql)[1], expected) == expected
 
 
 # ------------------------------------------------------------------ every dialect
