@@ -32,12 +32,43 @@ _KEYS = (
 
 
 @dataclass(frozen=True)
+class TimeColumn:
+    """A column named in segql.yml, with where it is written (for errors about it)."""
+
+    name: str
+    span: Span = ast.NOSPAN
+
+
+@dataclass(frozen=True)
+class PointInTime:
+    """When a profile row counts (LANGUAGE.md §2; profiles only): `created` (the
+    entity joins the universe at that instant), and a history's `valid_from` /
+    `valid_to` (the row holds from valid_from until valid_to, null = still)."""
+
+    created: TimeColumn | None = None
+    valid_from: TimeColumn | None = None
+    valid_to: TimeColumn | None = None
+
+    @property
+    def history(self) -> bool:
+        return self.valid_from is not None and self.valid_to is not None
+
+    def columns(self) -> list[tuple[str, TimeColumn]]:
+        """(setting, column) of every column named."""
+        return [(k, c) for k in _POINT_IN_TIME if (c := getattr(self, k)) is not None]
+
+
+_POINT_IN_TIME = ("created", "valid_from", "valid_to")
+
+
+@dataclass(frozen=True)
 class Table:
     """A table of the warehouse (or, on DuckDB, a CSV/Parquet path)."""
 
     name: str  # as written: `orders`, `analytics.orders`, `data/orders.parquet`
     declared: dict[str, str] = field(default_factory=dict)  # column -> type name
     span: Span = ast.NOSPAN
+    point_in_time: PointInTime = PointInTime()  # profiles only
 
     @property
     def is_path(self) -> bool:
@@ -178,7 +209,7 @@ def load_project(path: Path) -> Project:
 
     profiles = None
     if "profiles" in items:
-        profiles = _table(items["profiles"][1], file, diags, "profiles")
+        profiles = _table(items["profiles"][1], file, diags, "profiles", profile=True)
 
     sources: dict[str, Source] = {}
     if "sources" not in items:
@@ -251,14 +282,23 @@ def load_project(path: Path) -> Project:
     )
 
 
-def _table(node: yaml.Node, file: str, diags: Diagnostics, what: str) -> Table:
+def _table(
+    node: yaml.Node, file: str, diags: Diagnostics, what: str, profile: bool = False
+) -> Table:
     span = span_of(node, file)
     if isinstance(node, yaml.ScalarNode):
         return Table(str(node.value), {}, span)
     fields = {scalar(a): b for a, b in mapping_items(node)}
-    allowed = ("table", "time", "columns")
+    allowed = ("table", "time", "columns", *(_POINT_IN_TIME if profile else ()))
     for k, _ in mapping_items(node):
-        if scalar(k) not in allowed:
+        if scalar(k) in _POINT_IN_TIME and not profile:
+            diags.error(
+                f"'{scalar(k)}' is a setting of the profiles table, not of a source",
+                span_of(k, file),
+                "a source's rows count from their 'time:'; 'created', 'valid_from' and "
+                "'valid_to' say when a profile row counts",
+            )
+        elif scalar(k) not in allowed:
             diags.error(
                 f"unknown setting '{scalar(k)}' in '{what}'",
                 span_of(k, file),
@@ -277,4 +317,32 @@ def _table(node: yaml.Node, file: str, diags: Diagnostics, what: str) -> Table:
             )
         declared[scalar(k) or ""] = t
     # errors about the table (not found) point at its name
-    return Table(name, declared, span_of(fields["table"], file) if "table" in fields else span)
+    table_span = span_of(fields["table"], file) if "table" in fields else span
+    return Table(
+        name, declared, table_span, _point_in_time(node, file, diags) if profile else PointInTime()
+    )
+
+
+def _point_in_time(node: yaml.Node, file: str, diags: Diagnostics) -> PointInTime:
+    """`created`, `valid_from`, `valid_to` of the profiles table."""
+    named: dict[str, TimeColumn] = {}
+    keys: dict[str, Span] = {}
+    for k, v in mapping_items(node):
+        setting = scalar(k) or ""
+        if setting not in _POINT_IN_TIME:
+            continue
+        keys[setting] = span_of(k, file)
+        column = scalar(v)
+        if not column:
+            diags.error(f"'{setting}' must name a column", span_of(v, file))
+            continue
+        named[setting] = TimeColumn(column, span_of(v, file))
+    # a history row needs both ends: one without the other is a mistake, not an open end
+    for one, other in (("valid_from", "valid_to"), ("valid_to", "valid_from")):
+        if one in keys and other not in keys:
+            diags.error(
+                f"'{one}' needs '{other}': a history names both (valid_to null marks the "
+                "current row, as in a dbt snapshot)",
+                keys[one],
+            )
+    return PointInTime(named.get("created"), named.get("valid_from"), named.get("valid_to"))

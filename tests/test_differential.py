@@ -90,6 +90,8 @@ EXPECTED_CONSTRUCTS = {
     "segment reference",
     "label reference",
     "profile column",
+    "created",
+    "history",
 }
 WINDOWED_CONSTRUCTS = {
     "SlidingWindow",
@@ -184,7 +186,7 @@ def test_compile_is_byte_identical_across_processes(tmp_path):
     import subprocess
 
     import duckdb
-    from oracle.gen import COLUMNS, project_yaml
+    from oracle.gen import COLUMNS
 
     seen: list[str] = []
 
@@ -197,7 +199,7 @@ def test_compile_is_byte_identical_across_processes(tmp_path):
         for table, cols in COLUMNS.items():
             con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
         con.close()
-        yml = project_yaml(case.profiles, case.universe, case.timezone)
+        yml = case.yaml()
         (root / "segql.yml").write_text(yml + "database: data.duckdb\n", encoding="utf-8")
         paths = []
         for name, text in case.files.items():

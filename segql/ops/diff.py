@@ -289,12 +289,11 @@ def _composition(
 ) -> tuple[CompositionDiff, ...]:
     """One query: members per value of the profile column, before and after,
     for every segment."""
-    from segql.sql.expressions import table_expr
+    from segql.sql.expressions import aliased, current_profiles
 
     entity = exp.func("COALESCE", _side("b", key), _side("a", key))
-    q = joined.copy().join(
-        table_expr(profiles).as_("p", quoted=True), on=_side("p", key).eq(entity), join_type="LEFT"
-    )
+    rows = aliased(current_profiles(profiles), "p")
+    q = joined.copy().join(rows, on=_side("p", key).eq(entity), join_type="LEFT")
     value = _side("p", by)
     selects = []
     for name in segments:

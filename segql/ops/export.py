@@ -88,10 +88,10 @@ def query(
         names.append(name)
         q = q.where(exp.not_(exp.Is(this=label, expression=exp.null())), copy=False)
     if columns:
-        from segql.sql.expressions import table_expr
+        from segql.sql.expressions import aliased, current_profiles
 
         q = q.join(
-            table_expr(project.profiles).as_("p", quoted=True),
+            aliased(current_profiles(project.profiles), "p"),
             on=exp.column(ident(key), table=ident("p")).eq(keys.copy()),
             join_type="LEFT",
             copy=False,

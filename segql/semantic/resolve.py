@@ -11,7 +11,7 @@ import dataclasses
 from functools import partial
 
 from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
-from segql.project import Project
+from segql.project import Project, Table
 from segql.semantic import checks
 from segql.semantic.model import (
     ANY,
@@ -109,6 +109,8 @@ class _Resolver(Namespace, TypeChecks):
                 diags.error(
                     _with_hint(f"pii column '{column}' is not a profile column", hint), span
                 )
+        if project.profiles is not None:
+            self._check_point_in_time(project.profiles)
         # the key is a profile column (every entity has it), not a name to define
         self.profile_cols.pop(project.key, None)
         self.deps: dict[str, set[str]] = {}
@@ -135,6 +137,30 @@ class _Resolver(Namespace, TypeChecks):
             self.diags.error(
                 _with_hint(f"{what} '{column}' not found in source '{source}'", hint), span
             )
+
+    def _check_point_in_time(self, profiles: Table) -> None:
+        """created / valid_from / valid_to: columns of the profiles table holding
+        instants (checked when its columns are known)."""
+        for setting, column in profiles.point_in_time.columns():
+            span = column.span if column.span.line else profiles.span
+            if self.profiles_complete and column.name not in self.profile_cols:
+                hint = did_you_mean(column.name, self.profile_cols)
+                self.diags.error(
+                    _with_hint(
+                        f"{setting} column '{column.name}' not found in profiles table", hint
+                    ),
+                    span,
+                )
+                continue
+            t = self.profile_cols.get(column.name, ANY)
+            if t not in ("timestamptz", DATE, TIMESTAMP, ANY):
+                self.diags.error(
+                    f"{setting} column '{column.name}' of the profiles table is not a date or "
+                    f"timestamp (it is a {t})",
+                    span,
+                )
+            elif t == ANY:
+                self.unknown_time_type(f"{setting} column '{column.name}' of the profiles", span)
 
     def narrow(self, span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
         return narrow(self.sources.get(span.file), span, word, skip, last)

@@ -69,6 +69,27 @@ def table_expr(table: Table) -> exp.Table:
     )
 
 
+def current_profiles(profiles: Table) -> exp.Expr:
+    """The profiles table as today's rows: a history (valid_from/valid_to) keeps
+    its open rows (valid_to null), one per entity in a sound history. What
+    export's --columns and diff's --by read."""
+    pit = profiles.point_in_time
+    if not pit.history:
+        return table_expr(profiles)
+    assert pit.valid_to is not None
+    is_open = exp.Is(this=exp.column(ident(pit.valid_to.name)), expression=exp.null())
+    rows = exp.select("*").from_(table_expr(profiles)).where(is_open)
+    return rows.subquery(ident("current_profiles"))
+
+
+def aliased(rows: exp.Expr, name: str) -> exp.Expr:
+    """A table or subquery under an alias, to join."""
+    if isinstance(rows, exp.Subquery):
+        rows.set("alias", exp.TableAlias(this=ident(name)))
+        return rows
+    return rows.as_(name, quoted=True)
+
+
 def false() -> exp.Expr:
     return exp.false()
 

@@ -3,7 +3,9 @@ it as text).
 
 Query shape (names come from the definitions: plan/names.py):
 
-    universe        the entities (profile rows, or every key seen in a source)
+    universe        the entities (profile rows, or every key seen in a source);
+                    with `created`, those created by as_of; of a history, the
+                    row valid at as_of (rows_at_as_of)
     src_<source>    one grouped scan per source: every aggregate of every
                     segment as a conditional aggregate (CASE inside COUNT/SUM…)
     distinct_<a>    count_distinct of one value, for all its windows and filters
@@ -29,6 +31,7 @@ from sqlglot import exp
 from segql.plan.explain import location
 from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
 from segql.plan.physical import PhysicalPlan, Read, physical
+from segql.project import Table
 from segql.semantic.model import DefRef, ProfileRef
 from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
@@ -149,16 +152,115 @@ class Generator(QueryPart):
             if self.model.profile_columns.get(column) == "timestamptz":
                 value = self.dialect.from_timestamptz(value)
             selects.append(exp.alias_(value, alias, quoted=True, copy=False))
-        cond: exp.Expr = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
+        has_key = exp.not_(exp.Is(this=key.copy(), expression=exp.null()))
+        pit = proj.profiles.point_in_time
+        rows: exp.Expr = table_expr(proj.profiles)
+        conds: list[exp.Expr] = []
+        if pit.history:
+            rows, latest = self.rows_at_as_of(proj.profiles, has_key)
+            conds.append(latest)
+        else:
+            conds.append(has_key)
+        if pit.created is not None:
+            # a null created: a row imported without the date counts as always there
+            created = col(pit.created.name)
+            conds.append(
+                exp.or_(
+                    exp.Is(this=created, expression=exp.null()),
+                    exp.LTE(this=self.profile_instant(created.name), expression=self.clock.as_of()),
+                    copy=False,
+                )
+            )
         if self.model.universe is not None:
             scope = UniverseScope(self.scans)
             universe = Translator(scope, self.dialect, self.clock, proj.timezone)
-            cond = exp.and_(cond, universe.filter(self.model.universe))
+            conds.append(universe.filter(self.model.universe))
         return (
             exp.select(*selects)
-            .from_(table_expr(proj.profiles), copy=False)
-            .where(cond, copy=False)
+            .from_(rows, copy=False)
+            .where(exp.and_(*conds, copy=False), copy=False)
         )
+
+    def profile_instant(self, column: str) -> exp.Expr:
+        """A date or timestamp column of the profiles table as a naive UTC instant,
+        read like a source's time column (a date: its local midnight)."""
+        kind = self.model.profile_columns.get(column)
+        if kind == "timestamptz":
+            return self.dialect.from_timestamptz(col(column))
+        if kind == "date":
+            return self.dialect.local_date_start(col(column), self.project.timezone)
+        return col(column)
+
+    def rows_at_as_of(self, profiles: Table, has_key: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+        """A history's rows valid at as_of (valid_from <= as_of < valid_to, a null
+        valid_to: still valid), as a subquery of the raw columns the query reads
+        and their number per key, and the condition that keeps one row per key.
+
+        Overlapping rows are bad data; one is taken all the same, the same on every
+        engine: the latest valid_from, then the open (or latest-ending) row, then
+        the smallest values of the columns read, in name order (no NULLS clause,
+        which BigQuery rejects in a window: `c IS NULL` orders the nulls last)."""
+        pit = profiles.point_in_time
+        assert pit.valid_from is not None and pit.valid_to is not None
+        as_of = self.clock.as_of()
+        valid_to = col(pit.valid_to.name)
+        valid = exp.and_(
+            has_key,
+            exp.LTE(this=self.profile_instant(pit.valid_from.name), expression=as_of.copy()),
+            exp.paren(
+                exp.or_(
+                    exp.Is(this=valid_to.copy(), expression=exp.null()),
+                    exp.LT(this=as_of, expression=self.profile_instant(valid_to.name)),
+                    copy=False,
+                ),
+                copy=False,
+            ),
+            copy=False,
+        )
+        read = sorted(self.profile_columns_read(profiles))
+        flag = exp.Case(
+            ifs=[exp.If(this=exp.Is(this=valid_to.copy(), expression=exp.null()), true=number(0))],
+            default=number(1),
+        )
+        order = [
+            ordered(col(pit.valid_from.name), desc=True),
+            ordered(flag),
+            ordered(valid_to, desc=True),
+        ]
+        for c in read:
+            if c == self.project.key:  # one value per partition: orders nothing
+                continue
+            null = exp.Case(
+                ifs=[exp.If(this=exp.Is(this=col(c), expression=exp.null()), true=number(1))],
+                default=number(0),
+            )
+            order += [ordered(null), ordered(col(c))]
+        row = "segql_row"
+        while row in read:  # a column of that name is read: another name
+            row += "_"
+        number_rows = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[col(self.project.key)],
+            order=exp.Order(expressions=order),
+        )
+        inner = (
+            exp.select(*(col(c) for c in read), exp.alias_(number_rows, row, quoted=True))
+            .from_(table_expr(profiles), copy=False)
+            .where(valid, copy=False)
+        )
+        latest = exp.EQ(this=col(row), expression=number(1))
+        return inner.subquery(ident("profile_at_as_of")), latest
+
+    def profile_columns_read(self, profiles: Table) -> set[str]:
+        """The raw profile columns the universe CTE reads: the key, every profile
+        column used, the universe condition's and `created`."""
+        out = {self.project.key, *self.plan.profile_columns}
+        if self.model.universe is not None:
+            out |= {n.column for n in ast.walk(self.model.universe) if isinstance(n, ProfileRef)}
+        created = profiles.point_in_time.created
+        if created is not None:
+            out.add(created.name)
+        return out
 
     def base_cte(self, by_cte: dict[str, tuple[AggSlot, ...]]) -> exp.Select:
         """universe LEFT JOIN every CTE with per-key aggregates (name → its slots)."""

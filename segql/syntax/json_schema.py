@@ -31,7 +31,7 @@ def _names() -> dict[str, Any]:
 
 def project() -> dict[str, Any]:
     from segql.engines.targets import SETTINGS
-    from segql.project import _KEYS, TYPE_NAMES
+    from segql.project import _KEYS, _POINT_IN_TIME, TYPE_NAMES
     from segql.sql.dialects import DIALECTS
 
     columns = _mapping({"enum": list(TYPE_NAMES)})
@@ -43,6 +43,9 @@ def project() -> dict[str, Any]:
     }
     source = {**table, "required": ["table", "time"], "properties": {**table["properties"]}}
     source["properties"]["time"] = _TEXT
+    # profiles: when a row counts (created; a history's valid_from and valid_to, together)
+    profile = {**table, "properties": {**table["properties"], **{k: _TEXT for k in _POINT_IN_TIME}}}
+    profile["dependentRequired"] = {"valid_from": ["valid_to"], "valid_to": ["valid_from"]}
     targets = [
         {
             "type": "object",
@@ -59,7 +62,7 @@ def project() -> dict[str, Any]:
     properties: dict[str, Any] = {
         "entity": _TEXT,
         "key": _TEXT,
-        "profiles": {"oneOf": [_TEXT, table]},
+        "profiles": {"oneOf": [_TEXT, profile]},
         "sources": _mapping(source),
         "universe": _CONDITION,
         "timezone": _TEXT,

@@ -182,10 +182,11 @@ class Oracle:
         self.profiles: dict[Any, dict] = {}
         if self.project.profiles is not None:
             self.universe: set = set()
-            for raw in tables.get(self.project.profiles.name, []):
-                k = raw.get(self.key)
-                if k is None:
-                    continue
+            pit = self.project.profiles.point_in_time
+            for k, raw in self._profile_rows(tables.get(self.project.profiles.name, [])):
+                created = raw.get(pit.created.name) if pit.created is not None else None
+                if created is not None and self._row_instant(created) > as_of:
+                    continue  # not created yet (a null created: always there)
                 row = {c: self._row_value(v) for c, v in raw.items()}
                 self.profiles[k] = row
                 if model.universe is None or self.cond(model.universe, _Env(k, row)):
@@ -196,6 +197,60 @@ class Oracle:
         self.ranks: dict[ast.Node, dict[Any, Any]] = {}
 
     # -- data
+    def _profile_rows(self, rows: list[dict]) -> list[tuple[Any, dict]]:
+        """(key, row) of each entity's profile row at as_of: every row with a key,
+        or of a history the row valid at as_of (valid_from <= as_of < valid_to,
+        valid_to null = open); of overlapping rows the latest valid_from, then an
+        open row, then the latest valid_to, then the smallest values of the
+        profile columns the query reads (name order, nulls last)."""
+        pit = self.project.profiles.point_in_time
+        if not pit.history:
+            return [(r[self.key], r) for r in rows if r.get(self.key) is not None]
+        vf, vt = pit.valid_from.name, pit.valid_to.name
+        read = sorted(self._profile_columns_read() - {self.key})
+        best: dict[Any, tuple] = {}
+        for r in rows:
+            k, start, end = r.get(self.key), r.get(vf), r.get(vt)
+            if k is None or start is None or self._row_instant(start) > self.as_of:
+                continue
+            if end is not None and not self.as_of < self._row_instant(end):
+                continue
+            # a sort key where smaller is preferred
+            rank = (
+                -microseconds(self._row_instant(start) - dt.datetime(1970, 1, 1)),
+                end is not None,
+                0
+                if end is None
+                else -microseconds(self._row_instant(end) - dt.datetime(1970, 1, 1)),
+                *((r.get(c) is None, r.get(c) if r.get(c) is not None else 0) for c in read),
+            )
+            if k not in best or rank < best[k][0]:
+                best[k] = (rank, r)
+        return [(k, r) for k, (_, r) in best.items()]
+
+    def _profile_columns_read(self) -> set[str]:
+        """Profile columns of the definitions the outputs need, of the universe
+        condition, and `created`."""
+        seen: set[str] = set()
+        stack = list(self.model.selected)
+        exprs: list[ast.Node] = [self.model.universe] if self.model.universe else []
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            d = self.model.definitions[name]
+            for e in [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]:
+                exprs.append(e)
+                for n in ast.walk(e):
+                    if isinstance(n, DefRef):
+                        stack.append(n.name)
+                    elif isinstance(n, LabelRef):
+                        stack.append(n.segmentation)
+        out = {n.column for e in exprs for n in ast.walk(e) if isinstance(n, ProfileRef)}
+        created = self.project.profiles.point_in_time.created
+        return out | ({created.name} if created is not None else set())
+
     def _row_instant(self, t: Any) -> dt.datetime:
         if isinstance(t, dt.datetime):
             if t.tzinfo is not None:

@@ -2,7 +2,9 @@
 
 Schema (fixed):
   customers(customer_id INTEGER, country VARCHAR, age INTEGER, consent BOOLEAN,
-            signup_at TIMESTAMP)                       -- the profiles table
+            signup_at TIMESTAMP, created_on DATE,      -- the profiles table: `created`
+            valid_from TIMESTAMP, valid_to TIMESTAMP)  -- is one of the first two or
+                                                       -- none; a history or not
   orders(customer_id INTEGER, ordered_at TIMESTAMP, amount DECIMAL(10,2),
          quantity INTEGER, sku VARCHAR)                -- source `orders`
   events(customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR, kind VARCHAR,
@@ -34,6 +36,9 @@ COLUMNS = {
         ("age", "INTEGER"),
         ("consent", "BOOLEAN"),
         ("signup_at", "TIMESTAMP"),
+        ("created_on", "DATE"),
+        ("valid_from", "TIMESTAMP"),
+        ("valid_to", "TIMESTAMP"),
     ),
     "orders": (
         ("customer_id", "INTEGER"),
@@ -161,9 +166,25 @@ def features() -> dict[str, bool]:
 _FEATURES: dict[str, bool] | None = None
 
 
-def project_yaml(profiles: bool, universe: str | None, timezone: str) -> str:
+# point in time (LANGUAGE.md §2): the profiles table's settings, by kind
+POINT_IN_TIME = {
+    "": {},
+    "created_at": {"created": "signup_at"},
+    "created_on": {"created": "created_on"},
+    "history": {"valid_from": "valid_from", "valid_to": "valid_to"},
+    "history_created": {"valid_from": "valid_from", "valid_to": "valid_to", "created": "signup_at"},
+}
+
+
+def project_yaml(
+    profiles: bool, universe: str | None, timezone: str, point_in_time: str = ""
+) -> str:
     lines = ["entity: customer", f"key: {KEY}"]
-    if profiles:
+    settings = POINT_IN_TIME[point_in_time] if profiles else {}
+    if settings:
+        fields = ", ".join(f"{k}: {v}" for k, v in settings.items())
+        lines.append(f"profiles: {{table: customers, {fields}}}")
+    elif profiles:
         lines.append("profiles: customers")
     lines += [
         "sources:",
@@ -193,10 +214,16 @@ class Case:
     as_ofs: list[dt.datetime]
     pairs: list[tuple[str, str]]  # (segment p, segment `not (p)`)
     sources: dict[str, str] = field(default_factory=dict)  # definition name -> text
+    point_in_time: str = ""  # a key of POINT_IN_TIME
+
+    def yaml(self) -> str:
+        return project_yaml(self.profiles, self.universe, self.timezone, self.point_in_time)
 
     def describe(self) -> str:
         """The case as text: settings, definitions and rows."""
         out = [f"-- timezone {self.timezone}, profiles {self.profiles}, universe {self.universe}"]
+        if self.point_in_time:
+            out.append(f"-- point in time: {POINT_IN_TIME[self.point_in_time]}")
         out += [f"-- as_of {a.isoformat()}" for a in self.as_ofs]
         for name, text in self.files.items():
             out += [f"-- {name}", text]
@@ -926,9 +953,54 @@ AMOUNTS = st.sampled_from(
 DURATIONS = st.sampled_from([0.0, 0.5, 1.25, 2.5, 30.0, 60.0, -1.0, 1e6, 0.75, 12.0])
 
 
+LENGTHS = tuple(
+    dt.timedelta(**kw)
+    for kw in ({}, {"microseconds": 1}, {"hours": 1}, {"days": 1}, {"days": 40}, {"days": 400})
+)
+
+
+def _profile_versions(
+    rng: random.Random, pool: list[dt.datetime], as_ofs: list[dt.datetime]
+) -> list[tuple]:
+    """(valid_from, valid_to) of one entity's rows in a history: consecutive
+    versions, and now and then bad data (overlaps, equal starts, a null start,
+    an empty span); starts and ends fall exactly on an as_of often. (Choices
+    from a seeded generator: Hypothesis draws favour the first alternative.)"""
+    if rng.random() < 0.5:
+        start = rng.choice(pool)
+    else:
+        start = rng.choice(as_ofs) + rng.choice(DELTAS)
+    spans: list[tuple] = []
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.randint(0, 9)
+        if kind == 0:
+            spans.append((None, None))
+            continue
+        if kind in (1, 2) and spans and spans[-1][0] is not None:
+            if kind == 1:  # the same span as the row before: the columns decide
+                spans.append(spans[-1])
+                continue
+            start = spans[-1][0]  # the same valid_from as the row before
+        end = None  # open: the current row
+        if kind >= 6:  # an end: some length later, or exactly at an as_of
+            end = start + rng.choice(LENGTHS)
+            if kind >= 8:
+                end = max(start, rng.choice(as_ofs))
+        spans.append((start, end))
+        # the next version: where this one ends, after a gap (the entity left the
+        # universe for a while), or (bad data) overlapping it
+        if end is None or kind == 3:
+            start = start + rng.choice(DELTAS)
+        else:
+            start = end + (rng.choice(LENGTHS) if rng.random() < 0.4 else dt.timedelta(0))
+    return spans
+
+
 @st.composite
-def tables(draw, as_ofs: list[dt.datetime], tz: str):
+def tables(draw, as_ofs: list[dt.datetime], tz: str, point_in_time: str = ""):
     pool = anchors(as_ofs, tz)
+    history = point_in_time.startswith("history")
+    rng = random.Random(draw(st.integers(0, 2**63))) if history else random.Random(0)
     n_keys = draw(st.integers(3, 10))
     keys = list(range(1, n_keys + 1))
     without_profile = draw(st.lists(st.sampled_from(keys), unique=True, max_size=3))
@@ -941,22 +1013,41 @@ def tables(draw, as_ofs: list[dt.datetime], tz: str):
         return None if draw(st.integers(0, 15)) == 0 else draw(st.sampled_from(keys))
 
     t = st.one_of(st.none(), instants(pool)) if draw(st.booleans()) else instants(pool)
+    days = sorted(
+        {to_local(a, tz).date() + dt.timedelta(days=d) for a in as_ofs for d in (-30, -1, 0, 1)}
+    )
     customers = []
     for k in keys:
         if k in without_profile:
             continue
-        customers.append(
-            {
-                "customer_id": k,
-                "country": draw(maybe(st.sampled_from(STRINGS))),
-                "age": draw(maybe(st.sampled_from([0, 5, 17, 18, 30, 45, 60, 61, 99]))),
-                "consent": draw(maybe(st.booleans())),
-                "signup_at": draw(maybe(instants(pool))),
-            }
-        )
+        spans = _profile_versions(rng, pool, as_ofs) if history else [(None, None)]
+        for valid_from, valid_to in spans:
+            customers.append(
+                {
+                    "customer_id": k,
+                    "country": draw(maybe(st.sampled_from(STRINGS))),
+                    "age": draw(maybe(st.sampled_from([0, 5, 17, 18, 30, 45, 60, 61, 99]))),
+                    "consent": draw(maybe(st.booleans())),
+                    "signup_at": draw(maybe(instants(pool))),
+                    "created_on": draw(maybe(st.sampled_from(days))),
+                    "valid_from": valid_from,
+                    "valid_to": valid_to,
+                }
+            )
+        if history and len(spans) > 1 and rng.random() < 0.25:
+            customers.append(dict(customers[-1]))  # an exact duplicate version
     if draw(st.integers(0, 9)) == 0:
         customers.append(
-            {"customer_id": None, "country": "US", "age": 30, "consent": True, "signup_at": None}
+            {
+                "customer_id": None,
+                "country": "US",
+                "age": 30,
+                "consent": True,
+                "signup_at": None,
+                "created_on": None,
+                "valid_from": None,
+                "valid_to": None,
+            }
         )
     empty = draw(st.sampled_from(["", "", "", "", "", "orders", "events", "both"]))
     orders = []
@@ -1015,10 +1106,13 @@ def cases(draw, feats: dict[str, bool] | None = None) -> Case:
     )
     as_ofs = [base] + [base + o for o in offsets]
     profiles = draw(st.integers(0, 5)) > 0
+    # half of the projects with profiles have a point in time
+    kinds = ["", "", "", "", "created_at", "created_on", "history", "history_created"]
+    point_in_time = random.Random(draw(st.integers(0, 2**63))).choice(kinds) if profiles else ""
     files, pairs, sources, universe = draw(
         definitions(profiles=profiles, as_ofs=as_ofs, tz=tz, feats=feats)
     )
-    data = draw(tables(as_ofs, tz))
+    data = draw(tables(as_ofs, tz, point_in_time))
     if not profiles:
         data.pop("customers")
-    return Case(tz, profiles, universe, files, data, as_ofs, pairs, sources)
+    return Case(tz, profiles, universe, files, data, as_ofs, pairs, sources, point_in_time)

@@ -25,7 +25,7 @@ from segql.sql.dialects import DIALECTS
 from segql.syntax.ast import Segment, Segmentation
 
 from .evaluate import UNCERTAIN, Evaluation, evaluate
-from .gen import COLUMNS, Case, project_yaml
+from .gen import COLUMNS, Case
 
 PARSE_BACK = ("bigquery", "snowflake", "trino", "databricks", "spark")
 
@@ -97,9 +97,7 @@ def duckdb_engine(holder: dict) -> Engine:
 
 
 def load_model(case: Case, con, root: Path) -> Model:
-    (root / "segql.yml").write_text(
-        project_yaml(case.profiles, case.universe, case.timezone), encoding="utf-8"
-    )
+    (root / "segql.yml").write_text(case.yaml(), encoding="utf-8")
     paths = []
     for name, text in case.files.items():
         (root / name).write_text(text, encoding="utf-8")
@@ -144,6 +142,11 @@ def constructs(model: Model) -> set[str]:
     from segql.syntax import ast
 
     seen: set[str] = set()
+    profiles = model.project.profiles
+    if profiles is not None and profiles.point_in_time.created is not None:
+        seen.add("created")
+    if profiles is not None and profiles.point_in_time.history:
+        seen.add("history")
     for d in model.definitions.values():
         seen.add(type(d).__name__.lower() + (f" by {d.by}" if isinstance(d, Segmentation) else ""))
         if isinstance(d, Segmentation) and d.catch_all is not None:

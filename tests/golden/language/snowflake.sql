@@ -5,7 +5,11 @@ WITH "universe" AS (
     "consent_marketing" AS "consent_marketing"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
+    NOT "customer_id" IS NULL
+    AND (
+      "signup_at" IS NULL OR "signup_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+    )
+    AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "customer_id",
