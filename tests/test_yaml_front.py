@@ -336,5 +336,5 @@ def test_bad_shapes() -> None:
 
 def test_file_must_be_a_mapping() -> None:
     assert at("- a\n- b\n") == [
-        (1, 1, "a definitions file maps 'traits', 'segments', 'segmentations'")
+        (1, 1, "a definitions file maps 'traits', 'segments', 'segmentations', 'splits'")
     ]

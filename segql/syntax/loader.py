@@ -139,7 +139,7 @@ def _holds_definitions(path: Path) -> bool:
         data = yaml.safe_load(read_source(path))
     except (SegqlError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and bool({"traits", "segments", "segmentations"} & set(data))
+    return isinstance(data, dict) and bool({"traits", "segments", "segmentations", "splits"} & set(data))
 
 
 def _walk(folder: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from segql.syntax.build import (
     _unit_hint,
 )
 
-TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation)\b", re.M)
+TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation|split)\b", re.M)
 
 
 def grammar_text() -> str:
@@ -196,7 +196,7 @@ def _inside(inner: Span, outer: Span) -> bool:
 
 
 _NAME = r"(`[^`\n]+`|[A-Za-z_][A-Za-z0-9_]*)"
-_DEFINED_NAME = re.compile(r"^[ \t]*(?:trait|segment|segmentation)[ \t]+" + _NAME, re.M)
+_DEFINED_NAME = re.compile(r"^[ \t]*(?:trait|segment|segmentation|split)[ \t]+" + _NAME, re.M)
 _LABEL = re.compile(r"^[ \t]*(?:else[ \t]+" + _NAME + "|" + _NAME + r"[ \t]*=(?!=))", re.M)
 
 
@@ -246,7 +246,7 @@ _TOKEN_WORDS = {
 # an expected set holding one of these can take any value: say "a value", not a list
 _VALUE_STARTS = {"NAME", "QUOTED_NAME", "INT", "STRING", "LPAR"}
 _LITERALS = {"DECIMAL", "DATE", "TIMESTAMP", "PERCENT"}
-_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION"}
+_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION", "SPLIT"}
 _WINDOW_KEYWORDS = ("last", "before", "since", "any", "within")
 # keywords that follow a value: a misspelled word after a value is likelier one of these
 _AFTER_VALUE = "and or in not between like is where then within on to ago".split()
@@ -330,7 +330,7 @@ def _next_definition(e: lark.exceptions.UnexpectedInput, text: str) -> int | Non
     if tok.type in _DEFINITION_KEYWORDS and not text[line_start : tok.start_pos].strip():
         return tok.start_pos
     if tok.type in ("NAME", "QUOTED_NAME"):
-        m = re.search(r"(?:^|\n)[ \t]*(trait|segment|segmentation)[ \t]+\Z", text[: tok.start_pos])
+        m = re.search(r"(?:^|\n)[ \t]*(trait|segment|segmentation|split)[ \t]+\Z", text[: tok.start_pos])
         if m:
             return m.start(1)
     return None
