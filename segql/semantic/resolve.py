@@ -132,7 +132,10 @@ class _Resolver(Namespace, TypeChecks):
             self._depend(of.name, of.span)
             bound = DefRef(of.name, "segment", BOOLEAN, of.span)
         elif target is not None or of.name in self.labels:
-            what = type(target).__name__.lower() if target is not None else "label"
+            if target is not None:
+                what = type(target).__name__.lower()
+            else:
+                what = f"label of segmentation '{self.labels[of.name][0]}'"
             self.diags.error(
                 _with_hint(
                     f"'{of.name}' is a {what}: a split divides a segment",

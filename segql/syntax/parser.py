@@ -389,6 +389,9 @@ def _token_error(
             did_you_mean(kind, ("priority", "weight"))
         )
         hints.append("write 'by priority' or 'by weight'")
+    elif "PERCENT" in expected and tok.type in ("INT", "DECIMAL"):
+        message = f"a group's share is a percent: write {tok}%"
+        hints.append("a split's groups are written 'name N%', e.g. control 10%")
     elif "UNIT" in expected and tok.type == "NAME":
         message = f"unknown unit '{tok}'" + _parenthesized(_unit_hint(str(tok)))
         hints.append("units are " + ", ".join((*ast.UNITS, "year")))
