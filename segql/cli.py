@@ -224,9 +224,7 @@ def compile(
     ] = None,
     segmentation: Annotated[
         str | None,
-        typer.Option(
-            "--segmentation", metavar="N", help="one segmentation or split: key, label"
-        ),
+        typer.Option("--segmentation", metavar="N", help="one segmentation or split: key, label"),
     ] = None,
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="write the SQL here, not stdout")

@@ -34,7 +34,6 @@ from segql.semantic.schema import Catalog, is_complete, key_text_problem
 from segql.semantic.typecheck import TypeChecks
 from segql.syntax import ast
 
-
 LABELED = ("segmentation", "split")  # definitions whose value is a label
 
 

@@ -94,7 +94,8 @@ class LayerScope:
         self.plan = plan
 
     def profile(self, node: ProfileRef) -> exp.Expr:
-        if node.column not in self.plan.profile_columns and node.column == self.plan.model.project.key:
+        key = self.plan.model.project.key
+        if node.column == key and key not in self.plan.profile_columns:
             return col(self.plan.key)  # a split's key (the universe's own column)
         return col(self.plan.profile_columns[node.column])
 

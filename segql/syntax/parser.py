@@ -330,7 +330,9 @@ def _next_definition(e: lark.exceptions.UnexpectedInput, text: str) -> int | Non
     if tok.type in _DEFINITION_KEYWORDS and not text[line_start : tok.start_pos].strip():
         return tok.start_pos
     if tok.type in ("NAME", "QUOTED_NAME"):
-        m = re.search(r"(?:^|\n)[ \t]*(trait|segment|segmentation|split)[ \t]+\Z", text[: tok.start_pos])
+        m = re.search(
+            r"(?:^|\n)[ \t]*(trait|segment|segmentation|split)[ \t]+\Z", text[: tok.start_pos]
+        )
         if m:
             return m.start(1)
     return None

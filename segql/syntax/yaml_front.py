@@ -249,7 +249,8 @@ class _Builder:
         return ast.Split(name, of, groups, salt, span)
 
     def groups(self, node: yaml.Node | None, key: yaml.Node, what: str) -> tuple[ast.Group, ...]:
-        if node is None or _is_null(node) or (isinstance(node, yaml.SequenceNode) and not node.value):
+        empty = isinstance(node, yaml.SequenceNode) and not node.value
+        if node is None or _is_null(node) or empty:
             self.error(f"{what} has no groups", key)
             return ()
         if not isinstance(node, yaml.SequenceNode):
