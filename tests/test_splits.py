@@ -353,3 +353,31 @@ def sample_keys(rng: random.Random, n: int) -> list[str]:
             alphabet = "".join(rng.sample(alphabets, rng.randrange(1, 4)))
             keys.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24))))
     return keys
+
+
+# ------------------------------------------------------------------ preview
+
+
+def test_preview_shows_group_sizes_and_shares(tmp_path: Path):
+    from segql.ops.preview import preview
+    from segql.ops.render import as_dict, to_csv
+
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    con.execute("CREATE TABLE customers AS SELECT range AS customer_id FROM range(1, 2001)")
+    con.execute("CREATE TABLE orders (customer_id BIGINT, ordered_at TIMESTAMP)")
+    con.close()
+    (tmp_path / "segql.yml").write_text(PROJECT)
+    (tmp_path / "a.seg").write_text(
+        "segment low = customer_id <= 1000\nsplit t of low { a 10% b 40% }\n"
+    )
+    r = preview([str(tmp_path / "a.seg")], str(tmp_path / "segql.yml"), as_of=AS_OF)
+    want = expected(range(1, 2001), "t", [("a", 10), ("b", 40)], lambda k: k <= 1000)
+    (s,) = r.splits
+    assert (s.name, s.segment, s.members) == ("t", "low", 1000)
+    sizes = {g.group: g.members for g in s.groups}
+    assert sizes == {g: sum(v == g for v in want.values()) for g in ("a", "b")}
+    assert s.rest == 1000 - sum(sizes.values())
+    assert [g.target for g in s.groups] == [0.1, 0.4]
+    assert as_dict(r)["splits"][0]["groups"][0]["share"] == round(sizes["a"] / 1000, 6)
+    assert f"group,t,a,{sizes['a']}," in to_csv(r)
+    assert [x.name for x in r.segments] == ["low"]  # the split's segment, selected too
