@@ -221,7 +221,8 @@ def _run(model: Model, engine: Engine, as_of, source, data, show, step) -> Previ
         step("summarizing")
         counted = list(dict.fromkeys([*segments, *divided]))
         counts = _fetch_counts(engine, counted, segmentations, rule_columns)
-        labels = {d.name: _fetch_labels(engine, d.name) for d in [*segmentations, *splits]}
+        labeled = [d.name for d in segmentations] + [d.name for d in splits]
+        labels = {n: _fetch_labels(engine, n) for n in labeled}
         key = model.project.key
         examples = {n: _fetch_examples(engine, key, n, show) for n in segments} if show else {}
     universe = counts["universe", ""]

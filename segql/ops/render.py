@@ -77,9 +77,9 @@ def as_dict(r: PreviewResult) -> dict:
     if r.splits:
         doc["splits"] = [
             {
-                "name": s.name,
-                "of": s.segment,
-                "members": s.members,
+                "name": sp.name,
+                "of": sp.segment,
+                "members": sp.members,
                 "groups": [
                     {
                         "group": g.group,
@@ -87,11 +87,11 @@ def as_dict(r: PreviewResult) -> dict:
                         "share": _share(g.share),
                         "target": _share(g.target),
                     }
-                    for g in s.groups
+                    for g in sp.groups
                 ],
-                "rest": s.rest,
+                "rest": sp.rest,
             }
-            for s in r.splits
+            for sp in r.splits
         ]
     return doc
 
@@ -119,11 +119,11 @@ def to_csv(r: PreviewResult) -> str:
             w.writerow(["label", m.name, lab.label, lab.members, share(lab.members)])
         w.writerow(["unlabeled", m.name, "", m.unlabeled, share(m.unlabeled)])
         w.writerow(["overlap", m.name, "", m.overlap, share(m.overlap)])
-    for s in r.splits:
-        w.writerow(["split", s.name, s.segment, s.members, share(s.members)])
-        for g in s.groups:
-            w.writerow(["group", s.name, g.group, g.members, share(g.members)])
-        w.writerow(["rest", s.name, "", s.rest, share(s.rest)])
+    for sp in r.splits:
+        w.writerow(["split", sp.name, sp.segment, sp.members, share(sp.members)])
+        for g in sp.groups:
+            w.writerow(["group", sp.name, g.group, g.members, share(g.members)])
+        w.writerow(["rest", sp.name, "", sp.rest, share(sp.rest)])
     return out.getvalue()
 
 
@@ -180,9 +180,9 @@ def print_table(r: PreviewResult, console: Console) -> None:
             f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "
             f"settled by {settled}"
         )
-    for s in r.splits:
-        console.print(_split_table(s))
-        console.print(f"shares of the {_count(s.members, r.entity)} in {s.segment}")
+    for sp in r.splits:
+        console.print(_split_table(sp))
+        console.print(f"shares of the {_count(sp.members, r.entity)} in {sp.segment}")
 
 
 def _segmentation_table(m: SegmentationSummary, universe: int):
