@@ -251,6 +251,8 @@ _WINDOW_KEYWORDS = ("last", "before", "since", "any", "within")
 # keywords that follow a value: a misspelled word after a value is likelier one of these
 _AFTER_VALUE = "and or in not between like is where then within on to ago".split()
 _CLOSER = {"(": ")", "{": "}"}
+# inside the braces of a split, where a number can only be a group's share
+_IN_SPLIT = re.compile(r"(?:^|\n)[ \t]*split\b[^{}]*\{[^{}]*\Z")
 
 
 def _describe(token_type: str) -> str:
@@ -391,7 +393,7 @@ def _token_error(
             did_you_mean(kind, ("priority", "weight"))
         )
         hints.append("write 'by priority' or 'by weight'")
-    elif "PERCENT" in expected and tok.type in ("INT", "DECIMAL"):
+    elif tok.type in ("INT", "DECIMAL") and _IN_SPLIT.search(text, 0, offset):
         message = f"a group's share is a percent: write {tok}%"
         hints.append("a split's groups are written 'name N%', e.g. control 10%")
     elif "UNIT" in expected and tok.type == "NAME":
