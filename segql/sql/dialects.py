@@ -344,7 +344,9 @@ class Snowflake(Dialect):
         return _fn("DAYOFWEEKISO", local)
 
     def hex_to_int(self, digits):
-        return _fn("TO_NUMBER", digits, _lit("XXXXXXXX"))
+        # MD5 gives lowercase digits; the X format element is documented with
+        # uppercase ones, so the digits are made uppercase (unrun: no engine here)
+        return _fn("TO_NUMBER", exp.Upper(this=digits), _lit("XXXXXXXX"))
 
 
 class Spark(Dialect):

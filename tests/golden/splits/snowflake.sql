@@ -104,7 +104,9 @@ WITH "universe" AS (
       WHEN "cart_abandoners"
       THEN (
         TO_NUMBER(
-          SUBSTRING(MD5('cart-2024-spring' || '.' || CAST("customer_id" AS VARCHAR)), 1, 8),
+          UPPER(
+            SUBSTRING(MD5('cart-2024-spring' || '.' || CAST("customer_id" AS VARCHAR)), 1, 8)
+          ),
           'XXXXXXXX'
         )
       ) % 10000
@@ -113,7 +115,7 @@ WITH "universe" AS (
       WHEN "recent_buyers"
       THEN (
         TO_NUMBER(
-          SUBSTRING(MD5('buyer_holdout' || '.' || CAST("customer_id" AS VARCHAR)), 1, 8),
+          UPPER(SUBSTRING(MD5('buyer_holdout' || '.' || CAST("customer_id" AS VARCHAR)), 1, 8)),
           'XXXXXXXX'
         )
       ) % 10000
