@@ -381,3 +381,17 @@ def test_preview_shows_group_sizes_and_shares(tmp_path: Path):
     assert as_dict(r)["splits"][0]["groups"][0]["share"] == round(sizes["a"] / 1000, 6)
     assert f"group,t,a,{sizes['a']}," in to_csv(r)
     assert [x.name for x in r.segments] == ["low"]  # the split's segment, selected too
+
+
+def test_split_of_salt_stay_names_outside_a_split():
+    """They were names before splits: a rule label or column called so still is."""
+    text = (
+        "segmentation g {\n  a = x > 1\n  split = y > 2\n  of = 1 > 0\n  salt = 2 > 1\n}\n"
+        "segment s = of > salt and split is null\n"
+        'split t of s salt "x" { a 10% }\n'
+    )
+    module = parse_module(text, "a.seg")
+    g, s, t = module.definitions
+    assert isinstance(g, ast.Segmentation)
+    assert [r.label for r in g.rules] == ["a", "split", "of", "salt"]
+    assert isinstance(t, ast.Split) and t.salt == "x"

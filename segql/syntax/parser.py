@@ -28,7 +28,8 @@ from segql.syntax.build import (
     _unit_hint,
 )
 
-TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation|split)\b", re.M)
+# `split` starts a definition only as `split NAME of` (a label may be called split)
+TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation|split(?=\s+\S+\s+of\b))\b", re.M)
 
 
 def grammar_text() -> str:
@@ -241,12 +242,15 @@ _TOKEN_WORDS = {
     "DOT": "'.'",
     "CMP": "a comparison",
     "BY_KIND": "'by priority' or 'by weight'",
+    "_SPLIT": "'split'",
+    "_OF": "'of'",
+    "_SALT": "'salt'",
     "$END": "end of file",
 }
 # an expected set holding one of these can take any value: say "a value", not a list
 _VALUE_STARTS = {"NAME", "QUOTED_NAME", "INT", "STRING", "LPAR"}
 _LITERALS = {"DECIMAL", "DATE", "TIMESTAMP", "PERCENT"}
-_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION", "SPLIT"}
+_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION", "_SPLIT"}
 _WINDOW_KEYWORDS = ("last", "before", "since", "any", "within")
 # keywords that follow a value: a misspelled word after a value is likelier one of these
 _AFTER_VALUE = "and or in not between like is where then within on to ago".split()
