@@ -242,7 +242,7 @@ _TOKEN_WORDS = {
     "DOT": "'.'",
     "CMP": "a comparison",
     "BY_KIND": "'by priority' or 'by weight'",
-    "_SPLIT": "'split'",
+    "_SPLIT": "'split'",  # keywords only in a split's shape (the grammar's lookaheads)
     "_OF": "'of'",
     "_SALT": "'salt'",
     "$END": "end of file",
@@ -272,7 +272,8 @@ def _keywords() -> tuple[str, ...]:
         for t in _lark().terminals
         if isinstance(t.pattern, lark.lexer.PatternStr) and str(t.pattern.value).isalpha()
     }
-    return tuple(sorted(words | {"by", "priority", "weight", "is", "null", "then", "not"}))
+    words |= {"by", "priority", "weight", "is", "null", "then", "not", "split", "of", "salt"}
+    return tuple(sorted(words))
 
 
 def _found(tok: Token) -> str:
@@ -400,6 +401,9 @@ def _token_error(
     elif tok.type in ("INT", "DECIMAL") and _IN_SPLIT.search(text, 0, offset):
         message = f"a group's share is a percent: write {tok}%"
         hints.append("a split's groups are written 'name N%', e.g. control 10%")
+    elif tok.type == "NAME" and str(tok) == "split" and "_SPLIT" in expected:
+        message = "a split is written 'split NAME of SEGMENT { GROUP N% … }'"
+        hints.append('e.g. split cart_test of cart_abandoners salt "x" { control 10% email 90% }')
     elif "UNIT" in expected and tok.type == "NAME":
         message = f"unknown unit '{tok}'" + _parenthesized(_unit_hint(str(tok)))
         hints.append("units are " + ", ".join((*ast.UNITS, "year")))
@@ -492,6 +496,7 @@ def _keyword_hint(word: str, expected: set[str]) -> str:
     if "NAME" in expected or word in _keywords() or len(word) < 3:
         return ""
     wanted = [t.lower() for t in expected if t.isalpha() and t not in _TOKEN_WORDS]
+    wanted += [t[1:].lower() for t in expected if t in ("_SPLIT", "_OF", "_SALT")]
     for pool in (wanted, _AFTER_VALUE, _keywords()):
         if hint := did_you_mean(word, pool):
             return hint
