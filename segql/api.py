@@ -61,8 +61,7 @@ def load(
     catalog = _catalog(proj, con)
     on_target = apply(proj, choose(proj, target))
     renamed = {old.name: new.name for old, new in zip(proj.tables, on_target.tables, strict=True)}
-    tables = {renamed.get(n, n): cols for n, cols in catalog.tables.items()}
-    catalog = Catalog(tables, catalog.texts)
+    catalog = catalog.renamed(renamed)
     return load_with(on_target, paths, catalog=catalog)
 
 
@@ -126,15 +125,18 @@ def parse_as_of(text: str, timezone: str) -> dt.datetime:
 def select(
     model: Model, segment: str | None, segmentation: str | None
 ) -> tuple[tuple[str, ...], str]:
-    """Outputs and mode for --segment / --segmentation / everything selected."""
-    for name, kind in ((segment, ast.Segment), (segmentation, ast.Segmentation)):
+    """Outputs and mode for --segment / --segmentation / everything selected.
+    --segmentation also takes a split: both label every entity (key, label)."""
+    labeled = (ast.Segmentation, ast.Split)
+    for name, kind in ((segment, (ast.Segment,)), (segmentation, labeled)):
         if name is None:
             continue
         d = model.definitions.get(name)
-        what = "segment" if kind is ast.Segment else "segmentation"
-        if isinstance(d, ast.Segment | ast.Segmentation) and not isinstance(d, kind):
-            other = "segmentation" if kind is ast.Segment else "segment"
-            raise SegqlError(f"'{name}' is a {other}: use --{other} {name}")
+        what = "segment" if kind[0] is ast.Segment else "segmentation"
+        if isinstance(d, ast.Segment | ast.Segmentation | ast.Split) and not isinstance(d, kind):
+            other = "segmentation" if kind[0] is ast.Segment else "segment"
+            its = type(d).__name__.lower()
+            raise SegqlError(f"'{name}' is a {its}: use --{other} {name}")
         if isinstance(d, ast.Trait):
             raise SegqlError(f"'{name}' is a trait: --{what} takes a {what}")
         if not isinstance(d, kind):
@@ -143,7 +145,7 @@ def select(
             pool = [n for n, x in model.definitions.items() if isinstance(x, kind)]
             hint = did_you_mean(name, pool)
             raise SegqlError(f"unknown {what} '{name}'" + (f" ({hint})" if hint else ""))
-        return (name,), "segment" if kind is ast.Segment else "segmentation"
+        return (name,), what
     if not model.selected:
         raise SegqlError("no segments or segmentations to compile in the given paths")
     return model.selected, "membership"

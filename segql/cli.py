@@ -227,7 +227,7 @@ def validate(
 
     def run() -> None:
         from segql import api
-        from segql.syntax.ast import Segment, Segmentation, Trait
+        from segql.syntax.ast import Segment, Segmentation, Split, Trait
 
         if fmt is TextOrJson.json:
             _validate_json(g, list(paths))
@@ -238,6 +238,9 @@ def validate(
         for cls, word in kinds:
             n = sum(isinstance(d, cls) for d in model.definitions.values())
             parts.append(f"{n} {word}{'s' if n != 1 else ''}")
+        splits = sum(isinstance(d, Split) for d in model.definitions.values())
+        if splits:  # named only where there are some
+            parts.append(f"{splits} split{'s' if splits != 1 else ''}")
         typer.echo("ok: " + ", ".join(parts))
 
     _handled(g, run)
@@ -304,7 +307,7 @@ def compile(
     ] = None,
     segmentation: Annotated[
         str | None,
-        typer.Option("--segmentation", metavar="N", help="one segmentation: key, label"),
+        typer.Option("--segmentation", metavar="N", help="one segmentation or split: key, label"),
     ] = None,
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="write the SQL here, not stdout")

@@ -73,8 +73,8 @@ BASE_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 SHORTHAND = "tested"  # the segment a bare condition defines
-_DEFINITION = re.compile(r"^\s*(trait|segment|segmentation)\s", re.M)
-_OUTPUT = re.compile(r"^\s*(?:segment|segmentation)\s+(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)", re.M)
+_DEFINITION = re.compile(r"^\s*(trait|segment|segmentation|split)\s", re.M)
+_OUTPUT = re.compile(r"^\s*(?:segment|segmentation|split)\s+(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,8 @@ def compile_sql(
     model = api.load(paths, project=str(yml), con=con)
     when = api.parse_as_of(as_of, model.project.timezone) if isinstance(as_of, str) else as_of
     d = model.definitions.get(segment)
-    kind = "segmentation" if isinstance(d, ast.Segmentation) else "segment"
+    # a split labels entities as a segmentation does (--segmentation takes both)
+    kind = "segmentation" if isinstance(d, ast.Segmentation | ast.Split) else "segment"
     sql = api.compile_model(
         model,
         dialect,

@@ -41,6 +41,7 @@ UNLOCATED = {
     "compile_nothing_selected",
     "compile_segment_is_segmentation",
     "compile_segmentation_is_segment",
+    "compile_segment_is_split",
     "target_unknown_name",
 }
 # usage errors: exit status 2

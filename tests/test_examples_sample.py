@@ -70,6 +70,11 @@ def test_segments_are_not_degenerate_on_the_sample(con, membership) -> None:
                 members = sum(values.values())
                 if not 0 < members < len(values):
                     empty_or_full.append(f"{stem}.{name}: {members} of {len(values)}")
+            elif isinstance(d, ast.Split):
+                labels = set(values.values())
+                assert labels - {None} <= {g.name for g in d.groups}, name
+                if len(labels - {None}) < len(d.groups):
+                    empty_or_full.append(f"{stem}.{name}: groups {labels}")
             else:
                 labels = set(values.values())
                 labels_defined = {r.label for r in d.rules}

@@ -150,6 +150,7 @@ def test_catalogue_finds_them_by_validate() -> None:
         "compile_nothing_selected",
         "compile_segment_is_segmentation",
         "compile_segmentation_is_segment",
+        "compile_segment_is_split",
         "unknown_dialect",
         # --target: which target to compile for, and its environment variables
         "target_unknown_name",

@@ -116,6 +116,30 @@ PARITY = {
             else: unclassified
         """,
     ),
+    "split": (
+        """
+        split cart_test of cart_abandoners salt "cart-2024-spring" {
+          control 10%
+          email   45%
+          sms     44.99%
+        }
+        split holdout of buyers { held 5% }
+        """,
+        """
+        splits:
+          cart_test:
+            of: cart_abandoners
+            salt: cart-2024-spring
+            groups:
+              - control: 10%
+              - email: 45%
+              - sms: 44.99%
+          holdout:
+            of: buyers
+            groups:
+              - held: 5%
+        """,
+    ),
     "sequence": (
         """
         segment cart_abandoners =
@@ -336,5 +360,5 @@ def test_bad_shapes() -> None:
 
 def test_file_must_be_a_mapping() -> None:
     assert at("- a\n- b\n") == [
-        (1, 1, "a definitions file maps 'traits', 'segments', 'segmentations'")
+        (1, 1, "a definitions file maps 'traits', 'segments', 'segmentations', 'splits'")
     ]

@@ -1,4 +1,5 @@
-"""Preview: run the selected segments and segmentations on an engine and summarize them.
+"""Preview: run the selected segments, segmentations and splits on an engine and
+summarize them.
 
     preview(paths, project=None, db=None, sample=False, scale=0.01, as_of=None,
             target=None) -> PreviewResult
@@ -78,6 +79,23 @@ class SegmentationSummary:
 
 
 @dataclass(frozen=True)
+class GroupSummary:
+    group: str
+    members: int
+    share: float | None  # of the split's members (its segment's); None when it has none
+    target: float  # the share written in the split: 0.1 for 10%
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    name: str
+    segment: str
+    members: int  # of the segment the split divides
+    groups: tuple[GroupSummary, ...]
+    rest: int  # members in no group (the shares add up to less than 100%)
+
+
+@dataclass(frozen=True)
 class PreviewResult:
     as_of: dt.datetime  # naive UTC
     as_of_source: str  # "given" | "sample" (the sample's fixed date) | "now"
@@ -87,6 +105,7 @@ class PreviewResult:
     universe: int
     segments: tuple[SegmentSummary, ...]
     segmentations: tuple[SegmentationSummary, ...]
+    splits: tuple[SplitSummary, ...] = ()
 
 
 Progress = Callable[[str], None]
@@ -201,14 +220,21 @@ def _run(
     segmentations = [
         d for d in (model.definitions[o] for o in outputs) if isinstance(d, ast.Segmentation)
     ]
+    splits = [d for d in (model.definitions[o] for o in outputs) if isinstance(d, ast.Split)]
     extended, rule_columns = with_rule_segments(model, outputs)
+    # the segments splits divide ride along, for the splits' sizes
+    divided = list(dict.fromkeys(_segment_of(d) for d in splits))
+    more = tuple(n for n in divided if n not in extended.selected)
+    extended = replace(extended, selected=(*extended.selected, *more))
     step("running the membership query")
     query = api.compile_model(extended, engine.dialect.name, as_of).tree
     # the membership query runs once; every summary reads its rows
     with engine.temp_table(_table(), query):
         step("summarizing")
-        counts = _fetch_counts(engine, segments, segmentations, rule_columns)
-        labels = {d.name: _fetch_labels(engine, d.name) for d in segmentations}
+        counted = list(dict.fromkeys([*segments, *divided]))
+        counts = _fetch_counts(engine, counted, segmentations, rule_columns)
+        labeled = [d.name for d in segmentations] + [d.name for d in splits]
+        labels = {n: _fetch_labels(engine, n) for n in labeled}
         key = model.project.key
         hashed = key in model.project.pii and not show_pii
         examples = (
@@ -230,6 +256,9 @@ def _run(
         _segmentation(d, labels[d.name], counts, rule_columns[d.name], universe)
         for d in segmentations
     )
+    split_summaries = tuple(
+        _split(d, labels[d.name], counts["segment", _segment_of(d)]) for d in splits
+    )
     return PreviewResult(
         as_of,
         source,
@@ -239,6 +268,7 @@ def _run(
         universe,
         seg_summaries,
         sm_summaries,
+        split_summaries,
     )
 
 
@@ -382,11 +412,28 @@ def _segmentation(
     )
 
 
+def _segment_of(d: ast.Split) -> str:
+    assert isinstance(d.of, ast.DefRef)  # resolved
+    return d.of.name
+
+
+def _split(d: ast.Split, labels: dict, members: int) -> SplitSummary:
+    groups = tuple(
+        GroupSummary(g.name, labels.get(g.name, 0), _share(labels.get(g.name, 0), members),
+                     float(g.percent) / 100)
+        for g in d.groups
+    )  # fmt: skip
+    rest = members - sum(g.members for g in groups)
+    return SplitSummary(d.name, _segment_of(d), members, groups, rest)
+
+
 __all__ = [
     "preview",
     "PreviewResult",
     "SegmentSummary",
     "SegmentationSummary",
+    "SplitSummary",
+    "GroupSummary",
     "LabelSummary",
     "with_rule_segments",
 ]

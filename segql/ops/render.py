@@ -16,7 +16,7 @@ from segql.errors import SegqlError, SegqlErrors
 if TYPE_CHECKING:  # rich is imported lazily: compile and --help must start fast
     from rich.console import Console
 
-    from segql.ops.preview import PreviewResult, SegmentationSummary
+    from segql.ops.preview import PreviewResult, SegmentationSummary, SplitSummary
 
 WARNINGS = {"small": "under 1% of the universe", "large": "over 50% of the universe"}
 
@@ -35,8 +35,9 @@ def _key(value):
 
 
 def as_dict(r: PreviewResult) -> dict:
-    """The json document, keys in a fixed order."""
-    return {
+    """The json document, keys in a fixed order; `splits` only when there are
+    some (a group's share is of its split's members, beside the written target)."""
+    doc = {
         "as_of": r.as_of.isoformat() + "Z",
         "as_of_source": r.as_of_source,
         "data": r.data,
@@ -77,6 +78,26 @@ def as_dict(r: PreviewResult) -> dict:
             for m in r.segmentations
         ],
     }
+    if r.splits:
+        doc["splits"] = [
+            {
+                "name": sp.name,
+                "of": sp.segment,
+                "members": sp.members,
+                "groups": [
+                    {
+                        "group": g.group,
+                        "members": g.members,
+                        "share": _share(g.share),
+                        "target": _share(g.target),
+                    }
+                    for g in sp.groups
+                ],
+                "rest": sp.rest,
+            }
+            for sp in r.splits
+        ]
+    return doc
 
 
 def to_json(r: PreviewResult) -> str:
@@ -85,7 +106,8 @@ def to_json(r: PreviewResult) -> str:
 
 def to_csv(r: PreviewResult) -> str:
     """Rows kind,name,label,members,share. Kinds: universe, segment, label,
-    unlabeled (null label: no `else`), overlap (matched more than one rule)."""
+    unlabeled (null label: no `else`), overlap (matched more than one rule),
+    split (label: the segment it divides), group, rest (a split's members in no group)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["kind", "name", "label", "members", "share"])
@@ -101,6 +123,11 @@ def to_csv(r: PreviewResult) -> str:
             w.writerow(["label", m.name, lab.label, lab.members, share(lab.members)])
         w.writerow(["unlabeled", m.name, "", m.unlabeled, share(m.unlabeled)])
         w.writerow(["overlap", m.name, "", m.overlap, share(m.overlap)])
+    for sp in r.splits:
+        w.writerow(["split", sp.name, sp.segment, sp.members, share(sp.members)])
+        for g in sp.groups:
+            w.writerow(["group", sp.name, g.group, g.members, share(g.members)])
+        w.writerow(["rest", sp.name, "", sp.rest, share(sp.rest)])
     return out.getvalue()
 
 
@@ -162,6 +189,9 @@ def print_table(r: PreviewResult, console: Console) -> None:
             f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "
             f"settled by {settled}"
         )
+    for sp in r.splits:
+        console.print(_split_table(sp))
+        console.print(f"shares of the {_count(sp.members, r.entity)} in {sp.segment}")
 
 
 def _context(s) -> str:
@@ -188,6 +218,23 @@ def _segmentation_table(m: SegmentationSummary, universe: int):
     if not m.has_else:
         share = m.unlabeled / universe if universe else None
         t.add_row("(no label)", f"{m.unlabeled:,}", percent(share), "", style="yellow")
+    return t
+
+
+def _split_table(s: SplitSummary):
+    from rich.table import Table
+
+    title = f"Split {s.name} of {s.segment}"
+    t = Table(title=title, title_justify="left", title_style="bold")
+    t.add_column("group")
+    t.add_column("members", justify="right")
+    t.add_column("share", justify="right")  # of the split's members
+    t.add_column("target", justify="right")
+    for g in s.groups:
+        t.add_row(g.group, f"{g.members:,}", percent(g.share), percent(g.target))
+    if s.rest:
+        share = s.rest / s.members if s.members else None
+        t.add_row("(no group)", f"{s.rest:,}", percent(share), "", style="yellow")
     return t
 
 

@@ -468,8 +468,7 @@ def run_tests(paths: list[str], project: str | None = None, target: str | None =
     catalog = api.project_catalog(proj)
     schema = "segql_test" if target is None else scratch_schema()
     moved, names = scratch(proj, schema)
-    moved_catalog = Catalog({names[n]: c for n, c in catalog.tables.items()}, catalog.texts)
-    model = api.load_with(moved, [str(proj.root)], catalog=moved_catalog)
+    model = api.load_with(moved, [str(proj.root)], catalog=catalog.renamed(names))
     check_cases(cases, proj, catalog, model, diags)
     diags.check(texts)
     if target is None:

@@ -13,7 +13,9 @@ import functools
 from pathlib import Path
 
 from segql.errors import Span
+from segql.plan.logical import BUCKETS, bucket_ranges
 from segql.plan.physical import FORMS, PhysicalPlan, Read
+from segql.syntax import ast
 
 
 def location(span: Span, root: Path) -> str:
@@ -52,7 +54,27 @@ def explain(pp: PhysicalPlan, dialect: str) -> str:
     if plan.ranks:
         lines.append("ranks (one per ranked value, shared by percentile and score):")
         lines.extend(f"  {r.column}" for r in plan.ranks.values())
+    if plan.buckets:
+        lines.append("splits (bucket = md5 of 'salt.key', first 8 hex digits, mod 10000):")
+        lines.extend(_split(b.split, plan.model.project.key, root) for b in plan.buckets.values())
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _split(split: ast.Split, key: str, root: Path) -> str:
+    """`  cart_test of cart_abandoners (file:line): salt 'x' on customer_id; control
+    0-999, email 1000-5499, rest: no group`."""
+    ranges = [
+        f"{g.name} {start}-{end - 1}"
+        for g, (start, end) in zip(split.groups, bucket_ranges(split), strict=True)
+    ]
+    end = bucket_ranges(split)[-1][1] if split.groups else 0
+    if end < BUCKETS:
+        ranges.append(f"{end}-{BUCKETS - 1} no group")
+    of = split.of.name if isinstance(split.of, ast.DefRef) else "?"
+    where = location(split.span, root)
+    return f"  {split.name} of {of} ({where}): salt {split.salt_text!r} on {key}; " + ", ".join(
+        ranges
+    )
 
 
 def _read(read: Read, root: Path) -> list[str]:

@@ -60,6 +60,16 @@ class DefSlot:
 
 
 @dataclass
+class BucketSlot:
+    """A split's bucket (md5_bucket of the key) for the members of its segment,
+    computed one layer before the split's group so that it is hashed once."""
+
+    column: str  # <split>_bucket
+    split: ast.Split
+    layer: int = 0
+
+
+@dataclass
 class Plan:
     model: Model
     outputs: tuple[str, ...]  # selected segments/segmentations, in order
@@ -69,6 +79,7 @@ class Plan:
     aggregates: dict[ast.Node, AggSlot] = field(default_factory=dict)
     ranks: dict[ast.Node, RankSlot] = field(default_factory=dict)
     defs: dict[str, DefSlot] = field(default_factory=dict)
+    buckets: dict[str, BucketSlot] = field(default_factory=dict)  # split -> its bucket
     names: Namer = field(default_factory=Namer)
     using: DefSlot | None = None  # the definition whose slots are being collected
 
@@ -78,13 +89,15 @@ class Plan:
             out[slot.source].append(slot)
         return out
 
-    def layers(self) -> list[list[RankSlot | DefSlot]]:
+    def layers(self) -> list[list[RankSlot | BucketSlot | DefSlot]]:
         top = max(
             [0, *(s.layer for s in self.defs.values()), *(r.layer for r in self.ranks.values())]
         )
-        out: list[list[RankSlot | DefSlot]] = [[] for _ in range(top)]
+        out: list[list[RankSlot | BucketSlot | DefSlot]] = [[] for _ in range(top)]
         for r in self.ranks.values():
             out[r.layer - 1].append(r)
+        for b in self.buckets.values():
+            out[b.layer - 1].append(b)
         for d in self.defs.values():
             out[d.layer - 1].append(d)
         return out
@@ -105,12 +118,30 @@ def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Pl
     for name in needed:
         slot = p.using = p.defs[name]
         d = slot.definition
-        exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
+        exprs = ast.definition_exprs(d)
         slot.layer = 1 + max([0, *(_level(p, e) for e in exprs)])
+        if isinstance(d, ast.Split):
+            column = p.names.name(f"{name}_bucket", fallback="bucket")
+            p.buckets[name] = BucketSlot(column, d, slot.layer)
+            slot.layer += 1
     p.using = None
     if model.universe is not None:
         _collect(p, model.universe)
     return p
+
+
+BUCKETS = 10000  # a split's buckets: 0.01% each (LANGUAGE.md §13)
+
+
+def bucket_ranges(split: ast.Split) -> list[tuple[int, int]]:
+    """Each group's buckets [start, end): contiguous ranges in the written order,
+    so that a group added after the others, from the rest, moves no one."""
+    out, start = [], 0
+    for g in split.groups:
+        end = start + int(g.percent * BUCKETS / 100)
+        out.append((start, end))
+        start = end
+    return out
 
 
 def slot_key(node: ast.Aggregate | ast.Sequence) -> ast.Aggregate | ast.Sequence:
@@ -132,7 +163,7 @@ def _closure(model: Model, outputs: tuple[str, ...]) -> set[str]:
             continue
         seen.add(n)
         d = model.definitions[n]
-        exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
+        exprs = ast.definition_exprs(d)
         for e in exprs:
             for node in ast.walk(e):
                 if isinstance(node, DefRef):

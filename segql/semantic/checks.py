@@ -9,6 +9,7 @@ validate needs no dialect to report them (docs/language.md, "Limits").
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from segql.errors import Diagnostics, Span
 from segql.semantic.registry import FUNCTIONS
@@ -78,3 +79,34 @@ def check_universe(e: ast.Expr, diags: Diagnostics) -> None:
             node.span,
             "write the condition as a segment instead",
         )
+
+
+def check_groups(split: ast.Split, diags: Diagnostics) -> None:
+    """A split's groups: distinct names, shares over 0% with at most two decimals
+    (a bucket is 0.01%: LANGUAGE.md §13), adding up to at most 100%."""
+    seen: dict[str, ast.Group] = {}
+    total = Decimal(0)
+    for g in split.groups:
+        if g.name in seen:
+            at = seen[g.name].span
+            diags.error(
+                f"duplicate group '{g.name}' in split '{split.name}' (also at line {at.line})",
+                g.span,
+            )
+        seen.setdefault(g.name, g)
+        if g.percent <= 0:
+            diags.error(f"group '{g.name}' has a share of 0%: a share is more than 0%", g.span)
+        elif g.percent * 100 % 1:
+            diags.error(
+                f"the share of group '{g.name}' has more than two decimals ({g.percent}%)",
+                g.span,
+                "a split has 10,000 buckets of 0.01%: write e.g. 33.33%",
+            )
+        before, total = total, total + g.percent
+        if total > 100 >= before:
+            diags.error(
+                f"the groups of split '{split.name}' add up to "
+                f"{sum(x.percent for x in split.groups)}%, more than 100%",
+                g.span,
+                "the shares may add up to less: the rest of the members get no group",
+            )

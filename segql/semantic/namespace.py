@@ -16,7 +16,12 @@ from segql.syntax import ast
 
 def def_name_span(d: ast.Node, name: str, text: str | None) -> Span:
     """The name in a definition (after its keyword in .seg; YAML spans are the key)."""
-    keyword = {ast.Trait: "trait", ast.Segment: "segment", ast.Segmentation: "segmentation"}
+    keyword = {
+        ast.Trait: "trait",
+        ast.Segment: "segment",
+        ast.Segmentation: "segmentation",
+        ast.Split: "split",
+    }
     return narrow(text, d.span, name, skip=len(keyword.get(type(d), "")))
 
 
@@ -118,6 +123,8 @@ class Namespace:
                     self.expect_condition(bound, f"rule '{r.label}' needs")
                 rules.append(dataclasses.replace(r, expr=bound))
             out: ast.Definition = dataclasses.replace(d, rules=tuple(rules))
+        elif isinstance(d, ast.Split):
+            out = self.split(d)
         else:
             bound = self.expr(d.expr)
             if isinstance(d, ast.Segment):

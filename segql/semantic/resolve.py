@@ -30,9 +30,11 @@ from segql.semantic.model import (
 )
 from segql.semantic.namespace import Namespace, def_name_span
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
-from segql.semantic.schema import Catalog, is_complete
+from segql.semantic.schema import Catalog, is_complete, key_text_problem
 from segql.semantic.typecheck import TypeChecks
 from segql.syntax import ast
+
+LABELED = ("segmentation", "split")  # definitions whose value is a label
 
 
 def _lang(column_type: str) -> str:
@@ -113,6 +115,7 @@ class _Resolver(Namespace, TypeChecks):
             self._check_point_in_time(project.profiles)
         # the key is a profile column (every entity has it), not a name to define
         self.profile_cols.pop(project.key, None)
+        self.key_problem = key_text_problem(project, catalog)  # for splits
         self.deps: dict[str, set[str]] = {}
         self.ref_spans: dict[tuple[str, str], Span] = {}  # (user, used) -> first use
         self.current: str | None = None
@@ -164,6 +167,45 @@ class _Resolver(Namespace, TypeChecks):
 
     def narrow(self, span: Span, word: str, skip: int = 0, last: bool = False) -> Span:
         return narrow(self.sources.get(span.file), span, word, skip, last)
+
+    # ------------------------------------------------------------ splits
+
+    def split(self, d: ast.Split) -> ast.Split:
+        """Bind the segment a split divides; check its groups and the key it hashes."""
+        of = d.of
+        assert isinstance(of, ast.Name)  # the front ends give a name
+        bound: ast.Expr = _invalid(of.span)
+        target = self.defs.get(of.name)
+        segments = [n for n, x in self.defs.items() if isinstance(x, ast.Segment)]
+        if isinstance(target, ast.Segment):
+            self._depend(of.name, of.span)
+            bound = DefRef(of.name, "segment", BOOLEAN, of.span)
+        elif target is not None or of.name in self.labels:
+            if target is not None:
+                what = type(target).__name__.lower()
+            else:
+                what = f"label of segmentation '{self.labels[of.name][0]}'"
+            self.diags.error(
+                _with_hint(
+                    f"'{of.name}' is a {what}: a split divides a segment",
+                    did_you_mean(of.name, segments),
+                ),
+                of.span,
+            )
+        elif of.name not in self.broken:
+            pool = segments if segments else list(self.defs)
+            self.diags.error(
+                _with_hint(f"unknown segment '{of.name}'", did_you_mean(of.name, pool)), of.span
+            )
+        checks.check_groups(d, self.diags)
+        if self.key_problem is not None:
+            self.diags.error(
+                f"split '{d.name}' needs an integer or string key: {self.key_problem}",
+                def_name_span(d, d.name, self.sources.get(d.span.file)),
+                "the same key must hash to the same group on every engine, and the "
+                "text of a decimal, float or date differs between engines",
+            )
+        return dataclasses.replace(d, of=bound)
 
     # ------------------------------------------------------------ expressions
 
@@ -244,7 +286,7 @@ class _Resolver(Namespace, TypeChecks):
             d = self.defs[name]
             self._depend(name, span)
             kind = type(d).__name__.lower()
-            typ = BOOLEAN if kind == "segment" else STRING if kind == "segmentation" else ANY
+            typ = BOOLEAN if kind == "segment" else STRING if kind in LABELED else ANY
             if kind == "trait":
                 typ = self.trait_type(name)
             return DefRef(name, kind, typ, span)
@@ -439,7 +481,7 @@ def resolve(
         for m in modules
         if selected_files is None or m.file in selected_files
         for d in m.definitions
-        if isinstance(d, ast.Segment | ast.Segmentation)
+        if isinstance(d, ast.Segment | ast.Segmentation | ast.Split)
     )
     return Model(
         project=project,
@@ -459,7 +501,7 @@ def _check_depths(
     bound: dict[str, ast.Definition], diags: Diagnostics, sources: dict[str, str | None]
 ) -> None:
     for name, d in bound.items():
-        exprs = [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]
+        exprs = ast.definition_exprs(d)
         where = partial(def_name_span, d, name, sources.get(d.span.file))
         checks.check_depth(f"'{name}'", exprs, where, diags)
 
@@ -467,6 +509,6 @@ def _check_depths(
 def _def_type(d: ast.Definition) -> str:
     if isinstance(d, ast.Segment):
         return BOOLEAN
-    if isinstance(d, ast.Segmentation):
+    if isinstance(d, ast.Segmentation | ast.Split):
         return STRING
     return type_of(d.expr)

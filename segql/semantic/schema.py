@@ -105,6 +105,36 @@ class Catalog:
     def columns(self, table: Table) -> dict[str, str] | None:
         return self.tables.get(table.name)
 
+    def renamed(self, names: dict[str, str]) -> Catalog:
+        """The same types under other table names (a target's, a test's scratch)."""
+        return Catalog(
+            {names.get(n, n): c for n, c in self.tables.items()},
+            self.texts,
+            {names.get(n, n): c for n, c in self.raw.items()},
+        )
+
+
+def _same_text_everywhere(t: exp.DataType) -> bool:
+    """Strings, integers and decimals of scale 0: what every engine casts to the
+    same text (no '.0', no exponent), so a split's hash is the same everywhere."""
+    if t.is_type(*exp.DataType.TEXT_TYPES, *exp.DataType.INTEGER_TYPES, "uuid"):
+        return True
+    params = t.expressions
+    scale = params[1].this if len(params) == 2 else None
+    return t.is_type(exp.DataType.Type.DECIMAL) and scale is not None and str(scale.this) == "0"
+
+
+def key_text_problem(project: Project, catalog: Catalog) -> str | None:
+    """Why the key cannot be hashed by a split, or None: 'column customer_id of
+    table customers is DOUBLE'. Unknown types are taken as they come."""
+    tables = [project.profiles] if project.profiles is not None else []
+    tables += [] if tables else [s.table for s in project.sources.values()]
+    for table in tables:
+        t = catalog.raw.get(table.name, {}).get(project.key)
+        if t is not None and not _same_text_everywhere(t):
+            return f"column '{project.key}' of table '{table.name}' is {t.sql('duckdb')}"
+    return None
+
 
 def introspect(project: Project, engine=None, diags: Diagnostics | None = None) -> Catalog:
     """Describe every table of the project through `engine` (segql/engines), or

@@ -367,7 +367,9 @@ class Snowflake(Dialect):
         return _fn("DAYOFWEEKISO", local)
 
     def hex_to_int(self, digits):
-        return _fn("TO_NUMBER", digits, _lit("XXXXXXXX"))
+        # MD5 gives lowercase digits; the X format element is documented with
+        # uppercase ones, so the digits are made uppercase (unrun: no engine here)
+        return _fn("TO_NUMBER", exp.Upper(this=digits), _lit("XXXXXXXX"))
 
     def sha256_hex(self, text):
         return _fn("SHA2", text, exp.Literal.number(256))

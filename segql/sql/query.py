@@ -29,7 +29,15 @@ from pathlib import Path
 from sqlglot import exp
 
 from segql.plan.explain import location
-from segql.plan.logical import AggSlot, DefSlot, Plan, RankSlot, slot_key
+from segql.plan.logical import (
+    AggSlot,
+    BucketSlot,
+    DefSlot,
+    Plan,
+    RankSlot,
+    bucket_ranges,
+    slot_key,
+)
 from segql.plan.physical import PhysicalPlan, Read, physical
 from segql.project import Table
 from segql.semantic.model import DefRef, ProfileRef
@@ -89,6 +97,9 @@ class LayerScope:
         self.plan = plan
 
     def profile(self, node: ProfileRef) -> exp.Expr:
+        key = self.plan.model.project.key
+        if node.column == key and key not in self.plan.profile_columns:
+            return col(self.plan.key)  # a split's key (the universe's own column)
         return col(self.plan.profile_columns[node.column])
 
     def source_col(self, node):
@@ -286,8 +297,10 @@ class Generator(QueryPart):
             )
         return q
 
-    def layer_column(self, item: RankSlot | DefSlot) -> list[exp.Expr]:
+    def layer_column(self, item: RankSlot | BucketSlot | DefSlot) -> list[exp.Expr]:
         t = self.layer
+        if isinstance(item, BucketSlot):
+            return [exp.alias_(self.bucket(item.split), item.column, quoted=True, copy=False)]
         if isinstance(item, RankSlot):  # computed in rank_cte, joined on the value
             name = self.cte(item.column)
             return [
@@ -299,6 +312,8 @@ class Generator(QueryPart):
             value = t.cond(d.expr)
         elif isinstance(d, ast.Segmentation):
             value = self.segmentation(d)
+        elif isinstance(d, ast.Split):
+            value = self.split(d)
         elif self.model.types.get(d.name) == "boolean":
             value = t.cond(d.expr)
         else:
@@ -364,6 +379,26 @@ class Generator(QueryPart):
         default = exp.Literal.string(d.catch_all.label) if d.catch_all else None
         return exp.Case(ifs=ifs, default=default)
 
+    def bucket(self, d: ast.Split) -> exp.Expr:
+        """md5_bucket(key, salt) of the members of the split's segment, else null."""
+        key = ProfileRef(self.project.key, "any")  # any type: hashed as its text
+        bucket = self.layer.value(ast.Call("md5_bucket", (key, ast.String(d.salt_text))))
+        return exp.Case(ifs=[exp.If(this=self.layer.cond(d.of), true=bucket)])
+
+    def split(self, d: ast.Split) -> exp.Expr:
+        """LANGUAGE.md §13: the group whose range of buckets holds the member's,
+        ranges taken in the written order; non-members and buckets past the last
+        group get null."""
+        bucket = col(self.plan.buckets[d.name].column)
+        ifs = [
+            exp.If(
+                this=exp.LT(this=bucket.copy(), expression=number(end)),
+                true=exp.Literal.string(group.name),
+            )
+            for group, (_, end) in zip(d.groups, bucket_ranges(d), strict=True)
+        ]
+        return exp.Case(ifs=ifs)
+
     def read_ctes(self, read: Read) -> list[tuple[str, exp.Expr]]:
         """The CTEs of one read, the last holding its per-key results."""
         name = self.cte(read.name)
@@ -395,7 +430,11 @@ class Generator(QueryPart):
 
     def output_comment(self, name: str) -> str:
         d = self.plan.defs[name].definition
-        return f"{type(d).__name__.lower()} {name} ({location(d.span, self.project.root)})"
+        what = f"{type(d).__name__.lower()} {name}"
+        if isinstance(d, ast.Split):
+            assert isinstance(d.of, DefRef)
+            what += f" of {d.of.name}"
+        return f"{what} ({location(d.span, self.project.root)})"
 
     def query(self) -> exp.Select:
         ctes, by_cte = self.aggregate_ctes()

@@ -20,8 +20,8 @@ from segql.sql.dialects import Dialect
 from segql.syntax import ast
 
 Mode = Literal["membership", "segment", "segmentation"]
-# "split" joins these when splits do (DESIGN.md: key, segment, label, split)
-Role = Literal["key", "segment", "label"]
+# DESIGN.md: key, segment, label (a segmentation's), split (a split's group)
+Role = Literal["key", "segment", "label", "split"]
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,17 @@ def too_deep() -> SegqlError:
 def output_columns(plan: Plan) -> tuple[OutputColumn, ...]:
     """The query's columns in order (LANGUAGE.md §9): the key, then unless one
     segment's members are asked for, a column per output named as defined — a
-    boolean for a segment, the label for a segmentation."""
+    boolean for a segment, the label for a segmentation, the group for a split."""
     key = OutputColumn(plan.model.project.key, "key", None, None)
     if plan.mode == "segment":
         return (key,)
     columns = [key]
     for name in plan.outputs:
         d = plan.model.definitions[name]
-        role: Role = "label" if isinstance(d, ast.Segmentation) else "segment"
+        role: Role = "segment"
+        if isinstance(d, ast.Segmentation):
+            role = "label"
+        elif isinstance(d, ast.Split):
+            role = "split"
         columns.append(OutputColumn(name, role, name, d.span))
     return tuple(columns)

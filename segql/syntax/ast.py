@@ -287,7 +287,7 @@ class DefRef(Node):
     """A reference to a trait, segment or segmentation."""
 
     name: str
-    kind: str  # "trait" | "segment" | "segmentation"
+    kind: str  # "trait" | "segment" | "segmentation" | "split"
     type: str
     span: Span = _span()
 
@@ -371,7 +371,32 @@ class Segmentation(Node):
     span: Span = _span()
 
 
-Definition = Trait | Segment | Segmentation
+@dataclass(frozen=True)
+class Group(Node):
+    """One group of a split: `control 10%` (percent = Decimal("10"))."""
+
+    name: str
+    percent: Decimal
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Split(Node):
+    """`split NAME of SEGMENT [salt "…"] { GROUP N% … }` (LANGUAGE.md §13): each
+    member of the segment gets the group of its hash bucket; others get null."""
+
+    name: str
+    of: Expr  # the segment: a Name as written, a DefRef once resolved
+    groups: tuple[Group, ...]
+    salt: str | None = None  # None: the split's name
+    span: Span = _span()
+
+    @property
+    def salt_text(self) -> str:
+        return self.name if self.salt is None else self.salt
+
+
+Definition = Trait | Segment | Segmentation | Split
 
 
 @dataclass(frozen=True)
@@ -395,6 +420,16 @@ def defined_names(d: Definition) -> tuple[str, ...]:
         catch_all = (d.catch_all.label,) if d.catch_all is not None else ()
         return (d.name, *(r.label for r in d.rules), *catch_all)
     return (d.name,)
+
+
+def definition_exprs(d: Definition) -> list[Expr]:
+    """The expressions a definition is computed from: a segmentation's rules, the
+    segment a split divides, else its one expression."""
+    if isinstance(d, Segmentation):
+        return [r.expr for r in d.rules]
+    if isinstance(d, Split):
+        return [d.of]
+    return [d.expr]
 
 
 def children(node: Node) -> list[Node]:

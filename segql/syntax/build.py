@@ -462,7 +462,7 @@ class _Calls(_Positions):
 
 
 class _Definitions(_Positions):
-    """Traits, segments and segmentations."""
+    """Traits, segments, segmentations and splits."""
 
     # -- definitions
     def trait(self, meta, c):
@@ -522,6 +522,16 @@ class _Definitions(_Positions):
         if not rules:
             self._error(f"segmentation '{name.name}' has no rules", name.span)
         return ast.Segmentation(name.name, kind, rules, catch_all, span)
+
+    def group(self, meta, c):
+        return ast.Group(c[0].name, Decimal(str(c[1])[:-1]), self._span(meta))
+
+    def split(self, meta, c):
+        name, of, salt, *groups = c
+        if not groups:
+            self._error(f"split '{name.name}' has no groups", name.span)
+        text = salt.value if salt is not None else None
+        return ast.Split(name.name, of, tuple(groups), text, self._span(meta))
 
     def start(self, meta, c):
         return list(c)

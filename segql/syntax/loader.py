@@ -143,7 +143,8 @@ def _holds_definitions(path: Path) -> bool:
         data = yaml.safe_load(read_source(path))
     except (SegqlError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and bool({"traits", "segments", "segmentations"} & set(data))
+    sections = {"traits", "segments", "segmentations", "splits"}
+    return isinstance(data, dict) and bool(sections & set(data))
 
 
 def _holds_tests(path: Path) -> bool:

@@ -28,7 +28,8 @@ from segql.syntax.build import (
     _unit_hint,
 )
 
-TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation)\b", re.M)
+# `split` starts a definition only as `split NAME of` (a label may be called split)
+TOP_LEVEL = re.compile(r"^[ \t]*(trait|segment|segmentation|split(?=\s+\S+\s+of\b))\b", re.M)
 
 
 def grammar_text() -> str:
@@ -196,7 +197,7 @@ def _inside(inner: Span, outer: Span) -> bool:
 
 
 _NAME = r"(`[^`\n]+`|[A-Za-z_][A-Za-z0-9_]*)"
-_DEFINED_NAME = re.compile(r"^[ \t]*(?:trait|segment|segmentation)[ \t]+" + _NAME, re.M)
+_DEFINED_NAME = re.compile(r"^[ \t]*(?:trait|segment|segmentation|split)[ \t]+" + _NAME, re.M)
 _LABEL = re.compile(r"^[ \t]*(?:else[ \t]+" + _NAME + "|" + _NAME + r"[ \t]*=(?!=))", re.M)
 
 
@@ -241,16 +242,21 @@ _TOKEN_WORDS = {
     "DOT": "'.'",
     "CMP": "a comparison",
     "BY_KIND": "'by priority' or 'by weight'",
+    "_SPLIT": "'split'",  # keywords only in a split's shape (the grammar's lookaheads)
+    "_OF": "'of'",
+    "_SALT": "'salt'",
     "$END": "end of file",
 }
 # an expected set holding one of these can take any value: say "a value", not a list
 _VALUE_STARTS = {"NAME", "QUOTED_NAME", "INT", "STRING", "LPAR"}
 _LITERALS = {"DECIMAL", "DATE", "TIMESTAMP", "PERCENT"}
-_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION"}
+_DEFINITION_KEYWORDS = {"TRAIT", "SEGMENT", "SEGMENTATION", "_SPLIT"}
 _WINDOW_KEYWORDS = ("last", "before", "since", "any", "within")
 # keywords that follow a value: a misspelled word after a value is likelier one of these
 _AFTER_VALUE = "and or in not between like is where then within on to ago".split()
 _CLOSER = {"(": ")", "{": "}"}
+# inside the braces of a split, where a number can only be a group's share
+_IN_SPLIT = re.compile(r"(?:^|\n)[ \t]*split\b[^{}]*\{[^{}]*\Z")
 
 
 def _describe(token_type: str) -> str:
@@ -266,7 +272,8 @@ def _keywords() -> tuple[str, ...]:
         for t in _lark().terminals
         if isinstance(t.pattern, lark.lexer.PatternStr) and str(t.pattern.value).isalpha()
     }
-    return tuple(sorted(words | {"by", "priority", "weight", "is", "null", "then", "not"}))
+    words |= {"by", "priority", "weight", "is", "null", "then", "not", "split", "of", "salt"}
+    return tuple(sorted(words))
 
 
 def _found(tok: Token) -> str:
@@ -330,7 +337,9 @@ def _next_definition(e: lark.exceptions.UnexpectedInput, text: str) -> int | Non
     if tok.type in _DEFINITION_KEYWORDS and not text[line_start : tok.start_pos].strip():
         return tok.start_pos
     if tok.type in ("NAME", "QUOTED_NAME"):
-        m = re.search(r"(?:^|\n)[ \t]*(trait|segment|segmentation)[ \t]+\Z", text[: tok.start_pos])
+        m = re.search(
+            r"(?:^|\n)[ \t]*(trait|segment|segmentation|split)[ \t]+\Z", text[: tok.start_pos]
+        )
         if m:
             return m.start(1)
     return None
@@ -389,6 +398,12 @@ def _token_error(
             did_you_mean(kind, ("priority", "weight"))
         )
         hints.append("write 'by priority' or 'by weight'")
+    elif tok.type in ("INT", "DECIMAL") and _IN_SPLIT.search(text, 0, offset):
+        message = f"a group's share is a percent: write {tok}%"
+        hints.append("a split's groups are written 'name N%', e.g. control 10%")
+    elif tok.type == "NAME" and str(tok) == "split" and "_SPLIT" in expected:
+        message = "a split is written 'split NAME of SEGMENT { GROUP N% … }'"
+        hints.append('e.g. split cart_test of cart_abandoners salt "x" { control 10% email 90% }')
     elif "UNIT" in expected and tok.type == "NAME":
         message = f"unknown unit '{tok}'" + _parenthesized(_unit_hint(str(tok)))
         hints.append("units are " + ", ".join((*ast.UNITS, "year")))
@@ -481,6 +496,7 @@ def _keyword_hint(word: str, expected: set[str]) -> str:
     if "NAME" in expected or word in _keywords() or len(word) < 3:
         return ""
     wanted = [t.lower() for t in expected if t.isalpha() and t not in _TOKEN_WORDS]
+    wanted += [t[1:].lower() for t in expected if t in ("_SPLIT", "_OF", "_SALT")]
     for pool in (wanted, _AFTER_VALUE, _keywords()):
         if hint := did_you_mean(word, pool):
             return hint

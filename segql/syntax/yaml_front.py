@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 import yaml
 
@@ -20,9 +21,11 @@ from segql.syntax import ast
 from segql.syntax.parser import parse_expression
 from segql.syntax.yamlsrc import compose, span_of
 
-SECTIONS = ("traits", "segments", "segmentations")
+SECTIONS = ("traits", "segments", "segmentations", "splits")
 SEGMENT_FIELDS = ("where", "title", "hypothesis", "channels", "kpis")
 SEGMENTATION_FIELDS = ("by", "rules", "else")
+SPLIT_FIELDS = ("of", "salt", "groups")
+_PERCENT = re.compile(r"\d+(\.\d+)?%")  # the grammar's PERCENT
 KINDS = ("priority", "weight")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _QUOTED = re.compile(r"`[^`\n]+`")  # the grammar's QUOTED_NAME
@@ -98,12 +101,15 @@ class _Builder:
         if root is None or _is_null(root):  # empty, or only comments
             return []
         if not isinstance(root, yaml.MappingNode):
-            self.error("a definitions file maps 'traits', 'segments', 'segmentations'", root)
+            self.error(
+                "a definitions file maps 'traits', 'segments', 'segmentations', 'splits'", root
+            )
             return []
         build: dict[str, Callable[[str, yaml.Node, yaml.Node], ast.Definition]] = {
             "traits": self.trait,
             "segments": self.segment,
             "segmentations": self.segmentation,
+            "splits": self.split,
         }
         out: list[ast.Definition] = []
         for section, key, body in self.items(root, "the file"):
@@ -215,6 +221,56 @@ class _Builder:
                     out.append(ast.Rule(label, expr, self.between(k, v)))
         if not node.value:
             self.error(f"{what} has no rules", key)
+        return tuple(out)
+
+    def split(self, name: str, key: yaml.Node, value: yaml.Node) -> ast.Split:
+        span = span_of(key, self.file)
+        what = f"split '{name}'"
+        if not isinstance(value, yaml.MappingNode):
+            self.error(f"{what} must be a mapping with 'of' and 'groups' (and 'salt')", value)
+            return ast.Split(name, ast.Name("?", span), (), None, span)
+        fields = self.fields(value, SPLIT_FIELDS, what)
+        of: ast.Expr = ast.Name("?", span)
+        node = fields.get("of")
+        if node is None:
+            self.error(f"{what} has no 'of': the segment it divides", key)
+        elif not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            self.error(f"'of' of {what} must be a segment's name", node)
+        elif (segment := self.name(node.value, node)) is not None:
+            of = ast.Name(segment, span_of(node, self.file))
+        salt = None
+        if "salt" in fields:
+            node = fields["salt"]
+            if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+                self.error(f"'salt' of {what} must be text", node)
+            else:
+                salt = node.value  # as written: `salt: 2024` is the text 2024
+        groups = self.groups(fields.get("groups"), key, what)
+        return ast.Split(name, of, groups, salt, span)
+
+    def groups(self, node: yaml.Node | None, key: yaml.Node, what: str) -> tuple[ast.Group, ...]:
+        empty = isinstance(node, yaml.SequenceNode) and not node.value
+        if node is None or _is_null(node) or empty:
+            self.error(f"{what} has no groups", key)
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            # groups take bucket ranges in order: a list, as rules are
+            self.error(
+                f"'groups' of {what} must be a list", node, "write each group as '- name: 10%'"
+            )
+            return ()
+        out = []
+        for item in node.value:
+            if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+                self.error(f"a group of {what} is one 'name: N%'", item)
+                continue
+            for text, k, v in self.items(item, what):
+                group = self.name(text, k)
+                share = v.value if isinstance(v, yaml.ScalarNode) else ""
+                if not _PERCENT.fullmatch(share):
+                    self.error(f"the share of group '{text}' must be a percent, e.g. 10%", v)
+                elif group is not None:
+                    out.append(ast.Group(group, Decimal(share[:-1]), self.between(k, v)))
         return tuple(out)
 
     # ------------------------------------------------------------ values

@@ -14,6 +14,7 @@ UNCERTAIN (the differential tests skip exactly those entity/definition pairs).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import re
 from collections import defaultdict
@@ -269,7 +270,7 @@ class Oracle:
         for name, d in self.model.definitions.items():
             if isinstance(d, ast.Segment):
                 out.segments[name] = {k: self.definition(name, k) for k in self.universe}
-            elif isinstance(d, ast.Segmentation):
+            elif isinstance(d, ast.Segmentation | ast.Split):  # label columns alike
                 out.segmentations[name] = {k: self.definition(name, k) for k in self.universe}
         return out
 
@@ -284,6 +285,8 @@ class Oracle:
                     value: Any = self.cond(d.expr, env)
                 elif isinstance(d, ast.Segmentation):
                     value = self.segmentation(d, env)
+                elif isinstance(d, ast.Split):
+                    value = self.split(d, env)
                 elif type_of(d.expr) == "boolean":
                     value = self.cond(d.expr, env)  # a condition is true or false
                 else:
@@ -316,6 +319,20 @@ class Oracle:
             if self.cond(r.expr, env):
                 return r.label
         return fallback
+
+    def split(self, d: ast.Split, env: _Env) -> str | None:
+        """LANGUAGE.md §13, from its words: hashlib's MD5 of `salt.key`, the first
+        8 hex digits as an integer, mod 10000; groups take ranges in order."""
+        assert isinstance(d.of, DefRef)
+        if not self._ref(d.of.name, env):
+            return None
+        bucket = split_bucket(d.salt_text, env.key)
+        start = Fraction(0)
+        for g in d.groups:
+            start += Fraction(g.percent) * 100  # 10% is buckets [0, 1000)
+            if bucket < start:
+                return g.name
+        return None
 
     # -- conditions: never null
     def cond(self, e: ast.Expr, env: _Env) -> bool:
@@ -620,6 +637,14 @@ def _source(value: ast.Expr) -> str:
         if isinstance(n, SourceRef | SourceCol):
             return n.source
     raise ValueError("aggregate without a source")
+
+
+def split_bucket(salt: str, key: Any) -> int:
+    """A key's bucket in a split: its text is the decimal text of an integer key."""
+    if isinstance(key, bool) or not isinstance(key, int | str):
+        raise TypeError(f"a split hashes integer and string keys, not {key!r}")
+    text = f"{salt}.{key}"
+    return int(hashlib.md5(text.encode("utf-8")).hexdigest()[:8], 16) % 10000
 
 
 def evaluate(model: Model, tables: dict[str, list[dict]], as_of: dt.datetime) -> Evaluation:

@@ -18,6 +18,7 @@ a few as_of instants. Every generated segment condition p comes with a segment
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -109,6 +110,8 @@ PATTERNS = (
     "%_%",
 )
 QUOTES = ('"', "'")
+# shares of a split's groups: whole, one and two decimals, the smallest, all
+SHARES = ("10", "45", "50", "12.5", "33.33", "0.01", "90", "100", "5")
 KEYWORD_NAMES = ("select", "order", "group", "last", "from", "where", "null", "then")
 
 AS_OF_BASES = (
@@ -752,13 +755,20 @@ def _yq(text: str) -> str:
 def yaml_file(items: list[tuple[str, str, object]]) -> str:
     """Definitions in the YAML form: (name, section, value) in order."""
     out = ["# generated (YAML form)"]
-    for section in ("traits", "segments", "segmentations"):
+    for section in ("traits", "segments", "segmentations", "splits"):
         mine = [(n, v) for n, s, v in items if s == section]
         if not mine:
             continue
         out.append(f"{section}:")
         for name, v in mine:
-            if isinstance(v, str):
+            if section == "splits":
+                assert isinstance(v, dict)
+                out += [f"  {name}:", f"    of: {v['of']}"]
+                if v["salt"] is not None:  # JSON's string escapes are YAML's
+                    out.append(f"    salt: {json.dumps(v['salt'], ensure_ascii=False)}")
+                out.append("    groups:")
+                out += [f"      - {g}: {share}%" for g, share in v["groups"]]
+            elif isinstance(v, str):
                 out.append(f"  {name}: {_yq(v)}")
             elif section == "segments":
                 out += [
@@ -853,6 +863,19 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
             head = f"segmentation {_name(name)}" + (f" by {by}" if by else "")
             defs.append((name, head + " {\n" + "\n".join(rules) + "\n" + else_ + "}"))
             g.labels += labels
+    for i in range(draw(st.integers(0, 2))):
+        name, of = f"sp{i}", g.pick(g.segments)
+        salt = g.pick([None, None, *STRINGS])
+        groups, total = [], Decimal(0)
+        for group in ("control", "email", "sms")[: draw(st.integers(1, 3))]:
+            share = Decimal(g.pick(SHARES))
+            if total + share <= 100:
+                groups.append((group, share))
+                total += share
+        salted = f" salt {seg_string(salt)}" if salt is not None else ""
+        body = "".join(f"  {group} {share}%\n" for group, share in groups)
+        defs.append((name, f"split {name} of {of}{salted} {{\n{body}}}"))
+        yaml_of[name] = ("splits", {"of": of, "salt": salt, "groups": groups})
     # definitions may come in any order and in several files
     shuffled = draw(st.permutations(defs))
     split = draw(st.integers(1, len(shuffled)))  # every file defines something

@@ -151,8 +151,9 @@ def constructs(model: Model) -> set[str]:
         seen.add(type(d).__name__.lower() + (f" by {d.by}" if isinstance(d, Segmentation) else ""))
         if isinstance(d, Segmentation) and d.catch_all is not None:
             seen.add("else")
-        exprs = [r.expr for r in d.rules] if isinstance(d, Segmentation) else [d.expr]
-        for e in exprs:
+        if isinstance(d, ast.Split):
+            seen.add("split salt" if d.salt is not None else "split default salt")
+        for e in ast.definition_exprs(d):
             for n in ast.walk(e):
                 match n:
                     case ast.Aggregate(func=f, window=w, where=cond):

@@ -1,0 +1,149 @@
+WITH "universe" AS (
+  SELECT
+    "customer_id" AS "customer_id",
+    "consent_marketing" AS "consent_marketing"
+  FROM "customers"
+  WHERE
+    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
+), "src_orders" AS (
+  SELECT
+    "customer_id" AS "customer_id",
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMPNTZ) THEN 1 END) AS "orders_count_last_30_days" /* used by recent_buyers (language.seg:10) */
+  FROM "orders"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+    AND "ordered_at" >= CAST('2025-06-01 00:00:00' AS TIMESTAMPNTZ)
+  GROUP BY
+    "customer_id"
+), "windowed_did_events_add_to_cart_then_not_orders_rows" AS (
+  SELECT
+    "customer_id" AS "customer_id",
+    DATE_PART(EPOCH_MICROSECOND, "occurred_at") AS "us",
+    CAST((
+      (
+        1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+      ) - (
+        1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "occurred_at")
+      ) % 86400000000
+    ) / 86400000000 AS BIGINT) AS "g"
+  FROM "web_events"
+  WHERE
+    NOT "customer_id" IS NULL
+    AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+    AND "name" = 'add_to_cart'
+    AND "occurred_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMPNTZ)
+), "windowed_did_events_add_to_cart_then_not_orders_then" AS (
+  SELECT
+    "customer_id",
+    "g",
+    MIN("us") AS "lo",
+    MAX("us") AS "hi"
+  FROM (
+    SELECT
+      "customer_id" AS "customer_id",
+      DATE_PART(EPOCH_MICROSECOND, "ordered_at") AS "us",
+      CAST((
+        (
+          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+        ) - (
+          1751328000000000 - DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+        ) % 86400000000
+      ) / 86400000000 AS BIGINT) AS "g"
+    FROM "orders"
+    WHERE
+      NOT "customer_id" IS NULL
+      AND "ordered_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+      AND "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMPNTZ)
+  ) AS "then_rows"
+  GROUP BY
+    "customer_id",
+    "g"
+), "windowed_did_events_add_to_cart_then_not_orders" AS (
+  SELECT
+    "first"."customer_id",
+    MAX(
+      CASE
+        WHEN "first"."us" + 86400000000 <= 1751328000000000
+        AND NOT COALESCE("same"."hi" > "first"."us" OR "later"."lo" <= "first"."us" + 86400000000, FALSE)
+        THEN 1
+        ELSE 0
+      END
+    ) AS "did_events_add_to_cart_then_not_orders" /* used by cart_abandoners (language.seg:23) */
+  FROM "windowed_did_events_add_to_cart_then_not_orders_rows" AS "first"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders_then" AS "same"
+    ON "same"."customer_id" = "first"."customer_id" AND "same"."g" = "first"."g"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders_then" AS "later"
+    ON "later"."customer_id" = "first"."customer_id" AND "later"."g" = "first"."g" - 1
+  GROUP BY
+    "first"."customer_id"
+), "base" AS (
+  SELECT
+    "universe"."customer_id",
+    "universe"."consent_marketing",
+    COALESCE("src_orders"."orders_count_last_30_days", 0) AS "orders_count_last_30_days",
+    COALESCE(
+      "windowed_did_events_add_to_cart_then_not_orders"."did_events_add_to_cart_then_not_orders",
+      0
+    ) AS "did_events_add_to_cart_then_not_orders"
+  FROM "universe"
+  LEFT JOIN "src_orders"
+    ON "universe"."customer_id" = "src_orders"."customer_id"
+  LEFT JOIN "windowed_did_events_add_to_cart_then_not_orders"
+    ON "universe"."customer_id" = "windowed_did_events_add_to_cart_then_not_orders"."customer_id"
+), "layer_1" AS (
+  SELECT
+    *,
+    COALESCE("orders_count_last_30_days" >= 1, FALSE) AS "recent_buyers",
+    "did_events_add_to_cart_then_not_orders" > 0 AS "cart_abandoners"
+  FROM "base"
+), "layer_2" AS (
+  SELECT
+    *,
+    CASE
+      WHEN "cart_abandoners"
+      THEN (
+        TO_NUMBER(
+          UPPER(
+            SUBSTRING(MD5('cart-2024-spring' || '.' || CAST("customer_id" AS VARCHAR)), 1, 8)
+          ),
+          'XXXXXXXX'
+        )
+      ) % 10000
+    END AS "cart_test_bucket",
+    CASE
+      WHEN "recent_buyers"
+      THEN (
+        TO_NUMBER(
+          UPPER(SUBSTRING(MD5('buyer_holdout' || '.' || CAST("customer_id" AS VARCHAR)), 1, 8)),
+          'XXXXXXXX'
+        )
+      ) % 10000
+    END AS "buyer_holdout_bucket"
+  FROM "layer_1"
+), "layer_3" AS (
+  SELECT
+    *,
+    CASE
+      WHEN "cart_test_bucket" < 1000
+      THEN 'control'
+      WHEN "cart_test_bucket" < 5500
+      THEN 'email'
+      WHEN "cart_test_bucket" < 10000
+      THEN 'sms'
+    END AS "cart_test",
+    CASE
+      WHEN "buyer_holdout_bucket" < 500
+      THEN 'holdout'
+      WHEN "buyer_holdout_bucket" < 2000
+      THEN 'pilot'
+    END AS "buyer_holdout"
+  FROM "layer_2"
+)
+SELECT
+  "customer_id" AS "customer_id",
+  "cart_test" AS "cart_test", /* split cart_test of cart_abandoners (splits.seg:8) */
+  "buyer_holdout" AS "buyer_holdout" /* split buyer_holdout of recent_buyers (splits.seg:18) */
+FROM "layer_3"
+ORDER BY
+  "customer_id"
