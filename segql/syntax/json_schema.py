@@ -83,7 +83,13 @@ def project() -> dict[str, Any]:
 
 
 def definitions() -> dict[str, Any]:
-    from segql.syntax.yaml_front import KINDS, SECTIONS, SEGMENT_FIELDS, SEGMENTATION_FIELDS
+    from segql.syntax.yaml_front import (
+        KINDS,
+        SECTIONS,
+        SEGMENT_FIELDS,
+        SEGMENTATION_FIELDS,
+        SPLIT_FIELDS,
+    )
 
     segment_fields: dict[str, Any] = {
         "where": _CONDITION,
@@ -101,6 +107,20 @@ def definitions() -> dict[str, Any]:
         },
         "else": _TEXT,
     }
+    split_fields: dict[str, Any] = {
+        "of": _TEXT,
+        "salt": {"type": ["string", "number"]},  # `salt: 2024` is the text 2024
+        "groups": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                **_mapping({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?%$"}),
+                "minProperties": 1,
+                "maxProperties": 1,
+            },
+        },
+    }
+    assert set(split_fields) == set(SPLIT_FIELDS)
     assert set(segment_fields) == set(SEGMENT_FIELDS)
     assert set(segmentation_fields) == set(SEGMENTATION_FIELDS)
     sections: dict[str, Any] = {
@@ -123,6 +143,14 @@ def definitions() -> dict[str, Any]:
                 "type": "object",
                 "required": ["rules"],
                 "properties": segmentation_fields,
+                "additionalProperties": False,
+            }
+        ),
+        "splits": _mapping(
+            {
+                "type": "object",
+                "required": ["of", "groups"],
+                "properties": split_fields,
                 "additionalProperties": False,
             }
         ),

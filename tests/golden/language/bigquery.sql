@@ -13,9 +13,9 @@ WITH `universe` AS (
 ), `src_orders` AS (
   SELECT
     `customer_id` AS `customer_id`,
-    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by recent_buyers (language.seg:10) */
-    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_365_days`, /* used by frequency (language.seg:7) */
     MAX(`ordered_at`) AS `orders_last_ordered_at`, /* used by recency (language.seg:6) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2024-07-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_365_days`, /* used by frequency (language.seg:7) */
+    COUNT(CASE WHEN `ordered_at` > CAST('2025-06-01 00:00:00+00' AS TIMESTAMP) THEN 1 END) AS `orders_count_last_30_days`, /* used by recent_buyers (language.seg:10) */
     SUM(
       CASE
         WHEN `ordered_at` > CAST('2025-04-02 00:00:00+00' AS TIMESTAMP)
@@ -135,9 +135,9 @@ WITH `universe` AS (
     `universe`.`customer_id`,
     `universe`.`country`,
     `universe`.`consent_marketing`,
-    COALESCE(`src_orders`.`orders_count_last_30_days`, 0) AS `orders_count_last_30_days`,
-    COALESCE(`src_orders`.`orders_count_last_365_days`, 0) AS `orders_count_last_365_days`,
     `src_orders`.`orders_last_ordered_at` AS `orders_last_ordered_at`,
+    COALESCE(`src_orders`.`orders_count_last_365_days`, 0) AS `orders_count_last_365_days`,
+    COALESCE(`src_orders`.`orders_count_last_30_days`, 0) AS `orders_count_last_30_days`,
     COALESCE(`src_orders`.`orders_sum_amount_last_90_days`, 0) AS `orders_sum_amount_last_90_days`,
     COALESCE(`src_orders`.`orders_count_2024_04_01_to_2024_04_30`, 0) AS `orders_count_2024_04_01_to_2024_04_30`,
     `src_orders`.`orders_first_ordered_at` AS `orders_first_ordered_at`,
@@ -181,11 +181,11 @@ WITH `universe` AS (
     `base`.*,
     `rank_events_sum_duration_s_last_30_days`.`le` AS `rank_events_sum_duration_s_last_30_days_le`,
     `rank_events_sum_duration_s_last_30_days`.`n` AS `rank_events_sum_duration_s_last_30_days_n`,
-    COALESCE(`orders_count_last_30_days` >= 1, FALSE) AS `recent_buyers`,
-    `orders_count_last_365_days` AS `frequency`,
     CAST(FLOOR((
       1751328000000000 - UNIX_MICROS(`orders_last_ordered_at`)
     ) / 86400000000.0) AS INT64) AS `recency`,
+    `orders_count_last_365_days` AS `frequency`,
+    COALESCE(`orders_count_last_30_days` >= 1, FALSE) AS `recent_buyers`,
     COALESCE(`orders_sum_amount_last_90_days` > 1000, FALSE)
     AND COALESCE(`country` IN ('US', 'CA'), FALSE) AS `high_value`,
     COALESCE(`orders_count_2024_04_01_to_2024_04_30` = 2, FALSE) AS `april_double_buyers`,

@@ -4,7 +4,11 @@ WITH "universe" AS (
     "consent_marketing" AS "consent_marketing"
   FROM "customers"
   WHERE
-    NOT "customer_id" IS NULL AND "consent_marketing" = TRUE
+    NOT "customer_id" IS NULL
+    AND (
+      "signup_at" IS NULL OR "signup_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+    )
+    AND "consent_marketing" = TRUE
 ), "src_orders" AS (
   SELECT
     "customer_id" AS "customer_id",
@@ -94,8 +98,8 @@ WITH "universe" AS (
 ), "layer_1" AS (
   SELECT
     *,
-    COALESCE("orders_count_last_30_days" >= 1, FALSE) AS "recent_buyers",
-    "did_events_add_to_cart_then_not_orders" > 0 AS "cart_abandoners"
+    "did_events_add_to_cart_then_not_orders" > 0 AS "cart_abandoners",
+    COALESCE("orders_count_last_30_days" >= 1, FALSE) AS "recent_buyers"
   FROM "base"
 ), "layer_2" AS (
   SELECT
