@@ -27,6 +27,7 @@ _KEYS = (
     "dialect",
     "database",
     "targets",
+    "state_schema",
 )
 
 
@@ -72,6 +73,8 @@ class Project:
     text: str = field(default="", compare=False, repr=False)
     # where it runs (segql/engines/targets.py), in the order written: the first is the default
     targets: dict[str, Target] = field(default_factory=dict, compare=False)
+    # the schema (Spark: database) holding `segql run`'s state tables (docs/run.md)
+    state_schema: str = "segql"
 
 
 def find_project_file(explicit: str | None, paths: list[str]) -> Path:
@@ -212,6 +215,7 @@ def load_project(path: Path) -> Project:
         targets = parse_targets(items["targets"][1], file, text, diags)
         tables = [s.table.name for s in sources.values()]
         check_table_names(targets, tables + ([profiles.name] if profiles else []), diags)
+    state_schema = text_of("state_schema", "segql") or "segql"
     diags.check({file: text})
     return Project(
         file,
@@ -226,6 +230,7 @@ def load_project(path: Path) -> Project:
         database,
         text,
         targets,
+        state_schema=state_schema,
     )
 
 

@@ -25,6 +25,12 @@ class DuckDBEngine(Engine):
                 # an in-memory database cannot be opened read-only (and holds nothing to protect)
                 con = duckdb.connect(self.path, read_only=read_only and self.path != ":memory:")
             except duckdb.Error as e:
+                if "lock" in str(e).lower():  # another process has the file open to write
+                    raise SegqlError(
+                        f"'{self.path}' is in use by another process (another segql run?)",
+                        None,
+                        ("DuckDB lets one process write a file at a time: retry once it ends",),
+                    ) from None
                 raise self.error(f"cannot open '{self.path}'", e) from None
         self.con = con
         # DuckDB's progress bar writes to stdout, which holds our json/csv output
@@ -82,11 +88,22 @@ def wrap(con, root: Path) -> DuckDBEngine:
 
 
 class _Transaction:
+    """BEGIN … COMMIT (ROLLBACK on an exception); inside another transaction of
+    the connection it is part of that one (DuckDB has no savepoints)."""
+
     def __init__(self, con):
         self.con = con
 
     def __enter__(self):
-        self.con.execute("BEGIN TRANSACTION")
+        self.outer = not _OPEN.get(id(self.con), False)
+        if self.outer:
+            self.con.execute("BEGIN TRANSACTION")
+            _OPEN[id(self.con)] = True
 
     def __exit__(self, kind, *rest):
-        self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+        if self.outer:
+            _OPEN.pop(id(self.con), None)
+            self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+_OPEN: dict[int, bool] = {}  # connections (by id) inside a transaction

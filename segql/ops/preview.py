@@ -325,6 +325,10 @@ def _warning(members: int, universe: int) -> str | None:
     return None
 
 
+# the warning of a size, for other commands' summaries (segql run)
+share_warning = _warning
+
+
 def _segmentation(
     d: ast.Segmentation, labels: dict, counts: dict, rules: list[str], universe: int
 ) -> SegmentationSummary:

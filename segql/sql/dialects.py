@@ -179,6 +179,50 @@ class Dialect:
     def _table_format(self) -> exp.Properties | None:
         return None
 
+    # -- run state (segql/ops/state.py): tables whose rows carry a run_id
+
+    def create_state_table(
+        self, name: exp.Table, columns: dict[str, exp.DataType] | exp.Query
+    ) -> exp.Expr:
+        """CREATE TABLE IF NOT EXISTS for a state table, from columns or a query's
+        (empty) result."""
+        return _create_if_missing(name, columns, self._table_format())
+
+    def delete_runs(self, name: exp.Table, run_ids: list[int]) -> list[exp.Expr]:
+        """Statements removing the rows of these runs from a state table."""
+        if not run_ids:
+            return []
+        ids = [exp.Literal.number(r) for r in run_ids]
+        where = exp.In(this=exp.column("run_id", quoted=True), expressions=ids)
+        return [exp.Delete(this=name.copy(), where=exp.Where(this=where))]
+
+    def add_columns(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
+        return [
+            exp.Alter(
+                this=name.copy(),
+                kind="TABLE",
+                actions=[exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())],
+            )
+            for c, t in columns.items()
+        ]
+
+
+def _create_if_missing(
+    name: exp.Table, columns: dict[str, exp.DataType] | exp.Query, props: exp.Properties | None
+) -> exp.Create:
+    if isinstance(columns, dict):
+        schema = exp.Schema(
+            this=name.copy(),
+            expressions=[
+                exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())
+                for c, t in columns.items()
+            ],
+        )
+        return exp.Create(this=schema, kind="TABLE", exists=True, properties=props)
+    return exp.Create(
+        this=name.copy(), kind="TABLE", exists=True, expression=columns, properties=props
+    )
+
 
 def _swap(name: exp.Table, query: exp.Query, fmt: exp.Properties | None, qualified: bool):
     """Build `name` beside the old table, then drop the old one and rename the new.
@@ -393,6 +437,40 @@ class Spark(Dialect):
 
     def _table_format(self):
         return exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this="PARQUET"))])
+
+    def create_state_table(self, name, columns):
+        # partitioned by run: a run's rows are dropped (a failed or replaced run,
+        # an old membership) by dropping its partition, the only delete Spark's
+        # Parquet tables have
+        by_run = exp.PartitionedByProperty(
+            this=exp.Schema(expressions=[exp.to_identifier("run_id", quoted=True)])
+        )
+        props = exp.Properties(expressions=[*self._table_format().expressions, by_run])
+        return _create_if_missing(name, columns, props)
+
+    def delete_runs(self, name, run_ids):
+        return [
+            exp.Alter(
+                this=name.copy(),
+                kind="TABLE",
+                actions=[
+                    exp.DropPartition(
+                        expressions=[
+                            exp.Partition(
+                                expressions=[
+                                    exp.EQ(
+                                        this=exp.column("run_id", quoted=True),
+                                        expression=exp.Literal.number(r),
+                                    )
+                                ]
+                            )
+                        ],
+                        exists=True,
+                    )
+                ],
+            )
+            for r in run_ids
+        ]
 
     def hour(self, local):
         return _fn("HOUR", local)

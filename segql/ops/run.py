@@ -1,0 +1,479 @@
+"""`segql run` and `segql backfill` (LANGUAGE.md §12, docs/run.md): evaluate
+the definitions at as_of on a target and write the state tables (membership,
+changes, sizes, runs) in one atomic step.
+
+    run(paths, project=None, target=None, db=None, as_of=None, force=False) -> RunResult
+    backfill(paths, start, end, every, ...) -> list[RunResult]
+
+Everything happens on the engine through the engine interface: the compiled
+membership query is wrapped (never edited) into a temporary table, compared
+with the previous membership by SQL, and the state tables are written by
+INSERT … SELECT; only counts come back, for the summary. The statements are
+built in segql/ops/state.py.
+
+Atomicity: DuckDB and PostgreSQL run the whole step in one transaction under
+the engine's run lock (`Engine.exclusive`). Spark has no multi-table
+transaction: a run's rows carry its run_id and count once its `runs` row,
+written last, exists with status ok (`state.committed_runs`); rows of runs that
+never got one are dropped by the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+
+from segql.engines.base import Engine
+from segql.errors import SegqlError
+from segql.ops import state as st
+from segql.project import Project
+from segql.semantic.model import Model
+from segql.syntax import ast
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    label: str | None
+    members: int
+    share: float | None
+    entered: int
+    exited: int
+    warning: str | None  # "small" (< 1%), "large" (> 50%), as preview says it
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str  # "ok": a run was written; "noop": the same as_of and definitions
+    run_id: int
+    as_of: dt.datetime  # naive UTC
+    previous: int | None  # the run its changes are against
+    replaced: int | None  # the run it replaced (--force, or new definitions at its as_of)
+    data: str  # the target, for people
+    schema: str  # the state schema
+    entity: str
+    key: str
+    universe: int
+    segments: tuple[Size, ...]
+    segmentations: tuple[tuple[str, tuple[Size, ...]], ...]
+
+
+def run(
+    paths: list[str],
+    project: str | None = None,
+    target: str | None = None,
+    db: str | None = None,
+    as_of: str | dt.datetime | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """One run; raises SegqlError(s)."""
+    from segql import api
+    from segql.project import find_project_file, load_project
+
+    step = progress or (lambda _msg: None)
+    proj = load_project(find_project_file(project, paths))
+    if isinstance(as_of, str):
+        when = api.parse_as_of(as_of, proj.timezone)
+    else:
+        when = as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    proj, engine = open_target(proj, target, db, step)
+    with engine:
+        step("resolving definitions")
+        model = api.load_with(proj, paths, engine)
+        return execute(engine, model, when, force, step)
+
+
+def open_target(
+    proj: Project, target: str | None, db: str | None, step: Progress
+) -> tuple[Project, Engine]:
+    """The project as the target names its tables, and a writable engine on it:
+    --db FILE, --target NAME, else the default target, else `database:`."""
+    from segql.engines import connect
+    from segql.engines.targets import apply, choose, file_target
+
+    if target is not None and db is not None:
+        raise SegqlError("--target and --db cannot be used together", usage=True)
+    path = db
+    if db is None and target is None and not proj.targets:
+        path = proj.database
+        if path is None:
+            raise SegqlError(
+                "run needs a target",
+                None,
+                ("pass --target NAME or --db FILE, or add 'targets:' to segql.yml",),
+                usage=True,
+            )
+    if path is not None:
+        full = str(Path(path).resolve())
+        if not Path(full).is_file():
+            raise SegqlError(f"database file '{path}' not found", usage=db is not None)
+        step(f"opening {path}")
+        return proj, connect(file_target(full), proj.root, read_only=False)
+    t = choose(proj, target)
+    step(f"connecting to target '{t.name}'")
+    return apply(proj, t), connect(t, proj.root, read_only=False)
+
+
+def definitions_hash(model: Model, dialect: str) -> str:
+    """What the selected definitions mean: the SHA-256 of their query compiled
+    for the engine's clock (no as_of), without comments and layout, so that
+    whitespace, comments and moved lines change nothing and any change of
+    meaning (a definition, the universe, a table, the time zone) does."""
+    from segql import api
+    from segql.sql.dialects import get_dialect
+
+    tree = api.compile_model(model, dialect, None).tree
+    text = tree.sql(dialect=get_dialect(dialect).sqlglot, comments=False, identify=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("segql")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def execute(
+    engine: Engine,
+    model: Model,
+    as_of: dt.datetime,
+    force: bool = False,
+    step: Progress | None = None,
+    schema: str | None = None,
+) -> RunResult:
+    """A run of the model's selected definitions at as_of on an open engine."""
+    from segql import api
+
+    step = step or (lambda _msg: None)
+    started = _now()
+    project = model.project
+    schema = schema or project.state_schema
+    result = api.compile_model(model, engine.dialect.name, as_of)
+    new_kinds = {
+        o.name: ("segment" if o.role == "segment" else "label")
+        for o in result.outputs
+        if o.role != "key"
+    }
+    _check_names(project.key, new_kinds)
+    dh = definitions_hash(model, engine.dialect.name)
+    sh = hashlib.sha256(result.sql().encode()).hexdigest()
+    state = st.State(engine, schema, project.key)
+    engine.execute(engine.dialect.create_schema(schema))
+    step("waiting for the state")
+    with engine.exclusive(schema):
+        last = st.last_run(state)
+        if last is not None and as_of < last.as_of:
+            raise SegqlError(
+                f"as_of {as_of:%Y-%m-%d %H:%M:%S} is earlier than the last run's "
+                f"({last.as_of:%Y-%m-%d %H:%M:%S}, run {last.run_id}): runs go forward",
+                None,
+                ("evaluate a past instant without state: segql preview --as-of …",),
+            )
+        if last is not None and as_of == last.as_of and last.definitions_hash == dh and not force:
+            return _summary(state, model, last, "noop", None, None)
+        replacing = last if last is not None and as_of == last.as_of else None
+        if not engine.transactional:
+            _tidy(state)  # rows of runs that never committed
+        taken = st.all_run_ids(state) if not engine.transactional else {"runs": _run_ids(state)}
+        run_id = max((i for ids in taken.values() for i in ids), default=0) + 1
+        when = state.instant(as_of)
+        step(f"running the membership query (run {run_id})")
+        new_table = exp.Table(this=st.ident(st.NEW))
+        with engine.temp_table(new_table, st.new_membership(result.tree, when, run_id)):
+            state.create_tables()
+            previous = _previous(state, replacing, last)
+            old_query, old_kinds = _old_membership(state, replacing, last)
+            if replacing is not None and engine.transactional:
+                for name in ("runs", "changes", "sizes"):
+                    for stmt in engine.dialect.delete_runs(state.table(name), [replacing.run_id]):
+                        engine.execute(stmt)
+            step("computing changes")
+            pair = st.pair_query(project.key, new_kinds, old_kinds, old_query)
+            with engine.temp_table(exp.Table(this=st.ident(st.PAIR)), pair):
+                branches = st.change_branches(
+                    state, run_id, when, new_kinds, old_kinds, old_query is not None
+                )
+                state.insert(state.changes, branches)
+            step("computing sizes")
+            rows = _size_rows(model, new_kinds)
+            if rows:
+                state.insert(state.sizes, [st.sizes_query(state, run_id, when, rows)])
+            step("writing the membership")
+            _write_membership(state, new_kinds)
+            values = {
+                "run_id": exp.cast(st.lit(run_id), exp.DataType.build("BIGINT")),
+                "as_of": when.copy(),
+                "started_at": state.instant(started),
+                "finished_at": state.instant(_now()),
+                "status": st.lit(st.OK),
+                "segql_version": st.lit(_version()),
+                "definitions_hash": st.lit(dh),
+                "sql_hash": st.lit(sh),
+                "engine": st.lit(engine.target.engine),
+            }
+            # the commit point on Spark; on DuckDB/PostgreSQL the transaction's end
+            state.insert(state.runs, [st.run_row(state, values)])
+    if not engine.transactional:
+        _tidy(state)  # the replaced run, old membership partitions
+    done = st.last_run(state)
+    assert done is not None and done.run_id == run_id
+    return _summary(state, model, done, "ok", previous, replacing.run_id if replacing else None)
+
+
+def _check_names(key: str, outputs: dict[str, str]) -> None:
+    if key in st.RESERVED:
+        raise SegqlError(
+            f"the key column '{key}' has the name of a column of the state tables",
+            None,
+            (f"segql run's tables have the columns {', '.join(st.RESERVED)} (docs/run.md)",),
+        )
+    for name in outputs:
+        if name in st.RUN_COLUMNS:
+            raise SegqlError(
+                f"'{name}' is a column that segql run adds to the membership: rename the definition"
+            )
+
+
+def _run_ids(state: st.State) -> set[int]:
+    if not state.exists():
+        return set()
+    q = exp.select(exp.Max(this=st.col("run_id"))).from_(state.runs)
+    top = state.engine.fetch(q)[0][0]
+    return {int(top)} if top is not None else set()
+
+
+def _previous(state: st.State, replacing: st.Run | None, last: st.Run | None) -> int | None:
+    if replacing is None:
+        return last.run_id if last else None
+    before = [r for r in st.runs(state) if r.run_id < replacing.run_id]
+    return before[-1].run_id if before else None
+
+
+def _old_membership(
+    state: st.State, replacing: st.Run | None, last: st.Run | None
+) -> tuple[exp.Query | None, dict[str, str]]:
+    """The membership this run's changes are against, and its columns' kinds:
+    the last run's, or when this run replaces it, the one before it."""
+    if last is None:
+        return None, {}
+    kinds = st.kinds_of(state.engine.columns(state.membership) or {}, state.key)
+    if replacing is None:
+        return st.membership_of(state, last.run_id), kinds
+    in_changes = st.changes_in_run(state, "", replacing.run_id)
+    return st.reversed_membership(state, replacing.run_id, kinds, in_changes)
+
+
+def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | None, str]]:
+    """(name, label, column) per segment and per declared label of each
+    segmentation: a label with no members gets a row with 0."""
+    rows: list[tuple[str, str | None, str]] = []
+    for name, kind in kinds.items():
+        if kind == "segment":
+            rows.append((name, None, name))
+            continue
+        d = model.definitions[name]
+        labels = [r.label for r in d.rules] if isinstance(d, ast.Segmentation) else []
+        if isinstance(d, ast.Segmentation) and d.catch_all is not None:
+            labels.append(d.catch_all.label)
+        rows += [(name, label, name) for label in dict.fromkeys(labels)]
+    return rows
+
+
+def _write_membership(state: st.State, kinds: dict[str, str]) -> None:
+    engine = state.engine
+    new = exp.select("*").from_(exp.Table(this=st.ident(st.NEW)))
+    if engine.transactional:
+        engine.replace_table(state.membership, new)
+        return
+    # Spark: a partition per run in one table, whose columns only grow
+    engine.execute(engine.dialect.create_state_table(state.membership, new.where(exp.false())))
+    have = engine.columns(state.membership) or {}
+    types = {"segment": exp.DataType.build("BOOLEAN"), "label": exp.DataType.build("TEXT")}
+    missing = {n: types[k] for n, k in kinds.items() if n not in have}
+    for stmt in engine.dialect.add_columns(state.membership, missing):
+        engine.execute(stmt)
+    old_kinds = st.kinds_of(engine.columns(state.membership) or {}, state.key)
+    values = []
+    for c in state.columns(state.membership):
+        if c in kinds or c == state.key or c in st.RUN_COLUMNS:
+            values.append(st.col(c))
+        else:  # a definition of an earlier run, gone now
+            values.append(exp.alias_(exp.cast(exp.Null(), types[old_kinds[c]]), c, quoted=True))
+    select = exp.select(*values).from_(exp.Table(this=st.ident(st.NEW)))
+    engine.execute(exp.insert(select, state.membership))
+
+
+def _tidy(state: st.State) -> None:
+    """Spark: drop the partitions of runs that do not count (never committed,
+    or replaced), and of every membership but the last run's."""
+    committed = {r.run_id for r in st.runs(state)}
+    last = max(committed, default=None)
+    for name, ids in st.all_run_ids(state).items():
+        keep = ({last} if last is not None else set()) if name == "membership" else committed
+        for stmt in state.engine.dialect.delete_runs(state.table(name), sorted(ids - keep)):
+            state.engine.execute(stmt)
+
+
+def _summary(
+    state: st.State,
+    model: Model,
+    run: st.Run,
+    status: str,
+    previous: int | None,
+    replaced: int | None,
+) -> RunResult:
+    from segql.ops.preview import share_warning
+
+    segments: list[Size] = []
+    labelled: dict[str, list[Size]] = {}
+    for name, label, members, share, entered, exited in st.read_sizes(state, run.run_id):
+        size = Size(
+            name,
+            label,
+            int(members),
+            None if share is None else float(share),
+            int(entered),
+            int(exited),
+            share_warning(int(members), int(run.universe)),
+        )
+        if label is None:
+            segments.append(size)
+        else:
+            labelled.setdefault(name, []).append(size)
+    order = {n: i for i, n in enumerate(model.definitions)}
+    segments.sort(key=lambda s: order.get(s.name, len(order)))
+    label_order = {}
+    for name in labelled:
+        d = model.definitions.get(name)
+        if isinstance(d, ast.Segmentation):
+            names = [r.label for r in d.rules] + ([d.catch_all.label] if d.catch_all else [])
+            label_order[name] = {lab: i for i, lab in enumerate(names)}
+    segmentations = tuple(
+        (
+            name,
+            tuple(sorted(sizes, key=lambda s, n=name: label_order.get(n, {}).get(s.label, 0))),
+        )
+        for name, sizes in sorted(labelled.items(), key=lambda kv: order.get(kv[0], 0))
+    )
+    return RunResult(
+        status,
+        run.run_id,
+        run.as_of,
+        previous,
+        replaced,
+        state.engine.description,
+        state.schema,
+        model.project.entity,
+        model.project.key,
+        int(run.universe),
+        tuple(segments),
+        segmentations,
+    )
+
+
+# ------------------------------------------------------------------ backfill
+
+_EVERY = re.compile(r"^\s*(\d+)?\s*(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
+
+
+def parse_every(text: str) -> tuple[int, str]:
+    """--every: `[N] hour|day|week|month|year[s]` (1 day, 7 days, 1 month, week)."""
+    m = _EVERY.match(text)
+    if not m or (m.group(1) is not None and int(m.group(1)) == 0):
+        raise SegqlError(
+            f"invalid --every '{text}'",
+            None,
+            ("write a count and a unit: 1 day, 7 days, 2 weeks, 1 month, 6 hours",),
+            usage=True,
+        )
+    return int(m.group(1) or 1), m.group(2).lower()
+
+
+def series(start: str, end: str, every: str, timezone: str) -> list[dt.datetime]:
+    """The as_of instants of a backfill, naive UTC: start, start + every, … up to
+    end inclusive, stepped on the project time zone's calendar (a day is a local
+    day, a month keeps the day of the month, clamped to the month's end)."""
+    from segql.sql.windows import local_to_utc
+
+    n, unit = parse_every(every)
+    first, last = _local(start, timezone), _local(end, timezone)
+    if last < first:
+        raise SegqlError("--to is earlier than --from", usage=True)
+    out, i = [], 0
+    while True:
+        t = _step(first, n * i, unit)
+        if t > last:
+            return [local_to_utc(x, timezone) for x in out]
+        out.append(t)
+        i += 1
+
+
+def _local(text: str, timezone: str) -> dt.datetime:
+    """A --from/--to value as a local wall-clock time of the project time zone."""
+    from segql import api
+    from segql.sql.windows import utc_to_local
+
+    return utc_to_local(api.parse_as_of(text, timezone), timezone)
+
+
+def _step(t: dt.datetime, n: int, unit: str) -> dt.datetime:
+    if unit in ("hour", "day", "week"):
+        return t + dt.timedelta(**{unit + "s": n})
+    months = n * (12 if unit == "year" else 1)
+    y, m = divmod(t.month - 1 + months, 12)
+    year, month = t.year + y, m + 1
+    import calendar
+
+    day = min(t.day, calendar.monthrange(year, month)[1])
+    return t.replace(year=year, month=month, day=day)
+
+
+def backfill(
+    paths: list[str],
+    start: str,
+    end: str,
+    every: str,
+    project: str | None = None,
+    target: str | None = None,
+    db: str | None = None,
+    progress: Progress | None = None,
+    advance: Callable[[int, int, RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Runs at start, start + every, … end, in order, on one connection. A run
+    already made (same as_of and definitions) is a no-op, so a stopped backfill
+    is resumed by running it again."""
+    from segql import api
+    from segql.project import find_project_file, load_project
+
+    step = progress or (lambda _msg: None)
+    parse_every(every)  # a usage error before any work
+    proj = load_project(find_project_file(project, paths))
+    instants = series(start, end, every, proj.timezone)
+    proj, engine = open_target(proj, target, db, step)
+    out: list[RunResult] = []
+    with engine:
+        model = api.load_with(proj, paths, engine)
+        for i, when in enumerate(instants):
+            out.append(execute(engine, model, when))
+            if advance is not None:
+                advance(i + 1, len(instants), out[-1])
+    return out
+
+
+__all__ = ["run", "backfill", "execute", "RunResult", "Size", "series", "parse_every"]
