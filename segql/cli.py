@@ -472,8 +472,11 @@ def backfill(
         rn.parse_every(every)
         with run_render.progress_bar() as advance:
             results = rn.backfill(
-                list(paths), start, end, every, g.project, target, db, advance=advance
+                list(paths), start, end, every, g.project, target, db, run_render.note, advance
             )
+        if not results:
+            sys.stderr.write("nothing to do: every as_of is before the last run's\n")
+            return
         run_render.emit(results, fmt.value, last_only=fmt.value == "table")
 
     _handled(g, body)

@@ -199,13 +199,15 @@ def execute(
             state.create_tables()
             previous = _previous(state, replacing, last)
             old_query, old_kinds = _old_membership(state, replacing, last)
-            if replacing is not None and engine.transactional:
-                for name in ("runs", "changes", "sizes"):
-                    for stmt in engine.dialect.delete_runs(state.table(name), [replacing.run_id]):
-                        engine.execute(stmt)
             step("computing changes")
             pair = st.pair_query(project.key, new_kinds, old_kinds, old_query)
             with engine.temp_table(exp.Table(this=st.ident(st.PAIR)), pair):
+                # the replaced run's rows go once the pair (built from them) is
+                if replacing is not None and engine.transactional:
+                    for name in ("runs", "changes", "sizes"):
+                        table = state.table(name)
+                        for stmt in engine.dialect.delete_runs(table, [replacing.run_id]):
+                            engine.execute(stmt)
                 branches = st.change_branches(
                     state, run_id, when, new_kinds, old_kinds, old_query is not None
                 )
@@ -469,6 +471,13 @@ def backfill(
     out: list[RunResult] = []
     with engine:
         model = api.load_with(proj, paths, engine)
+        last = st.last_run(st.State(engine, proj.state_schema, proj.key))
+        if last is not None and instants and instants[0] < last.as_of:
+            # history already written: resume at the last run (a no-op when it
+            # has these definitions)
+            past = [t for t in instants if t < last.as_of]
+            instants = instants[len(past) :]
+            step(f"skipping {len(past)} as_of before the last run's ({last.as_of:%Y-%m-%d %H:%M})")
         for i, when in enumerate(instants):
             out.append(execute(engine, model, when))
             if advance is not None:

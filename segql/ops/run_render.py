@@ -98,6 +98,12 @@ def print_table(r: RunResult, console) -> None:
         console.print(table(f"Segmentation {name}", "label", sizes, lambda s: s.label))
 
 
+def note(message: str) -> None:
+    """Backfill's messages besides the bar: only those worth reading later."""
+    if message.startswith("skipping"):
+        sys.stderr.write(message + "\n")
+
+
 @contextlib.contextmanager
 def progress_bar() -> Iterator:
     """advance(done, total, result) for backfill: a bar on a terminal, else a

@@ -263,11 +263,12 @@ def reversed_membership(
         distinct=True,
     )
     flags: list[exp.Expr] = [col(key)]
-    for i, name in enumerate(names):
+    for i, (name, kind) in enumerate(names.items()):
         is_name = col("name").eq(lit(name))
         for flag, event in ((f"x{i}", "exit"), (f"e{i}", "enter")):
             hit = exp.and_(is_name, col("event").eq(lit(event)))
-            then = col("label") if flag[0] == "x" else lit("1")
+            # a label's exit keeps the label it left; otherwise a mark
+            then = col("label") if flag[0] == "x" and kind == "label" else lit("1")
             flags.append(
                 exp.alias_(
                     exp.Max(this=exp.Case(ifs=[exp.If(this=hit, true=then)])), flag, quoted=True
