@@ -174,11 +174,7 @@ def state_sizes(engine, schema: str, run_id: int) -> set[tuple]:
 
 
 def state_membership(engine, schema: str, run_id: int, names: list[str]) -> tuple[set, Membership]:
-    q = (
-        exp.select("*")
-        .from_(table(schema, "membership"))
-        .where(exp.column("run_id").eq(run_id))
-    )
+    q = exp.select("*").from_(table(schema, "membership")).where(exp.column("run_id").eq(run_id))
     cols = list(engine.columns(table(schema, "membership")))
     got = [dict(zip(cols, r, strict=True)) for r in fetch(engine, q)]
     members: Membership = {}

@@ -213,12 +213,14 @@ def test_usage_errors(proj: Path):
         "--every", "soon", code=2)  # fmt: skip
 
 
-def test_read_only_file_is_a_clean_error(proj: Path):
-    if os.geteuid() == 0:
-        pytest.skip("root can write a read-only file")
-    os.chmod(proj / "data.duckdb", 0o444)
-    err = run("a.seg", as_of=T[0], code=1)
-    assert "cannot open" in err and "Traceback" not in err
+def test_unwritable_or_broken_file_is_a_clean_error(proj: Path):
+    (proj / "junk.duckdb").write_bytes(b"not a database" * 100)
+    r = cli("run", "a.seg", "--db", "junk.duckdb", "--as-of", "2025-02-01", code=1)
+    assert "DuckDB cannot open" in r.output and "Traceback" not in r.output
+    if os.geteuid() != 0:  # root writes a read-only file anyway
+        os.chmod(proj / "data.duckdb", 0o444)
+        err = run("a.seg", as_of=T[0], code=1)
+        assert "cannot open" in err and "Traceback" not in err
 
 
 def _segql(root: Path, *args: str, **kw) -> subprocess.Popen:
