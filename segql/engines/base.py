@@ -122,8 +122,12 @@ class Engine(ABC):
             self.execute(stmt)
         try:
             yield table
-        finally:
-            self.execute(self.dialect.drop_temp_table(table.copy()))
+        except BaseException:
+            # the error inside matters, not the drop's (an aborted transaction)
+            with contextlib.suppress(SegqlError):
+                self.execute(self.dialect.drop_temp_table(table.copy()))
+            raise
+        self.execute(self.dialect.drop_temp_table(table.copy()))
 
     def write_table(
         self, table: exp.Table, columns: dict[str, exp.DataType], batches: Iterable[list[tuple]]

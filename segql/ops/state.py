@@ -258,8 +258,10 @@ def reversed_membership(
     m = exp.alias_(exp.Subquery(this=membership_of(state, last)), "m", quoted=True)
     changed = exp.select("*").from_(state.changes).where(col("run_id").eq(lit(last)))
     keys = exp.union(
-        exp.select(col(key)).from_(exp.Subquery(this=membership_of(state, last))),
-        exp.select(col(key)).from_(exp.Subquery(this=changed.copy())),
+        exp.select(col(key)).from_(
+            exp.alias_(exp.Subquery(this=membership_of(state, last)), "m", quoted=True)
+        ),
+        exp.select(col(key)).from_(exp.alias_(exp.Subquery(this=changed.copy()), "c", quoted=True)),
         distinct=True,
     )
     flags: list[exp.Expr] = [col(key)]
@@ -275,7 +277,11 @@ def reversed_membership(
                 )
             )
     c = exp.alias_(
-        exp.Subquery(this=exp.select(*flags).from_(exp.Subquery(this=changed)).group_by(col(key))),
+        exp.Subquery(
+            this=exp.select(*flags)
+            .from_(exp.alias_(exp.Subquery(this=changed), "c", quoted=True))
+            .group_by(col(key))
+        ),
         "c",
         quoted=True,
     )
