@@ -110,6 +110,7 @@ class SparkEngine(Engine):
             "started_at": exp.DataType.build("TIMESTAMP"),
         }
         create = self.dialect.create_table(lock, columns)[-1]  # no IF NOT EXISTS: it must fail
+        self.execute(self.dialect.create_schema(schema))
         try:
             self.execute(create)
         except SegqlError:
