@@ -288,3 +288,27 @@ def test_sigkill_at_random_instants_leaves_before_or_after(proj: Path):
         assert got in (before, after)
         seen["before" if got == before else "after"] += 1
     assert seen["before"] > 0  # the kills did land inside runs
+
+
+def test_sizes_of_labels_not_declared_are_those_present(tmp_path: Path):
+    """A label column that is not a segmentation (splits, later) gets a sizes
+    row per label present in the membership."""
+    from sqlglot import exp
+
+    from segql.engines.duckdb import wrap
+    from segql.ops import state as st
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA s")
+    with wrap(con, tmp_path) as e:
+        state = st.State(e, "s", "k")
+        e.execute(f"CREATE TEMP TABLE {st.NEW} AS SELECT * FROM (VALUES "
+                  "('a', 'x'), ('b', 'x'), ('c', 'y'), ('d', NULL)) t(k, g)")  # fmt: skip
+        e.execute(e.dialect.create_state_table(state.sizes, state.sizes_columns()))
+        e.execute(e.dialect.create_state_table(state.changes, state.changes_shape()))
+        q = st.sizes_query(state, 1, e.dialect.instant(T[0]), [("g", st.OBSERVED, "g")])
+        e.execute(exp.insert(q, state.sizes))
+        assert sorted(st.read_sizes(state, 1)) == [
+            ("g", "x", 2, 0.5, 0, 0),
+            ("g", "y", 1, 0.25, 0, 0),
+        ]

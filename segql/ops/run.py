@@ -174,9 +174,10 @@ def execute(
     dh = definitions_hash(model, engine.dialect.name)
     sh = hashlib.sha256(result.sql().encode()).hexdigest()
     state = st.State(engine, schema, project.key)
-    engine.execute(engine.dialect.create_schema(schema))
     step("waiting for the state")
     with engine.exclusive(schema):
+        # under the lock: PostgreSQL's IF NOT EXISTS is not safe against a race
+        engine.execute(engine.dialect.create_schema(schema))
         last = st.last_run(state)
         if last is not None and as_of < last.as_of:
             raise SegqlError(
@@ -277,7 +278,7 @@ def _old_membership(
     kinds = st.kinds_of(state.engine.columns(state.membership) or {}, state.key)
     if replacing is None:
         return st.membership_of(state, last.run_id), kinds
-    in_changes = st.changes_in_run(state, "", replacing.run_id)
+    in_changes = st.changes_in_run(state, replacing.run_id)
     return st.reversed_membership(state, replacing.run_id, kinds, in_changes)
 
 
@@ -290,9 +291,11 @@ def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | Non
             rows.append((name, None, name))
             continue
         d = model.definitions[name]
-        labels = [r.label for r in d.rules] if isinstance(d, ast.Segmentation) else []
-        if isinstance(d, ast.Segmentation) and d.catch_all is not None:
-            labels.append(d.catch_all.label)
+        if not isinstance(d, ast.Segmentation):
+            rows.append((name, st.OBSERVED, name))  # labels not declared as rules
+            continue
+        labels = [r.label for r in d.rules]
+        labels += [d.catch_all.label] if d.catch_all is not None else []
         rows += [(name, label, name) for label in dict.fromkeys(labels)]
     return rows
 

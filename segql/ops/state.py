@@ -193,8 +193,31 @@ def runs(state: State) -> list[Run]:
     """The committed runs, oldest first; none when there is no state yet."""
     if not state.exists():
         return []
-    q = committed_runs(state).order_by(exp.Ordered(this=col("run_id", "r")))
-    return [Run(*row) for row in state.engine.fetch(q)]
+    # instants read as text: drivers turn timestamps into Python values in
+    # their own ways (pyspark in the machine's time zone); the text is UTC
+    fields = [
+        exp.alias_(exp.cast(col(f), _text()), f, quoted=True) if f in _INSTANTS else col(f)
+        for f in RUN_FIELDS
+    ]
+    q = (
+        exp.select(*fields)
+        .from_(exp.alias_(exp.Subquery(this=committed_runs(state)), "c", quoted=True))
+        .order_by(exp.Ordered(this=col("run_id")))
+    )
+    return [
+        Run(*(_instant(v) if f in _INSTANTS else v for f, v in zip(RUN_FIELDS, row, strict=True)))
+        for row in state.engine.fetch(q)
+    ]
+
+
+_INSTANTS = ("as_of", "started_at", "finished_at")
+
+
+def _instant(text: str) -> dt.datetime:
+    """A timestamp's text as the engines write it: `2025-02-01 00:00:00[.fff]`."""
+    whole, _, frac = str(text).partition(".")
+    value = dt.datetime.fromisoformat(whole.replace("T", " "))
+    return value.replace(microsecond=int((frac + "000000")[:6])) if frac else value
 
 
 def last_run(state: State) -> Run | None:
@@ -310,7 +333,7 @@ def reversed_membership(
     return query, names
 
 
-def changes_in_run(state: State, kind: str, run_id: int) -> dict[str, Kind]:
+def changes_in_run(state: State, run_id: int) -> dict[str, Kind]:
     """The names with changes in a run and their kind (a label: a segmentation)."""
     q = (
         exp.select(col("name"), exp.Max(this=col("label")))
@@ -402,16 +425,34 @@ def change_branches(
     return out
 
 
+OBSERVED = "\0observed"  # sizes_query: the labels found in the membership
+
+
 def sizes_query(
     state: State, run_id: int, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
 ) -> exp.Select:
     """`sizes` rows of this run: `rows` holds (name, label, column) per segment
-    (label None) and per declared label of each segmentation; members counted in
+    (label None) and per declared label of each segmentation (OBSERVED: per
+    label present, for label columns without declared labels); members counted in
     the new membership, entered/exited in this run's changes, share of the
     universe (the new membership's rows; null when it is empty)."""
     new = exp.Table(this=ident(NEW))
     branches = []
     for name, label, column in rows:
+        if label == OBSERVED:  # labels not declared (not a segmentation): those present
+            branches.append(
+                exp.select(
+                    exp.alias_(lit(name), "name", quoted=True),
+                    exp.alias_(exp.cast(col(column), _text()), "label", quoted=True),
+                    exp.alias_(
+                        exp.cast(exp.Count(this=exp.Star()), _bigint()), "members", quoted=True
+                    ),
+                )
+                .from_(new.copy())
+                .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
+                .group_by(col(column))
+            )
+            continue
         if label is None:
             cond: exp.Expr = exp.Coalesce(this=col(column), expressions=[exp.false()])
         else:

@@ -67,8 +67,8 @@ def _load(root: Path, target: str) -> None:
     data = rs.rows()
     with _connect(root, target) as e:
         for name in (STATE, "shop_run"):
-            e.execute(exp.Drop(tables=[exp.Table(this=exp.to_identifier(name, quoted=True))], kind="SCHEMA",
-                               exists=True, cascade=True))  # fmt: skip
+            schema = exp.Table(this=exp.to_identifier(name, quoted=True))
+            e.execute(exp.Drop(tables=[schema], kind="SCHEMA", exists=True, cascade=True))
         for table, cols in rs.COLUMNS.items():
             columns = {c: exp.DataType.build(types[t]) for c, t in cols}
             e.write_table(rs.table("shop_run", table), columns, [data[table]])
