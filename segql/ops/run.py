@@ -149,6 +149,14 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    tree: exp.Query
+    kinds: dict[str, str]  # output column -> "segment" | "label"
+    definitions_hash: str
+    sql_hash: str
+
+
 def execute(
     engine: Engine,
     model: Model,
@@ -158,26 +166,14 @@ def execute(
     schema: str | None = None,
 ) -> RunResult:
     """A run of the model's selected definitions at as_of on an open engine."""
-    from segql import api
-
     step = step or (lambda _msg: None)
     started = _now()
-    project = model.project
-    schema = schema or project.state_schema
-    result = api.compile_model(model, engine.dialect.name, as_of)
-    new_kinds = {
-        o.name: ("segment" if o.role == "segment" else "label")
-        for o in result.outputs
-        if o.role != "key"
-    }
-    _check_names(project.key, new_kinds)
-    dh = definitions_hash(model, engine.dialect.name)
-    sh = hashlib.sha256(result.sql().encode()).hexdigest()
-    state = st.State(engine, schema, project.key)
+    compiled = _compile(model, engine, as_of)
+    state = st.State(engine, schema or model.project.state_schema, model.project.key)
     step("waiting for the state")
-    with engine.exclusive(schema):
+    with engine.exclusive(state.schema):
         # under the lock: PostgreSQL's IF NOT EXISTS is not safe against a race
-        engine.execute(engine.dialect.create_schema(schema))
+        engine.execute(engine.dialect.create_schema(state.schema))
         last = st.last_run(state)
         if last is not None and as_of < last.as_of:
             raise SegqlError(
@@ -186,57 +182,104 @@ def execute(
                 None,
                 ("evaluate a past instant without state: segql preview --as-of …",),
             )
-        if last is not None and as_of == last.as_of and last.definitions_hash == dh and not force:
+        same = last is not None and as_of == last.as_of
+        if same and last.definitions_hash == compiled.definitions_hash and not force:
             return _summary(state, model, last, "noop", None, None)
-        replacing = last if last is not None and as_of == last.as_of else None
+        replacing = last if same else None
         if not engine.transactional:
             _tidy(state)  # rows of runs that never committed
-        taken = st.all_run_ids(state) if not engine.transactional else {"runs": _run_ids(state)}
-        run_id = max((i for ids in taken.values() for i in ids), default=0) + 1
-        when = state.instant(as_of)
+        run_id = _next_run_id(state)
+        previous = _previous(state, replacing, last)
         step(f"running the membership query (run {run_id})")
-        new_table = exp.Table(this=st.ident(st.NEW))
-        with engine.temp_table(new_table, st.new_membership(result.tree, when, run_id)):
-            state.create_tables()
-            previous = _previous(state, replacing, last)
-            old_query, old_kinds = _old_membership(state, replacing, last)
-            step("computing changes")
-            pair = st.pair_query(project.key, new_kinds, old_kinds, old_query)
-            with engine.temp_table(exp.Table(this=st.ident(st.PAIR)), pair):
-                # the replaced run's rows go once the pair (built from them) is
-                if replacing is not None and engine.transactional:
-                    for name in ("runs", "changes", "sizes"):
-                        table = state.table(name)
-                        for stmt in engine.dialect.delete_runs(table, [replacing.run_id]):
-                            engine.execute(stmt)
-                branches = st.change_branches(
-                    state, run_id, when, new_kinds, old_kinds, old_query is not None
-                )
-                state.insert(state.changes, branches)
-            step("computing sizes")
-            rows = _size_rows(model, new_kinds)
-            if rows:
-                state.insert(state.sizes, [st.sizes_query(state, run_id, when, rows)])
-            step("writing the membership")
-            _write_membership(state, new_kinds)
-            values = {
-                "run_id": exp.cast(st.lit(run_id), exp.DataType.build("BIGINT")),
-                "as_of": when.copy(),
-                "started_at": state.instant(started),
-                "finished_at": state.instant(_now()),
-                "status": st.lit(st.OK),
-                "segql_version": st.lit(_version()),
-                "definitions_hash": st.lit(dh),
-                "sql_hash": st.lit(sh),
-                "engine": st.lit(engine.target.engine),
-            }
-            # the commit point on Spark; on DuckDB/PostgreSQL the transaction's end
-            state.insert(state.runs, [st.run_row(state, values)])
+        _write(state, model, compiled, as_of, run_id, last, replacing, started, step)
     if not engine.transactional:
         _tidy(state)  # the replaced run, old membership partitions
     done = st.last_run(state)
     assert done is not None and done.run_id == run_id
     return _summary(state, model, done, "ok", previous, replacing.run_id if replacing else None)
+
+
+def _compile(model: Model, engine: Engine, as_of: dt.datetime) -> _Compiled:
+    from segql import api
+
+    result = api.compile_model(model, engine.dialect.name, as_of)
+    kinds = {
+        o.name: ("segment" if o.role == "segment" else "label")
+        for o in result.outputs
+        if o.role != "key"
+    }
+    _check_names(model.project.key, kinds)
+    return _Compiled(
+        result.tree,
+        kinds,
+        definitions_hash(model, engine.dialect.name),
+        hashlib.sha256(result.sql().encode()).hexdigest(),
+    )
+
+
+def _write(
+    state: st.State,
+    model: Model,
+    compiled: _Compiled,
+    as_of: dt.datetime,
+    run_id: int,
+    last: st.Run | None,
+    replacing: st.Run | None,
+    started: dt.datetime,
+    step: Progress,
+) -> None:
+    """The run's rows: changes, sizes, membership, and last its `runs` row."""
+    engine = state.engine
+    when = state.instant(as_of)
+    new_table = exp.Table(this=st.ident(st.NEW))
+    with engine.temp_table(new_table, st.new_membership(compiled.tree, when, run_id)):
+        state.create_tables()
+        old_query, old_kinds = _old_membership(state, replacing, last)
+        step("computing changes")
+        pair = st.pair_query(state.key, compiled.kinds, old_kinds, old_query)
+        with engine.temp_table(exp.Table(this=st.ident(st.PAIR)), pair):
+            # the replaced run's rows go once the pair (built from them) is
+            if replacing is not None and engine.transactional:
+                for name in ("runs", "changes", "sizes"):
+                    table = state.table(name)
+                    for stmt in engine.dialect.delete_runs(table, [replacing.run_id]):
+                        engine.execute(stmt)
+            branches = st.change_branches(
+                state, run_id, when, compiled.kinds, old_kinds, old_query is not None
+            )
+            state.insert(state.changes, branches)
+        step("computing sizes")
+        rows = _size_rows(model, compiled.kinds)
+        if rows:
+            state.insert(state.sizes, [st.sizes_query(state, run_id, when, rows)])
+        step("writing the membership")
+        _write_membership(state, compiled.kinds)
+        values = {
+            "run_id": exp.cast(st.lit(run_id), exp.DataType.build("BIGINT")),
+            "as_of": when.copy(),
+            "started_at": state.instant(started),
+            "finished_at": state.instant(_now()),
+            "status": st.lit(st.OK),
+            "segql_version": st.lit(_version()),
+            "definitions_hash": st.lit(compiled.definitions_hash),
+            "sql_hash": st.lit(compiled.sql_hash),
+            "engine": st.lit(engine.target.engine),
+        }
+        # the commit point on Spark; on DuckDB/PostgreSQL the transaction's end
+        state.insert(state.runs, [st.run_row(state, values)])
+
+
+def _next_run_id(state: st.State) -> int:
+    """One above every run_id in use: on Spark also those of rows of runs that
+    never committed (`_tidy` dropped them, unless it could not)."""
+    if state.engine.transactional:
+        if not state.exists():
+            return 1
+        q = exp.select(exp.Max(this=st.col("run_id"))).from_(state.runs)
+        top = state.engine.fetch(q)[0][0]
+        return (int(top) if top is not None else 0) + 1
+    taken = st.all_run_ids(state)
+    return max((i for ids in taken.values() for i in ids), default=0) + 1
 
 
 def _check_names(key: str, outputs: dict[str, str]) -> None:
@@ -251,14 +294,6 @@ def _check_names(key: str, outputs: dict[str, str]) -> None:
             raise SegqlError(
                 f"'{name}' is a column that segql run adds to the membership: rename the definition"
             )
-
-
-def _run_ids(state: st.State) -> set[int]:
-    if not state.exists():
-        return set()
-    q = exp.select(exp.Max(this=st.col("run_id"))).from_(state.runs)
-    top = state.engine.fetch(q)[0][0]
-    return {int(top)} if top is not None else set()
 
 
 def _previous(state: st.State, replacing: st.Run | None, last: st.Run | None) -> int | None:
