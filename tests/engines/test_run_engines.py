@@ -218,34 +218,68 @@ def test_postgres_sigkill_at_random_instants_leaves_before_or_after(pg: Path, po
 
 
 def test_postgres_connection_killed_mid_run_is_a_clean_error(pg: Path, postgres):
-    """What a server restart does to a running client (its session terminated):
-    a one-line error, the state as before, and the next run succeeds."""
+    """The run's session terminated by the server (pg_terminate_backend) at
+    several instants: a one-line error, the state exactly before or after (cut
+    off after its commit, a run reports the lost connection: the commit
+    stands), and the next run succeeds."""
     _load(pg, "pg")
     run("pg", "a.seg", as_of=T[0])
     before = _pg_snapshot(pg)
     args = ("run", "a.seg", "b.seg", "--target", "pg", "--as-of", T[1].isoformat())
-    for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
+    run("pg", "a.seg", "b.seg", as_of=T[1])
+    after = _pg_snapshot(pg)
+    cut = 0
+    for delay in (0.0, 0.02, 0.05, 0.1, 0.2, 0.4):
+        _reset(pg, postgres)
         p = _segql(pg, *args)
-        with postgres.connect() as con:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:  # the run's session holds the run lock
-                pid = con.execute(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                ).fetchone()
-                if pid or p.poll() is not None:
-                    break
-                time.sleep(0.01)
-            time.sleep(delay)
-            if pid:
-                con.execute("SELECT pg_terminate_backend(%s)", pid)
+        pid = _wait_for_lock(postgres, p)
+        time.sleep(delay)
+        if pid:
+            with postgres.connect() as con:
+                con.execute("SELECT pg_terminate_backend(%s)", (pid,))
         p.wait(timeout=60)
         err = p.stderr.read()
         _wait_idle(postgres)
-        if p.returncode == 0:  # it finished first: start again from the state before
-            _reset(pg, postgres)
+        got = _pg_snapshot(pg)
+        assert got in (before, after)
+        if p.returncode == 0:
+            assert got == after
             continue
         assert p.returncode == 1 and "Traceback" not in err and "PostgreSQL" in err, err
-        assert _pg_snapshot(pg) == before
+        cut += got == before
+    assert cut > 0  # some runs were cut off before their commit
+    _reset(pg, postgres)
+    out = run("pg", "a.seg", "b.seg", as_of=T[1])
+    assert out["status"] == "ok" and out["previous_run"] == 1
+
+
+def _wait_for_lock(postgres, p: subprocess.Popen) -> int | None:
+    """The pid of the session of a run once it holds the run lock (mid-run)."""
+    with postgres.connect() as con:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and p.poll() is None:
+            row = con.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            ).fetchone()
+            if row:
+                return row[0]
+            time.sleep(0.01)
+    return None
+
+
+def test_postgres_server_restarted_mid_run(pg: Path, postgres):
+    """The server restarts (immediate shutdown) while a run holds the state: a
+    one-line error, the state as before, and the next run succeeds."""
+    _load(pg, "pg")
+    run("pg", "a.seg", as_of=T[0])
+    before = _pg_snapshot(pg)
+    p = _segql(pg, "run", "a.seg", "b.seg", "--target", "pg", "--as-of", T[1].isoformat())
+    assert _wait_for_lock(postgres, p) is not None
+    postgres.restart()
+    p.wait(timeout=60)
+    err = p.stderr.read()
+    assert p.returncode == 1 and "Traceback" not in err and "PostgreSQL" in err, err
+    assert _pg_snapshot(pg) == before
     out = run("pg", "a.seg", "b.seg", as_of=T[1])
     assert out["status"] == "ok" and out["previous_run"] == 1
 
