@@ -205,6 +205,19 @@ def test_backfill_durations():
             series("2025-01-01", "2025-02-01", bad, "UTC")
 
 
+def test_which_database(proj: Path):
+    # no --db: the project's `database:`
+    (proj / "segql.yml").write_text(rs.PROJECT + "database: data.duckdb\n")
+    r = cli("run", "a.seg", "--as-of", "2025-02-01", "--format", "json")
+    assert json.loads(r.stdout)["data"].endswith("data.duckdb")
+    # neither a database nor targets
+    (proj / "segql.yml").write_text(rs.PROJECT)
+    assert "run needs a target" in cli("run", "a.seg", code=2).output
+    # a DuckDB target in memory would keep no state
+    (proj / "segql.yml").write_text(rs.PROJECT + "targets:\n  mem: {engine: duckdb}\n")
+    assert "in-memory DuckDB keeps nothing" in cli("run", "a.seg", code=1).output
+
+
 def test_usage_errors(proj: Path):
     r = cli("run", "a.seg", "--db", "nope.duckdb", code=2)
     assert "not found" in r.output

@@ -33,6 +33,7 @@ class DuckDBEngine(Engine):
                     ) from None
                 raise self.error(f"cannot open '{self.path}'", e) from None
         self.con = con
+        self.in_transaction = False
         # DuckDB's progress bar writes to stdout, which holds our json/csv output
         con.execute("SET enable_progress_bar = false")
         # tables given as CSV/Parquet paths are relative to the project folder
@@ -62,7 +63,7 @@ class DuckDBEngine(Engine):
         return {name: str(t) for name, t in zip(rel.columns, rel.types, strict=True)}
 
     def transaction(self):
-        return _Transaction(self.con)
+        return _Transaction(self)
 
     def load_rows(self, table: exp.Table, batches: Iterable[list[tuple]]) -> None:
         # one INSERT of many rows: executemany runs one statement per row (1 ms each)
@@ -89,21 +90,19 @@ def wrap(con, root: Path) -> DuckDBEngine:
 
 class _Transaction:
     """BEGIN … COMMIT (ROLLBACK on an exception); inside another transaction of
-    the connection it is part of that one (DuckDB has no savepoints)."""
+    the same engine it is part of that one (DuckDB has no savepoints)."""
 
-    def __init__(self, con):
-        self.con = con
+    def __init__(self, engine: DuckDBEngine):
+        self.engine = engine
+        self.outer = False
 
     def __enter__(self):
-        self.outer = not _OPEN.get(id(self.con), False)
+        self.outer = not self.engine.in_transaction
         if self.outer:
-            self.con.execute("BEGIN TRANSACTION")
-            _OPEN[id(self.con)] = True
+            self.engine.con.execute("BEGIN TRANSACTION")
+            self.engine.in_transaction = True
 
     def __exit__(self, kind, *rest):
         if self.outer:
-            _OPEN.pop(id(self.con), None)
-            self.con.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-_OPEN: dict[int, bool] = {}  # connections (by id) inside a transaction
+            self.engine.in_transaction = False
+            self.engine.con.execute("COMMIT" if kind is None else "ROLLBACK")

@@ -96,31 +96,43 @@ def open_target(
     proj: Project, target: str | None, db: str | None, step: Progress
 ) -> tuple[Project, Engine]:
     """The project as the target names its tables, and a writable engine on it:
-    --db FILE, --target NAME, else the default target, else `database:`."""
+    --db FILE, --target NAME, else the project's `database:` file, else its
+    default target (the first of `targets:`)."""
     from segql.engines import connect
-    from segql.engines.targets import apply, choose, file_target
+    from segql.engines.targets import apply, choose, duckdb_path, file_target
 
     if target is not None and db is not None:
         raise SegqlError("--target and --db cannot be used together", usage=True)
-    path = db
-    if db is None and target is None and not proj.targets:
-        path = proj.database
-        if path is None:
-            raise SegqlError(
-                "run needs a target",
-                None,
-                ("pass --target NAME or --db FILE, or add 'targets:' to segql.yml",),
-                usage=True,
-            )
+    # as preview chooses: --db, else (no --target) `database:`, else the default target
+    path = db if db is not None else proj.database if target is None else None
+    if path is None and target is None and not proj.targets:
+        raise SegqlError(
+            "run needs a target",
+            None,
+            ("pass --target NAME or --db FILE, or add 'targets:' to segql.yml",),
+            usage=True,
+        )
     if path is not None:
+        if path == ":memory:":
+            raise _in_memory()
         full = str(Path(path).resolve())
         if not Path(full).is_file():
             raise SegqlError(f"database file '{path}' not found", usage=db is not None)
         step(f"opening {path}")
         return proj, connect(file_target(full), proj.root, read_only=False)
     t = choose(proj, target)
+    if t.engine == "duckdb" and duckdb_path(t, proj.root) == ":memory:":
+        raise _in_memory()
     step(f"connecting to target '{t.name}'")
     return apply(proj, t), connect(t, proj.root, read_only=False)
+
+
+def _in_memory() -> SegqlError:
+    return SegqlError(
+        "run keeps its state in the database, and an in-memory DuckDB keeps nothing",
+        None,
+        ("give the DuckDB target a 'path:' (or pass --db FILE)",),
+    )
 
 
 def definitions_hash(model: Model, dialect: str) -> str:
