@@ -325,3 +325,29 @@ def test_sizes_of_labels_not_declared_are_those_present(tmp_path: Path):
             ("g", "x", 2, 0.5, 0, 0),
             ("g", "y", 1, 0.25, 0, 0),
         ]
+
+
+def test_state_statements_per_dialect():
+    """What differs by engine is built by the dialect classes: Spark's state
+    tables are Parquet partitioned by run, and a run's rows go by partition."""
+    from sqlglot import exp
+
+    from segql.sql.dialects import get_dialect
+
+    t = rs.table("segql", "sizes")
+    cols = {"run_id": exp.DataType.build("BIGINT"), "name": exp.DataType.build("TEXT")}
+    spark = get_dialect("spark")
+    assert spark.create_state_table(t, cols).sql("spark") == (
+        "CREATE TABLE IF NOT EXISTS `segql`.`sizes` (`run_id` BIGINT, `name` STRING) "
+        "USING PARQUET PARTITIONED BY (`run_id`)"
+    )
+    assert [s.sql("spark") for s in spark.delete_runs(t, [3, 4])] == [
+        "ALTER TABLE `segql`.`sizes` DROP IF EXISTS PARTITION(`run_id` = 3)",
+        "ALTER TABLE `segql`.`sizes` DROP IF EXISTS PARTITION(`run_id` = 4)",
+    ]
+    for name in ("duckdb", "postgres"):
+        d = get_dialect(name)
+        assert [s.sql(name) for s in d.delete_runs(t, [3])] == [
+            'DELETE FROM "segql"."sizes" WHERE "run_id" IN (3)'
+        ]
+        assert d.delete_runs(t, []) == []
