@@ -246,6 +246,9 @@ def _write(
     new_table = exp.Table(this=st.ident(st.NEW))
     with engine.temp_table(new_table, st.new_membership(compiled.tree, when, run_id)):
         state.create_tables()
+        for name in ("runs", "changes", "sizes"):
+            for stmt in engine.dialect.clear_run(state.table(name), run_id):
+                engine.execute(stmt)
         old_query, old_kinds = _old_membership(state, replacing, last)
         step("computing changes")
         pair = st.pair_query(state.key, compiled.kinds, old_kinds, old_query)
@@ -265,7 +268,7 @@ def _write(
         if rows:
             state.insert(state.sizes, [st.sizes_query(state, run_id, when, rows)])
         step("writing the membership")
-        _write_membership(state, compiled.kinds)
+        _write_membership(state, compiled.kinds, run_id)
         values = {
             "run_id": exp.cast(st.lit(run_id), exp.DataType.build("BIGINT")),
             "as_of": when.copy(),
@@ -347,7 +350,7 @@ def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | Non
     return rows
 
 
-def _write_membership(state: st.State, kinds: dict[str, str]) -> None:
+def _write_membership(state: st.State, kinds: dict[str, str], run_id: int) -> None:
     engine = state.engine
     new = exp.select("*").from_(exp.Table(this=st.ident(st.NEW)))
     if engine.transactional:
@@ -355,6 +358,8 @@ def _write_membership(state: st.State, kinds: dict[str, str]) -> None:
         return
     # Spark: a partition per run in one table, whose columns only grow
     engine.execute(engine.dialect.create_state_table(state.membership, new.where(exp.false())))
+    for stmt in engine.dialect.clear_run(state.membership, run_id):
+        engine.execute(stmt)
     have = engine.columns(state.membership) or {}
     types = {"segment": exp.DataType.build("BOOLEAN"), "label": exp.DataType.build("TEXT")}
     missing = {n: types[k] for n, k in kinds.items() if n not in have}

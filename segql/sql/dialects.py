@@ -196,6 +196,11 @@ class Dialect:
         where = exp.In(this=exp.column("run_id", quoted=True), expressions=ids)
         return [exp.Delete(this=name.copy(), where=exp.Where(this=where))]
 
+    def clear_run(self, name: exp.Table, run_id: int) -> list[exp.Expr]:
+        """Statements that make sure a state table holds no rows of `run_id`
+        before a run writes them: nothing where a run is one transaction."""
+        return []
+
     def add_columns(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
         return [
             exp.Alter(
@@ -241,6 +246,11 @@ def _swap(name: exp.Table, query: exp.Query, fmt: exp.Properties | None, qualifi
 
 def _drop(name: exp.Table, kind: str = "TABLE") -> exp.Drop:
     return exp.Drop(tables=[name.copy()], kind=kind, exists=True)
+
+
+def _run_partition(run_id: int) -> exp.Partition:
+    eq = exp.EQ(this=exp.column("run_id", quoted=True), expression=exp.Literal.number(run_id))
+    return exp.Partition(expressions=[eq])
 
 
 def _hex_literal(prefix: str, digits: exp.Expr) -> exp.Expr:
@@ -453,23 +463,20 @@ class Spark(Dialect):
             exp.Alter(
                 this=name.copy(),
                 kind="TABLE",
-                actions=[
-                    exp.DropPartition(
-                        expressions=[
-                            exp.Partition(
-                                expressions=[
-                                    exp.EQ(
-                                        this=exp.column("run_id", quoted=True),
-                                        expression=exp.Literal.number(r),
-                                    )
-                                ]
-                            )
-                        ],
-                        exists=True,
-                    )
-                ],
+                actions=[exp.DropPartition(expressions=[_run_partition(r)], exists=True)],
             )
             for r in run_ids
+        ]
+
+    def clear_run(self, name, run_id):
+        # A run killed after its files reached the partition's folder but before
+        # the partition was registered leaves files no query sees, which an
+        # INSERT INTO the same run_id would adopt: register, then drop (which
+        # deletes the folder of a managed table).
+        add = exp.AddPartition(this=_run_partition(run_id), exists=True)
+        return [
+            exp.Alter(this=name.copy(), kind="TABLE", actions=[add]),
+            *self.delete_runs(name, [run_id]),
         ]
 
     def hour(self, local):

@@ -304,6 +304,15 @@ def test_spark_every_rule(proj: Path, spark):
                 q = exp.select(*cols).from_(table.copy()).where(exp.column("run_id").eq(5))
                 e.execute(exp.insert(q, table.copy()))
             assert rs.committed(e, STATE)[-1].run_id == 5
+        # and files of a run killed before its partition was registered, under
+        # the run_id the next run takes: not adopted by it
+        where = spark.sql(f"DESCRIBE TABLE EXTENDED {STATE}.changes").collect()
+        location = next(r.data_type for r in where if r.col_name == "Location")
+        bogus = spark.sql(
+            "SELECT CAST('2025-03-20' AS TIMESTAMP) AS as_of, 'bogus' AS name, "
+            "'c01' AS customer_id, 'enter' AS event, CAST(NULL AS STRING) AS label"
+        )
+        bogus.write.mode("overwrite").parquet(f"{location}/run_id=6")
         out = run("spark", "a.seg", "b.seg", as_of=dt.datetime(2025, 3, 20))
         assert (out["previous_run"], out["run_id"]) == (5, 6)
         u6, m6 = expected(proj, ["a.seg", "b.seg"], dt.datetime(2025, 3, 20))
