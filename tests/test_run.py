@@ -261,6 +261,20 @@ def test_second_writer_stops_with_a_clear_error(proj: Path):
     assert "in use by another process" in err and "Traceback" not in err
 
 
+def test_two_runs_at_once_never_both_commit(proj: Path):
+    run("a.seg", as_of=T[0])
+    for i in range(3):
+        when = (T[1] + dt.timedelta(days=i)).isoformat()
+        procs = [_segql(proj, "run", "a.seg", "--db", "data.duckdb", "--as-of", when)
+                 for _ in range(2)]  # fmt: skip
+        outs = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+        assert sorted(code for code, _ in outs) in ([0, 0], [0, 1])
+        for code, err in outs:
+            assert code == 0 or "in use by another process" in err, err
+        with engine(proj / "data.duckdb") as e:
+            assert [r.run_id for r in rs.committed(e, "segql")][-1] == 2 + i
+
+
 def _snapshot(path: Path):
     con = duckdb.connect(str(path))  # replays a killed run's log, if any
     try:

@@ -127,7 +127,7 @@ class State:
         )
 
     def create_tables(self) -> None:
-        """The state tables that do not exist yet (membership: `create_membership`)."""
+        """The state tables that do not exist yet, but the membership (run.py writes it)."""
         d, e = self.engine.dialect, self.engine
         e.execute(d.create_state_table(self.runs, self.runs_columns()))
         e.execute(d.create_state_table(self.sizes, self.sizes_columns()))
