@@ -464,14 +464,14 @@ def backfill(
     g = _globals(ctx, project, debug)
 
     def body() -> None:
-        from segql.ops import run as rn
+        from segql.ops import backfill as bf
         from segql.ops import run_render
 
         _check_as_of(start)
         _check_as_of(end)
-        rn.parse_every(every)
+        bf.parse_every(every)
         with run_render.progress_bar() as advance:
-            results = rn.backfill(
+            results = bf.backfill(
                 list(paths), start, end, every, g.project, target, db, run_render.note, advance
             )
         if not results:

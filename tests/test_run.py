@@ -188,7 +188,7 @@ def test_backfill_series_and_resume(proj: Path):
 
 def test_backfill_durations():
     from segql.errors import SegqlError
-    from segql.ops.run import series
+    from segql.ops.backfill import series
 
     days = series("2025-01-30", "2025-05-01", "1 month", "UTC")
     assert [d.date().isoformat() for d in days] == [
@@ -323,6 +323,7 @@ def test_sizes_of_labels_not_declared_are_those_present(tmp_path: Path):
     from sqlglot import exp
 
     from segql.engines.duckdb import wrap
+    from segql.ops import changes as ch
     from segql.ops import state as st
 
     con = duckdb.connect()
@@ -333,7 +334,7 @@ def test_sizes_of_labels_not_declared_are_those_present(tmp_path: Path):
                   "('a', 'x'), ('b', 'x'), ('c', 'y'), ('d', NULL)) t(k, g)")  # fmt: skip
         e.execute(e.dialect.create_state_table(state.sizes, state.sizes_columns()))
         e.execute(e.dialect.create_state_table(state.changes, state.changes_shape()))
-        q = st.sizes_query(state, 1, e.dialect.instant(T[0]), [("g", st.OBSERVED, "g")])
+        q = ch.sizes_query(state, 1, e.dialect.instant(T[0]), [("g", ch.OBSERVED, "g")])
         e.execute(exp.insert(q, state.sizes))
         assert sorted(st.read_sizes(state, 1)) == [
             ("g", "x", 2, 0.5, 0, 0),

@@ -1,15 +1,16 @@
-"""`segql run` and `segql backfill` (LANGUAGE.md §12, docs/run.md): evaluate
-the definitions at as_of on a target and write the state tables (membership,
-changes, sizes, runs) in one atomic step.
+"""`segql run` (LANGUAGE.md §12, docs/run.md): evaluate the definitions at
+as_of on a target and write the state tables (membership, changes, sizes,
+runs) in one atomic step. `segql backfill` (backfill.py) is a series of these.
 
     run(paths, project=None, target=None, db=None, as_of=None, force=False) -> RunResult
-    backfill(paths, start, end, every, ...) -> list[RunResult]
+    execute(engine, model, as_of, force=False) -> RunResult   # on an open engine
 
 Everything happens on the engine through the engine interface: the compiled
 membership query is wrapped (never edited) into a temporary table, compared
 with the previous membership by SQL, and the state tables are written by
 INSERT … SELECT; only counts come back, for the summary. The statements are
-built in segql/ops/state.py.
+built in segql/ops/state.py (the tables, and reading them) and changes.py
+(a run's rows).
 
 Atomicity: DuckDB and PostgreSQL run the whole step in one transaction under
 the engine's run lock (`Engine.exclusive`). Spark has no multi-table
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +31,7 @@ from sqlglot import exp
 
 from segql.engines.base import Engine
 from segql.errors import SegqlError
+from segql.ops import changes as ch
 from segql.ops import state as st
 from segql.project import Project
 from segql.semantic.model import Model
@@ -244,14 +245,14 @@ def _write(
     engine = state.engine
     when = state.instant(as_of)
     new_table = exp.Table(this=st.ident(st.NEW))
-    with engine.temp_table(new_table, st.new_membership(compiled.tree, when, run_id)):
+    with engine.temp_table(new_table, ch.new_membership(compiled.tree, when, run_id)):
         state.create_tables()
         for name in ("runs", "changes", "sizes"):
             for stmt in engine.dialect.clear_run(state.table(name), run_id):
                 engine.execute(stmt)
         old_query, old_kinds = _old_membership(state, replacing, last)
         step("computing changes")
-        pair = st.pair_query(state.key, compiled.kinds, old_kinds, old_query)
+        pair = ch.pair_query(state.key, compiled.kinds, old_kinds, old_query)
         with engine.temp_table(exp.Table(this=st.ident(st.PAIR)), pair):
             # the replaced run's rows go once the pair (built from them) is
             if replacing is not None and engine.transactional:
@@ -259,14 +260,14 @@ def _write(
                     table = state.table(name)
                     for stmt in engine.dialect.delete_runs(table, [replacing.run_id]):
                         engine.execute(stmt)
-            branches = st.change_branches(
+            branches = ch.change_branches(
                 state, run_id, when, compiled.kinds, old_kinds, old_query is not None
             )
             state.insert(state.changes, branches)
         step("computing sizes")
         rows = _size_rows(model, compiled.kinds)
         if rows:
-            state.insert(state.sizes, [st.sizes_query(state, run_id, when, rows)])
+            state.insert(state.sizes, [ch.sizes_query(state, run_id, when, rows)])
         step("writing the membership")
         _write_membership(state, compiled.kinds, run_id)
         values = {
@@ -281,7 +282,7 @@ def _write(
             "engine": st.lit(engine.target.engine),
         }
         # the commit point on Spark; on DuckDB/PostgreSQL the transaction's end
-        state.insert(state.runs, [st.run_row(state, values)])
+        state.insert(state.runs, [ch.run_row(state, values)])
 
 
 def _next_run_id(state: st.State) -> int:
@@ -328,8 +329,8 @@ def _old_membership(
     kinds = st.kinds_of(state.engine.columns(state.membership) or {}, state.key)
     if replacing is None:
         return st.membership_of(state, last.run_id), kinds
-    in_changes = st.changes_in_run(state, replacing.run_id)
-    return st.reversed_membership(state, replacing.run_id, kinds, in_changes)
+    in_changes = ch.changes_in_run(state, replacing.run_id)
+    return ch.reversed_membership(state, replacing.run_id, kinds, in_changes)
 
 
 def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | None, str]]:
@@ -342,7 +343,7 @@ def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | Non
             continue
         d = model.definitions[name]
         if not isinstance(d, ast.Segmentation):
-            rows.append((name, st.OBSERVED, name))  # labels not declared as rules
+            rows.append((name, ch.OBSERVED, name))  # labels not declared as rules
             continue
         labels = [r.label for r in d.rules]
         labels += [d.catch_all.label] if d.catch_all is not None else []
@@ -444,100 +445,4 @@ def _summary(
     )
 
 
-# ------------------------------------------------------------------ backfill
-
-_EVERY = re.compile(r"^\s*(\d+)?\s*(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
-
-
-def parse_every(text: str) -> tuple[int, str]:
-    """--every: `[N] hour|day|week|month|year[s]` (1 day, 7 days, 1 month, week)."""
-    m = _EVERY.match(text)
-    if not m or (m.group(1) is not None and int(m.group(1)) == 0):
-        raise SegqlError(
-            f"invalid --every '{text}'",
-            None,
-            ("write a count and a unit: 1 day, 7 days, 2 weeks, 1 month, 6 hours",),
-            usage=True,
-        )
-    return int(m.group(1) or 1), m.group(2).lower()
-
-
-def series(start: str, end: str, every: str, timezone: str) -> list[dt.datetime]:
-    """The as_of instants of a backfill, naive UTC: start, start + every, … up to
-    end inclusive, stepped on the project time zone's calendar (a day is a local
-    day, a month keeps the day of the month, clamped to the month's end)."""
-    from segql.sql.windows import local_to_utc
-
-    n, unit = parse_every(every)
-    first, last = _local(start, timezone), _local(end, timezone)
-    if last < first:
-        raise SegqlError("--to is earlier than --from", usage=True)
-    out, i = [], 0
-    while True:
-        t = _step(first, n * i, unit)
-        if t > last:
-            return [local_to_utc(x, timezone) for x in out]
-        out.append(t)
-        i += 1
-
-
-def _local(text: str, timezone: str) -> dt.datetime:
-    """A --from/--to value as a local wall-clock time of the project time zone."""
-    from segql import api
-    from segql.sql.windows import utc_to_local
-
-    return utc_to_local(api.parse_as_of(text, timezone), timezone)
-
-
-def _step(t: dt.datetime, n: int, unit: str) -> dt.datetime:
-    if unit in ("hour", "day", "week"):
-        return t + dt.timedelta(**{unit + "s": n})
-    months = n * (12 if unit == "year" else 1)
-    y, m = divmod(t.month - 1 + months, 12)
-    year, month = t.year + y, m + 1
-    import calendar
-
-    day = min(t.day, calendar.monthrange(year, month)[1])
-    return t.replace(year=year, month=month, day=day)
-
-
-def backfill(
-    paths: list[str],
-    start: str,
-    end: str,
-    every: str,
-    project: str | None = None,
-    target: str | None = None,
-    db: str | None = None,
-    progress: Progress | None = None,
-    advance: Callable[[int, int, RunResult], None] | None = None,
-) -> list[RunResult]:
-    """Runs at start, start + every, … end, in order, on one connection. A run
-    already made (same as_of and definitions) is a no-op, so a stopped backfill
-    is resumed by running it again."""
-    from segql import api
-    from segql.project import find_project_file, load_project
-
-    step = progress or (lambda _msg: None)
-    parse_every(every)  # a usage error before any work
-    proj = load_project(find_project_file(project, paths))
-    instants = series(start, end, every, proj.timezone)
-    proj, engine = open_target(proj, target, db, step)
-    out: list[RunResult] = []
-    with engine:
-        model = api.load_with(proj, paths, engine)
-        last = st.last_run(st.State(engine, proj.state_schema, proj.key))
-        if last is not None and instants and instants[0] < last.as_of:
-            # history already written: resume at the last run (a no-op when it
-            # has these definitions)
-            past = [t for t in instants if t < last.as_of]
-            instants = instants[len(past) :]
-            step(f"skipping {len(past)} as_of before the last run's ({last.as_of:%Y-%m-%d %H:%M})")
-        for i, when in enumerate(instants):
-            out.append(execute(engine, model, when))
-            if advance is not None:
-                advance(i + 1, len(instants), out[-1])
-    return out
-
-
-__all__ = ["run", "backfill", "execute", "RunResult", "Size", "series", "parse_every"]
+__all__ = ["run", "execute", "open_target", "definitions_hash", "RunResult", "Size"]
