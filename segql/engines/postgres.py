@@ -56,7 +56,9 @@ class PostgresEngine(Engine):
         try:
             with self.con.transaction():
                 yield
-        except psycopg.Error as e:  # the commit itself failed (a lost connection)
+        except psycopg.Error as e:  # the commit or rollback failed (a lost connection)
+            if isinstance(e.__context__, SegqlError):  # the error inside says more
+                raise e.__context__ from None
             raise self.error("could not commit", e) from None
 
     @contextlib.contextmanager

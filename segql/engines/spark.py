@@ -135,8 +135,11 @@ class SparkEngine(Engine):
             )
             self.execute(exp.insert(values, lock.copy()))
             yield
-        finally:
-            self.execute(exp.Drop(tables=[lock], kind="TABLE", exists=True))
+        except BaseException:
+            with contextlib.suppress(SegqlError):  # the error inside matters more
+                self.execute(exp.Drop(tables=[lock.copy()], kind="TABLE", exists=True))
+            raise
+        self.execute(exp.Drop(tables=[lock], kind="TABLE", exists=True))
 
     def close(self) -> None:
         if self.owned:
