@@ -796,6 +796,95 @@ def init(
     _handled(g, run)
 
 
+class RunFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+DbOpt = Annotated[
+    str | None, typer.Option("--db", metavar="FILE", help="a DuckDB file (the data and the state)")
+]
+
+
+@app.command(cls=_Command)
+def run(
+    ctx: typer.Context,
+    paths: PathsArg,
+    target: TargetOpt = None,
+    db: DbOpt = None,
+    as_of: AsOfOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace the run at the same as_of")
+    ] = False,
+    fmt: Annotated[RunFormat, typer.Option("--format", help="output format")] = RunFormat.table,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Evaluate the definitions at as_of (default: now) on a target and write the
+    state: membership, changes, sizes, runs, in one atomic step (docs/run.md)."""
+    g = _globals(ctx, project, debug)
+
+    def body() -> None:
+        from segql.ops import run as rn
+        from segql.ops import run_render
+
+        _check_as_of(as_of)
+        result = _with_status(
+            lambda step: rn.run(list(paths), g.project, target, db, as_of, force, step)
+        )
+        run_render.emit([result], fmt.value)
+
+    _handled(g, body)
+
+
+@app.command(cls=_Command)
+def backfill(
+    ctx: typer.Context,
+    paths: PathsArg,
+    start: Annotated[str, typer.Option("--from", metavar="D1", help="the first as_of")],
+    end: Annotated[str, typer.Option("--to", metavar="D2", help="the last as_of (inclusive)")],
+    every: Annotated[
+        str, typer.Option("--every", metavar="DURATION", help="1 day, 7 days, 2 weeks, 1 month…")
+    ],
+    target: TargetOpt = None,
+    db: DbOpt = None,
+    fmt: Annotated[RunFormat, typer.Option("--format", help="output format")] = RunFormat.table,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run at --from, --from + --every, … --to in order (history for a new
+    project); runs already made are skipped, so it resumes where it stopped."""
+    g = _globals(ctx, project, debug)
+
+    def body() -> None:
+        from segql.ops import backfill as bf
+        from segql.ops import run_render
+
+        _check_as_of(start)
+        _check_as_of(end)
+        bf.parse_every(every)
+        with run_render.progress_bar() as advance:
+            results = bf.backfill(
+                list(paths), start, end, every, g.project, target, db, run_render.note, advance
+            )
+        if not results:
+            sys.stderr.write("nothing to do: every as_of is before the last run's\n")
+            return
+        run_render.emit(results, fmt.value, last_only=fmt.value == "table")
+
+    _handled(g, body)
+
+
+def _with_status(go: Callable[[Callable[[str], None] | None], T]) -> T:
+    """Progress on stderr, and only for a person watching."""
+    if not sys.stderr.isatty():
+        return go(None)
+    from rich.console import Console
+
+    with Console(stderr=True).status("reading the project") as status:
+        return go(status.update)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="segql")

@@ -28,6 +28,7 @@ _KEYS = (
     "database",
     "targets",
     "pii",
+    "state_schema",
 )
 
 
@@ -106,6 +107,8 @@ class Project:
     targets: dict[str, Target] = field(default_factory=dict, compare=False)
     # `pii:` columns -> where each is named: they leave segql only hashed (export, preview)
     pii: dict[str, Span] = field(default_factory=dict, compare=False)
+    # the schema (Spark: database) holding `segql run`'s state tables (docs/run.md)
+    state_schema: str = "segql"
 
     @property
     def tables(self) -> list[Table]:
@@ -264,6 +267,7 @@ def load_project(path: Path) -> Project:
                     diags.error("a 'pii' entry must be a column name", span_of(item, file))
                 else:
                     pii[column] = span_of(item, file)
+    state_schema = text_of("state_schema", "segql") or "segql"
     diags.check({file: text})
     return Project(
         file,
@@ -279,6 +283,7 @@ def load_project(path: Path) -> Project:
         text,
         targets,
         pii,
+        state_schema=state_schema,
     )
 
 

@@ -9,6 +9,7 @@ export) do with a database goes through it.
         with engine.transaction(): ...
         engine.replace_table(table, query)        # atomically where the engine can
         with engine.temp_table(table, query): ... # dropped on leaving
+        with engine.exclusive(schema): ...        # the one writer of run state (segql run)
 
 Trees are rendered through the target's dialect (segql/sql/dialects.py), which
 also builds every statement that differs by engine (temporary tables, swaps,
@@ -79,6 +80,18 @@ class Engine(ABC):
         """Statements inside commit together or not at all (where the engine can)."""
         yield
 
+    # whether `transaction()` commits several tables at once (DuckDB, PostgreSQL);
+    # without (Spark) a run commits by its `runs` row (docs/run.md)
+    transactional = True
+
+    @contextlib.contextmanager
+    def exclusive(self, schema: str) -> Iterator[None]:
+        """A transaction in which this connection is the only writer of the run
+        state in `schema`: another one stops with a SegqlError, never waits.
+        DuckDB needs nothing more: a file has one writing process at a time."""
+        with self.transaction():
+            yield
+
     # -- shared by every engine
 
     @property
@@ -125,8 +138,12 @@ class Engine(ABC):
             self.execute(stmt)
         try:
             yield table
-        finally:
-            self.execute(self.dialect.drop_temp_table(table.copy()))
+        except BaseException:
+            # the error inside matters, not the drop's (an aborted transaction)
+            with contextlib.suppress(SegqlError):
+                self.execute(self.dialect.drop_temp_table(table.copy()))
+            raise
+        self.execute(self.dialect.drop_temp_table(table.copy()))
 
     def write_table(
         self, table: exp.Table, columns: dict[str, exp.DataType], batches: Iterable[list[tuple]]

@@ -25,8 +25,15 @@ class DuckDBEngine(Engine):
                 # an in-memory database cannot be opened read-only (and holds nothing to protect)
                 con = duckdb.connect(self.path, read_only=read_only and self.path != ":memory:")
             except duckdb.Error as e:
+                if "lock" in str(e).lower():  # another process has the file open to write
+                    raise SegqlError(
+                        f"'{self.path}' is in use by another process (another segql run?)",
+                        None,
+                        ("DuckDB lets one process write a file at a time: retry once it ends",),
+                    ) from None
                 raise self.error(f"cannot open '{self.path}'", e) from None
         self.con = con
+        self.in_transaction = False
         # DuckDB's progress bar writes to stdout, which holds our json/csv output
         con.execute("SET enable_progress_bar = false")
         # tables given as CSV/Parquet paths are relative to the project folder
@@ -56,7 +63,7 @@ class DuckDBEngine(Engine):
         return {name: str(t) for name, t in zip(rel.columns, rel.types, strict=True)}
 
     def transaction(self):
-        return _Transaction(self.con)
+        return _Transaction(self)
 
     def load_rows(self, table: exp.Table, batches: Iterable[list[tuple]]) -> None:
         # one INSERT of many rows: executemany runs one statement per row (1 ms each)
@@ -82,11 +89,20 @@ def wrap(con, root: Path) -> DuckDBEngine:
 
 
 class _Transaction:
-    def __init__(self, con):
-        self.con = con
+    """BEGIN … COMMIT (ROLLBACK on an exception); inside another transaction of
+    the same engine it is part of that one (DuckDB has no savepoints)."""
+
+    def __init__(self, engine: DuckDBEngine):
+        self.engine = engine
+        self.outer = False
 
     def __enter__(self):
-        self.con.execute("BEGIN TRANSACTION")
+        self.outer = not self.engine.in_transaction
+        if self.outer:
+            self.engine.con.execute("BEGIN TRANSACTION")
+            self.engine.in_transaction = True
 
     def __exit__(self, kind, *rest):
-        self.con.execute("COMMIT" if kind is None else "ROLLBACK")
+        if self.outer:
+            self.engine.in_transaction = False
+            self.engine.con.execute("COMMIT" if kind is None else "ROLLBACK")

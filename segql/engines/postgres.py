@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable
 
 from sqlglot import exp
 
 from segql.engines.base import Engine, missing_driver
 from segql.engines.targets import Target
+from segql.errors import SegqlError
 
 _CONNINFO = ("host", "port", "user", "password", "dbname")
 
@@ -49,7 +51,32 @@ class PostgresEngine(Engine):
 
     @contextlib.contextmanager
     def transaction(self):
-        with self.con.transaction():
+        import psycopg
+
+        try:
+            with self.con.transaction():
+                yield
+        except psycopg.Error as e:  # the commit or rollback failed (a lost connection)
+            if isinstance(e.__context__, SegqlError):  # the error inside says more
+                raise e.__context__ from None
+            raise self.error("could not commit", e) from None
+
+    @contextlib.contextmanager
+    def exclusive(self, schema: str):
+        # a transaction-scoped advisory lock keyed by the state schema: released
+        # by the commit, the rollback, or the server when the connection dies
+        key = int.from_bytes(hashlib.sha256(f"segql run {schema}".encode()).digest()[:8], "big")
+        key -= 1 << 63 if key >= 1 << 63 else 0  # a signed bigint
+        lock = exp.select(
+            exp.Anonymous(this="pg_try_advisory_xact_lock", expressions=[exp.Literal.number(key)])
+        )
+        with self.transaction():
+            if not self.fetch(lock)[0][0]:
+                raise SegqlError(
+                    f"another segql run is writing the state in schema '{schema}'",
+                    None,
+                    ("runs on one state go one at a time: retry once it ends",),
+                )
             yield
 
     def columns(self, table: exp.Table) -> dict[str, str] | None:

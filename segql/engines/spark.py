@@ -9,7 +9,10 @@ The session time zone is UTC: segql reads naive timestamps as UTC instants.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +20,9 @@ from sqlglot import exp
 
 from segql.engines.base import Engine, missing_driver
 from segql.engines.targets import Target
+from segql.errors import SegqlError
+
+LOCK_TABLE = "run_lock"
 
 
 class SparkEngine(Engine):
@@ -91,6 +97,55 @@ class SparkEngine(Engine):
                 self.spark.createDataFrame(data, schema).write.insertInto(name)
             except self._driver_errors() as e:
                 raise self.error("could not load rows", e) from None
+
+    # no multi-table transactions: a run commits by its `runs` row (docs/run.md)
+    transactional = False
+
+    @contextlib.contextmanager
+    def exclusive(self, schema: str):
+        """The run lock is a table, `run_lock` in the state schema: creating a
+        table that exists fails in the metastore, so one run gets it. A run killed
+        before dropping it leaves it: the error says how to remove it."""
+        lock = exp.Table(
+            this=exp.to_identifier(LOCK_TABLE, quoted=True),
+            db=exp.to_identifier(schema, quoted=True),
+        )
+        holder = f"{socket.gethostname()} pid {os.getpid()}"
+        columns = {
+            "holder": exp.DataType.build("TEXT"),
+            "started_at": exp.DataType.build("TIMESTAMP"),
+        }
+        create = self.dialect.create_table(lock, columns)[-1]  # no IF NOT EXISTS: it must fail
+        self.execute(self.dialect.create_schema(schema))
+        try:
+            self.execute(create)
+        except SegqlError:
+            if self.columns(lock) is None:
+                raise
+            rows = self.fetch(exp.select("*").from_(lock.copy()))
+            since = f" ({rows[0][0]}, since {rows[0][1]} UTC)" if rows else ""
+            raise SegqlError(
+                f"another segql run is writing the state in database '{schema}'{since}",
+                None,
+                (
+                    "runs on one state go one at a time; if no run is going on, a killed "
+                    f"run left its lock: DROP TABLE `{schema}`.`{LOCK_TABLE}`",
+                ),
+            ) from None
+        try:
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+            values = exp.Values(
+                expressions=[
+                    exp.Tuple(expressions=[exp.Literal.string(holder), self.dialect.instant(now)])
+                ]
+            )
+            self.execute(exp.insert(values, lock.copy()))
+            yield
+        except BaseException:
+            with contextlib.suppress(SegqlError):  # the error inside matters more
+                self.execute(exp.Drop(tables=[lock.copy()], kind="TABLE", exists=True))
+            raise
+        self.execute(exp.Drop(tables=[lock], kind="TABLE", exists=True))
 
     def close(self) -> None:
         if self.owned:

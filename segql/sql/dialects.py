@@ -194,6 +194,55 @@ class Dialect:
     def _table_format(self) -> exp.Properties | None:
         return None
 
+    # -- run state (segql/ops/state.py): tables whose rows carry a run_id
+
+    def create_state_table(
+        self, name: exp.Table, columns: dict[str, exp.DataType] | exp.Query
+    ) -> exp.Expr:
+        """CREATE TABLE IF NOT EXISTS for a state table, from columns or a query's
+        (empty) result."""
+        return _create_if_missing(name, columns, self._table_format())
+
+    def delete_runs(self, name: exp.Table, run_ids: list[int]) -> list[exp.Expr]:
+        """Statements removing the rows of these runs from a state table."""
+        if not run_ids:
+            return []
+        ids = [exp.Literal.number(r) for r in run_ids]
+        where = exp.In(this=exp.column("run_id", quoted=True), expressions=ids)
+        return [exp.Delete(this=name.copy(), where=exp.Where(this=where))]
+
+    def clear_run(self, name: exp.Table, run_id: int) -> list[exp.Expr]:
+        """Statements that make sure a state table holds no rows of `run_id`
+        before a run writes them: nothing where a run is one transaction."""
+        return []
+
+    def add_columns(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
+        return [
+            exp.Alter(
+                this=name.copy(),
+                kind="TABLE",
+                actions=[exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())],
+            )
+            for c, t in columns.items()
+        ]
+
+
+def _create_if_missing(
+    name: exp.Table, columns: dict[str, exp.DataType] | exp.Query, props: exp.Properties | None
+) -> exp.Create:
+    if isinstance(columns, dict):
+        schema = exp.Schema(
+            this=name.copy(),
+            expressions=[
+                exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())
+                for c, t in columns.items()
+            ],
+        )
+        return exp.Create(this=schema, kind="TABLE", exists=True, properties=props)
+    return exp.Create(
+        this=name.copy(), kind="TABLE", exists=True, expression=columns, properties=props
+    )
+
 
 def _swap(name: exp.Table, query: exp.Query, fmt: exp.Properties | None, qualified: bool):
     """Build `name` beside the old table, then drop the old one and rename the new.
@@ -212,6 +261,11 @@ def _swap(name: exp.Table, query: exp.Query, fmt: exp.Properties | None, qualifi
 
 def _drop(name: exp.Table, kind: str = "TABLE") -> exp.Drop:
     return exp.Drop(tables=[name.copy()], kind=kind, exists=True)
+
+
+def _run_partition(run_id: int) -> exp.Partition:
+    eq = exp.EQ(this=exp.column("run_id", quoted=True), expression=exp.Literal.number(run_id))
+    return exp.Partition(expressions=[eq])
 
 
 def _hex_literal(prefix: str, digits: exp.Expr) -> exp.Expr:
@@ -424,6 +478,37 @@ class Spark(Dialect):
 
     def _table_format(self):
         return exp.Properties(expressions=[exp.FileFormatProperty(this=exp.Var(this="PARQUET"))])
+
+    def create_state_table(self, name, columns):
+        # partitioned by run: a run's rows are dropped (a failed or replaced run,
+        # an old membership) by dropping its partition, the only delete Spark's
+        # Parquet tables have
+        by_run = exp.PartitionedByProperty(
+            this=exp.Schema(expressions=[exp.to_identifier("run_id", quoted=True)])
+        )
+        props = exp.Properties(expressions=[*self._table_format().expressions, by_run])
+        return _create_if_missing(name, columns, props)
+
+    def delete_runs(self, name, run_ids):
+        return [
+            exp.Alter(
+                this=name.copy(),
+                kind="TABLE",
+                actions=[exp.DropPartition(expressions=[_run_partition(r)], exists=True)],
+            )
+            for r in run_ids
+        ]
+
+    def clear_run(self, name, run_id):
+        # A run killed after its files reached the partition's folder but before
+        # the partition was registered leaves files no query sees, which an
+        # INSERT INTO the same run_id would adopt: register, then drop (which
+        # deletes the folder of a managed table).
+        add = exp.AddPartition(this=_run_partition(run_id), exists=True)
+        return [
+            exp.Alter(this=name.copy(), kind="TABLE", actions=[add]),
+            *self.delete_runs(name, [run_id]),
+        ]
 
     def hour(self, local):
         return _fn("HOUR", local)

@@ -70,6 +70,7 @@ def project() -> dict[str, Any]:
         "database": _TEXT,
         "targets": _mapping({"oneOf": targets}),
         "pii": {"type": "array", "items": _TEXT},
+        "state_schema": _TEXT,
     }
     assert set(properties) == set(_KEYS), "segql.yml settings and the schema differ"
     return {

@@ -315,6 +315,26 @@ class PostgresServer:
             self.base_dir = None
             _LIVE_SERVERS.discard(self)
 
+    def restart(self) -> None:
+        """Stop the server the hard way (SIGQUIT: immediate shutdown, every session
+        cut off, crash recovery at the next start) and start it again on the same
+        data directory and socket."""
+        proc = self._proc
+        if proc is None or self.base_dir is None:
+            raise RuntimeError("PostgresServer is not started")
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(timeout=30)
+        self._proc = subprocess.Popen(
+            proc.args,
+            **_user_kwargs(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            cwd=self.base_dir,
+            env=self._env(),
+        )
+        self._wait_until_ready()
+
     # -- connections -------------------------------------------------------------
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         """New autocommit connection to database ``postgres`` as the superuser."""

@@ -1,0 +1,296 @@
+"""The queries that write a run's rows (docs/run.md), as sqlglot trees over
+the temporary tables of a run: `__segql_new` (this run's membership) and
+`__segql_pair` (it beside the previous membership). The tables themselves
+and every reader of them are in segql/ops/state.py; the flow in run.py.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from segql.ops.state import (
+    NEW,
+    PAIR,
+    Kind,
+    State,
+    bigint_type,
+    col,
+    ident,
+    lit,
+    membership_of,
+    text_type,
+)
+
+
+def new_membership(query: exp.Query, as_of: exp.Expr, run_id: int) -> exp.Select:
+    """The compiled membership query wrapped: its columns, then as_of and run_id."""
+    return exp.select(
+        exp.Star(),
+        exp.alias_(as_of, "as_of", quoted=True),
+        exp.alias_(exp.cast(lit(run_id), bigint_type()), "run_id", quoted=True),
+    ).from_(exp.alias_(exp.Subquery(this=query), "q", quoted=True))
+
+
+def reversed_membership(
+    state: State, last: int, current: dict[str, Kind], in_changes: dict[str, Kind]
+) -> tuple[exp.Select, dict[str, Kind]]:
+    """The membership before run `last`, rebuilt from its membership and its
+    changes (for `--force`, which compares against the run before the one it
+    replaces): a key that exited a name in `last` was in it (with the exit's
+    label), one that entered was not, any other is as after `last`."""
+    key = state.key
+    names = {**current, **{n: k for n, k in in_changes.items() if n not in current}}
+    m = exp.alias_(exp.Subquery(this=membership_of(state, last)), "m", quoted=True)
+    changed = exp.select("*").from_(state.changes).where(col("run_id").eq(lit(last)))
+    keys = exp.union(
+        exp.select(col(key)).from_(
+            exp.alias_(exp.Subquery(this=membership_of(state, last)), "m", quoted=True)
+        ),
+        exp.select(col(key)).from_(exp.alias_(exp.Subquery(this=changed.copy()), "c", quoted=True)),
+        distinct=True,
+    )
+    flags: list[exp.Expr] = [col(key)]
+    for i, (name, kind) in enumerate(names.items()):
+        is_name = col("name").eq(lit(name))
+        for flag, event in ((f"x{i}", "exit"), (f"e{i}", "enter")):
+            hit = exp.and_(is_name, col("event").eq(lit(event)))
+            # a label's exit keeps the label it left; otherwise a mark
+            then = col("label") if flag[0] == "x" and kind == "label" else lit("1")
+            flags.append(
+                exp.alias_(
+                    exp.Max(this=exp.Case(ifs=[exp.If(this=hit, true=then)])), flag, quoted=True
+                )
+            )
+    c = exp.alias_(
+        exp.Subquery(
+            this=exp.select(*flags)
+            .from_(exp.alias_(exp.Subquery(this=changed), "c", quoted=True))
+            .group_by(col(key))
+        ),
+        "c",
+        quoted=True,
+    )
+    out: list[exp.Expr] = [exp.alias_(col(key, "k"), key, quoted=True)]
+    for i, (name, kind) in enumerate(names.items()):
+        now = col(name, "m") if name in current else exp.Null()
+        exited = exp.Not(this=exp.Is(this=col(f"x{i}", "c"), expression=exp.Null()))
+        entered = exp.Not(this=exp.Is(this=col(f"e{i}", "c"), expression=exp.Null()))
+        if kind == "segment":
+            was_exit, was_enter = exp.true(), exp.false()
+            other = exp.Coalesce(this=now, expressions=[exp.false()])
+        else:
+            was_exit, was_enter = col(f"x{i}", "c"), exp.cast(exp.Null(), text_type())
+            other = now if name in current else exp.cast(exp.Null(), text_type())
+        before = exp.Case(
+            ifs=[exp.If(this=exited, true=was_exit), exp.If(this=entered, true=was_enter)],
+            default=other,
+        )
+        out.append(exp.alias_(before, name, quoted=True))
+    query = (
+        exp.select(*out)
+        .from_(exp.alias_(exp.Subquery(this=keys), "k", quoted=True))
+        .join(m, on=col(key, "k").eq(col(key, "m")), join_type="left")
+        .join(c, on=col(key, "k").eq(col(key, "c")), join_type="left")
+    )
+    return query, names
+
+
+def changes_in_run(state: State, run_id: int) -> dict[str, Kind]:
+    """The names with changes in a run and their kind (a label: a segmentation)."""
+    q = (
+        exp.select(col("name"), exp.Max(this=col("label")))
+        .from_(state.changes)
+        .where(col("run_id").eq(lit(run_id)))
+        .group_by(col("name"))
+    )
+    return {n: ("segment" if lab is None else "label") for n, lab in state.engine.fetch(q)}
+
+
+def pair_query(
+    key: str, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
+) -> exp.Select:
+    """New and previous membership side by side, a row per key in either: `k`,
+    `n<i>` and `o<i>` per name (i: its position in the union of the names)."""
+    names = list(dict.fromkeys([*new, *old]))
+    n_t = exp.alias_(exp.Table(this=ident(NEW)), "n", quoted=True)
+    cols: list[exp.Expr] = []
+    if old_table is None:
+        cols.append(exp.alias_(col(key, "n"), "k", quoted=True))
+    else:
+        both = exp.Coalesce(this=col(key, "n"), expressions=[col(key, "o")])
+        cols.append(exp.alias_(both, "k", quoted=True))
+    for i, name in enumerate(names):
+        if name in new:
+            cols.append(exp.alias_(col(name, "n"), f"n{i}", quoted=True))
+        if name in old and old_table is not None:
+            cols.append(exp.alias_(col(name, "o"), f"o{i}", quoted=True))
+    q = exp.select(*cols).from_(n_t)
+    if old_table is not None:
+        o_t = exp.alias_(exp.Subquery(this=old_table), "o", quoted=True)
+        q = q.join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer")
+    return q
+
+
+def change_branches(
+    state: State,
+    run_id: int,
+    as_of: exp.Expr,
+    new: dict[str, Kind],
+    old: dict[str, Kind],
+    has_old: bool,
+) -> list[exp.Select]:
+    """SELECTs over the pair table, one per (name, event), giving `changes` rows:
+    for a segment enter = true now and not before, exit = true before and not
+    now; for a label a move is an exit of the old label and an enter of the new.
+    A name only on one side enters (added) or exits (removed) all its members;
+    a name whose kind changed exits as the old kind and enters as the new."""
+    names = list(dict.fromkeys([*new, *old]))
+    order = state.columns(state.changes)
+    pair = exp.Table(this=ident(PAIR))
+    out = []
+    for i, name in enumerate(names):
+        n_kind, o_kind = new.get(name), old.get(name) if has_old else None
+        sides = (
+            ("enter", f"n{i}", n_kind, f"o{i}", o_kind),
+            ("exit", f"o{i}", o_kind, f"n{i}", n_kind),
+        )
+        for event, this, kind, other, other_kind in sides:
+            if kind is None:
+                continue
+            if kind == "segment":
+                member = exp.Coalesce(this=col(this), expressions=[exp.false()])
+                label: exp.Expr = exp.cast(exp.Null(), text_type())
+            else:
+                member = exp.Not(this=exp.Is(this=col(this), expression=exp.Null()))
+                label = col(this)
+            if other_kind != kind:
+                cond = member
+            elif kind == "segment":
+                still = exp.Coalesce(this=col(other), expressions=[exp.false()])
+                cond = exp.and_(member, exp.Not(this=exp.paren(still)))
+            else:
+                same = exp.Coalesce(this=col(this).eq(col(other)), expressions=[exp.false()])
+                cond = exp.and_(member, exp.Not(this=exp.paren(same)))
+            values = {
+                "run_id": exp.cast(lit(run_id), bigint_type()),
+                "as_of": as_of.copy(),
+                "name": lit(name),
+                state.key: col("k"),
+                "event": lit(event),
+                "label": label,
+            }
+            out.append(
+                exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order))
+                .from_(pair.copy())
+                .where(cond)
+            )
+    return out
+
+
+OBSERVED = "\0observed"  # sizes_query: the labels found in the membership
+
+
+def sizes_query(
+    state: State, run_id: int, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
+) -> exp.Select:
+    """`sizes` rows of this run: `rows` holds (name, label, column) per segment
+    (label None) and per declared label of each segmentation (OBSERVED: per
+    label present, for label columns without declared labels); members counted in
+    the new membership, entered/exited in this run's changes, share of the
+    universe (the new membership's rows; null when it is empty)."""
+    new = exp.Table(this=ident(NEW))
+    branches = []
+    for name, label, column in rows:
+        if label == OBSERVED:  # labels not declared (not a segmentation): those present
+            branches.append(
+                exp.select(
+                    exp.alias_(lit(name), "name", quoted=True),
+                    exp.alias_(exp.cast(col(column), text_type()), "label", quoted=True),
+                    exp.alias_(
+                        exp.cast(exp.Count(this=exp.Star()), bigint_type()), "members", quoted=True
+                    ),
+                )
+                .from_(new.copy())
+                .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
+                .group_by(col(column))
+            )
+            continue
+        if label is None:
+            cond: exp.Expr = exp.Coalesce(this=col(column), expressions=[exp.false()])
+        else:
+            cond = col(column).eq(lit(label))
+        members = exp.Subquery(
+            this=exp.select(exp.Count(this=exp.Star())).from_(new.copy()).where(cond)
+        )
+        branches.append(
+            exp.select(
+                exp.alias_(lit(name), "name", quoted=True),
+                exp.alias_(exp.cast(lit(label), text_type()), "label", quoted=True),
+                exp.alias_(exp.cast(members, bigint_type()), "members", quoted=True),
+            )
+        )
+    b = branches[0]
+    for x in branches[1:]:
+        b = exp.union(b, x, distinct=False)
+    universe = exp.select(exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)).from_(
+        new.copy()
+    )
+
+    def count(event: str) -> exp.Expr:
+        hit = exp.If(this=col("event").eq(lit(event)), true=exp.Literal.number(1))
+        return exp.Sum(this=exp.Case(ifs=[hit], default=exp.Literal.number(0)))
+
+    counted = (
+        exp.select(
+            col("name"),
+            col("label"),
+            exp.alias_(count("enter"), "entered", quoted=True),
+            exp.alias_(count("exit"), "exited", quoted=True),
+        )
+        .from_(state.changes)
+        .where(col("run_id").eq(lit(run_id)))
+        .group_by(col("name"), col("label"))
+    )
+    share = exp.Case(
+        ifs=[exp.If(this=col("universe", "u").eq(exp.Literal.number(0)), true=exp.Null())],
+        default=exp.Div(
+            this=exp.cast(col("members", "b"), state.engine.dialect.double()),
+            expression=col("universe", "u"),
+        ),
+    )
+    values = {
+        "run_id": exp.cast(lit(run_id), bigint_type()),
+        "as_of": as_of.copy(),
+        "name": col("name", "b"),
+        "label": col("label", "b"),
+        "members": col("members", "b"),
+        "share": share,
+        "entered": exp.cast(
+            exp.Coalesce(this=col("entered", "c"), expressions=[exp.Literal.number(0)]),
+            bigint_type(),
+        ),
+        "exited": exp.cast(
+            exp.Coalesce(this=col("exited", "c"), expressions=[exp.Literal.number(0)]),
+            bigint_type(),
+        ),
+    }
+    same_label = exp.NullSafeEQ(this=col("label", "c"), expression=col("label", "b"))
+    return (
+        exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes)))
+        .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True))
+        .join(exp.alias_(exp.Subquery(this=universe), "u", quoted=True), join_type="cross")
+        .join(
+            exp.alias_(exp.Subquery(this=counted), "c", quoted=True),
+            on=exp.and_(col("name", "c").eq(col("name", "b")), same_label),
+            join_type="left",
+        )
+    )
+
+
+def run_row(state: State, run: dict[str, exp.Expr]) -> exp.Select:
+    """The `runs` row of a run, `universe` counted in its new membership."""
+    universe = exp.Subquery(
+        this=exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=ident(NEW)))
+    )
+    values = {**run, "universe": exp.cast(universe, bigint_type())}
+    return exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.runs)))
