@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from segql.ops.render import WARNINGS, _count, _pct, _share
+from segql.ops.render import WARNINGS, _count, percent, _share
 
 if TYPE_CHECKING:
     from segql.ops.run import RunResult, Size
@@ -85,7 +85,7 @@ def print_table(r: RunResult, console) -> None:
         if warned:
             t.add_column("warning")
         for s in sizes:
-            row: list = [name_of(s), f"{s.members:,}", _pct(s.share), f"+{s.entered:,}"]
+            row: list = [name_of(s), f"{s.members:,}", percent(s.share), f"+{s.entered:,}"]
             row.append(f"-{s.exited:,}")
             if warned:
                 row.append(Text("! " + WARNINGS[s.warning], "yellow") if s.warning else "")
