@@ -173,3 +173,10 @@ def test_in_a_browser(catalog, tmp_path):
                 shutil.copy(png, Path(os.environ["SEGQL_SCREENSHOTS"]) / png.name)
     finally:
         browser.quit()
+
+
+def test_a_split_page(catalog):
+    page = text(catalog / "cart_test.html")
+    assert "<dt>groups</dt><dd>control 10%, email 45%, sms 45%</dd>" in page
+    assert '<a href="cart_abandoners.html">cart_abandoners</a>' in page
+    assert "<summary>bigquery</summary>" in page

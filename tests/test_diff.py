@@ -178,6 +178,7 @@ def test_on_the_sample_equals_sets_of_members(tmp_path, monkeypatch):
         assert s["entered"] == len(after - before) and s["exited"] == len(before - after)
         union = before | after
         assert s["jaccard"] == (round(len(before & after) / len(union), 6) if union else None)
+    assert "cart_test" in {m["name"] for m in d["segmentations"]}  # a split, by its groups
     for m in d["segmentations"]:
         sql = api.compile_model(
             model, "duckdb", api.parse_as_of("2025-07-01", "UTC"), segmentation=m["name"]

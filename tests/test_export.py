@@ -218,3 +218,11 @@ def test_preview_hashes_a_pii_key(project):
     plain = json.loads(run(*args, "--show-pii").stdout)["segments"][0]["examples"]
     hashed = json.loads(run(*args).stdout)["segments"][0]["examples"]
     assert hashed == [sha(str(k)) for k in plain] and len(plain) == 2
+
+
+def test_a_split_exports_its_groups(project, sample):
+    r = run("export", "cart_test", "--sample", "--out", "s.csv")
+    assert r.exit_code == 0, r.output
+    rows = [(int(r["customer_id"]), r["cart_test"]) for r in csv.DictReader(open("s.csv"))]
+    expected = sorted((k, g) for k, g in compiled(sample, segmentation="cart_test") if g)
+    assert rows == expected and {g for _, g in rows} <= {"control", "email", "sms"}

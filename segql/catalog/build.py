@@ -29,7 +29,7 @@ STATIC = ("catalog.css", "catalog.js")
 @dataclass
 class Entry:
     name: str
-    kind: str  # trait | segment | segmentation
+    kind: str  # trait | segment | segmentation | split
     where: str  # file:line, the file relative to the project root
     source: str  # the definition as written
     title: str | None = None
@@ -66,6 +66,8 @@ def entries(model: Model) -> list[Entry]:
             e.title, e.hypothesis, e.channels, e.kpis = d.title, d.hypothesis, d.channels, d.kpis
         if isinstance(d, ast.Segmentation):
             e.labels = ast.defined_names(d)[1:]
+        if isinstance(d, ast.Split):
+            e.labels = tuple(f"{g.name} {g.percent}%" for g in d.groups)
         e.uses = sorted(_references(d) - {name})
         out[name] = e
     for e in out.values():
@@ -74,8 +76,9 @@ def entries(model: Model) -> list[Entry]:
                 out[used].used_by.append(e.name)
     for e in out.values():
         e.used_by.sort()
-        if e.kind in ("segment", "segmentation"):
+        if e.kind in ("segment", "segmentation", "split"):
             for dialect in DIALECTS:
+                # a split compiles as a segmentation does: key and group
                 one = {"segment": e.name} if e.kind == "segment" else {"segmentation": e.name}
                 e.sql[dialect] = api.compile_model(model, dialect, **one).sql()
     return list(out.values())

@@ -165,7 +165,9 @@ def compare(
     outputs, _ = _outputs(model)
     key = model.project.key
     segments = [n for n in outputs if isinstance(model.definitions[n], ast.Segment)]
-    segmentations = [n for n in outputs if isinstance(model.definitions[n], ast.Segmentation)]
+    # splits are compared like segmentations: their groups are labels
+    labeled = ast.Segmentation | ast.Split
+    segmentations = [n for n in outputs if isinstance(model.definitions[n], labeled)]
     joined = _joined(before, after, key)
     universe, seg_rows = _segment_counts(engine, joined, key, segments)
     seg_diffs = tuple(

@@ -62,12 +62,12 @@ def query(
     d = model.definitions.get(name)
     if isinstance(d, ast.Segment):
         one = {"segment": name}
-    elif isinstance(d, ast.Segmentation):
+    elif isinstance(d, ast.Segmentation | ast.Split):  # a split: key and group
         one = {"segmentation": name}
     elif isinstance(d, ast.Trait):
         raise SegqlError(f"'{name}' is a trait: export takes a segment, a segmentation or a split")
     else:
-        outputs = ast.Segment | ast.Segmentation
+        outputs = ast.Segment | ast.Segmentation | ast.Split
         pool = [n for n, x in model.definitions.items() if isinstance(x, outputs)]
         hint = did_you_mean(name, pool)
         raise SegqlError(
@@ -82,7 +82,7 @@ def query(
     keys = exp.column(ident(key), table=ident("m"))
     selects: list[exp.Expr] = [_shown(model, dialect, keys, key, show_pii)]
     q = exp.select().from_(members, copy=False)
-    if isinstance(d, ast.Segmentation):
+    if isinstance(d, ast.Segmentation | ast.Split):
         label = exp.column(ident(name), table=ident("m"))
         selects.append(exp.alias_(label.copy(), name, quoted=True))
         names.append(name)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from segql.ops.render import WARNINGS, _count, percent, _share
+from segql.ops.render import WARNINGS, _count, _share, percent
 
 if TYPE_CHECKING:
     from segql.ops.run import RunResult, Size

@@ -301,8 +301,8 @@ def check_cases(
                         diags.error(f"'{column}' of '{table}' {problem}", v.span)
         for e in case.expect:
             d = model.definitions.get(e.output)
-            kinds = (ast.Segment,) if e.members is not None else (ast.Segmentation,)
-            outputs = ast.Segment | ast.Segmentation
+            kinds = (ast.Segment,) if e.members is not None else (ast.Segmentation, ast.Split)
+            outputs = ast.Segment | ast.Segmentation | ast.Split
             if not isinstance(d, outputs):
                 pool = [n for n, x in model.definitions.items() if isinstance(x, outputs)]
                 hint = did_you_mean(e.output, pool)
