@@ -512,6 +512,16 @@ def diff(
     sample: Annotated[
         bool, typer.Option("--sample", help="on the built-in generated sample data")
     ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--from", metavar="RUN|AS_OF", help="a run of the state (default: the one before --to)"
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--to", metavar="RUN|AS_OF", help="a run of the state (default: the last)"),
+    ] = None,
     by: Annotated[
         str | None,
         typer.Option("--by", metavar="COLUMN", help="composition drift over a profile column"),
@@ -530,9 +540,11 @@ def diff(
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Compare memberships: sizes, entered, exited, Jaccard per segment; label
-    shares, transitions, PSI and Jensen-Shannon distance per segmentation;
-    composition drift with --by. Exit 4 with --fail-on-drift when drift reaches it."""
+    """Compare memberships: of two runs of a target's state (default: the last
+    two; --from/--to), or at two --as-of on data. Sizes, entered, exited,
+    Jaccard per segment; label shares, transitions, PSI and Jensen-Shannon
+    distance per segmentation; composition drift with --by. Exit 4 with
+    --fail-on-drift when drift reaches it."""
     g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
@@ -541,15 +553,20 @@ def diff(
 
         for a in as_of or []:
             _check_as_of(a)
-        result = df.stateless(
-            list(paths or []),
-            list(as_of or []),
-            project=g.project,
-            db=db,
-            sample=sample,
-            target=target,
-            by=by,
-        )
+        if as_of or sample:  # two instants on data: no state needed
+            if since is not None or until is not None:
+                raise _usage("--from/--to compare runs; --as-of compares instants: not both")
+            result = df.stateless(
+                list(paths or []),
+                list(as_of or []),
+                project=g.project,
+                db=db,
+                sample=sample,
+                target=target,
+                by=by,
+            )
+        else:  # two runs of the target's state (default: the last two)
+            result = df.between_runs(g.project, target, db, since, until, by)
         if fmt is TextOrJson.json:
             sys.stdout.write(render_diff.to_json(result))
         else:
@@ -562,6 +579,42 @@ def diff(
                 f"drift: PSI {result.worst_psi():.4f} reaches --fail-on-drift {fail_on_drift:g}\n"
             )
             raise typer.Exit(4)
+
+    _handled(g, run)
+
+
+@app.command(cls=_Command)
+def history(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="a segment, segmentation or split")],
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
+    fmt: Annotated[TextOrJson, typer.Option("--format", help="output format")] = TextOrJson.table,
+    plot: Annotated[
+        str | None, typer.Option("--plot", metavar="FILE.png", help="draw the sizes per run")
+    ] = None,
+    target: TargetOpt = None,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Size per run of a segment (per label of a segmentation or split): as_of,
+    members, share, entered, exited, from the state of segql run."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from segql.ops import history as hs
+
+        _, engine, state = hs.open_state(g.project, target, db)
+        with engine:
+            points = hs.history(state, name)
+        if fmt is TextOrJson.json:
+            import json
+
+            sys.stdout.write(json.dumps(hs.as_dict(name, points), indent=2) + "\n")
+        else:
+            sys.stdout.write(hs.to_text(name, points))
+        if plot is not None:
+            hs.draw(name, points, plot)
+            sys.stderr.write(f"wrote {plot}\n")
 
     _handled(g, run)
 

@@ -149,35 +149,98 @@ def at_two_instants(
     dialect = engine.dialect.name
     first = api.compile_model(model, dialect, before).tree
     second = api.compile_model(model, dialect, after).tree
+    outputs, _ = _outputs(model)
+    segments = [n for n in outputs if isinstance(model.definitions[n], ast.Segment)]
+    # splits are compared like segmentations: their groups are labels
+    labeled = [n for n in outputs if isinstance(model.definitions[n], ast.Segmentation | ast.Split)]
+    pair = Pair(_stamp(before), _stamp(after))
     with engine.temp_table(_t(BEFORE), first), engine.temp_table(_t(AFTER), second):
-        return compare(model, engine, _t(BEFORE), _t(AFTER), _stamp(before), _stamp(after), by)
+        return compare(engine, pair, model.project, segments, labeled, by)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """What is compared, for people, and the universe sizes when known apart
+    from the rows (runs: a rebuilt past membership may hold entities that were
+    outside the universe then)."""
+
+    before: str
+    after: str
+    universe: tuple[int, int] | None = None
 
 
 def compare(
-    model: Model,
-    engine: Engine,
-    before: exp.Table,
-    after: exp.Table,
-    before_name: str,
-    after_name: str,
-    by: str | None,
+    engine: Engine, pair: Pair, project, segments: list[str], labeled: list[str], by: str | None
 ) -> DiffResult:
-    outputs, _ = _outputs(model)
-    key = model.project.key
-    segments = [n for n in outputs if isinstance(model.definitions[n], ast.Segment)]
-    # splits are compared like segmentations: their groups are labels
-    labeled = ast.Segmentation | ast.Split
-    segmentations = [n for n in outputs if isinstance(model.definitions[n], labeled)]
-    joined = _joined(before, after, key)
+    """Compare the memberships in the temporary tables BEFORE and AFTER."""
+    key = project.key
+    joined = _joined(_t(BEFORE), _t(AFTER), key)
     universe, seg_rows = _segment_counts(engine, joined, key, segments)
+    universe = pair.universe or universe
     seg_diffs = tuple(
         _segment(name, counts, universe) for name, counts in zip(segments, seg_rows, strict=True)
     )
-    sm_diffs = tuple(_segmentation(engine, joined, key, name) for name in segmentations)
+    sm_diffs = tuple(_segmentation(engine, joined, key, name, pair.universe) for name in labeled)
     composition: tuple[CompositionDiff, ...] = ()
     if by is not None and segments:
-        composition = _composition(engine, joined, segments, by, model.project.profiles, key)
-    return DiffResult(before_name, after_name, key, universe, seg_diffs, sm_diffs, composition)
+        composition = _composition(engine, joined, segments, by, project.profiles, key)
+    return DiffResult(pair.before, pair.after, key, universe, seg_diffs, sm_diffs, composition)
+
+
+def between_runs(
+    project: str | None,
+    target: str | None,
+    db: str | None,
+    first: str | None,
+    last: str | None,
+    by: str | None,
+) -> DiffResult:
+    """`segql diff [--from RUN|AS_OF] [--to RUN|AS_OF]` on a target's state:
+    both memberships rebuilt on the engine (ops/history.py), then compared as
+    above; default: the last two runs."""
+    from segql.ops import history as hs
+    from segql.ops import state as st
+
+    proj, engine, state = hs.open_state(project, target, db)
+    with engine:
+        runs = st.runs(state)
+        if len(runs) < 2 and (first is None or last is None):
+            raise (
+                hs.no_runs(state)
+                if not runs
+                else SegqlError(
+                    "diff of runs needs two runs; there is one",
+                    None,
+                    ("segql run at a later --as-of, or give --db/--sample and two --as-of",),
+                )
+            )
+        to = hs.find_run(runs, last, runs[-1])
+        earlier = [r for r in runs if r.run_id < to.run_id]
+        start = hs.find_run(runs, first, earlier[-1] if earlier else to)
+        if start.run_id >= to.run_id:
+            raise SegqlError("--from must be a run before --to", usage=True)
+        if by is not None and by not in (engine.columns(_profile_table(proj)) or {}):
+            raise SegqlError(f"--by: '{by}' is not a profile column", usage=True)
+        outputs = hs.outputs_of(state)
+        segments = [o for o, k in outputs.items() if k == "segment"]
+        labeled = [o for o, k in outputs.items() if k != "segment"]
+        pair = Pair(
+            f"run {start.run_id} ({_stamp(start.as_of)})",
+            f"run {to.run_id} ({_stamp(to.as_of)})",
+            (int(start.universe), int(to.universe)),
+        )
+        old = hs.membership_at(state, start, runs[-1], outputs)
+        new = hs.membership_at(state, to, runs[-1], outputs)
+        with engine.temp_table(_t(BEFORE), old), engine.temp_table(_t(AFTER), new):
+            return compare(engine, pair, proj, segments, labeled, by)
+
+
+def _profile_table(proj) -> exp.Table:
+    from segql.sql.expressions import table_expr
+
+    if proj.profiles is None:
+        raise SegqlError("--by needs a profiles table in segql.yml", usage=True)
+    return table_expr(proj.profiles)
 
 
 # ---------------------------------------------------------------- queries
@@ -268,9 +331,12 @@ def _order(value: object) -> tuple:
     return (value is None, str(value))
 
 
-def _segmentation(engine: Engine, joined: exp.Select, key: str, name: str) -> SegmentationDiff:
+def _segmentation(
+    engine: Engine, joined: exp.Select, key: str, name: str, universe: tuple[int, int] | None
+) -> SegmentationDiff:
     """Labels before and after per entity, grouped: the transition matrix, and
-    its margins are the label counts."""
+    its margins are the label counts. With `universe` known apart, the entities
+    without a label are the universe less the labelled."""
     groups = [_side("b", name), _side("a", name), _present("b", key), _present("a", key)]
     q = joined.copy().select(
         *(exp.alias_(g, f"g{i}", quoted=True) for i, g in enumerate(groups)),
@@ -281,9 +347,15 @@ def _segmentation(engine: Engine, joined: exp.Select, key: str, name: str) -> Se
     rows = [(lb, la, bool(pb), bool(pa), int(n)) for lb, la, pb, pa, n in engine.fetch(q)]
     rows.sort(key=lambda r: (not r[2], _order(r[0]), not r[3], _order(r[1])))
     values = sorted({r[0] for r in rows if r[2]} | {r[1] for r in rows if r[3]}, key=_order)
-    before = tuple(sum(r[4] for r in rows if r[2] and r[0] == v) for v in values)
-    after = tuple(sum(r[4] for r in rows if r[3] and r[1] == v) for v in values)
-    return SegmentationDiff(name, Distribution(tuple(values), before, after), tuple(rows))
+    before = [sum(r[4] for r in rows if r[2] and r[0] == v) for v in values]
+    after = [sum(r[4] for r in rows if r[3] and r[1] == v) for v in values]
+    if universe is not None:
+        if None not in values:
+            values, before, after = [*values, None], [*before, 0], [*after, 0]
+        for counts, total in ((before, universe[0]), (after, universe[1])):
+            counts[-1] = max(total - sum(counts[:-1]), 0)
+    labels = Distribution(tuple(values), tuple(before), tuple(after))
+    return SegmentationDiff(name, labels, tuple(rows))
 
 
 def _composition(

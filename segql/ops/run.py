@@ -94,9 +94,10 @@ def run(
 
 
 def open_target(
-    proj: Project, target: str | None, db: str | None, step: Progress
+    proj: Project, target: str | None, db: str | None, step: Progress, read_only: bool = False
 ) -> tuple[Project, Engine]:
-    """The project as the target names its tables, and a writable engine on it:
+    """The project as the target names its tables, and an engine on it (writable
+    for a run; `read_only` for the readers of its state: history, diff, export):
     --db FILE, --target NAME, else the project's `database:` file, else its
     default target (the first of `targets:`)."""
     from segql.engines import connect
@@ -120,12 +121,12 @@ def open_target(
         if not Path(full).is_file():
             raise SegqlError(f"database file '{path}' not found", usage=db is not None)
         step(f"opening {path}")
-        return proj, connect(file_target(full), proj.root, read_only=False)
+        return proj, connect(file_target(full), proj.root, read_only=read_only)
     t = choose(proj, target)
     if t.engine == "duckdb" and duckdb_path(t, proj.root) == ":memory:":
         raise _in_memory()
     step(f"connecting to target '{t.name}'")
-    return apply(proj, t), connect(t, proj.root, read_only=False)
+    return apply(proj, t), connect(t, proj.root, read_only=read_only)
 
 
 def _in_memory() -> SegqlError:
