@@ -706,7 +706,10 @@ def export(
     out: Annotated[
         str, typer.Option("--out", metavar="FILE", help="the file to write (whole or not at all)")
     ] = ...,  # type: ignore[assignment]
-    fmt: Annotated[ExportFormat, typer.Option("--format", help="file format")] = ExportFormat.csv,
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option("--format", help="file format (default csv; jsonl with --changes)"),
+    ] = None,
     columns: Annotated[
         str | None,
         typer.Option("--columns", metavar="C1,C2", help="profile columns to add"),
@@ -718,6 +721,10 @@ def export(
     ] = False,
     show_pii: Annotated[
         bool, typer.Option("--show-pii", help="write pii: columns as they are, not hashed")
+    ] = False,
+    changes: Annotated[
+        bool,
+        typer.Option("--changes", help="the last run's entries and exits, as JSON lines"),
     ] = False,
     target: TargetOpt = None,
     strict: StrictOpt = False,
@@ -733,10 +740,11 @@ def export(
 
         _check_as_of(as_of)
         wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+        chosen = fmt.value if fmt is not None else ("jsonl" if changes else "csv")
         done = write_export(
             name,
             out,
-            fmt.value,
+            chosen,
             list(paths or []),
             project=g.project,
             target=target,
@@ -745,6 +753,7 @@ def export(
             as_of=as_of,
             columns=wanted,
             show_pii=show_pii,
+            changes=changes,
         )
         sys.stderr.write(f"wrote {done.rows:,} rows ({', '.join(done.columns)}) to {done.path}\n")
 

@@ -173,3 +173,51 @@ def test_no_state_yet(tmp_path, monkeypatch):
     assert "no runs" in run("diff", "--db", "wh.duckdb", code=1).stderr
     run("run", ".", "--db", "wh.duckdb", "--as-of", "2025-07-01")
     assert "needs two runs" in run("diff", "--db", "wh.duckdb", code=1).stderr
+
+
+def test_export_from_the_last_run_equals_export_at_its_as_of(here, tmp_path):
+    for name, extra in (("recent_buyers", []), ("lifecycle", ["--columns", "country"])):
+        a, b = tmp_path / f"{name}-state.csv", tmp_path / f"{name}-as-of.csv"
+        run("export", name, "--db", "wh.duckdb", "--out", str(a), *extra)
+        run("export", name, "--db", "wh.duckdb", "--as-of", AS_OFS[-1], "--out", str(b), *extra)
+        assert a.read_bytes() == b.read_bytes() and len(a.read_text().splitlines()) > 1
+
+
+def test_export_changes_are_the_last_runs_entries_and_exits(here, tmp_path):
+    out = tmp_path / "changes.jsonl"
+    run("export", "recent_buyers", "--db", "wh.duckdb", "--changes", "--out", str(out))
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    before, now = members(AS_OFS[1], "recent_buyers"), members(AS_OFS[2], "recent_buyers")
+    entered = {x["userId"] for x in lines if x["event"] == "Segment Entered"}
+    exited = {x["userId"] for x in lines if x["event"] == "Segment Exited"}
+    assert (entered, exited) == (now - before, before - now)
+    assert {x["timestamp"] for x in lines} == {AS_OFS[2] + "T00:00:00Z"}
+    assert all(
+        x["type"] == "track" and x["properties"] == {"segment": "recent_buyers", "label": None}
+        for x in lines
+    )
+    r = run("export", "lifecycle", "--db", "wh.duckdb", "--changes", "--out", str(out))
+    moves = [json.loads(x) for x in out.read_text().splitlines()]
+    first = moves[0]["userId"]
+    mine = [m["event"] for m in moves if m["userId"] == first]
+    assert mine in (["Segment Exited", "Segment Entered"], ["Segment Entered"], ["Segment Exited"])
+    assert (
+        "--format jsonl"
+        in run(
+            "export",
+            "lifecycle",
+            "--db",
+            "wh.duckdb",
+            "--changes",
+            "--format",
+            "csv",
+            "--out",
+            str(out),
+            code=2,
+        ).stderr
+    )
+    assert (
+        "did you mean 'lifecycle'"
+        in run("export", "lifecycl", "--db", "wh.duckdb", "--out", str(out), code=1).stderr
+    )
+    assert r.exit_code == 0

@@ -56,7 +56,7 @@ def check_out(out: str) -> Path:
 def query(
     model: Model, dialect, name: str, as_of: dt.datetime, columns: list[str], show_pii: bool
 ) -> tuple[exp.Query, tuple[str, ...]]:
-    """The rows to export and their column names."""
+    """The rows of NAME evaluated at as_of, and their column names."""
     from segql import api
 
     d = model.definitions.get(name)
@@ -73,20 +73,40 @@ def query(
         raise SegqlError(
             f"unknown segment or segmentation '{name}'" + (f" ({hint})" if hint else "")
         )
-    project = model.project
-    _check_columns(model, columns)
+    check_columns(model.project, list(model.profile_columns), columns)
     compiled = api.compile_model(model, dialect.name, as_of, **one)
+    labeled = not isinstance(d, ast.Segment)
+    return shaped(model.project, dialect, compiled.tree, name, labeled, columns, show_pii)
+
+
+def shaped(
+    project,
+    dialect,
+    members: exp.Query,
+    name: str,
+    labeled: bool,
+    columns: list[str],
+    show_pii: bool,
+    flagged: bool = False,
+) -> tuple[exp.Query, tuple[str, ...]]:
+    """The exported rows of a membership query: key, the label of a segmentation
+    or split (labelled entities only), or the members of a segment (`flagged`:
+    NAME is a boolean column of every entity, as in a run's membership; else
+    the rows are the members, as compile gives one segment); profile columns
+    joined; pii hashed; ordered by key."""
     key = project.key
-    members = exp.Subquery(this=compiled.tree, alias=exp.TableAlias(this=ident("m")))
+    m = exp.Subquery(this=members, alias=exp.TableAlias(this=ident("m")))
     names: list[str] = [key]
     keys = exp.column(ident(key), table=ident("m"))
-    selects: list[exp.Expr] = [_shown(model, dialect, keys, key, show_pii)]
-    q = exp.select().from_(members, copy=False)
-    if isinstance(d, ast.Segmentation | ast.Split):
-        label = exp.column(ident(name), table=ident("m"))
-        selects.append(exp.alias_(label.copy(), name, quoted=True))
+    selects: list[exp.Expr] = [_shown(project, dialect, keys, key, show_pii)]
+    q = exp.select().from_(m, copy=False)
+    value = exp.column(ident(name), table=ident("m"))
+    if labeled:
+        selects.append(exp.alias_(value.copy(), name, quoted=True))
         names.append(name)
-        q = q.where(exp.not_(exp.Is(this=label, expression=exp.null())), copy=False)
+        q = q.where(exp.not_(exp.Is(this=value, expression=exp.null())), copy=False)
+    elif flagged:  # a run's membership: every entity, a boolean per segment
+        q = q.where(value, copy=False)
     if columns:
         from segql.sql.expressions import aliased, current_profiles
 
@@ -97,8 +117,8 @@ def query(
             copy=False,
         )
         for c in columns:
-            value = exp.column(ident(c), table=ident("p"))
-            selects.append(_shown(model, dialect, value, c, show_pii))
+            column = exp.column(ident(c), table=ident("p"))
+            selects.append(_shown(project, dialect, column, c, show_pii))
             names.append(c)
     q = q.select(*selects, copy=False).order_by(
         exp.Ordered(this=keys.copy(), nulls_first=False), copy=False
@@ -106,17 +126,15 @@ def query(
     return q, tuple(names)
 
 
-def _shown(model: Model, dialect, value: exp.Expr, name: str, show_pii: bool) -> exp.Expr:
-    if name in model.project.pii and not show_pii:
+def _shown(project, dialect, value: exp.Expr, name: str, show_pii: bool) -> exp.Expr:
+    if name in project.pii and not show_pii:
         value = dialect.pii_hash(value)
     return exp.alias_(value, name, quoted=True)
 
 
-def _check_columns(model: Model, columns: list[str]) -> None:
-    project = model.project
+def check_columns(project, known: list[str], columns: list[str]) -> None:
     if columns and project.profiles is None:
         raise SegqlError("--columns needs a profiles table in segql.yml", usage=True)
-    known = [*model.profile_columns]
     for c in columns:
         if c not in known and c != project.key:
             hint = did_you_mean(c, known)
@@ -202,25 +220,126 @@ def export(
     as_of: str | None = None,
     columns: list[str] | None = None,
     show_pii: bool = False,
+    changes: bool = False,
 ) -> Exported:
-    """Evaluate NAME at as_of on the data and write its rows (the CLI's export)."""
+    """The CLI's export: NAME evaluated at --as-of (or on --sample), else read
+    from the target's last run; with `changes`, that run's entries and exits."""
     from segql import api
     from segql.ops.preview import _as_of, one_source, open_data
     from segql.project import find_project_file, load_project
 
     path = check_out(out)
     one_source(target, db, sample)
+    if changes:
+        if fmt != "jsonl":
+            raise SegqlError("--changes writes JSON lines: --format jsonl", usage=True)
+        return _changes(name, path, project, target, db, show_pii)
+    if as_of is None and not sample:  # the last run's membership
+        return _from_state(name, path, fmt, project, target, db, columns or [], show_pii)
     proj = load_project(find_project_file(project, paths))
-    if as_of is None and not sample:
-        raise SegqlError(
-            "give --as-of to evaluate the members at that instant",
-            None,
-            ("reading a target's last run is for segql run's state",),
-            usage=True,
-        )
     when, _ = _as_of(as_of, proj, sample)
     proj, engine, _ = open_data(proj, target, db, sample, scale, lambda _m: None)
     with engine:
         model = api.load_with(proj, paths or [str(proj.root)], engine)
         rows, names = query(model, engine.dialect, name, when, columns or [], show_pii)
         return write(engine, rows, names, fmt, path)
+
+
+def _last_run(project: str | None, target: str | None, db: str | None):
+    from segql.ops import history as hs
+    from segql.ops import state as st
+
+    proj, engine, state = hs.open_state(project, target, db)
+    last = st.last_run(state)
+    if last is None:
+        engine.close()
+        raise SegqlError(
+            f"no runs in state schema '{state.schema}': segql run first, or give --as-of",
+            None,
+            ("--as-of evaluates the definitions at that instant instead",),
+        )
+    return proj, engine, state, last
+
+
+def _output_of(state, name: str) -> str:
+    """NAME's kind in the last run's membership (segment / label)."""
+    from segql.ops import history as hs
+
+    outputs = hs.outputs_of(state)
+    if name not in outputs:
+        hint = did_you_mean(name, outputs)
+        raise SegqlError(
+            f"'{name}' is not in the last run's membership" + (f" ({hint})" if hint else ""),
+            None,
+            ("outputs of the run: " + ", ".join(outputs),),
+        )
+    return outputs[name]
+
+
+def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Exported:
+    from segql.ops import state as st
+
+    proj, engine, state, last = _last_run(project, target, db)
+    with engine:
+        kind = _output_of(state, name)
+        if columns:
+            from segql.sql.expressions import current_profiles
+
+            known = engine.columns(_probe(current_profiles(proj.profiles))) if proj.profiles else {}
+            check_columns(proj, list(known or {}), columns)
+        members = st.membership_of(state, last.run_id)
+        rows, names = shaped(
+            proj, engine.dialect, members, name, kind != "segment", columns, show_pii, flagged=True
+        )
+        return write(engine, rows, names, fmt, path)
+
+
+def _probe(rows: exp.Expr) -> exp.Expr:
+    """A table (or a subquery of one) as `columns()` takes it."""
+    return rows.this.args["from"].this if isinstance(rows, exp.Subquery) else rows
+
+
+def _changes(name, path, project, target, db, show_pii) -> Exported:
+    """The last run's changes of NAME as Segment-style track events, one JSON
+    object per line: entries and exits (a move: the exit, then the entry)."""
+    import json
+
+    from segql.ops import state as st
+    from segql.ops.files import replacing
+
+    proj, engine, state, last = _last_run(project, target, db)
+    key = proj.key
+    with engine:
+        _output_of(state, name)
+        user = exp.column(ident(key))
+        if key in proj.pii and not show_pii:
+            user = engine.dialect.pii_hash(user)
+        order = exp.Case(
+            ifs=[exp.If(this=exp.column("event").eq(st.lit("exit")), true=exp.Literal.number(0))],
+            default=exp.Literal.number(1),
+        )
+        q = (
+            exp.select(
+                exp.alias_(user, "user", quoted=True), exp.column("event"), exp.column("label")
+            )
+            .from_(state.changes)
+            .where(exp.column("run_id").eq(st.lit(last.run_id)))
+            .where(exp.column("name").eq(st.lit(name)))
+            .order_by(exp.column(ident(key)), order)
+        )
+        rows = engine.fetch(q)
+    stamp = last.as_of.isoformat() + "Z"
+    events = {"enter": "Segment Entered", "exit": "Segment Exited"}
+    from segql.ops.render import _key
+
+    with replacing(path) as f:
+        for user_id, event, label in rows:
+            record = {
+                "type": "track",
+                "event": events[event],
+                "userId": _key(user_id),
+                "properties": {"segment": name, "label": label},
+                "timestamp": stamp,
+            }
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return Exported(path, len(rows), ("userId", "event", "label"))
