@@ -665,13 +665,18 @@ def docs(
     out: Annotated[str, typer.Option("--out", metavar="DIR", help="where to write the pages")] = (
         "segql-docs"
     ),
+    db: Annotated[
+        str | None, typer.Option("--db", metavar="FILE", help="a DuckDB file with run state")
+    ] = None,
+    target: TargetOpt = None,
     strict: StrictOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Write a static HTML catalog (opens from disk, no network): a searchable
     index, and per definition its title, hypothesis, channels, KPIs, definition,
-    what it uses and what uses it, and its SQL in every dialect."""
+    what it uses and what uses it, and its SQL in every dialect; with --target
+    or --db, sizes per run and the overlap of segments from segql run's state."""
     g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
@@ -683,7 +688,15 @@ def docs(
 
         proj = load_project(find_project_file(g.project, list(paths or [])))
         model = api.load_with(proj, list(paths or [str(proj.root)]))
-        written = write(model, Path(out))
+        history, overlap = {}, None
+        if target is not None or db is not None:  # sizes per run and overlaps from the state
+            from segql.catalog.build import from_state
+            from segql.ops import history as hs
+
+            _, engine, state = hs.open_state(g.project, target, db)
+            with engine:
+                history, overlap = from_state(state)
+        written = write(model, Path(out), history, overlap)
         sys.stderr.write(f"wrote {len(written)} files to {out} (open {Path(out) / 'index.html'})\n")
 
     _handled(g, run)

@@ -180,3 +180,76 @@ def test_a_split_page(catalog):
     assert "<dt>groups</dt><dd>control 10%, email 45%, sms 45%</dd>" in page
     assert '<a href="cart_abandoners.html">cart_abandoners</a>' in page
     assert "<summary>bigquery</summary>" in page
+
+
+@pytest.fixture(scope="module")
+def with_state(tmp_path_factory) -> Path:
+    """The catalog of the examples with `--db`: two runs on the sample."""
+    root = tmp_path_factory.mktemp("state")
+    for f in EXAMPLES.iterdir():
+        if f.is_file():
+            shutil.copy(f, root / f.name)
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        for args in (
+            ["sample", "--db", "wh.duckdb", "--scale", "0.003"],
+            ["run", ".", "--db", "wh.duckdb", "--as-of", "2025-06-01"],
+            ["run", ".", "--db", "wh.duckdb", "--as-of", "2025-07-01"],
+            ["docs", "--db", "wh.duckdb", "--out", "site"],
+        ):
+            r = CliRunner().invoke(app, args, catch_exceptions=False)
+            assert r.exit_code == 0, r.output
+    finally:
+        os.chdir(cwd)
+    return root
+
+
+def test_sizes_per_run_and_overlap_from_the_state(with_state):
+    import duckdb
+
+    con = duckdb.connect(str(with_state / "wh.duckdb"), read_only=True)
+    sizes = con.execute(
+        "SELECT members, entered, exited FROM segql.sizes"
+        " WHERE name = 'recent_buyers' ORDER BY run_id"
+    ).fetchall()
+    member = dict(con.execute("SELECT customer_id, recent_buyers FROM segql.membership").fetchall())
+    both = con.execute(
+        "SELECT count(*) FROM segql.membership WHERE recent_buyers AND high_value"
+    ).fetchone()[0]
+    con.close()
+    page = text(with_state / "site" / "recent_buyers.html")
+    assert "<h2>Size per run</h2>" in page and page.count("<polyline") == 1
+    for members, entered, exited in sizes:
+        assert (
+            f"<td>{members:,}</td>" in page and f"<td>{entered:,}</td><td>{exited:,}</td>" in page
+        )
+    index = text(with_state / "site" / "index.html")
+    matrix = index.split("<h2>Overlap of segments</h2>")[1]
+    row = matrix.split('<tr><th><a href="recent_buyers.html">recent_buyers</a></th>')[1].split(
+        "</tr>"
+    )[0]
+    cells = [int(c.replace(",", "")) for c in re.findall(r"<td>([\d,]+)</td>", row)]
+    head = re.findall(r'<th><a href="[^"]+">([^<]+)</a></th>', matrix.split("</thead>")[0])
+    assert cells[head.index("recent_buyers")] == sum(bool(v) for v in member.values())
+    assert cells[head.index("high_value")] == both
+    lifecycle = text(with_state / "site" / "lifecycle.html")
+    assert lifecycle.count("<polyline") == 4  # a line per label
+
+
+@pytest.mark.engines
+def test_the_catalog_with_state_in_a_browser(with_state):
+    from selenium.webdriver.common.by import By
+
+    browser = _browser()
+    try:
+        browser.get((with_state / "site" / "index.html").as_uri())
+        assert browser.find_element(By.CSS_SELECTOR, "table.matrix").is_displayed()
+        browser.get((with_state / "site" / "lifecycle.html").as_uri())
+        assert len(browser.find_elements(By.TAG_NAME, "polyline")) == 4
+        logs = browser.get_log("browser")
+        assert not [e for e in logs if e["level"] in ("SEVERE", "WARNING")], logs
+        if os.environ.get("SEGQL_SCREENSHOTS"):
+            browser.save_screenshot(str(Path(os.environ["SEGQL_SCREENSHOTS"]) / "history.png"))
+    finally:
+        browser.quit()

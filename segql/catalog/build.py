@@ -132,6 +132,10 @@ def write(
     found = entries(model)
     for e in found:
         e.history = (history or {}).get(e.name, [])
+    shown = {e.name for e in found}
+    if overlap is not None:  # the segments of the run that are still defined
+        kept = [n for n in overlap["segments"] if n in shown]
+        overlap = {**overlap, "segments": kept}
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("segql.catalog", "templates"),
         autoescape=True,
@@ -185,3 +189,64 @@ def write(
             shutil.copyfileobj(src, dst)
         written.append(target)
     return written
+
+
+def from_state(state) -> tuple[dict[str, list[dict]], dict | None]:
+    """Size history per definition (every run, from `sizes`) and the overlap of
+    segments in the last run's membership (members in both, per pair), read
+    from the state of `segql run`; nothing when there is no run yet."""
+    from sqlglot import exp
+
+    from segql.ops import history as hs
+    from segql.ops import state as st
+    from segql.sql.expressions import col, ident
+
+    runs = st.runs(state)
+    if not runs:
+        return {}, None
+    committed = exp.Subquery(this=st.committed_runs(state), alias=exp.TableAlias(this=ident("r")))
+    q = (
+        exp.select(
+            col("name", "s"),
+            exp.alias_(exp.cast(col("as_of", "r"), st.text_type()), "as_of", quoted=True),
+            *(col(c, "s") for c in ("label", "members", "share", "entered", "exited")),
+        )
+        .from_(exp.alias_(state.sizes, "s", quoted=True))
+        .join(committed, on=col("run_id", "s").eq(col("run_id", "r")))
+        .order_by(col("name", "s"), col("run_id", "r"), col("label", "s"))
+    )
+    history: dict[str, list[dict]] = {}
+    for name, as_of, label, members, share, entered, exited in state.engine.fetch(q):
+        history.setdefault(name, []).append(
+            {
+                "as_of": str(as_of)[:19],
+                "label": label,
+                "members": int(members),
+                "share": "-" if share is None else f"{100 * float(share):.1f}%",
+                "entered": int(entered),
+                "exited": int(exited),
+            }
+        )
+    last = runs[-1]
+    segments = [o for o, k in hs.outputs_of(state).items() if k == "segment"]
+    if not segments:
+        return history, None
+    m = exp.Subquery(
+        this=st.membership_of(state, last.run_id), alias=exp.TableAlias(this=ident("m"))
+    )
+    pairs = [(a, b) for i, a in enumerate(segments) for b in segments[i:]]
+    both = [
+        exp.Sum(
+            this=exp.Case(
+                ifs=[exp.If(this=exp.and_(col(a), col(b)), true=exp.Literal.number(1))],
+                default=exp.Literal.number(0),
+            )
+        )
+        for a, b in pairs
+    ]
+    row = state.engine.fetch(exp.select(*both).from_(m))[0]
+    counts = {a: {} for a in segments}
+    for (a, b), n in zip(pairs, row, strict=True):
+        counts[a][b] = counts[b][a] = int(n or 0)
+    overlap = {"as_of": last.as_of.isoformat(sep=" "), "segments": segments, "counts": counts}
+    return history, overlap
