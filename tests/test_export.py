@@ -111,7 +111,7 @@ def test_the_same_file_at_an_as_of_on_a_database(project, sample):
         (["recency", "--sample"], "'recency' is a trait", 1),
         (["high_value", "--sample", "--columns", "countri"], "did you mean 'country'?", 2),
         (["high_value", "--db", "nowhere.duckdb", "--as-of", AS_OF], "not found", 2),
-        (["high_value"], "give --as-of", 2),
+        (["high_value"], "no target: runs and their state live on a target", 2),
     ],
 )
 def test_bad_input_writes_nothing(project, args, message, code):

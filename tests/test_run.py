@@ -212,7 +212,7 @@ def test_which_database(proj: Path):
     assert json.loads(r.stdout)["data"].endswith("data.duckdb")
     # neither a database nor targets
     (proj / "segql.yml").write_text(rs.PROJECT)
-    assert "run needs a target" in cli("run", "a.seg", code=2).output
+    assert "no target: runs and their state live on a target" in cli("run", "a.seg", code=2).output
     # a DuckDB target in memory would keep no state
     (proj / "segql.yml").write_text(rs.PROJECT + "targets:\n  mem: {engine: duckdb}\n")
     assert "in-memory DuckDB keeps nothing" in cli("run", "a.seg", code=1).output

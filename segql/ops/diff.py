@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from segql.engines.base import Engine
-from segql.errors import SegqlError, did_you_mean
+from segql.errors import SegqlError
 from segql.ops import drift
 from segql.semantic.model import Model
 from segql.sql.expressions import ident
@@ -94,19 +94,9 @@ class DiffResult:
 
 def check_by(model: Model, by: str | None) -> None:
     """--by names a profile column."""
-    if by is None:
-        return
-    if model.project.profiles is None:
-        raise SegqlError("--by needs a profiles table in segql.yml", usage=True)
-    columns = list(model.profile_columns)
-    if by not in columns:
-        hint = did_you_mean(by, columns)
-        raise SegqlError(
-            f"--by: '{by}' is not a profile column" + (f" ({hint})" if hint else ""),
-            None,
-            ("profile columns are " + ", ".join(columns),),
-            usage=True,
-        )
+    from segql.ops.export import check_columns
+
+    check_columns(model.project, list(model.profile_columns), [by] if by else [], "--by")
 
 
 def stateless(
@@ -219,8 +209,11 @@ def between_runs(
         start = hs.find_run(runs, first, earlier[-1] if earlier else to)
         if start.run_id >= to.run_id:
             raise SegqlError("--from must be a run before --to", usage=True)
-        if by is not None and by not in (engine.columns(_profile_table(proj)) or {}):
-            raise SegqlError(f"--by: '{by}' is not a profile column", usage=True)
+        if by is not None:
+            from segql.ops.export import check_columns
+
+            known = engine.columns(_profile_table(proj)) or {}
+            check_columns(proj, [c for c in known if c != proj.key], [by], "--by")
         outputs = hs.outputs_of(state)
         segments = [o for o, k in outputs.items() if k == "segment"]
         labeled = [o for o, k in outputs.items() if k != "segment"]

@@ -132,14 +132,16 @@ def _shown(project, dialect, value: exp.Expr, name: str, show_pii: bool) -> exp.
     return exp.alias_(value, name, quoted=True)
 
 
-def check_columns(project, known: list[str], columns: list[str]) -> None:
+def check_columns(project, known: list[str], columns: list[str], flag: str = "--columns") -> None:
+    """Each of `columns` is a profile column (or the key): a usage error with the
+    nearest name otherwise (export's --columns, diff's --by)."""
     if columns and project.profiles is None:
-        raise SegqlError("--columns needs a profiles table in segql.yml", usage=True)
+        raise SegqlError(f"{flag} needs a profiles table in segql.yml", usage=True)
     for c in columns:
         if c not in known and c != project.key:
             hint = did_you_mean(c, known)
             raise SegqlError(
-                f"--columns: '{c}' is not a profile column" + (f" ({hint})" if hint else ""),
+                f"{flag}: '{c}' is not a profile column" + (f" ({hint})" if hint else ""),
                 None,
                 ("profile columns are " + ", ".join(known),),
                 usage=True,

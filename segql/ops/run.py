@@ -109,7 +109,7 @@ def open_target(
     path = db if db is not None else proj.database if target is None else None
     if path is None and target is None and not proj.targets:
         raise SegqlError(
-            "run needs a target",
+            "no target: runs and their state live on a target",
             None,
             ("pass --target NAME or --db FILE, or add 'targets:' to segql.yml",),
             usage=True,
