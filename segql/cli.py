@@ -706,6 +706,7 @@ class ExportFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"
     jsonl = "jsonl"
+    json = "json"  # one document: what was exported (title, channels, …), then its rows
 
 
 @app.command(cls=_Command)

@@ -226,3 +226,21 @@ def test_a_split_exports_its_groups(project, sample):
     rows = [(int(r["customer_id"]), r["cart_test"]) for r in csv.DictReader(open("s.csv"))]
     expected = sorted((k, g) for k, g in compiled(sample, segmentation="cart_test") if g)
     assert rows == expected and {g for _, g in rows} <= {"control", "email", "sms"}
+
+
+def test_json_export_carries_the_marketing_context(project, sample):
+    r = run("export", "high_value", "--sample", "--format", "json", "--out", "hv.json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(Path("hv.json").read_text())
+    assert {k: v for k, v in doc.items() if k != "rows"} == {
+        "name": "high_value",
+        "kind": "segment",
+        "title": "High-value customers",
+        "hypothesis": "High spenders respond to early access to launches",
+        "channels": ["email", "push"],
+        "kpis": ["conversion_rate", "average_order_value"],
+        "as_of": "2025-07-01T00:00:00Z",
+    }
+    assert [row["customer_id"] for row in doc["rows"]] == sorted(
+        k for (k,) in compiled(sample, segment="high_value")
+    )

@@ -32,7 +32,7 @@ from segql.semantic.model import Model
 from segql.sql.expressions import ident
 from segql.syntax import ast
 
-FORMATS = {"csv": "CSV", "parquet": "PARQUET", "jsonl": "JSON"}
+FORMATS = {"csv": "CSV", "parquet": "PARQUET", "jsonl": "JSON", "json": "JSON"}
 ROWS = "__segql_export"
 
 
@@ -148,8 +148,17 @@ def check_columns(project, known: list[str], columns: list[str], flag: str = "--
             )
 
 
-def write(engine: Engine, rows: exp.Query, names: tuple[str, ...], fmt: str, out: Path) -> Exported:
-    """Run the query and write its rows to `out`, whole or not at all."""
+def write(
+    engine: Engine,
+    rows: exp.Query,
+    names: tuple[str, ...],
+    fmt: str,
+    out: Path,
+    header: dict | None = None,
+) -> Exported:
+    """Run the query and write its rows to `out`, whole or not at all. `json`:
+    one document, the `header` (what was exported: name, title, hypothesis,
+    channels, KPIs, as_of) and its `rows`."""
     from segql.engines.duckdb import DuckDBEngine
     from segql.engines.targets import file_target
 
@@ -167,6 +176,8 @@ def write(engine: Engine, rows: exp.Query, names: tuple[str, ...], fmt: str, out
                 duck.write_table(table, types, [fetched] if fetched else [])
                 in_order = exp.select("*").from_(table).order_by(exp.column(ident(names[0])))
                 n = _copy(duck, in_order, fmt, tmp)
+        if fmt == "json":
+            _wrap(tmp, header or {})
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -179,10 +190,40 @@ def _copy(engine, rows: exp.Query, fmt: str, path: str) -> int:
     params = [exp.CopyParameter(this=exp.Var(this="FORMAT"), expression=exp.Var(this=FORMATS[fmt]))]
     if fmt == "csv":
         params.append(exp.CopyParameter(this=exp.Var(this="HEADER"), expression=exp.true()))
+    if fmt == "json":  # one array of objects, wrapped in the header by _wrap
+        params.append(exp.CopyParameter(this=exp.Var(this="ARRAY"), expression=exp.true()))
     copy = exp.Copy(
         this=exp.Subquery(this=rows), kind=False, files=[exp.Literal.string(path)], params=params
     )
     return int(engine.fetch(copy)[0][0])  # DuckDB's COPY answers the rows it wrote
+
+
+def _wrap(path: str, header: dict) -> None:
+    """The rows DuckDB wrote as a JSON array, inside the header's object."""
+    import json
+
+    with open(path, encoding="utf-8") as f:
+        array = f.read().strip() or "[]"
+    head = json.dumps(header, indent=2, ensure_ascii=False)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head[:-2] + ',\n  "rows": ' + array + "\n}\n" if header else array + "\n")
+
+
+def header_of(d, name: str, as_of: dt.datetime) -> dict:
+    """What a json export says about itself: the definition's marketing context."""
+    from segql.ops.preview import metadata
+
+    title, hypothesis, channels, kpis = metadata(d) if d is not None else (None, None, (), ())
+    kind = type(d).__name__.lower() if d is not None else None
+    return {
+        "name": name,
+        "kind": kind,
+        "title": title,
+        "hypothesis": hypothesis,
+        "channels": list(channels),
+        "kpis": list(kpis),
+        "as_of": as_of.isoformat() + "Z",
+    }
 
 
 def _type_of(values: list) -> exp.DataType:
@@ -244,7 +285,8 @@ def export(
     with engine:
         model = api.load_with(proj, paths or [str(proj.root)], engine)
         rows, names = query(model, engine.dialect, name, when, columns or [], show_pii)
-        return write(engine, rows, names, fmt, path)
+        header = header_of(model.definitions.get(name), name, when)
+        return write(engine, rows, names, fmt, path, header)
 
 
 def _last_run(project: str | None, target: str | None, db: str | None):
@@ -293,7 +335,21 @@ def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Expo
         rows, names = shaped(
             proj, engine.dialect, members, name, kind != "segment", columns, show_pii, flagged=True
         )
-        return write(engine, rows, names, fmt, path)
+        header = header_of(_definition(proj, name), name, last.as_of) if fmt == "json" else None
+        return write(engine, rows, names, fmt, path, header)
+
+
+def _definition(proj, name: str):
+    """NAME's definition as the project now writes it (for a json header), if any."""
+    from segql import api
+    from segql.errors import SegqlError, SegqlErrors
+
+    try:
+        return api.load_with(
+            proj, [str(proj.root)], catalog=api.project_catalog(proj)
+        ).definitions.get(name)
+    except (SegqlError, SegqlErrors):
+        return None
 
 
 def _probe(rows: exp.Expr) -> exp.Expr:
