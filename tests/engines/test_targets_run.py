@@ -133,6 +133,7 @@ def test_schema_pull_then_compile_without_a_database(project, postgres, spark, m
     """`segql schema pull` from PostgreSQL or Spark, then compile for a BigQuery
     target with no database: the same SQL as compiled beside the DuckDB data."""
     monkeypatch.setenv("SEGQL_TEST_PG_DSN", postgres.conninfo)
+    (project / "schema.yml").unlink()  # the examples' own: pulled again below
     with open(project / "segql.yml", "a", encoding="utf-8") as out:
         out.write(BQ_TARGET)
     cli("sample", "--target", "local", "--scale", SCALE)
@@ -159,6 +160,7 @@ def test_schema_pull_then_compile_without_a_database(project, postgres, spark, m
 def test_schema_pull_of_a_missing_table_on_a_target(project, postgres, monkeypatch):
     monkeypatch.setenv("SEGQL_TEST_PG_DSN", postgres.conninfo)
     cli("sample", "--target", "pg", "--scale", SCALE)
+    (project / "schema.yml").unlink()  # the examples' own
     text = (project / "segql.yml").read_text()
     (project / "segql.yml").write_text(text.replace("table: web_events", "table: web_event"))
     r = CliRunner().invoke(app, ["schema", "pull", "--target", "pg"])
