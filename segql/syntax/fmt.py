@@ -311,7 +311,8 @@ class _Printer:
         flat = prefix + self._at(e, least) + suffix
         chain = isinstance(e, ast.Binary) and e.op in ("and", "or")
         operands = _chain(e) if chain else [e]
-        between = chain and self.src.any_comment(_end(operands[0].span), _end(e.span))
+        # up to the last operand's end: a comment before a closing `)` trails the line
+        between = chain and self.src.any_comment(_end(operands[0].span), _end(operands[-1].span))
         p = _precedence(e)
         if indent + len(flat) <= WIDTH and not between:
             return [_Line(indent, flat, _start(e.span), _end(e.span))]
@@ -413,7 +414,8 @@ class _Printer:
                     one is not None
                     and one[0] == self._one_line(prev)[0]
                     and d.span.line == prev.span.end_line + 1
-                    and not self.src.any_comment(_end(prev.span), _start(d.span))
+                    # a comment inside d is printed before it: it ends the run too
+                    and not self.src.any_comment(_end(prev.span), _end(d.span))
                 )
                 if not joined:
                     close()
