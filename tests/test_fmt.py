@@ -57,7 +57,7 @@ def test_keywords_lower_case_strings_double_quoted_numbers_as_written():
         segment b=count(orders where amount>10,last 1 days)>=1 and p>10%
         """)
     assert out == (
-        "trait a = x = \"it's\" or y != 2 and z >= 1.50\n"
+        'trait a = x = "it\'s" or y != 2 and z >= 1.50\n'
         "segment b = count(orders where amount > 10, last 1 day) >= 1 and p > 10%\n"
     )
 
@@ -81,9 +81,11 @@ def test_windows_aggregates_and_sequences():
 
 
 def test_minimal_parentheses():
-    out = fmt("trait a = ((x + y) * (z - (w - v))) / (-(u))\n"
-              "segment b = (p or q) and not (r and s) and not (t > 1) and (not u)\n"
-              "segment c = (a or b) or (c and d)\n")
+    out = fmt(
+        "trait a = ((x + y) * (z - (w - v))) / (-(u))\n"
+        "segment b = (p or q) and not (r and s) and not (t > 1) and (not u)\n"
+        "segment c = (a or b) or (c and d)\n"
+    )
     assert out == (
         "trait a = (x + y) * (z - (w - v)) / -u\n"
         "segment b = (p or q) and not (r and s) and not (t > 1) and not u\n"
@@ -92,8 +94,10 @@ def test_minimal_parentheses():
 
 
 def test_names_that_are_keywords_keep_their_backticks():
-    out = fmt("segmentation s by priority {\n  `and` = `where` > 1\n  `days` = x\n  else `or`\n}\n"
-              "trait `my col` = `this`")
+    out = fmt(
+        "segmentation s by priority {\n  `and` = `where` > 1\n  `days` = x\n  else `or`\n}\n"
+        "trait `my col` = `this`"
+    )
     assert out == (
         "segmentation s by priority {\n  `and`  = `where` > 1\n  `days` = x\n  else `or`\n}\n"
         "trait `my col` = `this`\n"
@@ -101,8 +105,8 @@ def test_names_that_are_keywords_keep_their_backticks():
 
 
 def test_long_conditions_break_before_and_or():
-    long_a = "count(orders where amount > 100 and sku in (\"A\", \"B\"), last 30 days) >= 3"
-    long_b = "did(events where name = \"pricing_view\", last 7 days)"
+    long_a = 'count(orders where amount > 100 and sku in ("A", "B"), last 30 days) >= 3'
+    long_b = 'did(events where name = "pricing_view", last 7 days)'
     out = fmt(f"segment s = {long_a} and {long_b} or {long_a} and not {long_b}\n")
     assert out == textwrap.dedent(f"""\
         segment s =
@@ -148,7 +152,9 @@ def test_blocks_align_rules_and_groups():
 
 
 def test_one_line_runs_align_and_blank_lines_are_kept_at_most_one():
-    out = fmt("trait a = 1\ntrait bbb = 2\n\n\n\ntrait cc = 3\nsegment d = a > 1\nsegment eeee = b\n")
+    out = fmt(
+        "trait a = 1\ntrait bbb = 2\n\n\n\ntrait cc = 3\nsegment d = a > 1\nsegment eeee = b\n"
+    )
     assert out == (
         "trait a   = 1\ntrait bbb = 2\n\ntrait cc = 3\nsegment d    = a > 1\nsegment eeee = b\n"
     )

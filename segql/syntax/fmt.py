@@ -124,6 +124,7 @@ class _Source:
     def __init__(self, text: str):
         self.text = text
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.blank_lines = [i for i, line in enumerate(text.split("\n"), 1) if not line.strip()]
         tokens = list(_lark().lex(text, dont_ignore=True))
         self.comments = [t for t in tokens if t.type == "COMMENT"]
         self.tokens = [t for t in tokens if t.type not in ("WS", "COMMENT")]
@@ -142,7 +143,9 @@ class _Source:
         return None
 
     def tokens_in(self, a: tuple[int, int], b: tuple[int, int]) -> list[Token]:
-        return self.tokens[bisect.bisect_left(self.token_at, a) : bisect.bisect_left(self.token_at, b)]
+        return self.tokens[
+            bisect.bisect_left(self.token_at, a) : bisect.bisect_left(self.token_at, b)
+        ]
 
     def any_comment(self, a: tuple[int, int], b: tuple[int, int]) -> bool:
         """A comment strictly between a and b."""
@@ -176,8 +179,8 @@ class _Printer:
                 self.out.append("")
 
     def _blank_in_source(self, after: int, before: int) -> bool:
-        lines = self.src.text.split("\n", before)[after:before - 1]
-        return any(not l.strip() for l in lines)
+        blank = self.src.blank_lines
+        return blank[bisect.bisect_right(blank, after) : bisect.bisect_left(blank, before)] != []
 
     def _emit(self, lines: list[_Line], until=None) -> None:
         """Print lines, each after the comments before its element's end and with
@@ -191,8 +194,8 @@ class _Printer:
             nxt = lines[i + 1].start if i + 1 < len(lines) else until
             if self.pending:
                 c = self.pending[-1]
-                at = (c.line, c.column)
-                if c.line == ln.end[0] and at >= ln.end and (nxt is None or at < nxt):
+                where = (c.line, c.column)
+                if c.line == ln.end[0] and where >= ln.end and (nxt is None or where < nxt):
                     self.pending.pop()
                     text += "  " + str(c).rstrip()
             self.out.append(text)
@@ -220,7 +223,8 @@ class _Printer:
                 return f"{self._at(operand, _SUM)} {'not in' if negated else 'in'} ({listed})"
             case ast.Between(operand, low, high, negated):
                 word = "not between" if negated else "between"
-                return f"{self._at(operand, _SUM)} {word} {self._at(low, _SUM)} and {self._at(high, _SUM)}"
+                bounds = f"{self._at(low, _SUM)} and {self._at(high, _SUM)}"
+                return f"{self._at(operand, _SUM)} {word} {bounds}"
             case ast.IsNull(operand, negated):
                 return f"{self._at(operand, _SUM)} {'is not null' if negated else 'is null'}"
             case ast.Like(operand, pattern, negated):
@@ -305,7 +309,9 @@ class _Printer:
 
     # ------------------------------------------------------------ broken conditions
 
-    def _lines(self, e, indent: int, cont: int, prefix: str = "", suffix: str = "", least: int = 0) -> list[_Line]:
+    def _lines(
+        self, e, indent: int, cont: int, prefix: str = "", suffix: str = "", least: int = 0
+    ) -> list[_Line]:
         """e as lines: one when it fits and no comment sits between its operands,
         else broken before each `and`/`or` of its top chain (continuation at `cont`)."""
         flat = prefix + self._at(e, least) + suffix
@@ -320,7 +326,12 @@ class _Printer:
             # `a > b` too long: before the operator, like `and`
             return [
                 _Line(indent, prefix + self._at(e.left, _SUM), _start(e.span), _end(e.left.span)),
-                _Line(cont, f"{e.op} {self._at(e.right, _SUM)}{suffix}", _start(e.right.span), _end(e.span)),
+                _Line(
+                    cont,
+                    f"{e.op} {self._at(e.right, _SUM)}{suffix}",
+                    _start(e.right.span),
+                    _end(e.span),
+                ),
             ]
         if isinstance(e, ast.Sequence):
             head, tail = self._sequence(e)
@@ -371,17 +382,21 @@ class _Printer:
             return True
         eq = self.src.first_token(_start(d.span), "EQUAL")
         brace = self.src.first_token(_start(d.span), "LBRACE")
-        return brace is not None and (eq is None or (brace.line, brace.column) < (eq.line, eq.column))
+        return brace is not None and (
+            eq is None or (brace.line, brace.column) < (eq.line, eq.column)
+        )
 
     def _one_line(self, d: ast.Definition) -> tuple[str, str] | None:
         """(keyword, condition) of a trait or short segment that fits on a line, else None."""
-        if isinstance(d, ast.Segment) and self._is_block(d) or not isinstance(d, ast.Trait | ast.Segment):
+        if isinstance(d, ast.Trait):
+            kw = "trait"
+        elif isinstance(d, ast.Segment) and not self._is_block(d):
+            kw = "segment"
+        else:
             return None
-        kw = "trait" if isinstance(d, ast.Trait) else "segment"
-        head = self._head_end(d)
+        if self.src.any_comment(self._head_end(d), _end(d.span)):
+            return None  # a comment in the condition: it goes on lines of its own
         body = self._expr(d.expr)
-        if self.src.any_comment(head, _end(d.span)):
-            return None
         return (kw, body) if len(f"{kw} {name(d.name)} = {body}") <= WIDTH else None
 
     def _head_end(self, d) -> tuple[int, int]:
@@ -430,7 +445,8 @@ class _Printer:
         toks = self.src.tokens_in(_token_end(body_at), _end(d.span))[:-1]  # without `}`
         where_span = d.expr.span
         starts = [
-            i for i, t in enumerate(toks)
+            i
+            for i, t in enumerate(toks)
             if t.type in ("TITLE", "HYPOTHESIS", "CHANNELS", "KPIS", "WHERE")
             and not (_start(where_span) <= (t.line, t.column) < _end(where_span))
             and _depth(toks[:i]) == 0
