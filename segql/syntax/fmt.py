@@ -334,10 +334,10 @@ class _Printer:
                 ),
             ]
         if isinstance(e, ast.Sequence):
-            head, tail = self._sequence(e)
+            head, tail = self._sequence(e)  # `within` under the first step
             return [
                 _Line(indent, prefix + head, _start(e.span), _end(e.span)),
-                _Line(cont + 4, tail + suffix, _end(e.span), _end(e.span)),
+                _Line(indent + len(prefix) + 4, tail + suffix, _end(e.span), _end(e.span)),
             ]
         if not chain:
             return [_Line(indent, flat, _start(e.span), _end(e.span))]
