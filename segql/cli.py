@@ -656,6 +656,37 @@ def test_command(
 
 
 @app.command(cls=_Command)
+def fmt(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="PATH", help=".seg files or folders (default: the project's)"),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="change nothing; exit 1 listing the files to reformat")
+    ] = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rewrite .seg files in the canonical layout, every comment kept (YAML is left alone)."""
+    g = _globals(ctx, project, debug)
+
+    def run() -> None:
+        from segql.errors import SegqlErrors
+        from segql.ops.fmt import format_files, seg_files
+
+        changed, errors = format_files(seg_files(list(paths or []), g.project), check)
+        for path in changed:
+            typer.echo(f"{'would reformat' if check else 'reformatted'} {path}")
+        if errors:
+            raise SegqlErrors(errors)
+        if check and changed:
+            raise typer.Exit(1)
+
+    _handled(g, run)
+
+
+@app.command(cls=_Command)
 def docs(
     ctx: typer.Context,
     paths: Annotated[

@@ -149,11 +149,14 @@ def test_validate_json_gives_every_diagnostic(tmp_path, monkeypatch):
 
 def test_pre_commit_hooks_run_in_the_example_project(monkeypatch):
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    assert [h["id"] for h in hooks] == ["segql-validate", "segql-test"]
+    assert [h["id"] for h in hooks] == ["segql-fmt", "segql-validate", "segql-test"]
     monkeypatch.chdir(EXAMPLES)
     for hook in hooks:
         program, *args = shlex.split(hook["entry"])
         assert program == "segql" and hook["language"] == "python"
+        if hook["id"] == "segql-fmt":  # rewrites the files it is given: here, checks them
+            assert hook["pass_filenames"] and hook["files"] == r"\.seg$"
+            args += ["--check", *sorted(str(p) for p in Path().glob("*.seg"))]
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0, (hook["id"], r.output)
 

@@ -14,7 +14,7 @@ WITH "universe" AS (
   SELECT
     "customer_id" AS "customer_id",
     COUNT(*) AS "orders_count", /* used by first_time_visitors (ecommerce.seg:10) */
-    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_30_days", /* used by deal_seekers (ecommerce.seg:29), recent_buyers (language.seg:10), lapsing_customers (ecommerce.seg:54) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_30_days", /* used by deal_seekers (ecommerce.seg:28), recent_buyers (language.seg:10), lapsing_customers (ecommerce.seg:52) */
     SUM(
       CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN "amount" END
     ) AS "orders_sum_amount_last_365_days", /* used by monetary (language.seg:8) */
@@ -24,62 +24,62 @@ WITH "universe" AS (
         AND "ordered_at" < CAST('2025-07-01 00:00:00' AS TIMESTAMP)
         THEN "amount"
       END
-    ) AS "orders_sum_amount_previous_month", /* used by spend_last_month (ecommerce.seg:36) */
+    ) AS "orders_sum_amount_previous_month", /* used by spend_last_month (ecommerce.seg:35) */
     SUM(
       CASE
         WHEN "ordered_at" >= CAST('2025-01-01 00:00:00' AS TIMESTAMP)
         THEN "amount"
       END
-    ) AS "orders_sum_amount_this_year", /* used by spend_this_year (ecommerce.seg:37) */
+    ) AS "orders_sum_amount_this_year", /* used by spend_this_year (ecommerce.seg:36) */
     SUM(
       CASE WHEN "ordered_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN "amount" END
-    ) AS "orders_sum_amount_last_30_days", /* used by growing_spenders (ecommerce.seg:41) */
+    ) AS "orders_sum_amount_last_30_days", /* used by growing_spenders (ecommerce.seg:40) */
     SUM(
       CASE
         WHEN "ordered_at" > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
         AND "ordered_at" <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN "amount"
       END
-    ) AS "orders_sum_amount_30_days_to_60_days_ago", /* used by growing_spenders (ecommerce.seg:41) */
+    ) AS "orders_sum_amount_30_days_to_60_days_ago", /* used by growing_spenders (ecommerce.seg:40) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2025-05-02 00:00:00' AS TIMESTAMP)
         AND "ordered_at" <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "orders_count_30_days_to_60_days_ago", /* used by growing_spenders (ecommerce.seg:42) */
-    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_365_days", /* used by frequency (language.seg:7), journey (ecommerce.seg:102) */
+    ) AS "orders_count_30_days_to_60_days_ago", /* used by growing_spenders (ecommerce.seg:41) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_365_days", /* used by frequency (language.seg:7), journey (ecommerce.seg:100) */
     AVG(
       CASE
         WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
         THEN "quantity"
       END
-    ) AS "orders_avg_quantity_last_365_days", /* used by bulk_buyers (ecommerce.seg:48) */
+    ) AS "orders_avg_quantity_last_365_days", /* used by bulk_buyers (ecommerce.seg:47) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
         AND "ordered_at" <= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "orders_count_30_days_to_90_days_ago", /* used by lapsing_customers (ecommerce.seg:54) */
-    MAX("ordered_at") AS "orders_last_ordered_at", /* used by not_recent_buyers (ecommerce.seg:57), recency (language.seg:6) */
-    COUNT(CASE WHEN "ordered_at" <= CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_before_180_days_ago", /* used by dormant_buyers (ecommerce.seg:60) */
-    COUNT(CASE WHEN "ordered_at" > CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_180_days", /* used by dormant_buyers (ecommerce.seg:60) */
+    ) AS "orders_count_30_days_to_90_days_ago", /* used by lapsing_customers (ecommerce.seg:52) */
+    MAX("ordered_at") AS "orders_last_ordered_at", /* used by not_recent_buyers (ecommerce.seg:55), recency (language.seg:6) */
+    COUNT(CASE WHEN "ordered_at" <= CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_before_180_days_ago", /* used by dormant_buyers (ecommerce.seg:58) */
+    COUNT(CASE WHEN "ordered_at" > CAST('2025-01-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "orders_count_last_180_days", /* used by dormant_buyers (ecommerce.seg:58) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP)
         AND EXTRACT(ISODOW FROM "ordered_at") >= 6
         THEN 1
       END
-    ) AS "orders_count_where_ordered_at_last_90", /* used by mobile_weekend_shoppers (ecommerce.seg:73) */
+    ) AS "orders_count_where_ordered_at_last_90", /* used by mobile_weekend_shoppers (ecommerce.seg:71) */
     COUNT(
       CASE
         WHEN "ordered_at" > CAST('2024-07-01 00:00:00' AS TIMESTAMP)
         AND "sku" IN ('SKU-0001', 'SKU-0002')
         THEN 1
       END
-    ) AS "orders_count_where_sku_sku_0001_sku_0002", /* used by sku_loyalists (ecommerce.seg:81) */
-    MIN("ordered_at") AS "orders_first_ordered_at" /* used by journey (ecommerce.seg:101) */
+    ) AS "orders_count_where_sku_sku_0001_sku_0002", /* used by sku_loyalists (ecommerce.seg:79) */
+    MIN("ordered_at") AS "orders_first_ordered_at" /* used by journey (ecommerce.seg:99) */
   FROM "orders"
   WHERE
     NOT "customer_id" IS NULL
@@ -101,14 +101,14 @@ WITH "universe" AS (
           1000
         )
       )
-    ) AS "events_decayed_count_half_life_14_days", /* used by engagement (ecommerce.seg:66) */
+    ) AS "events_decayed_count_half_life_14_days", /* used by engagement (ecommerce.seg:64) */
     COUNT(
       CASE
         WHEN "occurred_at" > CAST('2025-03-03 00:00:00' AS TIMESTAMP)
         AND "occurred_at" <= CAST('2025-05-02 00:00:00' AS TIMESTAMP)
         THEN 1
       END
-    ) AS "events_count_60_days_to_120_days_ago", /* used by cooling_down (ecommerce.seg:67) */
+    ) AS "events_count_60_days_to_120_days_ago", /* used by cooling_down (ecommerce.seg:65) */
     COUNT(
       CASE
         WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP)
@@ -117,9 +117,9 @@ WITH "universe" AS (
         )
         THEN 1
       END
-    ) AS "events_count_where_occurred_at_last_30", /* used by night_owls (ecommerce.seg:77) */
-    COUNT(CASE WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_30_days", /* used by night_owls (ecommerce.seg:78) */
-    COUNT(CASE WHEN "occurred_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_90_days" /* used by journey (ecommerce.seg:103) */
+    ) AS "events_count_where_occurred_at_last_30", /* used by night_owls (ecommerce.seg:75) */
+    COUNT(CASE WHEN "occurred_at" > CAST('2025-06-01 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_30_days", /* used by night_owls (ecommerce.seg:76) */
+    COUNT(CASE WHEN "occurred_at" > CAST('2025-04-02 00:00:00' AS TIMESTAMP) THEN 1 END) AS "events_count_last_90_days" /* used by journey (ecommerce.seg:101) */
   FROM "web_events"
   WHERE
     NOT "customer_id" IS NULL
@@ -129,7 +129,7 @@ WITH "universe" AS (
 ), "distinct_events_count_distinct_occurred_at_last" AS (
   SELECT
     "customer_id",
-    COUNT(*) AS "events_count_distinct_occurred_at_last" /* used by regulars (ecommerce.seg:63) */
+    COUNT(*) AS "events_count_distinct_occurred_at_last" /* used by regulars (ecommerce.seg:61) */
   FROM (
     SELECT
       "customer_id"
@@ -263,7 +263,7 @@ WITH "universe" AS (
         THEN 1
         ELSE 0
       END
-    ) AS "did_events_view_then_not_orders_in_2" /* used by viewed_not_bought (ecommerce.seg:20) */
+    ) AS "did_events_view_then_not_orders_in_2" /* used by viewed_not_bought (ecommerce.seg:19) */
   FROM "windowed_did_events_view_then_not_orders_in_2_1"
   GROUP BY
     "customer_id"
@@ -342,7 +342,7 @@ WITH "universe" AS (
         THEN 1
         ELSE 0
       END
-    ) AS "did_events_view_then_events_add_to_cart" /* used by funnel_completers (ecommerce.seg:24) */
+    ) AS "did_events_view_then_events_add_to_cart" /* used by funnel_completers (ecommerce.seg:23) */
   FROM "windowed_did_events_view_then_events_add_to_cart_2"
   GROUP BY
     "customer_id"
@@ -365,7 +365,7 @@ WITH "universe" AS (
 ), "windowed_events_count_where_name_pricing_view_any" AS (
   SELECT
     "customer_id",
-    MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "events_count_where_name_pricing_view_any" /* used by deal_seekers (ecommerce.seg:29) */
+    MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "events_count_where_name_pricing_view_any" /* used by deal_seekers (ecommerce.seg:28) */
   FROM "windowed_events_count_where_name_pricing_view_any_1"
   GROUP BY
     "customer_id"
@@ -666,23 +666,23 @@ SELECT
   "first_time_visitors" AS "first_time_visitors", /* segment first_time_visitors (ecommerce.seg:9) */
   "product_cart_abandoners" AS "product_cart_abandoners", /* segment product_cart_abandoners (ecommerce.seg:14) */
   "viewed_not_bought" AS "viewed_not_bought", /* segment viewed_not_bought (ecommerce.seg:19) */
-  "funnel_completers" AS "funnel_completers", /* segment funnel_completers (ecommerce.seg:23) */
-  "deal_seekers" AS "deal_seekers", /* segment deal_seekers (ecommerce.seg:28) */
-  "recent_high_value_buyers" AS "recent_high_value_buyers", /* segment recent_high_value_buyers (ecommerce.seg:34) */
-  "growing_spenders" AS "growing_spenders", /* segment growing_spenders (ecommerce.seg:40) */
-  "big_spenders_last_month" AS "big_spenders_last_month", /* segment big_spenders_last_month (ecommerce.seg:45) */
-  "bulk_buyers" AS "bulk_buyers", /* segment bulk_buyers (ecommerce.seg:48) */
-  "lapsing_customers" AS "lapsing_customers", /* segment lapsing_customers (ecommerce.seg:53) */
-  "not_recent_buyers" AS "not_recent_buyers", /* segment not_recent_buyers (ecommerce.seg:57) */
-  "dormant_buyers" AS "dormant_buyers", /* segment dormant_buyers (ecommerce.seg:60) */
-  "regulars" AS "regulars", /* segment regulars (ecommerce.seg:63) */
-  "cooling_down" AS "cooling_down", /* segment cooling_down (ecommerce.seg:67) */
-  "mobile_weekend_shoppers" AS "mobile_weekend_shoppers", /* segment mobile_weekend_shoppers (ecommerce.seg:72) */
-  "night_owls" AS "night_owls", /* segment night_owls (ecommerce.seg:76) */
-  "sku_loyalists" AS "sku_loyalists", /* segment sku_loyalists (ecommerce.seg:81) */
-  "rfm_champions" AS "rfm_champions", /* segment rfm_champions (ecommerce.seg:91) */
-  "rfm_at_risk" AS "rfm_at_risk", /* segment rfm_at_risk (ecommerce.seg:92) */
-  "journey" AS "journey" /* segmentation journey (ecommerce.seg:97) */
+  "funnel_completers" AS "funnel_completers", /* segment funnel_completers (ecommerce.seg:22) */
+  "deal_seekers" AS "deal_seekers", /* segment deal_seekers (ecommerce.seg:27) */
+  "recent_high_value_buyers" AS "recent_high_value_buyers", /* segment recent_high_value_buyers (ecommerce.seg:33) */
+  "growing_spenders" AS "growing_spenders", /* segment growing_spenders (ecommerce.seg:39) */
+  "big_spenders_last_month" AS "big_spenders_last_month", /* segment big_spenders_last_month (ecommerce.seg:44) */
+  "bulk_buyers" AS "bulk_buyers", /* segment bulk_buyers (ecommerce.seg:47) */
+  "lapsing_customers" AS "lapsing_customers", /* segment lapsing_customers (ecommerce.seg:52) */
+  "not_recent_buyers" AS "not_recent_buyers", /* segment not_recent_buyers (ecommerce.seg:55) */
+  "dormant_buyers" AS "dormant_buyers", /* segment dormant_buyers (ecommerce.seg:58) */
+  "regulars" AS "regulars", /* segment regulars (ecommerce.seg:61) */
+  "cooling_down" AS "cooling_down", /* segment cooling_down (ecommerce.seg:65) */
+  "mobile_weekend_shoppers" AS "mobile_weekend_shoppers", /* segment mobile_weekend_shoppers (ecommerce.seg:70) */
+  "night_owls" AS "night_owls", /* segment night_owls (ecommerce.seg:74) */
+  "sku_loyalists" AS "sku_loyalists", /* segment sku_loyalists (ecommerce.seg:79) */
+  "rfm_champions" AS "rfm_champions", /* segment rfm_champions (ecommerce.seg:89) */
+  "rfm_at_risk" AS "rfm_at_risk", /* segment rfm_at_risk (ecommerce.seg:90) */
+  "journey" AS "journey" /* segmentation journey (ecommerce.seg:95) */
 FROM "layer_5"
 ORDER BY
   "customer_id"
