@@ -95,6 +95,10 @@ TargetOpt = Annotated[
         help="a target of segql.yml (its engine, dialect and table names)",
     ),
 ]
+TraitsOpt = Annotated[
+    bool,
+    typer.Option("--traits", help="add every trait of the PATHs as a column (its value)"),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -309,6 +313,11 @@ def compile(
         str | None,
         typer.Option("--segmentation", metavar="N", help="one segmentation or split: key, label"),
     ] = None,
+    traits: TraitsOpt = False,
+    trait: Annotated[
+        str | None,
+        typer.Option("--trait", metavar="N", help="one trait: key and value of every entity"),
+    ] = None,
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="write the SQL here, not stdout")
     ] = None,
@@ -337,6 +346,11 @@ def compile(
 
         if segment is not None and segmentation is not None:
             raise _usage("--segment and --segmentation cannot be used together")
+        one = [f for f, v in (("--segment", segment), ("--segmentation", segmentation)) if v]
+        if trait is not None and one:
+            raise _usage(f"{one[0]} and --trait cannot be used together")
+        if traits and (one or trait is not None):
+            raise _usage(f"--traits adds columns to the membership: not with {(one or ['--trait'])[0]}")
         _check_as_of(as_of)
         if explain:
             sys.stdout.write(
@@ -347,6 +361,8 @@ def compile(
                     segment=segment,
                     segmentation=segmentation,
                     target=target,
+                    traits=traits,
+                    trait=trait,
                 )
             )
             return
@@ -358,6 +374,8 @@ def compile(
             segment=segment,
             segmentation=segmentation,
             target=target,
+            traits=traits,
+            trait=trait,
         ).sql(script=script)
         if out is None:
             sys.stdout.write(sql)
