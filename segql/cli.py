@@ -729,7 +729,9 @@ class ExportFormat(StrEnum):
 @app.command(cls=_Command)
 def export(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="a segment, segmentation or split")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="a segment, segmentation, split or trait")
+    ],
     paths: Annotated[
         list[str] | None,
         typer.Argument(metavar="PATH", help="definitions (default: all of the project)"),
@@ -762,8 +764,9 @@ def export(
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Write a segment's members (or a segmentation's or split's labels) to a file
-    for the tools that act on them; pii: columns leave only as SHA-256 hex."""
+    """Write a segment's members (or a segmentation's or split's labels, or a
+    trait's values) to a file for the tools that act on them; pii: columns
+    leave only as SHA-256 hex."""
     g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
@@ -910,6 +913,7 @@ def run(
         bool, typer.Option("--force", help="replace the run at the same as_of")
     ] = False,
     fmt: Annotated[RunFormat, typer.Option("--format", help="output format")] = RunFormat.table,
+    traits: TraitsOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -923,7 +927,9 @@ def run(
 
         _check_as_of(as_of)
         result = _with_status(
-            lambda step: rn.run(list(paths), g.project, target, db, as_of, force, step)
+            lambda step: rn.run(
+                list(paths), g.project, target, db, as_of, force, step, traits=traits
+            )
         )
         run_render.emit([result], fmt.value)
 
@@ -942,6 +948,7 @@ def backfill(
     target: TargetOpt = None,
     db: DbOpt = None,
     fmt: Annotated[RunFormat, typer.Option("--format", help="output format")] = RunFormat.table,
+    traits: TraitsOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -958,7 +965,16 @@ def backfill(
         bf.parse_every(every)
         with run_render.progress_bar() as advance:
             results = bf.backfill(
-                list(paths), start, end, every, g.project, target, db, run_render.note, advance
+                list(paths),
+                start,
+                end,
+                every,
+                g.project,
+                target,
+                db,
+                run_render.note,
+                advance,
+                traits=traits,
             )
         if not results:
             sys.stderr.write("nothing to do: every as_of is before the last run's\n")

@@ -3,8 +3,10 @@
     segql export NAME [PATH…] [--target T | --db FILE | --sample] [--as-of TS]
                  --format csv|parquet|jsonl --out FILE [--columns c1,c2] [--show-pii]
 
-NAME is a segment (its members' keys) or a segmentation or split (key and
-label of every labelled entity); `--columns` adds profile columns. The rows
+NAME is a segment (its members' keys), a segmentation or split (key and
+label of every labelled entity) or a trait (key and value of every entity
+with a value: docs/language.md, Traits as outputs); `--columns` adds profile
+columns. The rows
 are one query on the engine: the compiled query of NAME joined with the
 profiles, `pii:` columns hashed there (Dialect.pii_hash), ordered by key.
 
@@ -64,14 +66,14 @@ def query(
         one = {"segment": name}
     elif isinstance(d, ast.Segmentation | ast.Split):  # a split: key and group
         one = {"segmentation": name}
-    elif isinstance(d, ast.Trait):
-        raise SegqlError(f"'{name}' is a trait: export takes a segment, a segmentation or a split")
+    elif isinstance(d, ast.Trait):  # key and value, of the entities with one
+        one = {"trait": name}
     else:
-        outputs = ast.Segment | ast.Segmentation | ast.Split
+        outputs = ast.Segment | ast.Segmentation | ast.Split | ast.Trait
         pool = [n for n, x in model.definitions.items() if isinstance(x, outputs)]
         hint = did_you_mean(name, pool)
         raise SegqlError(
-            f"unknown segment or segmentation '{name}'" + (f" ({hint})" if hint else "")
+            f"unknown segment, segmentation or trait '{name}'" + (f" ({hint})" if hint else "")
         )
     check_columns(model.project, list(model.profile_columns), columns)
     compiled = api.compile_model(model, dialect.name, as_of, **one)
@@ -90,7 +92,8 @@ def shaped(
     flagged: bool = False,
 ) -> tuple[exp.Query, tuple[str, ...]]:
     """The exported rows of a membership query: key, the label of a segmentation
-    or split (labelled entities only), or the members of a segment (`flagged`:
+    or split (labelled entities only) or the value of a trait (`labeled` too:
+    entities with a value only), or the members of a segment (`flagged`:
     NAME is a boolean column of every entity, as in a run's membership; else
     the rows are the members, as compile gives one segment); profile columns
     joined; pii hashed; ordered by key."""
@@ -261,19 +264,34 @@ def _last_run(project: str | None, target: str | None, db: str | None):
     return proj, engine, state, last
 
 
-def _output_of(state, name: str) -> str:
-    """NAME's kind in the last run's membership (segment / label)."""
+def _output_of(state, name: str, traits: bool = True) -> str:
+    """NAME's kind in the last run's membership (segment / label / trait: a
+    column of `run --traits`)."""
     from segql.ops import history as hs
 
     outputs = hs.outputs_of(state)
-    if name not in outputs:
-        hint = did_you_mean(name, outputs)
-        raise SegqlError(
-            f"'{name}' is not in the last run's membership" + (f" ({hint})" if hint else ""),
-            None,
-            ("outputs of the run: " + ", ".join(outputs),),
-        )
-    return outputs[name]
+    if name in outputs:
+        return outputs[name]
+    written = hs.traits_of(state)
+    if name in written:
+        if not traits:
+            raise SegqlError(
+                f"'{name}' is a trait: it has no changes",
+                None,
+                ("export its values: segql export NAME without --changes",),
+            )
+        return "trait"
+    columns = [*outputs, *written]
+    hint = did_you_mean(name, columns)
+    raise SegqlError(
+        f"'{name}' is not in the last run's membership" + (f" ({hint})" if hint else ""),
+        None,
+        (
+            "columns of the run: " + (", ".join(columns) or "none"),
+            "a trait is there when the run had --traits (segql run PATH --traits), "
+            "or give --as-of to evaluate it at that instant",
+        ),
+    )
 
 
 def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Exported:
@@ -310,7 +328,7 @@ def _changes(name, path, project, target, db, show_pii) -> Exported:
     proj, engine, state, last = _last_run(project, target, db)
     key = proj.key
     with engine:
-        _output_of(state, name)
+        _output_of(state, name, traits=False)
         user = exp.column(ident(key))
         if key in proj.pii and not show_pii:
             user = engine.dialect.pii_hash(user)
