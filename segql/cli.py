@@ -419,6 +419,10 @@ def preview(
     show_pii: Annotated[
         bool, typer.Option("--show-pii", help="show a pii: key as it is, not hashed")
     ] = False,
+    traits: Annotated[
+        bool,
+        typer.Option("--traits", help="a value summary per trait: nulls, min/max/mean or top values"),
+    ] = False,
     target: TargetOpt = None,
     strict: StrictOpt = False,
     project: ProjectOpt = None,
@@ -449,6 +453,7 @@ def preview(
                 show_pii=show_pii,
                 progress=progress,
                 target=target,
+                traits=traits,
             )
 
         if sys.stderr.isatty():  # progress goes to stderr, and only for a person watching
