@@ -155,8 +155,6 @@ def select(
             raise SegqlError(f"unknown {what} '{name}'" + (f" ({hint})" if hint else ""))
         return (name,), what
     chosen = model.selected + (model.selected_traits if traits else ())
-    for name in model.selected_traits if traits else ():
-        _check_output_name(model, name)
     if not chosen:
         what = "segments, segmentations or traits" if traits else "segments or segmentations"
         raise SegqlError(f"no {what} to compile in the given paths")
@@ -175,20 +173,7 @@ def _one_trait(model: Model, name: str) -> str:
         pool = [n for n, x in model.definitions.items() if isinstance(x, ast.Trait)]
         hint = did_you_mean(name, pool)
         raise SegqlError(f"unknown trait '{name}'" + (f" ({hint})" if hint else ""))
-    _check_output_name(model, name)
     return name
-
-
-def _check_output_name(model: Model, name: str) -> None:
-    """An output column never takes the key's name (a trait may be called so
-    when there is no profiles table, whose columns share the namespace)."""
-    if name == model.project.key:
-        d = model.definitions[name]
-        raise SegqlError(
-            f"'{name}' is the key column's name: an output cannot be called so",
-            d.span,
-            ("rename the " + type(d).__name__.lower(),),
-        )
 
 
 @_no_gc_pauses()
