@@ -363,9 +363,8 @@ def test_export_trait_on_the_sample():
 def test_trait_columns_equal_the_oracle_on_generated_projects():
     """Every trait of generated projects, compiled with --traits and run on
     DuckDB, equals the oracle's value entity by entity."""
-    import sys
+    from dataclasses import replace
 
-    sys.path.insert(0, str(Path(__file__).parent))
     from hypothesis import HealthCheck, given, settings
     from oracle.evaluate import UNCERTAIN, Oracle, number
     from oracle.gen import cases
@@ -373,7 +372,7 @@ def test_trait_columns_equal_the_oracle_on_generated_projects():
 
     checked = {"traits": 0}
 
-    @settings(max_examples=25, deadline=None, derandomize=True,
+    @settings(max_examples=20, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(cases())
     def check(case):
@@ -384,13 +383,16 @@ def test_trait_columns_equal_the_oracle_on_generated_projects():
             con = duckdb_with(case)
             try:
                 model = load_model(case, con, root)
-                if not model.selected_traits or not model.selected:
+                if not model.selected_traits:
                     return
+                # the traits alone: the query and the oracle read the same
+                # profile columns (they settle overlapping history rows)
+                traits_only = replace(model, selected=())
                 for when in case.as_ofs:
-                    result = api.compile_model(model, "duckdb", when, traits=True)
+                    result = api.compile_model(traits_only, "duckdb", when, traits=True)
                     names = [o.name for o in result.outputs]
                     rows = con.execute(result.sql()).fetchall()
-                    oracle = Oracle(model, case.tables, when)
+                    oracle = Oracle(replace(model, selected=model.selected_traits), case.tables, when)
                     for row in rows:
                         for name, got in zip(names[1:], row[1:], strict=True):
                             if model.kind(name) != "trait":
@@ -404,6 +406,7 @@ def test_trait_columns_equal_the_oracle_on_generated_projects():
                 con.close()
 
     check()
+    print("trait values checked:", checked["traits"])
     assert checked["traits"] > 0
 
 
