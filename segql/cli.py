@@ -350,7 +350,9 @@ def compile(
         if trait is not None and one:
             raise _usage(f"{one[0]} and --trait cannot be used together")
         if traits and (one or trait is not None):
-            raise _usage(f"--traits adds columns to the membership: not with {(one or ['--trait'])[0]}")
+            raise _usage(
+                f"--traits adds columns to the membership: not with {(one or ['--trait'])[0]}"
+            )
         _check_as_of(as_of)
         if explain:
             sys.stdout.write(
@@ -421,7 +423,9 @@ def preview(
     ] = False,
     traits: Annotated[
         bool,
-        typer.Option("--traits", help="a value summary per trait: nulls, min/max/mean or top values"),
+        typer.Option(
+            "--traits", help="a value summary per trait: nulls, min/max/mean or top values"
+        ),
     ] = False,
     target: TargetOpt = None,
     strict: StrictOpt = False,

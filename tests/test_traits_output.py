@@ -279,7 +279,11 @@ def test_run_traits_keeps_values_in_membership_and_writes_no_changes_for_them(pr
     assert [p["members"] for p in json.loads(out)["runs"]] == [2, 1]
     cli("export", "big", "--db", "data.duckdb", "--out", "big.csv")
     assert list(csv.reader(open("big.csv"))) == [
-        ["customer_id", "big"], ["c1", "true"], ["c2", "false"], ["c3", "false"], ["c4", "true"]
+        ["customer_id", "big"],
+        ["c1", "true"],
+        ["c2", "false"],
+        ["c3", "false"],
+        ["c4", "true"],
     ]  # fmt: skip (by 2025-03-31 c4 ordered for 999)
 
     # the same run without --traits: the columns go, and nothing exits
@@ -319,7 +323,9 @@ def test_export_trait_at_an_as_of(proj: Path):
     cli("export", "category", "--db", "data.duckdb", "--as-of", AS_OF.isoformat(),
         "--out", "c.csv")  # fmt: skip
     assert list(csv.reader(open("c.csv"))) == [
-        ["customer_id", "category"], ["c1", "shoes"], ["c2", "hats"]
+        ["customer_id", "category"],
+        ["c1", "shoes"],
+        ["c2", "hats"],
     ]  # entities with a value only
     cli("export", "first_at", "--db", "data.duckdb", "--as-of", AS_OF.isoformat(),
         "--out", "f.jsonl", "--format", "jsonl", "--columns", "country")  # fmt: skip
@@ -392,7 +398,9 @@ def test_trait_columns_equal_the_oracle_on_generated_projects():
                     result = api.compile_model(traits_only, "duckdb", when, traits=True)
                     names = [o.name for o in result.outputs]
                     rows = con.execute(result.sql()).fetchall()
-                    oracle = Oracle(replace(model, selected=model.selected_traits), case.tables, when)
+                    oracle = Oracle(
+                        replace(model, selected=model.selected_traits), case.tables, when
+                    )
                     for row in rows:
                         for name, got in zip(names[1:], row[1:], strict=True):
                             if model.kind(name) != "trait":

@@ -265,9 +265,7 @@ def _run(
         examples = (
             {n: _fetch_examples(engine, key, n, show, hashed) for n in segments} if show else {}
         )
-        trait_summaries = tuple(
-            _fetch_trait(engine, n, model.types[n]) for n in trait_names
-        )
+        trait_summaries = tuple(_fetch_trait(engine, n, model.types[n]) for n in trait_names)
     universe = counts["universe", ""]
     seg_summaries = tuple(
         SegmentSummary(
