@@ -445,3 +445,7 @@ def traits_scenario(root: Path, target: str) -> None:
 
 def test_postgres_run_traits(pg: Path):
     traits_scenario(pg, "pg")
+
+
+def test_spark_run_traits(proj: Path, spark):
+    traits_scenario(proj, "spark")
