@@ -429,3 +429,38 @@ def _same(got, want, number) -> bool:
         g = number(got) if isinstance(got, Decimal | float) else got
         return abs(float(g) - float(want)) <= 1e-9 * max(1.0, abs(float(want)))
     return got == want
+
+
+# ------------------------------------------------------------------ pii
+
+
+def _sha(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()
+
+
+def test_a_string_trait_of_a_pii_column_leaves_hashed(proj: Path):
+    with open("segql.yml", "a", encoding="utf-8") as f:
+        f.write("pii: [country]\n")
+    (proj / "p.seg").write_text("trait place = lower(home)\ntrait has_home = home is not null\n")
+    when = AS_OF.isoformat()
+    cli("export", "place", "--db", "data.duckdb", "--as-of", when, "--out", "p.csv")
+    rows = list(csv.reader(open("p.csv")))
+    assert rows[1:] == [["c1", _sha("us")], ["c2", _sha("ca")], ["c4", _sha("us")]]
+    cli("export", "home", "--db", "data.duckdb", "--as-of", when, "--out", "h.csv", "--show-pii")
+    assert list(csv.reader(open("h.csv")))[1] == ["c1", "US"]
+    # a boolean of it is not the value: as it is
+    cli("export", "has_home", "--db", "data.duckdb", "--as-of", when, "--out", "b.csv")
+    assert list(csv.reader(open("b.csv")))[1] == ["c1", "true"]
+    doc = json.loads(
+        cli("preview", "p.seg", "a.seg", "--db", "data.duckdb", "--as-of", when, "--traits",
+            "--format", "json").stdout  # fmt: skip
+    )
+    top = {t["name"]: t["top"] for t in doc["traits"]}
+    assert top["place"] == [{"value": _sha("us"), "count": 2}, {"value": _sha("ca"), "count": 1}]
+    assert top["home"][0] == {"value": _sha("US"), "count": 2}
+    # from a run's membership too
+    cli("run", "a.seg", "p.seg", "--db", "data.duckdb", "--as-of", when, "--traits")
+    cli("export", "place", "--db", "data.duckdb", "--out", "s.csv")
+    assert list(csv.reader(open("s.csv")))[1] == ["c1", _sha("us")]

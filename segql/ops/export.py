@@ -55,6 +55,26 @@ def check_out(out: str) -> Path:
     return path
 
 
+def pii_traits(model: Model) -> set[str]:
+    """The string traits whose value may be a `pii:` column's: those whose
+    definition reads one, directly or through other traits. They leave segql
+    hashed like the column (export, preview), unless --show-pii."""
+    from segql.semantic.model import DefRef, ProfileRef
+
+    pii = set(model.project.pii)
+    reads: set[str] = set()
+    for name, d in model.definitions.items():  # dependency order: referred-to first
+        if not isinstance(d, ast.Trait):
+            continue
+        for n in ast.walk(d.expr):
+            if (isinstance(n, ProfileRef) and n.column in pii) or (
+                isinstance(n, DefRef) and n.name in reads
+            ):
+                reads.add(name)
+                break
+    return {n for n in reads if model.types.get(n) == "string"}
+
+
 def query(
     model: Model, dialect, name: str, as_of: dt.datetime, columns: list[str], show_pii: bool
 ) -> tuple[exp.Query, tuple[str, ...]]:
@@ -78,7 +98,10 @@ def query(
     check_columns(model.project, list(model.profile_columns), columns)
     compiled = api.compile_model(model, dialect.name, as_of, **one)
     labeled = not isinstance(d, ast.Segment)
-    return shaped(model.project, dialect, compiled.tree, name, labeled, columns, show_pii)
+    hashed = name in pii_traits(model) and not show_pii
+    return shaped(
+        model.project, dialect, compiled.tree, name, labeled, columns, show_pii, hashed=hashed
+    )
 
 
 def shaped(
@@ -90,13 +113,15 @@ def shaped(
     columns: list[str],
     show_pii: bool,
     flagged: bool = False,
+    hashed: bool = False,
 ) -> tuple[exp.Query, tuple[str, ...]]:
     """The exported rows of a membership query: key, the label of a segmentation
     or split (labelled entities only) or the value of a trait (`labeled` too:
     entities with a value only), or the members of a segment (`flagged`:
     NAME is a boolean column of every entity, as in a run's membership; else
     the rows are the members, as compile gives one segment); profile columns
-    joined; pii hashed; ordered by key."""
+    joined; pii hashed (`hashed`: NAME's values too, a trait of a pii column);
+    ordered by key."""
     key = project.key
     m = exp.Subquery(this=members, alias=exp.TableAlias(this=ident("m")))
     names: list[str] = [key]
@@ -105,7 +130,8 @@ def shaped(
     q = exp.select().from_(m, copy=False)
     value = exp.column(ident(name), table=ident("m"))
     if labeled:
-        selects.append(exp.alias_(value.copy(), name, quoted=True))
+        shown = dialect.pii_hash(value.copy()) if hashed else value.copy()
+        selects.append(exp.alias_(shown, name, quoted=True))
         names.append(name)
         q = q.where(exp.not_(exp.Is(this=value, expression=exp.null())), copy=False)
     elif flagged:  # a run's membership: every entity, a boolean per segment
@@ -306,10 +332,36 @@ def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Expo
             known = engine.columns(_probe(current_profiles(proj.profiles))) if proj.profiles else {}
             check_columns(proj, list(known or {}), columns)
         members = st.membership_of(state, last.run_id)
+        hashed = kind == "trait" and not show_pii and _pii_trait(proj, engine, name)
         rows, names = shaped(
-            proj, engine.dialect, members, name, kind != "segment", columns, show_pii, flagged=True
+            proj,
+            engine.dialect,
+            members,
+            name,
+            kind != "segment",
+            columns,
+            show_pii,
+            flagged=True,
+            hashed=hashed,
         )
         return write(engine, rows, names, fmt, path)
+
+
+def _pii_trait(proj, engine, name: str) -> bool:
+    """Whether a trait column of the last run holds a `pii:` column's values,
+    as the project's definitions say now; when they cannot be read, any text
+    trait is taken to (hashed rather than leaked)."""
+    from segql import api
+    from segql.errors import SegqlErrors
+
+    if not proj.pii:
+        return False
+    try:
+        model = api.load_with(proj, [str(proj.root)], engine)
+    except (SegqlError, SegqlErrors):
+        return True
+    d = model.definitions.get(name)
+    return not isinstance(d, ast.Trait) or name in pii_traits(model)
 
 
 def _probe(rows: exp.Expr) -> exp.Expr:

@@ -265,7 +265,12 @@ def _run(
         examples = (
             {n: _fetch_examples(engine, key, n, show, hashed) for n in segments} if show else {}
         )
-        trait_summaries = tuple(_fetch_trait(engine, n, model.types[n]) for n in trait_names)
+        from segql.ops.export import pii_traits
+
+        secret = pii_traits(model) if not show_pii else set()
+        trait_summaries = tuple(
+            _fetch_trait(engine, n, model.types[n], n in secret) for n in trait_names
+        )
     universe = counts["universe", ""]
     seg_summaries = tuple(
         SegmentSummary(
@@ -399,9 +404,10 @@ def _fetch_examples(engine: Engine, key: str, segment: str, n: int, pii: bool) -
     return [row[0] for row in engine.fetch(q)]
 
 
-def _fetch_trait(engine: Engine, name: str, kind: str) -> TraitSummary:
+def _fetch_trait(engine: Engine, name: str, kind: str, pii: bool = False) -> TraitSummary:
     """A trait's summary: one query of counts (and min, max, mean), and for a
-    string or boolean one of its most frequent values."""
+    string or boolean one of its most frequent values (`pii`: a string trait
+    of a `pii:` column, its values shown hashed)."""
     c = col(name)
     selects: list[exp.Expression] = [exp.Count(this=exp.Star()), exp.Count(this=c.copy())]
     ordered = kind in ("number", "date", "timestamp")
@@ -431,6 +437,17 @@ def _fetch_trait(engine: Engine, name: str, kind: str) -> TraitSummary:
             )
             .limit(TOP_VALUES)
         )
+        if pii:  # counted and ordered by value, shown hashed
+            q = (
+                exp.select(
+                    exp.alias_(engine.dialect.pii_hash(c.copy()), "v", quoted=True), col("n")
+                )
+                .from_(q.subquery(ident("top_values")))
+                .order_by(
+                    exp.Ordered(this=col("n"), desc=True),
+                    exp.Ordered(this=c.copy(), nulls_first=False),
+                )
+            )
         top = tuple((v, int(k)) for v, k in engine.fetch(q))
     return TraitSummary(name, kind, values, total - values, low, high, mean, top)
 
