@@ -123,10 +123,18 @@ def parse_as_of(text: str, timezone: str) -> dt.datetime:
 
 
 def select(
-    model: Model, segment: str | None, segmentation: str | None
+    model: Model,
+    segment: str | None,
+    segmentation: str | None,
+    traits: bool = False,
+    trait: str | None = None,
 ) -> tuple[tuple[str, ...], str]:
-    """Outputs and mode for --segment / --segmentation / everything selected.
-    --segmentation also takes a split: both label every entity (key, label)."""
+    """Outputs and mode for --segment / --segmentation / --trait / everything
+    selected (with `traits`, then the selected files' traits, in file order).
+    --segmentation also takes a split: both label every entity (key, label);
+    --trait gives key and value of every entity."""
+    if trait is not None:
+        return (_one_trait(model, trait),), "trait"
     labeled = (ast.Segmentation, ast.Split)
     for name, kind in ((segment, (ast.Segment,)), (segmentation, labeled)):
         if name is None:
@@ -138,7 +146,7 @@ def select(
             its = type(d).__name__.lower()
             raise SegqlError(f"'{name}' is a {its}: use --{other} {name}")
         if isinstance(d, ast.Trait):
-            raise SegqlError(f"'{name}' is a trait: --{what} takes a {what}")
+            raise SegqlError(f"'{name}' is a trait: use --trait {name}")
         if not isinstance(d, kind):
             from segql.errors import did_you_mean
 
@@ -146,9 +154,26 @@ def select(
             hint = did_you_mean(name, pool)
             raise SegqlError(f"unknown {what} '{name}'" + (f" ({hint})" if hint else ""))
         return (name,), what
-    if not model.selected:
-        raise SegqlError("no segments or segmentations to compile in the given paths")
-    return model.selected, "membership"
+    chosen = model.selected + (model.selected_traits if traits else ())
+    if not chosen:
+        what = "segments, segmentations or traits" if traits else "segments or segmentations"
+        raise SegqlError(f"no {what} to compile in the given paths")
+    return chosen, "membership"
+
+
+def _one_trait(model: Model, name: str) -> str:
+    d = model.definitions.get(name)
+    if isinstance(d, ast.Segment | ast.Segmentation | ast.Split):
+        its = type(d).__name__.lower()
+        option = "segment" if isinstance(d, ast.Segment) else "segmentation"
+        raise SegqlError(f"'{name}' is a {its}: use --{option} {name}")
+    if not isinstance(d, ast.Trait):
+        from segql.errors import did_you_mean
+
+        pool = [n for n, x in model.definitions.items() if isinstance(x, ast.Trait)]
+        hint = did_you_mean(name, pool)
+        raise SegqlError(f"unknown trait '{name}'" + (f" ({hint})" if hint else ""))
+    return name
 
 
 @_no_gc_pauses()
@@ -158,13 +183,16 @@ def compile_model(
     as_of: dt.datetime | None = None,
     segment: str | None = None,
     segmentation: str | None = None,
+    traits: bool = False,
+    trait: str | None = None,
 ) -> CompileResult:
     """The query of a resolved model. as_of is a naive UTC instant, or None for
-    the engine's current timestamp."""
+    the engine's current timestamp. `traits`: the selected files' traits as
+    columns too; `trait`: one trait's key and value per entity."""
     d = get_dialect(dialect or model.project.dialect)
     tz = model.project.timezone
     clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d)
-    outputs, mode = select(model, segment, segmentation)
+    outputs, mode = select(model, segment, segmentation, traits, trait)
     try:
         p = plan(model, outputs, mode)
         tree = Generator(p, d, clock).query()
@@ -182,6 +210,8 @@ def compile(
     segment: str | None = None,
     segmentation: str | None = None,
     target: str | None = None,
+    traits: bool = False,
+    trait: str | None = None,
 ) -> CompileResult:
     """Compile definitions (LANGUAGE.md §9): the query, `.sql()` for its text.
     With `target`, for that target of segql.yml: its engine's dialect (unless
@@ -190,7 +220,7 @@ def compile(
         get_dialect(dialect)  # a usage error before any work
     model = load(paths, project, target=target)
     when = parse_as_of(as_of, model.project.timezone) if isinstance(as_of, str) else as_of
-    return compile_model(model, dialect, when, segment, segmentation)
+    return compile_model(model, dialect, when, segment, segmentation, traits, trait)
 
 
 def explain_model(
@@ -198,10 +228,12 @@ def explain_model(
     dialect: str | None = None,
     segment: str | None = None,
     segmentation: str | None = None,
+    traits: bool = False,
+    trait: str | None = None,
 ) -> str:
     """The physical plan compile would write, for people (--explain)."""
     d = get_dialect(dialect or model.project.dialect)
-    outputs, mode = select(model, segment, segmentation)
+    outputs, mode = select(model, segment, segmentation, traits, trait)
     return explain(physical(plan(model, outputs, mode), d.pair_buckets), d.name)
 
 
@@ -213,11 +245,14 @@ def explain_plan(
     segment: str | None = None,
     segmentation: str | None = None,
     target: str | None = None,
+    traits: bool = False,
+    trait: str | None = None,
 ) -> str:
     """`segql compile --explain`: how each aggregate would be computed, and why."""
     if dialect is not None:
         get_dialect(dialect)  # a usage error before any work
-    return explain_model(load(paths, project, target=target), dialect, segment, segmentation)
+    model = load(paths, project, target=target)
+    return explain_model(model, dialect, segment, segmentation, traits, trait)
 
 
 def validate(paths: list[str], project: str | None = None) -> Model:

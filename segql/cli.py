@@ -95,6 +95,10 @@ TargetOpt = Annotated[
         help="a target of segql.yml (its engine, dialect and table names)",
     ),
 ]
+TraitsOpt = Annotated[
+    bool,
+    typer.Option("--traits", help="add every trait of the PATHs as a column (its value)"),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -309,6 +313,11 @@ def compile(
         str | None,
         typer.Option("--segmentation", metavar="N", help="one segmentation or split: key, label"),
     ] = None,
+    traits: TraitsOpt = False,
+    trait: Annotated[
+        str | None,
+        typer.Option("--trait", metavar="N", help="one trait: key and value of every entity"),
+    ] = None,
     out: Annotated[
         str | None, typer.Option("--out", metavar="FILE", help="write the SQL here, not stdout")
     ] = None,
@@ -337,6 +346,13 @@ def compile(
 
         if segment is not None and segmentation is not None:
             raise _usage("--segment and --segmentation cannot be used together")
+        one = [f for f, v in (("--segment", segment), ("--segmentation", segmentation)) if v]
+        if trait is not None and one:
+            raise _usage(f"{one[0]} and --trait cannot be used together")
+        if traits and (one or trait is not None):
+            raise _usage(
+                f"--traits adds columns to the membership: not with {(one or ['--trait'])[0]}"
+            )
         _check_as_of(as_of)
         if explain:
             sys.stdout.write(
@@ -347,6 +363,8 @@ def compile(
                     segment=segment,
                     segmentation=segmentation,
                     target=target,
+                    traits=traits,
+                    trait=trait,
                 )
             )
             return
@@ -358,6 +376,8 @@ def compile(
             segment=segment,
             segmentation=segmentation,
             target=target,
+            traits=traits,
+            trait=trait,
         ).sql(script=script)
         if out is None:
             sys.stdout.write(sql)
@@ -401,6 +421,12 @@ def preview(
     show_pii: Annotated[
         bool, typer.Option("--show-pii", help="show a pii: key as it is, not hashed")
     ] = False,
+    traits: Annotated[
+        bool,
+        typer.Option(
+            "--traits", help="a value summary per trait: nulls, min/max/mean or top values"
+        ),
+    ] = False,
     target: TargetOpt = None,
     strict: StrictOpt = False,
     project: ProjectOpt = None,
@@ -431,6 +457,7 @@ def preview(
                 show_pii=show_pii,
                 progress=progress,
                 target=target,
+                traits=traits,
             )
 
         if sys.stderr.isatty():  # progress goes to stderr, and only for a person watching
@@ -743,7 +770,9 @@ class ExportFormat(StrEnum):
 @app.command(cls=_Command)
 def export(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(metavar="NAME", help="a segment, segmentation or split")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="a segment, segmentation, split or trait")
+    ],
     paths: Annotated[
         list[str] | None,
         typer.Argument(metavar="PATH", help="definitions (default: all of the project)"),
@@ -776,8 +805,9 @@ def export(
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Write a segment's members (or a segmentation's or split's labels) to a file
-    for the tools that act on them; pii: columns leave only as SHA-256 hex."""
+    """Write a segment's members (or a segmentation's or split's labels, or a
+    trait's values) to a file for the tools that act on them; pii: columns
+    leave only as SHA-256 hex."""
     g = _globals(ctx, project, debug, strict)
 
     def run() -> None:
@@ -924,6 +954,7 @@ def run(
         bool, typer.Option("--force", help="replace the run at the same as_of")
     ] = False,
     fmt: Annotated[RunFormat, typer.Option("--format", help="output format")] = RunFormat.table,
+    traits: TraitsOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -937,7 +968,9 @@ def run(
 
         _check_as_of(as_of)
         result = _with_status(
-            lambda step: rn.run(list(paths), g.project, target, db, as_of, force, step)
+            lambda step: rn.run(
+                list(paths), g.project, target, db, as_of, force, step, traits=traits
+            )
         )
         run_render.emit([result], fmt.value)
 
@@ -956,6 +989,7 @@ def backfill(
     target: TargetOpt = None,
     db: DbOpt = None,
     fmt: Annotated[RunFormat, typer.Option("--format", help="output format")] = RunFormat.table,
+    traits: TraitsOpt = False,
     project: ProjectOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -972,7 +1006,16 @@ def backfill(
         bf.parse_every(every)
         with run_render.progress_bar() as advance:
             results = bf.backfill(
-                list(paths), start, end, every, g.project, target, db, run_render.note, advance
+                list(paths),
+                start,
+                end,
+                every,
+                g.project,
+                target,
+                db,
+                run_render.note,
+                advance,
+                traits=traits,
             )
         if not results:
             sys.stderr.write("nothing to do: every as_of is before the last run's\n")

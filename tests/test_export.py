@@ -108,7 +108,7 @@ def test_the_same_file_at_an_as_of_on_a_database(project, sample):
     ("args", "message", "code"),
     [
         (["high_valu", "--sample"], "'high_valu' (did you mean 'high_value'?)", 1),
-        (["recency", "--sample"], "'recency' is a trait", 1),
+        (["recenc", "--sample"], "'recenc' (did you mean 'recency'?)", 1),
         (["high_value", "--sample", "--columns", "countri"], "did you mean 'country'?", 2),
         (["high_value", "--db", "nowhere.duckdb", "--as-of", AS_OF], "not found", 2),
         (["high_value"], "no target: runs and their state live on a target", 2),

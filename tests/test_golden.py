@@ -3,6 +3,7 @@
     tests/golden/<example-file-stem>/<dialect>.sql       compiled with --as-of 2025-07-01T00:00:00
     tests/golden/<LIVE_EXAMPLE>/<dialect>.live.sql       compiled without as_of (live: the
                                                          engine's current timestamp)
+    tests/golden/<TRAITS_EXAMPLE>/<dialect>.traits.sql   with --traits (every trait a column)
 
 Regenerate them all (then review the diff with `git diff tests/golden`) with ONE command:
 
@@ -38,6 +39,7 @@ EXAMPLES = ROOT / "examples" / "segments"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 AS_OF = "2025-07-01T00:00:00"
 LIVE_EXAMPLE = "ecommerce"  # the file whose live (no as_of) SQL is kept as a golden too
+TRAITS_EXAMPLE = "language"  # the file whose SQL with --traits is kept as a golden too
 REGEN = os.environ.get("SEGQL_REGEN_GOLDEN", "") == "1"
 REGEN_COMMAND = "SEGQL_REGEN_GOLDEN=1 pytest tests/test_golden.py"
 
@@ -204,8 +206,38 @@ def test_golden(stem: str, dialect: str, live: bool) -> None:
     assert sql == expected, _diff(expected, sql, path)
 
 
+def traits_golden_path(dialect: str) -> Path:
+    return GOLDEN / TRAITS_EXAMPLE / f"{dialect}.traits.sql"
+
+
+@functools.cache
+def compiled_with_traits(dialect: str) -> str:
+    model = load_example(TRAITS_EXAMPLE)
+    return api.compile_model(model, dialect, as_of_instant(), traits=True).sql()
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_traits_golden(dialect: str) -> None:
+    """--traits: the membership with a column per trait of the file, after the
+    other outputs, each with its comment; it parses back as one statement."""
+    sql = compiled_with_traits(dialect)
+    path = traits_golden_path(dialect)
+    if REGEN:
+        if not path.is_file() or path.read_text(encoding="utf-8") != sql:
+            path.write_text(sql, encoding="utf-8")
+    else:
+        assert path.is_file(), f"missing golden {path.relative_to(ROOT)}: run {REGEN_COMMAND}"
+        expected = path.read_text(encoding="utf-8")
+        assert sql == expected, _diff(expected, sql, path)
+    for name in ("recency", "frequency", "monetary"):
+        assert f"/* trait {name} (language.seg:" in sql
+    statements = [s for s in sqlglot.parse(sql, read=DIALECTS[dialect].sqlglot) if s is not None]
+    assert len(statements) == 1
+
+
 def test_no_stale_goldens() -> None:
     wanted = {golden_path(s, d, live) for s, d, live in CASES}
+    wanted |= {traits_golden_path(d) for d in DIALECTS}
     present = set(GOLDEN.rglob("*.sql")) if GOLDEN.is_dir() else set()
     stale = present - wanted
     if REGEN:

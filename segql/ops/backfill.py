@@ -75,10 +75,11 @@ def backfill(
     db: str | None = None,
     progress: Progress | None = None,
     advance: Callable[[int, int, RunResult], None] | None = None,
+    traits: bool = False,
 ) -> list[RunResult]:
     """Runs at start, start + every, … end, in order, on one connection. A run
     already made (same as_of and definitions) is a no-op, so a stopped backfill
-    is resumed by running it again."""
+    is resumed by running it again. `traits`: as `run --traits`."""
     from segql import api
     from segql.project import find_project_file, load_project
 
@@ -98,7 +99,7 @@ def backfill(
             instants = instants[len(past) :]
             step(f"skipping {len(past)} as_of before the last run's ({last.as_of:%Y-%m-%d %H:%M})")
         for i, when in enumerate(instants):
-            out.append(execute(engine, model, when))
+            out.append(execute(engine, model, when, traits=traits))
             if advance is not None:
                 advance(i + 1, len(instants), out[-1])
     return out

@@ -3,8 +3,10 @@
     segql export NAME [PATH…] [--target T | --db FILE | --sample] [--as-of TS]
                  --format csv|parquet|jsonl --out FILE [--columns c1,c2] [--show-pii]
 
-NAME is a segment (its members' keys) or a segmentation or split (key and
-label of every labelled entity); `--columns` adds profile columns. The rows
+NAME is a segment (its members' keys), a segmentation or split (key and
+label of every labelled entity) or a trait (key and value of every entity
+with a value: docs/language.md, Traits as outputs); `--columns` adds profile
+columns. The rows
 are one query on the engine: the compiled query of NAME joined with the
 profiles, `pii:` columns hashed there (Dialect.pii_hash), ordered by key.
 
@@ -53,6 +55,26 @@ def check_out(out: str) -> Path:
     return path
 
 
+def pii_traits(model: Model) -> set[str]:
+    """The string traits whose value may be a `pii:` column's: those whose
+    definition reads one, directly or through other traits. They leave segql
+    hashed like the column (export, preview), unless --show-pii."""
+    from segql.semantic.model import DefRef, ProfileRef
+
+    pii = set(model.project.pii)
+    reads: set[str] = set()
+    for name, d in model.definitions.items():  # dependency order: referred-to first
+        if not isinstance(d, ast.Trait):
+            continue
+        for n in ast.walk(d.expr):
+            if (isinstance(n, ProfileRef) and n.column in pii) or (
+                isinstance(n, DefRef) and n.name in reads
+            ):
+                reads.add(name)
+                break
+    return {n for n in reads if model.types.get(n) == "string"}
+
+
 def query(
     model: Model, dialect, name: str, as_of: dt.datetime, columns: list[str], show_pii: bool
 ) -> tuple[exp.Query, tuple[str, ...]]:
@@ -64,19 +86,22 @@ def query(
         one = {"segment": name}
     elif isinstance(d, ast.Segmentation | ast.Split):  # a split: key and group
         one = {"segmentation": name}
-    elif isinstance(d, ast.Trait):
-        raise SegqlError(f"'{name}' is a trait: export takes a segment, a segmentation or a split")
+    elif isinstance(d, ast.Trait):  # key and value, of the entities with one
+        one = {"trait": name}
     else:
-        outputs = ast.Segment | ast.Segmentation | ast.Split
+        outputs = ast.Segment | ast.Segmentation | ast.Split | ast.Trait
         pool = [n for n, x in model.definitions.items() if isinstance(x, outputs)]
         hint = did_you_mean(name, pool)
         raise SegqlError(
-            f"unknown segment or segmentation '{name}'" + (f" ({hint})" if hint else "")
+            f"unknown segment, segmentation or trait '{name}'" + (f" ({hint})" if hint else "")
         )
     check_columns(model.project, list(model.profile_columns), columns)
     compiled = api.compile_model(model, dialect.name, as_of, **one)
     labeled = not isinstance(d, ast.Segment)
-    return shaped(model.project, dialect, compiled.tree, name, labeled, columns, show_pii)
+    hashed = name in pii_traits(model) and not show_pii
+    return shaped(
+        model.project, dialect, compiled.tree, name, labeled, columns, show_pii, hashed=hashed
+    )
 
 
 def shaped(
@@ -88,12 +113,15 @@ def shaped(
     columns: list[str],
     show_pii: bool,
     flagged: bool = False,
+    hashed: bool = False,
 ) -> tuple[exp.Query, tuple[str, ...]]:
     """The exported rows of a membership query: key, the label of a segmentation
-    or split (labelled entities only), or the members of a segment (`flagged`:
+    or split (labelled entities only) or the value of a trait (`labeled` too:
+    entities with a value only), or the members of a segment (`flagged`:
     NAME is a boolean column of every entity, as in a run's membership; else
     the rows are the members, as compile gives one segment); profile columns
-    joined; pii hashed; ordered by key."""
+    joined; pii hashed (`hashed`: NAME's values too, a trait of a pii column);
+    ordered by key."""
     key = project.key
     m = exp.Subquery(this=members, alias=exp.TableAlias(this=ident("m")))
     names: list[str] = [key]
@@ -102,7 +130,8 @@ def shaped(
     q = exp.select().from_(m, copy=False)
     value = exp.column(ident(name), table=ident("m"))
     if labeled:
-        selects.append(exp.alias_(value.copy(), name, quoted=True))
+        shown = dialect.pii_hash(value.copy()) if hashed else value.copy()
+        selects.append(exp.alias_(shown, name, quoted=True))
         names.append(name)
         q = q.where(exp.not_(exp.Is(this=value, expression=exp.null())), copy=False)
     elif flagged:  # a run's membership: every entity, a boolean per segment
@@ -305,19 +334,34 @@ def _last_run(project: str | None, target: str | None, db: str | None):
     return proj, engine, state, last
 
 
-def _output_of(state, name: str) -> str:
-    """NAME's kind in the last run's membership (segment / label)."""
+def _output_of(state, name: str, traits: bool = True) -> str:
+    """NAME's kind in the last run's membership (segment / label / trait: a
+    column of `run --traits`)."""
     from segql.ops import history as hs
 
     outputs = hs.outputs_of(state)
-    if name not in outputs:
-        hint = did_you_mean(name, outputs)
-        raise SegqlError(
-            f"'{name}' is not in the last run's membership" + (f" ({hint})" if hint else ""),
-            None,
-            ("outputs of the run: " + ", ".join(outputs),),
-        )
-    return outputs[name]
+    if name in outputs:
+        return outputs[name]
+    written = hs.traits_of(state)
+    if name in written:
+        if not traits:
+            raise SegqlError(
+                f"'{name}' is a trait: it has no changes",
+                None,
+                ("export its values: segql export NAME without --changes",),
+            )
+        return "trait"
+    columns = [*outputs, *written]
+    hint = did_you_mean(name, columns)
+    raise SegqlError(
+        f"'{name}' is not in the last run's membership" + (f" ({hint})" if hint else ""),
+        None,
+        (
+            "columns of the run: " + (", ".join(columns) or "none"),
+            "a trait is there when the run had --traits (segql run PATH --traits), "
+            "or give --as-of to evaluate it at that instant",
+        ),
+    )
 
 
 def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Exported:
@@ -332,8 +376,17 @@ def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Expo
             known = engine.columns(_probe(current_profiles(proj.profiles))) if proj.profiles else {}
             check_columns(proj, list(known or {}), columns)
         members = st.membership_of(state, last.run_id)
+        hashed = kind == "trait" and not show_pii and _pii_trait(proj, engine, name)
         rows, names = shaped(
-            proj, engine.dialect, members, name, kind != "segment", columns, show_pii, flagged=True
+            proj,
+            engine.dialect,
+            members,
+            name,
+            kind != "segment",
+            columns,
+            show_pii,
+            flagged=True,
+            hashed=hashed,
         )
         header = header_of(_definition(proj, name), name, last.as_of) if fmt == "json" else None
         return write(engine, rows, names, fmt, path, header)
@@ -352,6 +405,23 @@ def _definition(proj, name: str):
         return None
 
 
+def _pii_trait(proj, engine, name: str) -> bool:
+    """Whether a trait column of the last run holds a `pii:` column's values,
+    as the project's definitions say now; when they cannot be read, any text
+    trait is taken to (hashed rather than leaked)."""
+    from segql import api
+    from segql.errors import SegqlErrors
+
+    if not proj.pii:
+        return False
+    try:
+        model = api.load_with(proj, [str(proj.root)], engine)
+    except (SegqlError, SegqlErrors):
+        return True
+    d = model.definitions.get(name)
+    return not isinstance(d, ast.Trait) or name in pii_traits(model)
+
+
 def _probe(rows: exp.Expr) -> exp.Expr:
     """A table (or a subquery of one) as `columns()` takes it."""
     return rows.this.args["from"].this if isinstance(rows, exp.Subquery) else rows
@@ -368,7 +438,7 @@ def _changes(name, path, project, target, db, show_pii) -> Exported:
     proj, engine, state, last = _last_run(project, target, db)
     key = proj.key
     with engine:
-        _output_of(state, name)
+        _output_of(state, name, traits=False)
         user = exp.column(ident(key))
         if key in proj.pii and not show_pii:
             user = engine.dialect.pii_hash(user)

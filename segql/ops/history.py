@@ -214,9 +214,18 @@ def _when(cond: exp.Expr, value: exp.Expr) -> exp.Expr:
 
 
 def outputs_of(state: st.State) -> dict[str, str]:
-    """The membership's output columns and their kind (segment / label)."""
-    columns = state.engine.columns(state.membership) or {}
-    return st.kinds_of(columns, state.key)
+    """The membership's output columns and their kind (segment / label); its
+    trait columns (`run --traits`) are not outputs: traits_of."""
+    last = st.last_run(state)
+    if last is None:
+        return st.kinds_of(state.engine.columns(state.membership) or {}, state.key)
+    return st.membership_columns(state, last.run_id)[0]
+
+
+def traits_of(state: st.State) -> dict[str, str]:
+    """The trait columns of the last run's membership and their engine type."""
+    last = st.last_run(state)
+    return {} if last is None else st.membership_columns(state, last.run_id)[1]
 
 
 def engine_of(state: st.State) -> Engine:

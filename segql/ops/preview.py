@@ -96,6 +96,26 @@ class SplitSummary:
 
 
 @dataclass(frozen=True)
+class TraitSummary:
+    """A trait's values over the universe (`preview --traits`): how many
+    entities have one and how many have none; a number's min, max and mean; a
+    date's or timestamp's min and max; a string's or boolean's most frequent
+    values (TOP_VALUES, by count, ties by value) with their counts."""
+
+    name: str
+    type: str  # number, string, boolean, date, timestamp
+    values: int  # entities with a (non-null) value
+    nulls: int
+    min: object = None
+    max: object = None
+    mean: float | None = None
+    top: tuple[tuple[object, int], ...] = ()
+
+
+TOP_VALUES = 5
+
+
+@dataclass(frozen=True)
 class PreviewResult:
     as_of: dt.datetime  # naive UTC
     as_of_source: str  # "given" | "sample" (the sample's fixed date) | "now"
@@ -106,6 +126,7 @@ class PreviewResult:
     segments: tuple[SegmentSummary, ...]
     segmentations: tuple[SegmentationSummary, ...]
     splits: tuple[SplitSummary, ...] = ()
+    traits: tuple[TraitSummary, ...] = ()  # with `traits` (--traits) only
 
 
 Progress = Callable[[str], None]
@@ -122,8 +143,10 @@ def preview(
     show_pii: bool = False,
     progress: Progress | None = None,
     target: str | None = None,
+    traits: bool = False,
 ) -> PreviewResult:
-    """Run the selection on an engine and summarize it; raises SegqlError(s)."""
+    """Run the selection on an engine and summarize it; raises SegqlError(s).
+    `traits`: also a value summary per trait of the PATHs."""
     from segql import api
     from segql.project import find_project_file, load_project
 
@@ -137,7 +160,7 @@ def preview(
     with engine:
         step("resolving definitions")
         model = api.load_with(proj, paths, engine)
-        return _run(model, engine, when, source, data, show, step, show_pii)
+        return _run(model, engine, when, source, data, show, step, show_pii, traits)
 
 
 def one_source(target: str | None, db: str | None, sample: bool) -> None:
@@ -211,11 +234,13 @@ def _all_files(proj: Project) -> bool:
 
 
 def _run(
-    model: Model, engine: Engine, as_of, source, data, show, step, show_pii=False
+    model: Model, engine: Engine, as_of, source, data, show, step, show_pii=False, traits=False
 ) -> PreviewResult:
     from segql import api
 
-    outputs, _ = api.select(model, None, None)
+    outputs, _ = api.select(model, None, None, traits)
+    trait_names = [n for n in outputs if isinstance(model.definitions[n], ast.Trait)]
+    outputs = tuple(n for n in outputs if n not in trait_names)
     segments = [n for n in outputs if isinstance(model.definitions[n], ast.Segment)]
     segmentations = [
         d for d in (model.definitions[o] for o in outputs) if isinstance(d, ast.Segmentation)
@@ -227,7 +252,7 @@ def _run(
     more = tuple(n for n in divided if n not in extended.selected)
     extended = replace(extended, selected=(*extended.selected, *more))
     step("running the membership query")
-    query = api.compile_model(extended, engine.dialect.name, as_of).tree
+    query = api.compile_model(extended, engine.dialect.name, as_of, traits=traits).tree
     # the membership query runs once; every summary reads its rows
     with engine.temp_table(_table(), query):
         step("summarizing")
@@ -239,6 +264,12 @@ def _run(
         hashed = key in model.project.pii and not show_pii
         examples = (
             {n: _fetch_examples(engine, key, n, show, hashed) for n in segments} if show else {}
+        )
+        from segql.ops.export import pii_traits
+
+        secret = pii_traits(model) if not show_pii else set()
+        trait_summaries = tuple(
+            _fetch_trait(engine, n, model.types[n], n in secret) for n in trait_names
         )
     universe = counts["universe", ""]
     seg_summaries = tuple(
@@ -269,6 +300,7 @@ def _run(
         seg_summaries,
         sm_summaries,
         split_summaries,
+        trait_summaries,
     )
 
 
@@ -372,6 +404,54 @@ def _fetch_examples(engine: Engine, key: str, segment: str, n: int, pii: bool) -
     return [row[0] for row in engine.fetch(q)]
 
 
+def _fetch_trait(engine: Engine, name: str, kind: str, pii: bool = False) -> TraitSummary:
+    """A trait's summary: one query of counts (and min, max, mean), and for a
+    string or boolean one of its most frequent values (`pii`: a string trait
+    of a `pii:` column, its values shown hashed)."""
+    c = col(name)
+    selects: list[exp.Expression] = [exp.Count(this=exp.Star()), exp.Count(this=c.copy())]
+    ordered = kind in ("number", "date", "timestamp")
+    if ordered:
+        selects += [exp.Min(this=c.copy()), exp.Max(this=c.copy())]
+    if kind == "number":
+        selects.append(exp.Avg(this=exp.cast(c.copy(), engine.dialect.double())))
+    q = exp.select(*(exp.alias_(x, f"c{i}", quoted=True) for i, x in enumerate(selects)))
+    row = engine.fetch(q.from_(_table()))[0]
+    total, values = int(row[0] or 0), int(row[1] or 0)
+    low = high = mean = None
+    if ordered:
+        low, high = row[2], row[3]
+    if kind == "number" and row[4] is not None:
+        mean = float(row[4])
+    top: tuple[tuple[object, int], ...] = ()
+    if not ordered:
+        n = exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)
+        q = (
+            exp.select(c.copy(), n)
+            .from_(_table())
+            .where(exp.not_(exp.Is(this=c.copy(), expression=exp.null())))
+            .group_by(c.copy())
+            .order_by(
+                exp.Ordered(this=col("n"), desc=True),
+                exp.Ordered(this=c.copy(), nulls_first=False),
+            )
+            .limit(TOP_VALUES)
+        )
+        if pii:  # counted and ordered by value, shown hashed
+            q = (
+                exp.select(
+                    exp.alias_(engine.dialect.pii_hash(c.copy()), "v", quoted=True), col("n")
+                )
+                .from_(q.subquery(ident("top_values")))
+                .order_by(
+                    exp.Ordered(this=col("n"), desc=True),
+                    exp.Ordered(this=c.copy(), nulls_first=False),
+                )
+            )
+        top = tuple((v, int(k)) for v, k in engine.fetch(q))
+    return TraitSummary(name, kind, values, total - values, low, high, mean, top)
+
+
 def _share(members: int, universe: int) -> float | None:
     return members / universe if universe else None
 
@@ -435,5 +515,6 @@ __all__ = [
     "SplitSummary",
     "GroupSummary",
     "LabelSummary",
+    "TraitSummary",
     "with_rule_segments",
 ]

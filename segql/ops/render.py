@@ -1,7 +1,9 @@
 """Output of `segql preview`: json, csv and rich tables, and of diagnostics.
 
 Shares are fractions of the universe (0.25 = 25%) in json and csv, rounded to
-six decimals, and null/empty when the universe is empty.
+six decimals, and null/empty when the universe is empty. Trait values
+(`--traits`) are written as json values: numbers as numbers, dates and
+timestamps as ISO text.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from segql.errors import SegqlError, SegqlErrors
 if TYPE_CHECKING:  # rich is imported lazily: compile and --help must start fast
     from rich.console import Console
 
-    from segql.ops.preview import PreviewResult, SegmentationSummary, SplitSummary
+    from segql.ops.preview import (
+        PreviewResult,
+        SegmentationSummary,
+        SplitSummary,
+        TraitSummary,
+    )
 
 WARNINGS = {"small": "under 1% of the universe", "large": "over 50% of the universe"}
 
@@ -34,9 +41,21 @@ def _key(value):
     return str(value)
 
 
+def _value(v):
+    """A trait's value as a json value."""
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return _key(v)
+
+
 def as_dict(r: PreviewResult) -> dict:
     """The json document, keys in a fixed order; `splits` only when there are
-    some (a group's share is of its split's members, beside the written target)."""
+    some (a group's share is of its split's members, beside the written target),
+    `traits` only with --traits."""
     doc = {
         "as_of": r.as_of.isoformat() + "Z",
         "as_of_source": r.as_of_source,
@@ -97,6 +116,20 @@ def as_dict(r: PreviewResult) -> dict:
             }
             for sp in r.splits
         ]
+    if r.traits:
+        doc["traits"] = [
+            {
+                "name": t.name,
+                "type": t.type,
+                "values": t.values,
+                "nulls": t.nulls,
+                "min": _value(t.min),
+                "max": _value(t.max),
+                "mean": _share(t.mean),  # rounded to 6 decimals, as shares
+                "top": [{"value": _value(v), "count": n} for v, n in t.top],
+            }
+            for t in r.traits
+        ]
     return doc
 
 
@@ -107,7 +140,10 @@ def to_json(r: PreviewResult) -> str:
 def to_csv(r: PreviewResult) -> str:
     """Rows kind,name,label,members,share. Kinds: universe, segment, label,
     unlabeled (null label: no `else`), overlap (matched more than one rule),
-    split (label: the segment it divides), group, rest (a split's members in no group)."""
+    split (label: the segment it divides), group, rest (a split's members in no group);
+    with --traits per trait: trait (label: its type; members: entities with a
+    value), trait_nulls, trait_min / trait_max / trait_mean (label: the value),
+    trait_top (label: a value; members: its count)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["kind", "name", "label", "members", "share"])
@@ -128,7 +164,24 @@ def to_csv(r: PreviewResult) -> str:
         for g in sp.groups:
             w.writerow(["group", sp.name, g.group, g.members, share(g.members)])
         w.writerow(["rest", sp.name, "", sp.rest, share(sp.rest)])
+    for t in r.traits:
+        w.writerow(["trait", t.name, t.type, t.values, share(t.values)])
+        w.writerow(["trait_nulls", t.name, "", t.nulls, share(t.nulls)])
+        mean = _share(t.mean)
+        for kind, v in (("trait_min", t.min), ("trait_max", t.max), ("trait_mean", mean)):
+            if v is not None:
+                w.writerow([kind, t.name, _text(v), "", ""])
+        for v, n in t.top:
+            w.writerow(["trait_top", t.name, _text(v), n, share(n)])
     return out.getvalue()
+
+
+def _text(v) -> str:
+    """A trait value in csv and tables: booleans as true/false, others as json has them."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    shown = _value(v)
+    return repr(shown) if isinstance(shown, float) else str(shown)
 
 
 def percent(x: float | None) -> str:
@@ -192,6 +245,29 @@ def print_table(r: PreviewResult, console: Console) -> None:
     for sp in r.splits:
         console.print(_split_table(sp))
         console.print(f"shares of the {_count(sp.members, r.entity)} in {sp.segment}")
+    if r.traits:
+        console.print(_traits_table(r.traits))
+
+
+def _traits_table(traits: tuple[TraitSummary, ...]):
+    from rich.table import Table
+
+    t = Table(title="Traits", title_justify="left", title_style="bold")
+    t.add_column("trait")
+    t.add_column("type")
+    t.add_column("values", justify="right")
+    t.add_column("nulls", justify="right")
+    t.add_column("min · max · mean  /  top values")
+    for s in traits:
+        if s.top:
+            about = ", ".join(f"{_text(v)} ({n:,})" for v, n in s.top)
+        else:
+            parts = [_text(v) for v in (s.min, s.max) if v is not None]
+            if s.mean is not None:
+                parts.append(f"mean {s.mean:,.4g}")
+            about = " · ".join(parts)
+        t.add_row(s.name, s.type, f"{s.values:,}", f"{s.nulls:,}", about)
+    return t
 
 
 def _context(s) -> str:

@@ -2,8 +2,13 @@
 as_of on a target and write the state tables (membership, changes, sizes,
 runs) in one atomic step. `segql backfill` (backfill.py) is a series of these.
 
-    run(paths, project=None, target=None, db=None, as_of=None, force=False) -> RunResult
-    execute(engine, model, as_of, force=False) -> RunResult   # on an open engine
+    run(paths, project=None, target=None, db=None, as_of=None, force=False,
+        traits=False) -> RunResult
+    execute(engine, model, as_of, force=False, traits=False) -> RunResult   # on an open engine
+
+With `traits` (`run --traits`) the membership also holds a column per trait of
+the PATHs, its value: traits write no `changes` or `sizes` rows, and readers
+tell them from outputs by that (state.membership_columns).
 
 Everything happens on the engine through the engine interface: the compiled
 membership query is wrapped (never edited) into a temporary table, compared
@@ -75,8 +80,10 @@ def run(
     as_of: str | dt.datetime | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    traits: bool = False,
 ) -> RunResult:
-    """One run; raises SegqlError(s)."""
+    """One run; raises SegqlError(s). `traits`: the PATHs' traits as membership
+    columns too."""
     from segql import api
     from segql.project import find_project_file, load_project
 
@@ -90,7 +97,7 @@ def run(
     with engine:
         step("resolving definitions")
         model = api.load_with(proj, paths, engine)
-        return execute(engine, model, when, force, step)
+        return execute(engine, model, when, force, step, traits=traits)
 
 
 def open_target(
@@ -137,7 +144,7 @@ def _in_memory() -> SegqlError:
     )
 
 
-def definitions_hash(model: Model, dialect: str) -> str:
+def definitions_hash(model: Model, dialect: str, traits: bool = False) -> str:
     """What the selected definitions mean: the SHA-256 of their query compiled
     for the engine's clock (no as_of), without comments and layout, so that
     whitespace, comments and moved lines change nothing and any change of
@@ -145,7 +152,7 @@ def definitions_hash(model: Model, dialect: str) -> str:
     from segql import api
     from segql.sql.dialects import get_dialect
 
-    tree = api.compile_model(model, dialect, None).tree
+    tree = api.compile_model(model, dialect, None, traits=traits).tree
     text = tree.sql(dialect=get_dialect(dialect).sqlglot, comments=False, identify=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -167,6 +174,7 @@ def _now() -> dt.datetime:
 class _Compiled:
     tree: exp.Query
     kinds: dict[str, str]  # output column -> "segment" | "label"
+    traits: dict[str, str]  # trait column -> its type (number, string, boolean, date, timestamp)
     definitions_hash: str
     sql_hash: str
 
@@ -178,11 +186,13 @@ def execute(
     force: bool = False,
     step: Progress | None = None,
     schema: str | None = None,
+    traits: bool = False,
 ) -> RunResult:
-    """A run of the model's selected definitions at as_of on an open engine."""
+    """A run of the model's selected definitions at as_of on an open engine;
+    `traits`: the selected files' traits as membership columns too."""
     step = step or (lambda _msg: None)
     started = _now()
-    compiled = _compile(model, engine, as_of)
+    compiled = _compile(model, engine, as_of, traits)
     state = st.State(engine, schema or model.project.state_schema, model.project.key)
     step("waiting for the state")
     with engine.exclusive(state.schema):
@@ -213,20 +223,22 @@ def execute(
     return _summary(state, model, done, "ok", previous, replacing.run_id if replacing else None)
 
 
-def _compile(model: Model, engine: Engine, as_of: dt.datetime) -> _Compiled:
+def _compile(model: Model, engine: Engine, as_of: dt.datetime, traits: bool) -> _Compiled:
     from segql import api
 
-    result = api.compile_model(model, engine.dialect.name, as_of)
+    result = api.compile_model(model, engine.dialect.name, as_of, traits=traits)
     kinds = {
         o.name: ("segment" if o.role == "segment" else "label")
         for o in result.outputs
-        if o.role != "key"
+        if o.role not in ("key", "trait")
     }
-    _check_names(model.project.key, kinds)
+    trait_types = {o.name: model.types[o.name] for o in result.outputs if o.role == "trait"}
+    _check_names(model.project.key, {**kinds, **trait_types})
     return _Compiled(
         result.tree,
         kinds,
-        definitions_hash(model, engine.dialect.name),
+        trait_types,
+        definitions_hash(model, engine.dialect.name, traits),
         hashlib.sha256(result.sql().encode()).hexdigest(),
     )
 
@@ -270,7 +282,7 @@ def _write(
         if rows:
             state.insert(state.sizes, [ch.sizes_query(state, run_id, when, rows)])
         step("writing the membership")
-        _write_membership(state, compiled.kinds, run_id)
+        _write_membership(state, compiled.kinds, compiled.traits, run_id)
         values = {
             "run_id": exp.cast(st.lit(run_id), exp.DataType.build("BIGINT")),
             "as_of": when.copy(),
@@ -327,7 +339,7 @@ def _old_membership(
     the last run's, or when this run replaces it, the one before it."""
     if last is None:
         return None, {}
-    kinds = st.kinds_of(state.engine.columns(state.membership) or {}, state.key)
+    kinds = st.membership_columns(state, last.run_id)[0]  # its traits have no changes
     if replacing is None:
         return st.membership_of(state, last.run_id), kinds
     in_changes = ch.changes_in_run(state, replacing.run_id)
@@ -352,7 +364,9 @@ def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | Non
     return rows
 
 
-def _write_membership(state: st.State, kinds: dict[str, str], run_id: int) -> None:
+def _write_membership(
+    state: st.State, kinds: dict[str, str], traits: dict[str, str], run_id: int
+) -> None:
     engine = state.engine
     new = exp.select("*").from_(exp.Table(this=st.ident(st.NEW)))
     if engine.transactional:
@@ -365,17 +379,29 @@ def _write_membership(state: st.State, kinds: dict[str, str], run_id: int) -> No
     have = engine.columns(state.membership) or {}
     types = {"segment": exp.DataType.build("BOOLEAN"), "label": exp.DataType.build("TEXT")}
     missing = {n: types[k] for n, k in kinds.items() if n not in have}
+    # a trait column takes the type its values have in this run's membership
+    computed = engine.columns(exp.Table(this=st.ident(st.NEW))) or {}
+    missing |= {n: _engine_type(engine, computed[n]) for n in traits if n not in have}
     for stmt in engine.dialect.add_columns(state.membership, missing):
         engine.execute(stmt)
-    old_kinds = st.kinds_of(engine.columns(state.membership) or {}, state.key)
+    now = engine.columns(state.membership) or {}
     values = []
     for c in state.columns(state.membership):
-        if c in kinds or c == state.key or c in st.RUN_COLUMNS:
+        if c in kinds or c in traits or c == state.key or c in st.RUN_COLUMNS:
             values.append(st.col(c))
         else:  # a definition of an earlier run, gone now
-            values.append(exp.alias_(exp.cast(exp.Null(), types[old_kinds[c]]), c, quoted=True))
+            null = exp.cast(exp.Null(), _engine_type(engine, now[c]))
+            values.append(exp.alias_(null, c, quoted=True))
     select = exp.select(*values).from_(exp.Table(this=st.ident(st.NEW)))
     engine.execute(exp.insert(select, state.membership))
+
+
+def _engine_type(engine: Engine, name: str) -> exp.DataType:
+    """A column type as the engine reports it (`decimal(38,2)`), as a tree."""
+    try:
+        return exp.DataType.build(name, dialect=engine.dialect.sqlglot)
+    except Exception:  # a type sqlglot cannot read: kept as written
+        return exp.DataType.build(name, dialect=engine.dialect.sqlglot, udt=True)
 
 
 def _tidy(state: st.State) -> None:

@@ -2,7 +2,8 @@
 project's `state_schema`, their DDL, and every query that reads or writes them,
 as sqlglot trees. The flow of a run is segql/ops/run.py.
 
-    membership  <key>, a boolean per segment, a label per segmentation, as_of, run_id
+    membership  <key>, a boolean per segment, a label per segmentation, (with
+                --traits) a value per trait, as_of, run_id
     runs        run_id, as_of, started_at, finished_at, status, segql_version,
                 definitions_hash, sql_hash, engine, universe
     changes     run_id, as_of, name, <key>, event, label
@@ -259,6 +260,31 @@ def kinds_of(columns: dict[str, str], key: str) -> dict[str, Kind]:
         for c, t in columns.items()
         if c != key and c not in RUN_COLUMNS
     }
+
+
+def outputs_in(state: State, run_id: int) -> set[str]:
+    """The names a run wrote `sizes` or `changes` rows for: its segments,
+    segmentations and splits. A trait column of its membership (`run --traits`)
+    has neither, which tells it apart from an output of the same type."""
+    names = exp.union(
+        exp.select(col("name")).from_(state.sizes).where(col("run_id").eq(lit(run_id))),
+        exp.select(col("name")).from_(state.changes).where(col("run_id").eq(lit(run_id))),
+        distinct=True,
+    )
+    return {str(r[0]) for r in state.engine.fetch(names)}
+
+
+def membership_columns(state: State, run_id: int) -> tuple[dict[str, Kind], dict[str, str]]:
+    """A run's membership: its outputs and their kind (segment / label), and
+    its trait columns and their engine type (every other column: a trait
+    written by `run --traits`; on Spark also a column of an earlier run,
+    null now, which no reader takes for an output)."""
+    columns = state.engine.columns(state.membership) or {}
+    kinds = kinds_of(columns, state.key)
+    written = outputs_in(state, run_id)
+    outputs = {c: k for c, k in kinds.items() if c in written}
+    traits = {c: columns[c] for c in kinds if c not in written}
+    return outputs, traits
 
 
 def read_sizes(state: State, run_id: int) -> list[tuple]:

@@ -42,6 +42,9 @@ class Model:
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # warnings of resolve (segql.errors.issue_warnings issues them)
     warnings: tuple = field(default=(), compare=False, repr=False)
+    # the traits written in the selected files, in file order: the columns
+    # `--traits` adds (docs/language.md, Traits as outputs)
+    selected_traits: tuple[str, ...] = ()
 
     def kind(self, name: str) -> str:
         d = self.definitions[name]

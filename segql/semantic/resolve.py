@@ -483,6 +483,13 @@ def resolve(
         for d in m.definitions
         if isinstance(d, ast.Segment | ast.Segmentation | ast.Split)
     )
+    selected_traits = tuple(
+        d.name
+        for m in modules
+        if selected_files is None or m.file in selected_files
+        for d in m.definitions
+        if isinstance(d, ast.Trait) and d.name in bound
+    )
     return Model(
         project=project,
         definitions={n: bound[n] for n in order},
@@ -494,6 +501,7 @@ def resolve(
         types={n: _def_type(bound[n]) for n in order},
         sources=sources,
         warnings=tuple(diags.warnings),
+        selected_traits=selected_traits,
     )
 
 

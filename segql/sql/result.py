@@ -19,9 +19,10 @@ from segql.plan.logical import Plan
 from segql.sql.dialects import Dialect
 from segql.syntax import ast
 
-Mode = Literal["membership", "segment", "segmentation"]
-# DESIGN.md: key, segment, label (a segmentation's), split (a split's group)
-Role = Literal["key", "segment", "label", "split"]
+Mode = Literal["membership", "segment", "segmentation", "trait"]
+# DESIGN.md: key, segment, label (a segmentation's), split (a split's group),
+# trait (a trait's value: `--traits`, `--trait`)
+Role = Literal["key", "segment", "label", "split", "trait"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ def too_deep() -> SegqlError:
 def output_columns(plan: Plan) -> tuple[OutputColumn, ...]:
     """The query's columns in order (LANGUAGE.md §9): the key, then unless one
     segment's members are asked for, a column per output named as defined — a
-    boolean for a segment, the label for a segmentation, the group for a split."""
+    boolean for a segment, the label for a segmentation, the group for a split,
+    the value of a trait (`--traits`, `--trait`)."""
     key = OutputColumn(plan.model.project.key, "key", None, None)
     if plan.mode == "segment":
         return (key,)
@@ -85,5 +87,7 @@ def output_columns(plan: Plan) -> tuple[OutputColumn, ...]:
             role = "label"
         elif isinstance(d, ast.Split):
             role = "split"
+        elif isinstance(d, ast.Trait):
+            role = "trait"
         columns.append(OutputColumn(name, role, name, d.span))
     return tuple(columns)

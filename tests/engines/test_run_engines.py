@@ -395,3 +395,57 @@ def _state(e) -> dict:
                    .from_(rs.table("ex_state", "runs")))  # fmt: skip
     out["runs"] = sorted((r[0], r[1], r[2]) for r in runs)
     return out
+
+
+# ------------------------------------------------------------------ run --traits
+
+TRAITS_SEG = """\
+trait spend   = sum(orders.amount, last 30 days)
+trait spender = spend > 100
+trait last_at = last(orders.ordered_at)
+trait top     = max(orders.amount, last 14 days)
+"""
+
+
+def traits_scenario(root: Path, target: str) -> None:
+    """run --traits: the state's changes and sizes are those of the outputs
+    alone (tests/runstate.py), the membership's trait columns equal DuckDB's."""
+    import duckdb
+
+    from segql import api
+
+    _load(root, target)
+    (root / "c.seg").write_text(TRAITS_SEG)
+    old: dict = {}
+    for run_id, when in enumerate(T, start=1):
+        run(target, "a.seg", "c.seg", as_of=when, extra=["--traits"])
+        universe, new = expected(root, ["a.seg"], when)
+        with _connect(root, target) as e:
+            rs.check_run(e, STATE, run_id, old, universe, new)
+            cols = list(e.columns(rs.table(STATE, "membership")))
+            assert cols[-6:] == ["spend", "spender", "last_at", "top", "as_of", "run_id"]
+            q = exp.select("customer_id", "spend", "spender", "last_at", "top").from_(
+                rs.table(STATE, "membership")
+            )
+            got = {r[0]: r[1:] for r in rs.fetch(e, q)}
+        sql = api.compile([str(root / "c.seg")], project=str(root), as_of=when, traits=True).sql()
+        con = duckdb.connect(str(root / "expect.duckdb"), read_only=True)
+        try:
+            want = {r[0]: r[1:] for r in con.execute(sql).fetchall()}
+        finally:
+            con.close()
+        assert got.keys() == want.keys()
+        for key, (spend, spender, last_at, top) in want.items():
+            g = got[key]
+            assert float(g[0]) == pytest.approx(float(spend)), key
+            assert g[1] is spender and g[2] == last_at, key
+            assert (g[3] is None and top is None) or float(g[3]) == pytest.approx(float(top))
+        old = new
+
+
+def test_postgres_run_traits(pg: Path):
+    traits_scenario(pg, "pg")
+
+
+def test_spark_run_traits(proj: Path, spark):
+    traits_scenario(proj, "spark")
