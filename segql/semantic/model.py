@@ -42,6 +42,8 @@ class Model:
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # warnings of resolve (segql.errors.issue_warnings issues them)
     warnings: tuple = field(default=(), compare=False, repr=False)
+    # clusters segmentation -> the hash of its features' definitions (fit files)
+    cluster_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def kind(self, name: str) -> str:
         d = self.definitions[name]
