@@ -122,6 +122,7 @@ class _Resolver(Namespace, TypeChecks):
         self.current: str | None = None
         self.bound: dict[str, ast.Definition] = {}
         self.in_progress: set[str] = set()
+        self.unfittable: set[str] = set()  # clusters segmentations with an error
 
     def unknown_time_type(self, what: str, span: Span) -> None:
         """A date or timestamp column of unknown type is read as a naive UTC
@@ -214,12 +215,15 @@ class _Resolver(Namespace, TypeChecks):
         """Bind and type-check a clusters segmentation's features; check K and names."""
         c = d.clusters
         assert c is not None
+        errors = len(self.diags.errors)
         bound = []
         for i, f in enumerate(c.features, start=1):
             b = self.expr(f)
             cluster_checks.check_feature_type(b, i, d.name, self.diags)
             bound.append(b)
         cluster_checks.check_shape(d, self.diags, self.segmentation_name(d))
+        if len(self.diags.errors) > errors:  # its fit file would only add noise
+            self.unfittable.add(d.name)
         return dataclasses.replace(d, clusters=dataclasses.replace(c, features=tuple(bound)))
 
     def segmentation_name(self, d: ast.Segmentation) -> Span:
@@ -245,7 +249,7 @@ class _Resolver(Namespace, TypeChecks):
             written = self.defs[name]
             assert isinstance(written, ast.Segmentation) and written.clusters is not None
             hashes[name] = cluster_checks.features_hash(written.clusters.features, used)
-            if not check_fits:
+            if not check_fits or name in self.unfittable:
                 continue
             span = self.segmentation_name(d)
             fit = cluster_checks.read_fit(d, self.project.root, hashes[name], self.diags, span)
