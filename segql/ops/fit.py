@@ -203,14 +203,15 @@ def clusters_to_fit(model: Model, segmentation: str | None) -> list[str]:
         if isinstance(d, ast.Segmentation) and d.clusters is not None
     ]
     if segmentation is not None:
+        if segmentation in model.definitions and segmentation not in pool:
+            what = model.kind(segmentation)
+            if what == "segmentation":
+                what = f"segmentation by {model.definitions[segmentation].by}"  # type: ignore[union-attr]
+            raise SegqlError(f"'{segmentation}' is a {what}, not a clusters segmentation")
         if segmentation not in pool:
             hint = did_you_mean(segmentation, pool)
-            what = "a clusters segmentation" if segmentation not in model.definitions else (
-                f"a {model.kind(segmentation)}, not a clusters segmentation")
             raise SegqlError(
-                f"'{segmentation}' is not {what}" if segmentation in model.definitions
-                else f"unknown clusters segmentation '{segmentation}'" + (f" ({hint})" if hint else ""),
-                usage=True,
+                f"unknown clusters segmentation '{segmentation}'" + (f" ({hint})" if hint else "")
             )
         return [segmentation]
     selected = [n for n in model.selected if n in pool]
