@@ -479,6 +479,16 @@ def defined_names(d: Definition) -> tuple[str, ...]:
     return (d.name,)
 
 
+def segmentation_labels(d: Segmentation) -> list[str]:
+    """Every label a segmentation gives, in order: its rules' (a clusters
+    segmentation's clusters, cluster 1 first), then `else`."""
+    if d.clusters is not None:
+        labels = [d.clusters.label(n) for n in range(1, d.clusters.k + 1)]
+    else:
+        labels = [r.label for r in d.rules]
+    return labels + ([d.catch_all.label] if d.catch_all is not None else [])
+
+
 def definition_exprs(d: Definition) -> list[Expr]:
     """The expressions a definition is computed from: a segmentation's rules, the
     segment a split divides, else its one expression."""
