@@ -108,8 +108,11 @@ def main(argv: list[str] | None = None) -> dict:
     t_label = _median(lambda: _count_all(con, label_sql, ["personas"]), args.repeat)
 
     full = api.compile_model(model, "duckdb", SAMPLE_AS_OF)
-    others = [str(p) for p in sorted(EXAMPLE.glob("*.seg")) + sorted(EXAMPLE.glob("*.yml"))
-              if p.name not in ("personas.seg", "segql.yml", "schema.yml")]
+    others = [
+        str(p)
+        for p in sorted(EXAMPLE.glob("*.seg")) + sorted(EXAMPLE.glob("*.yml"))
+        if p.name not in ("personas.seg", "segql.yml", "schema.yml")
+    ]
     without = api.compile_model(api.load_with(proj, others, engine), "duckdb", SAMPLE_AS_OF)
     t_with = _median(
         lambda: _count_all(con, full.sql(), [c.name for c in full.outputs]), args.repeat

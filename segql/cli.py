@@ -477,7 +477,9 @@ def fit(
     ] = None,
     plot: Annotated[
         str | None,
-        typer.Option("--plot", metavar="FILE", help="elbow plot PNG (default clusters/N-elbow.png)"),
+        typer.Option(
+            "--plot", metavar="FILE", help="elbow plot PNG (default clusters/N-elbow.png)"
+        ),
     ] = None,
     as_of: AsOfOpt = None,
     target: TargetOpt = None,

@@ -44,9 +44,7 @@ def _sklearn():
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
     except ImportError:
-        raise SegqlError(
-            "segql fit needs scikit-learn: pip install 'segql[ml]'", None
-        ) from None
+        raise SegqlError("segql fit needs scikit-learn: pip install 'segql[ml]'", None) from None
     return KMeans, silhouette_score
 
 
@@ -66,9 +64,7 @@ def feature_columns(model: Model, name: str) -> list[str]:
     return out
 
 
-def features_query(
-    model: Model, name: str, dialect: str, as_of: dt.datetime | None
-) -> exp.Query:
+def features_query(model: Model, name: str, dialect: str, as_of: dt.datetime | None) -> exp.Query:
     """key + one number column per feature of clusters segmentation `name`, one
     row per universe entity: the membership query's plan with the features as
     outputs (each a trait of the model, computed as the segmentation's would be)."""
@@ -80,9 +76,7 @@ def features_query(
     d = model.definitions[name]
     assert isinstance(d, ast.Segmentation) and d.clusters is not None
     columns = feature_columns(model, name)
-    traits = {
-        c: ast.Trait(c, f, d.span) for c, f in zip(columns, d.clusters.features, strict=True)
-    }
+    traits = {c: ast.Trait(c, f, d.span) for c, f in zip(columns, d.clusters.features, strict=True)}
     extended = dataclasses.replace(
         model,
         definitions={**model.definitions, **traits},
@@ -173,8 +167,10 @@ class FitResult:
 
     def centroids_in_units(self, f: KFit) -> list[list[float]]:
         s = self.scaling
-        return [[m * sc + c for m, sc, c in zip(row, s.scale, s.center, strict=True)]
-                for row in f.centroids]
+        return [
+            [m * sc + c for m, sc, c in zip(row, s.scale, s.center, strict=True)]
+            for row in f.centroids
+        ]
 
 
 def parse_k(text: str | None) -> tuple[int, int] | None:
@@ -187,7 +183,9 @@ def parse_k(text: str | None) -> tuple[int, int] | None:
         hi = int(high) if sep else lo
     except ValueError:
         raise SegqlError(
-            f"invalid --k '{text}'", None, ("write a number of clusters, e.g. 4, or a range: 2..10",),
+            f"invalid --k '{text}'",
+            None,
+            ("write a number of clusters, e.g. 4, or a range: 2..10",),
             usage=True,
         ) from None
     if lo < 2 or hi < lo or hi > 100:
@@ -199,7 +197,8 @@ def parse_k(text: str | None) -> tuple[int, int] | None:
 
 def clusters_to_fit(model: Model, segmentation: str | None) -> list[str]:
     pool = [
-        n for n, d in model.definitions.items()
+        n
+        for n, d in model.definitions.items()
         if isinstance(d, ast.Segmentation) and d.clusters is not None
     ]
     if segmentation is not None:
@@ -225,7 +224,11 @@ def clusters_to_fit(model: Model, segmentation: str | None) -> list[str]:
 
 
 def fit_one(
-    model: Model, engine, name: str, as_of: dt.datetime, ks: tuple[int, int] | None,
+    model: Model,
+    engine,
+    name: str,
+    as_of: dt.datetime,
+    ks: tuple[int, int] | None,
     plot: Path | None = None,
 ) -> FitResult:
     """Compute the features on the engine, fit, and write the fit file (a single k)."""
@@ -264,12 +267,35 @@ def fit_one(
     if low != high:
         where = plot or fit_path(model.project.root, name).with_name(f"{name}-elbow.png")
         drawn, problem = elbow_plot(fits, name, where)
-        return FitResult(name, names, len(X), len(rows), s, fits, None, drawn, problem,
-                         fetched - started, done - fetched)
+        return FitResult(
+            name,
+            names,
+            len(X),
+            len(rows),
+            s,
+            fits,
+            None,
+            drawn,
+            problem,
+            fetched - started,
+            done - fetched,
+        )
     path = write_fit(model, name, names, as_of, len(X), s, fits[0])
     labels = tuple(c.label(j) for j in range(1, c.k + 1))
-    return FitResult(name, names, len(X), len(rows), s, fits, path, None, None,
-                     fetched - started, done - fetched, labels)
+    return FitResult(
+        name,
+        names,
+        len(X),
+        len(rows),
+        s,
+        fits,
+        path,
+        None,
+        None,
+        fetched - started,
+        done - fetched,
+        labels,
+    )
 
 
 def fit_document(
@@ -347,8 +373,12 @@ def elbow_plot(fits: list[KFit], name: str, path: Path) -> tuple[Path | None, st
     left.set_xlabel("k (clusters)")
     left.set_ylabel("inertia (within-cluster sum of squares)", color="tab:blue")
     right = left.twinx()
-    right.plot(ks, [f.silhouette if f.silhouette is not None else math.nan for f in fits],
-               marker="s", color="tab:orange")
+    right.plot(
+        ks,
+        [f.silhouette if f.silhouette is not None else math.nan for f in fits],
+        marker="s",
+        color="tab:orange",
+    )
     right.set_ylabel("silhouette", color="tab:orange")
     left.set_title(f"{name}: choosing k")
     left.set_xticks(ks)
@@ -389,11 +419,10 @@ def fit(
         model = api.load_with(proj, paths or [str(proj.root)], engine, check_fits=False)
         names = clusters_to_fit(model, segmentation)
         if ks is not None and ks[0] != ks[1] and len(names) > 1:
-            raise SegqlError("--k with a range takes one segmentation: add --segmentation N",
-                             usage=True)
-        return [
-            fit_one(model, engine, n, when, ks, Path(plot) if plot else None) for n in names
-        ]
+            raise SegqlError(
+                "--k with a range takes one segmentation: add --segmentation N", usage=True
+            )
+        return [fit_one(model, engine, n, when, ks, Path(plot) if plot else None) for n in names]
 
 
 def render(r: FitResult) -> str:
@@ -415,8 +444,10 @@ def render(r: FitResult) -> str:
     sil = f"{f.silhouette:.4f}" if f.silhouette is not None else "-"
     lines.append(f"k {f.k}: inertia {f.inertia:.4f}, silhouette {sil}")
     width = max(10, *(len(n) for n in r.features))
-    lines.append(f"{'cluster':<24} {'size':>8} {'share':>7}  " + "  ".join(
-        f"{n:>{width}}" for n in r.features))
+    lines.append(
+        f"{'cluster':<24} {'size':>8} {'share':>7}  "
+        + "  ".join(f"{n:>{width}}" for n in r.features)
+    )
     for j, (row, size) in enumerate(zip(r.centroids_in_units(f), f.sizes, strict=True), start=1):
         share = size / r.rows if r.rows else 0
         lines.append(

@@ -105,9 +105,7 @@ class Plan:
         top = max(
             [0, *(s.layer for s in self.defs.values()), *(r.layer for r in self.ranks.values())]
         )
-        out: list[list[RankSlot | BucketSlot | DistanceSlot | DefSlot]] = [
-            [] for _ in range(top)
-        ]
+        out: list[list[RankSlot | BucketSlot | DistanceSlot | DefSlot]] = [[] for _ in range(top)]
         for r in self.ranks.values():
             out[r.layer - 1].append(r)
         for b in self.buckets.values():

@@ -56,9 +56,7 @@ def canonical(node) -> object:
     return node
 
 
-def features_hash(
-    features: tuple[ast.Expr, ...], used: dict[str, ast.Definition]
-) -> str:
+def features_hash(features: tuple[ast.Expr, ...], used: dict[str, ast.Definition]) -> str:
     """SHA-256 of the features as written and of every definition they use,
     directly or not (`used`: name → definition as parsed). Whitespace, comments
     and moved lines change nothing; a changed trait a feature uses does."""
@@ -125,8 +123,7 @@ def check_feature_type(bound: ast.Expr, index: int, name: str, diags: Diagnostic
     if t not in (NUMBER, ANY):
         article = "an" if t[:1] in "aeiou" else "a"
         diags.error(
-            f"feature {index} of clusters segmentation '{name}' needs a number, "
-            f"got {article} {t}",
+            f"feature {index} of clusters segmentation '{name}' needs a number, got {article} {t}",
             bound.span,
             "k-means measures distances: every feature is a number (a trait, "
             "an aggregate, arithmetic)",
@@ -164,8 +161,7 @@ def read_fit(
         return None
     if data["k"] != c.k:
         diags.error(
-            f"segmentation '{d.name}' has {c.k} clusters, but {shown} was fitted with "
-            f"{data['k']}",
+            f"segmentation '{d.name}' has {c.k} clusters, but {shown} was fitted with {data['k']}",
             span,
             _refit(d.name),
         )
@@ -198,8 +194,7 @@ def _numbers(xs, n: int) -> bool:
         isinstance(xs, list)
         and len(xs) == n
         and all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-            for x in xs
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in xs
         )
     )
 

@@ -55,7 +55,7 @@ def distances(values: list[exp.Expr], c: ast.Clusters) -> list[exp.Expr]:
             exp.Pow(this=exp.Paren(this=_minus(z.copy(), m)), expression=exp.Literal.number(2))
             for z, m in zip(scaled, centroid, strict=True)
         ]
-        total = terms[0]
+        total: exp.Expr = terms[0]
         for t in terms[1:]:
             total = exp.Add(this=total, expression=t)
         out.append(total)

@@ -240,7 +240,9 @@ class _Builder:
         node = fields.get("names")
         if node is not None and not _is_null(node):
             if not isinstance(node, yaml.MappingNode):
-                self.error(f"'names' of {what} maps cluster numbers to labels, e.g. 1: champions", node)
+                self.error(
+                    f"'names' of {what} maps cluster numbers to labels, e.g. 1: champions", node
+                )
             else:
                 for k_node, v_node in node.value:
                     number = getattr(k_node, "value", "")
@@ -252,7 +254,9 @@ class _Builder:
                         continue
                     label = self.name(v_node.value, v_node)
                     if label is not None:
-                        names.append(ast.ClusterName(int(number), label, self.between(k_node, v_node)))
+                        names.append(
+                            ast.ClusterName(int(number), label, self.between(k_node, v_node))
+                        )
         return ast.Clusters(k, tuple(features), scale, tuple(names), span)
 
     def rules(self, node: yaml.Node | None, key: yaml.Node, what: str) -> tuple[ast.Rule, ...]:

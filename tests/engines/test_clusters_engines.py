@@ -75,8 +75,9 @@ def project(tmp_path_factory) -> tuple[Path, duckdb.DuckDBPyConnection, dict]:
     con = _data()
     from segql.project import load_project
 
-    unfitted = api.load_with(load_project(root / "segql.yml"), [str(root / "defs.seg")], con,
-                             check_fits=False)
+    unfitted = api.load_with(
+        load_project(root / "segql.yml"), [str(root / "defs.seg")], con, check_fits=False
+    )
     (root / "clusters").mkdir()
     doc = {
         "features": ["age", "score", "spend"],

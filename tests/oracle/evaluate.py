@@ -342,7 +342,9 @@ class Oracle:
             return fallback
         center, scale = fit["scale"]["center"], fit["scale"]["scale"]
         zs = [(float(x) - m) / s for x, m, s in zip(xs, center, scale, strict=True)]
-        dists = [sum((z - m) ** 2 for z, m in zip(zs, row, strict=True)) for row in fit["centroids"]]
+        dists = [
+            sum((z - m) ** 2 for z, m in zip(zs, row, strict=True)) for row in fit["centroids"]
+        ]
         best = min(range(len(dists)), key=lambda j: (dists[j], j))
         for j, other in enumerate(dists):
             if j != best and abs(other - dists[best]) <= 1e-9 * max(1.0, abs(other)):
