@@ -84,6 +84,24 @@ def test_seg_and_yaml_forms_give_equal_asts():
     assert [p.clusters.label(j) for j in (1, 2, 3)] == ["big", "cluster_2", "small"]
 
 
+def test_the_json_schema_knows_clusters():
+    import jsonschema
+    import yaml
+
+    from segql.syntax import json_schema
+
+    schema = json_schema.schema("definitions")
+    doc = yaml.safe_load(
+        "segmentations:\n  personas:\n    by: clusters\n    k: 4\n"
+        "    features: [recency, frequency]\n    scale: none\n"
+        "    names: {1: best, 3: worst}\n    else: never\n"
+    )
+    jsonschema.validate(doc, schema)
+    doc["segmentations"]["personas"]["on"] = ["x"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+
+
 def test_scale_and_names_stay_names_elsewhere():
     m = parse_module(
         "trait scale = 1\ntrait names = 2\n"
