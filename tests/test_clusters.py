@@ -451,3 +451,49 @@ def test_fit_cli_errors(tmp_path: Path):
         fit(*args, project=str(root / "segql.yml"), as_of=AS_OF, segmentation="s")
     with pytest.raises(SegqlError, match=r"unknown clusters segmentation 'pp' \(did you mean 'p'"):
         fit(*args, project=str(root / "segql.yml"), as_of=AS_OF, segmentation="pp")
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _example_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    examples = Path(__file__).parents[1] / "examples" / "segments"
+    for f in examples.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(examples / "clusters", tmp_path / "clusters")
+    return tmp_path
+
+
+def test_cli_fit_on_the_sample_gives_the_committed_fit(tmp_path: Path, monkeypatch):
+    """The example's fit file is what `segql fit --sample` writes, byte for byte."""
+    pytest.importorskip("sklearn")
+    from typer.testing import CliRunner
+
+    from segql.cli import app
+
+    root = _example_copy(tmp_path)
+    committed = (root / "clusters" / "personas.json").read_bytes()
+    (root / "clusters" / "personas.json").unlink()
+    monkeypatch.chdir(root)
+    r = CliRunner().invoke(app, ["fit", ".", "--segmentation", "personas", "--sample"])
+    assert r.exit_code == 0, r.output
+    assert "1 best_customers" in r.output and "clusters/personas.json\n" in r.output
+    assert (root / "clusters" / "personas.json").read_bytes() == committed
+
+
+def test_cli_fit_without_scikit_learn_names_the_extra(tmp_path: Path, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from segql.cli import app
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
+    monkeypatch.chdir(_example_copy(tmp_path))
+    r = CliRunner().invoke(app, ["fit", ".", "--sample"])
+    assert r.exit_code == 1
+    assert "segql fit needs scikit-learn: pip install 'segql[ml]'" in r.output
