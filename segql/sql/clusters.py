@@ -20,6 +20,8 @@ double (Python's repr).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlglot import exp
 
 from segql.syntax import ast
@@ -36,7 +38,7 @@ def _minus(e: exp.Expr, c: float) -> exp.Expr:
     return exp.Sub(this=e, expression=_double(c))
 
 
-def distances(values: list[exp.Expr], c: ast.Clusters) -> list[exp.Expr]:
+def distances(values: Sequence[exp.Expr], c: ast.Clusters) -> list[exp.Expr]:
     """Per cluster, Σ ((x − center) / scale − centroid)² over the features;
     `values` are the features' values in the layer."""
     fit = c.fit
@@ -62,7 +64,7 @@ def distances(values: list[exp.Expr], c: ast.Clusters) -> list[exp.Expr]:
     return out
 
 
-def label(columns: list[exp.Expr], d: ast.Segmentation) -> exp.Expr:
+def label(columns: Sequence[exp.Expr], d: ast.Segmentation) -> exp.Expr:
     """The nearest cluster's label from the distance columns (cluster 1 first)."""
     c = d.clusters
     assert c is not None

@@ -129,9 +129,7 @@ def definitions() -> dict[str, Any]:
     clusters_fields: dict[str, Any] = {
         "by": {"const": "clusters"},
         "k": {"type": "integer", "minimum": 2},
-        "features": {
-            "oneOf": [_CONDITION, {"type": "array", "minItems": 1, "items": _CONDITION}]
-        },
+        "features": {"oneOf": [_CONDITION, {"type": "array", "minItems": 1, "items": _CONDITION}]},
         "scale": {"enum": list(SCALE_METHODS)},
         "names": {
             "type": "object",
