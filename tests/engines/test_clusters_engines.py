@@ -176,3 +176,62 @@ def test_bigquery(project, bigquery):
     load_from_duckdb(project[1], bigquery, TABLES)
     _, rows = bigquery.run(_sql(project, "bigquery"))
     _check(project, dict(rows))
+
+
+# ------------------------------------------------------------------ segql fit on a target
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "segments"
+TARGETS = """
+targets:
+  pg:    {engine: postgres, dsn: "${SEGQL_TEST_PG_DSN}", schema: segql_fit}
+  spark: {engine: spark, database: segql_fit}
+"""
+
+
+@pytest.fixture
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import shutil
+
+    for f in EXAMPLES.iterdir():
+        if f.suffix in (".seg", ".yml"):
+            shutil.copy(f, tmp_path / f.name)
+    with open(tmp_path / "segql.yml", "a", encoding="utf-8") as out:
+        out.write(TARGETS)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _cli(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from segql.cli import app
+
+    r = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def _fit_on(example: Path, *where: str) -> bytes:
+    _cli("fit", ".", "--segmentation", "personas", "--as-of", "2025-07-01", *where)
+    return (example / "clusters" / "personas.json").read_bytes()
+
+
+def test_fit_on_postgres_equals_fit_on_the_sample(example, postgres, monkeypatch):
+    """The features computed by PostgreSQL give the very fit (same bytes) that
+    the same data gives on DuckDB."""
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("SEGQL_TEST_PG_DSN", postgres.conninfo)
+    _cli("sample", "--target", "pg", "--scale", "0.002")
+    on_pg = _fit_on(example, "--target", "pg")
+    assert on_pg == _fit_on(example, "--sample", "--scale", "0.002")
+    _cli("validate", ".")  # the fit file written is the definitions' fit
+
+
+def test_fit_on_spark_equals_fit_on_the_sample(example, spark):
+    pytest.importorskip("sklearn")
+    _cli("sample", "--target", "spark", "--scale", "0.002")
+    try:
+        on_spark = _fit_on(example, "--target", "spark")
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS segql_fit CASCADE")
+    assert on_spark == _fit_on(example, "--sample", "--scale", "0.002")
