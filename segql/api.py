@@ -86,7 +86,15 @@ def _catalog(proj: Project, con) -> Catalog:
 
 
 @_no_gc_pauses()
-def load_with(proj: Project, paths: list[str], con=None, catalog: Catalog | None = None) -> Model:
+def load_with(
+    proj: Project,
+    paths: list[str],
+    con=None,
+    catalog: Catalog | None = None,
+    check_fits: bool = True,
+) -> Model:
+    """load() for a project already read. `check_fits=False`: clusters
+    segmentations need no fit file (segql fit, which writes them)."""
     loaded = load_modules(paths, proj.root)
     if catalog is None:
         try:
@@ -96,7 +104,9 @@ def load_with(proj: Project, paths: list[str], con=None, catalog: Catalog | None
     # resolved even when some definitions did not parse: a syntax error in one
     # file hides no name or type error of the others
     try:
-        model = resolve(loaded.modules, proj, catalog, loaded.selected if paths else None)
+        model = resolve(
+            loaded.modules, proj, catalog, loaded.selected if paths else None, check_fits
+        )
     except SegqlErrors as e:
         raise SegqlErrors([*loaded.errors, *e.errors]) from None
     if loaded.errors:

@@ -481,6 +481,69 @@ def preview(
 
 
 @app.command(cls=_Command)
+def fit(
+    ctx: typer.Context,
+    paths: PathsArg,
+    segmentation: Annotated[
+        str | None,
+        typer.Option("--segmentation", metavar="N", help="the clusters segmentation to fit"),
+    ] = None,
+    k: Annotated[
+        str | None,
+        typer.Option(
+            "--k", metavar="K|LO..HI", help="a range reports inertia and silhouette per k (elbow)"
+        ),
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="on the built-in generated sample data")
+    ] = False,
+    scale: Annotated[
+        float | None,
+        typer.Option("--scale", metavar="X", help="sample size (1 = 100k customers); default 0.01"),
+    ] = None,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            "--plot", metavar="FILE", help="elbow plot PNG (default clusters/N-elbow.png)"
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+    target: TargetOpt = None,
+    strict: StrictOpt = False,
+    project: ProjectOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Fit k-means for clusters segmentations: features computed on the engine,
+    clusters/<name>.json written beside segql.yml (needs segql[ml])."""
+    g = _globals(ctx, project, debug, strict)
+
+    def run() -> None:
+        from segql.ops import fit as fitting
+
+        if scale is not None and not sample:
+            raise _usage("--scale only applies with --sample")
+        _check_as_of(as_of)
+        results = fitting.fit(
+            list(paths),
+            project=g.project,
+            segmentation=segmentation,
+            k=k,
+            target=target,
+            db=db,
+            sample=sample,
+            scale=0.01 if scale is None else scale,
+            as_of=as_of,
+            plot=plot,
+        )
+        for r in results:
+            sys.stdout.write(fitting.render(r))
+        sys.stdout.flush()
+
+    _handled(g, run)
+
+
+@app.command(cls=_Command)
 def sample(
     ctx: typer.Context,
     target: TargetOpt = None,

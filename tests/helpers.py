@@ -202,7 +202,9 @@ def _workdir(files: dict[str, str]) -> Path:
         _WORKDIR.append(root)
     root = _WORKDIR[0]
     for old in root.iterdir():
-        if old.name != "segql.yml" and old.name not in files:
+        if old.is_dir():  # clusters/ of fit files: written again when given
+            shutil.rmtree(old)
+        elif old.name != "segql.yml" and old.name not in files:
             old.unlink()
     return root
 
@@ -214,6 +216,7 @@ def _project_text(timezone: str, extra: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # clusters/<name>.json
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
 
@@ -249,7 +252,8 @@ def compile_sql(
     paths = []
     for name, text in files.items():
         _write(root / name, text)
-        paths.append(str(root / name))
+        if not name.endswith(".json"):  # a fit file is no definitions file
+            paths.append(str(root / name))
     model = api.load(paths, project=str(yml), con=con)
     when = api.parse_as_of(as_of, model.project.timezone) if isinstance(as_of, str) else as_of
     d = model.definitions.get(segment)

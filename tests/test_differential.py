@@ -29,6 +29,7 @@ EXPECTED_CONSTRUCTS = {
     "segment",
     "segmentation by priority",
     "segmentation by weight",
+    "segmentation by clusters",
     "else",
     "split",
     "split salt",

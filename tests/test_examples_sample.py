@@ -77,8 +77,8 @@ def test_segments_are_not_degenerate_on_the_sample(con, membership) -> None:
                     empty_or_full.append(f"{stem}.{name}: groups {labels}")
             else:
                 labels = set(values.values())
-                labels_defined = {r.label for r in d.rules}
-                assert labels - {None} <= labels_defined | {d.catch_all and d.catch_all.label}
+                labels_defined = set(ast.segmentation_labels(d))
+                assert labels - {None} <= labels_defined
                 if d.catch_all is not None:
                     assert None not in labels, f"{name}: a catch-all leaves no one unlabelled"
                 if len(labels - {None}) < 2:

@@ -454,8 +454,18 @@ def test_a_string_trait_of_a_pii_column_leaves_hashed(proj: Path):
     cli("export", "has_home", "--db", "data.duckdb", "--as-of", when, "--out", "b.csv")
     assert list(csv.reader(open("b.csv")))[1] == ["c1", "true"]
     doc = json.loads(
-        cli("preview", "p.seg", "a.seg", "--db", "data.duckdb", "--as-of", when, "--traits",
-            "--format", "json").stdout  # fmt: skip
+        cli(
+            "preview",
+            "p.seg",
+            "a.seg",
+            "--db",
+            "data.duckdb",
+            "--as-of",
+            when,
+            "--traits",
+            "--format",
+            "json",
+        ).stdout  # fmt: skip
     )
     top = {t["name"]: t["top"] for t in doc["traits"]}
     assert top["place"] == [{"value": _sha("us"), "count": 2}, {"value": _sha("ca"), "count": 1}]

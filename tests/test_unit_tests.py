@@ -55,6 +55,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for f in EXAMPLES.iterdir():
         if f.is_file():
             shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(EXAMPLES / "clusters", tmp_path / "clusters")  # fit files
     (tmp_path / "tests").mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -65,7 +65,7 @@ def entries(model: Model) -> list[Entry]:
         if isinstance(d, ast.Segment):
             e.title, e.hypothesis, e.channels, e.kpis = d.title, d.hypothesis, d.channels, d.kpis
         if isinstance(d, ast.Segmentation):
-            e.labels = ast.defined_names(d)[1:]
+            e.labels = tuple(ast.segmentation_labels(d))
         if isinstance(d, ast.Split):
             e.labels = tuple(f"{g.name} {g.percent}%" for g in d.groups)
         e.uses = sorted(_references(d) - {name})

@@ -372,7 +372,10 @@ def _fetch_counts(
             keys.append(("rule", c))
             selects.append(exp.CountIf(this=col(c)))
         keys.append(("overlap", d.name))
-        matched = _one(rules[0])  # a segmentation has at least one rule
+        if not rules:  # clusters: the nearest centroid, never two
+            selects.append(exp.Literal.number(0))
+            continue
+        matched = _one(rules[0])  # a priority or weight segmentation has a rule
         for c in rules[1:]:
             matched = exp.Add(this=matched, expression=_one(c))
         selects.append(exp.CountIf(this=exp.GTE(this=matched, expression=exp.Literal.number(2))))
@@ -479,6 +482,11 @@ def _segmentation(
         )
         for r, c in zip(d.rules, rules, strict=True)
     ]
+    if d.clusters is not None:  # one label per cluster; nothing matched before priority
+        for j in range(1, d.clusters.k + 1):
+            name = d.clusters.label(j)
+            n = labels.get(name, 0)
+            out.append(LabelSummary(name, n, _share(n, universe), None))
     if d.catch_all is not None:
         n = labels.get(d.catch_all.label, 0)
         out.append(LabelSummary(d.catch_all.label, n, _share(n, universe), None, True))

@@ -237,6 +237,8 @@ def print_table(r: PreviewResult, console: Console) -> None:
         console.print(t)
     for m in r.segmentations:
         console.print(_segmentation_table(m, r.universe))
+        if m.by == "clusters":  # the nearest centroid: no rule, no overlap
+            continue
         settled = "priority" if m.by == "priority" else "the largest weight"
         console.print(
             f"overlap: {_count(m.overlap, r.entity)} matched more than one rule, "

@@ -358,8 +358,7 @@ def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | Non
         if not isinstance(d, ast.Segmentation):
             rows.append((name, ch.OBSERVED, name))  # labels not declared as rules
             continue
-        labels = [r.label for r in d.rules]
-        labels += [d.catch_all.label] if d.catch_all is not None else []
+        labels = ast.segmentation_labels(d)
         rows += [(name, label, name) for label in dict.fromkeys(labels)]
     return rows
 
@@ -447,7 +446,7 @@ def _summary(
     for name in labelled:
         d = model.definitions.get(name)
         if isinstance(d, ast.Segmentation):
-            names = [r.label for r in d.rules] + ([d.catch_all.label] if d.catch_all else [])
+            names = ast.segmentation_labels(d)
             label_order[name] = {lab: i for i, lab in enumerate(names)}
     segmentations = tuple(
         (

@@ -57,7 +57,22 @@ def explain(pp: PhysicalPlan, dialect: str) -> str:
     if plan.buckets:
         lines.append("splits (bucket = md5 of 'salt.key', first 8 hex digits, mod 10000):")
         lines.extend(_split(b.split, plan.model.project.key, root) for b in plan.buckets.values())
+    if plan.distances:
+        lines.append("clusters (nearest centroid of the fit file, squared distance, scaled):")
+        lines.extend(_clusters(c.segmentation, c.columns, root) for c in plan.distances.values())
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _clusters(d: ast.Segmentation, columns: tuple[str, ...], root: Path) -> str:
+    """`  personas (file:line): 4 clusters over 3 features, scale standard; distances
+    personas_distance_1..4, ties to the lower number`."""
+    c = d.clusters
+    assert c is not None
+    where = location(d.span, root)
+    return (
+        f"  {d.name} ({where}): {c.k} clusters over {len(c.features)} features, scale "
+        f"{c.scale_method}; distances {columns[0]}..{columns[-1]}, ties to the lower number"
+    )
 
 
 def _split(split: ast.Split, key: str, root: Path) -> str:

@@ -70,6 +70,17 @@ class BucketSlot:
 
 
 @dataclass
+class DistanceSlot:
+    """A clusters segmentation's squared distance to each centroid, one column
+    per cluster, computed one layer before its label: the label compares the
+    columns (K² comparisons of names, not of K-term sums)."""
+
+    columns: tuple[str, ...]  # <segmentation>_distance_<n>, cluster 1 first
+    segmentation: ast.Segmentation
+    layer: int = 0
+
+
+@dataclass
 class Plan:
     model: Model
     outputs: tuple[str, ...]  # selected segments/segmentations, in order
@@ -80,6 +91,7 @@ class Plan:
     ranks: dict[ast.Node, RankSlot] = field(default_factory=dict)
     defs: dict[str, DefSlot] = field(default_factory=dict)
     buckets: dict[str, BucketSlot] = field(default_factory=dict)  # split -> its bucket
+    distances: dict[str, DistanceSlot] = field(default_factory=dict)  # clusters -> distances
     names: Namer = field(default_factory=Namer)
     using: DefSlot | None = None  # the definition whose slots are being collected
 
@@ -89,15 +101,17 @@ class Plan:
             out[slot.source].append(slot)
         return out
 
-    def layers(self) -> list[list[RankSlot | BucketSlot | DefSlot]]:
+    def layers(self) -> list[list[RankSlot | BucketSlot | DistanceSlot | DefSlot]]:
         top = max(
             [0, *(s.layer for s in self.defs.values()), *(r.layer for r in self.ranks.values())]
         )
-        out: list[list[RankSlot | BucketSlot | DefSlot]] = [[] for _ in range(top)]
+        out: list[list[RankSlot | BucketSlot | DistanceSlot | DefSlot]] = [[] for _ in range(top)]
         for r in self.ranks.values():
             out[r.layer - 1].append(r)
         for b in self.buckets.values():
             out[b.layer - 1].append(b)
+        for c in self.distances.values():
+            out[c.layer - 1].append(c)
         for d in self.defs.values():
             out[d.layer - 1].append(d)
         return out
@@ -123,6 +137,13 @@ def plan(model: Model, outputs: tuple[str, ...], mode: str = "membership") -> Pl
         if isinstance(d, ast.Split):
             column = p.names.name(f"{name}_bucket", fallback="bucket")
             p.buckets[name] = BucketSlot(column, d, slot.layer)
+            slot.layer += 1
+        if isinstance(d, ast.Segmentation) and d.clusters is not None:
+            columns = tuple(
+                p.names.name(f"{name}_distance_{n}", fallback="distance")
+                for n in range(1, d.clusters.k + 1)
+            )
+            p.distances[name] = DistanceSlot(columns, d, slot.layer)
             slot.layer += 1
     p.using = None
     if model.universe is not None:

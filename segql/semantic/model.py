@@ -45,6 +45,8 @@ class Model:
     # the traits written in the selected files, in file order: the columns
     # `--traits` adds (docs/language.md, Traits as outputs)
     selected_traits: tuple[str, ...] = ()
+    # clusters segmentation -> the hash of its features' definitions (fit files)
+    cluster_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def kind(self, name: str) -> str:
         d = self.definitions[name]

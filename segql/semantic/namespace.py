@@ -62,7 +62,9 @@ class Namespace:
                 if d.name not in self.defs:
                     self.defs[d.name] = d
                 if isinstance(d, ast.Segmentation):
-                    labels: list[ast.Rule | ast.CatchAll] = [*d.rules]
+                    labels: list[ast.Rule | ast.CatchAll | ast.ClusterName] = [*d.rules]
+                    if d.clusters is not None:  # named clusters only: cluster_<n> is no name
+                        labels.extend(d.clusters.names)
                     if d.catch_all is not None:
                         labels.append(d.catch_all)
                     for r in labels:
@@ -107,7 +109,9 @@ class Namespace:
         self.in_progress.add(d.name)
         self.current = d.name
         self.deps.setdefault(d.name, set())
-        if isinstance(d, ast.Segmentation):
+        if isinstance(d, ast.Segmentation) and d.clusters is not None:
+            out: ast.Definition = self.clusters(d)
+        elif isinstance(d, ast.Segmentation):
             rules = []
             for r in d.rules:
                 bound = self.expr(r.expr)
@@ -122,7 +126,7 @@ class Namespace:
                 else:
                     self.expect_condition(bound, f"rule '{r.label}' needs")
                 rules.append(dataclasses.replace(r, expr=bound))
-            out: ast.Definition = dataclasses.replace(d, rules=tuple(rules))
+            out = dataclasses.replace(d, rules=tuple(rules))
         elif isinstance(d, ast.Split):
             out = self.split(d)
         else:

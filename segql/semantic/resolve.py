@@ -13,6 +13,7 @@ from functools import partial
 from segql.errors import Diagnostics, Span, closest, did_you_mean, narrow
 from segql.project import Project, Table
 from segql.semantic import checks
+from segql.semantic import clusters as cluster_checks
 from segql.semantic.model import (
     ANY,
     BOOLEAN,
@@ -121,6 +122,7 @@ class _Resolver(Namespace, TypeChecks):
         self.current: str | None = None
         self.bound: dict[str, ast.Definition] = {}
         self.in_progress: set[str] = set()
+        self.unfittable: set[str] = set()  # clusters segmentations with an error
 
     def unknown_time_type(self, what: str, span: Span) -> None:
         """A date or timestamp column of unknown type is read as a naive UTC
@@ -206,6 +208,56 @@ class _Resolver(Namespace, TypeChecks):
                 "text of a decimal, float or date differs between engines",
             )
         return dataclasses.replace(d, of=bound)
+
+    # ------------------------------------------------------------ clusters
+
+    def clusters(self, d: ast.Segmentation) -> ast.Segmentation:
+        """Bind and type-check a clusters segmentation's features; check K and names."""
+        c = d.clusters
+        assert c is not None
+        errors = len(self.diags.errors)
+        bound = []
+        for i, f in enumerate(c.features, start=1):
+            b = self.expr(f)
+            cluster_checks.check_feature_type(b, i, d.name, self.diags)
+            bound.append(b)
+        cluster_checks.check_shape(d, self.diags, self.segmentation_name(d))
+        if len(self.diags.errors) > errors:  # its fit file would only add noise
+            self.unfittable.add(d.name)
+        return dataclasses.replace(d, clusters=dataclasses.replace(c, features=tuple(bound)))
+
+    def segmentation_name(self, d: ast.Segmentation) -> Span:
+        """The name of a segmentation written over several lines (its first line)."""
+        s = d.span
+        first = Span(s.file, s.line, s.col, s.line, s.col + 10_000)
+        found = self.narrow(first, d.name, skip=len("segmentation"))
+        return d.span if found == first else found
+
+    def fit_clusters(self, bound: dict[str, ast.Definition], check_fits: bool) -> dict[str, str]:
+        """Each clusters segmentation's features hash; with check_fits, its fit
+        file read and checked, and attached to the bound definition."""
+        hashes = {}
+        for name, d in list(bound.items()):
+            if not isinstance(d, ast.Segmentation) or d.clusters is None:
+                continue
+            used, todo = {}, list(self.deps.get(name, ()))
+            while todo:
+                n = todo.pop()
+                if n not in used and n in self.defs:
+                    used[n] = self.defs[n]
+                    todo.extend(self.deps.get(n, ()))
+            written = self.defs[name]
+            assert isinstance(written, ast.Segmentation) and written.clusters is not None
+            hashes[name] = cluster_checks.features_hash(written.clusters.features, used)
+            if not check_fits or name in self.unfittable:
+                continue
+            span = self.segmentation_name(d)
+            fit = cluster_checks.read_fit(d, self.project.root, hashes[name], self.diags, span)
+            if fit is not None:
+                bound[name] = dataclasses.replace(
+                    d, clusters=dataclasses.replace(d.clusters, fit=fit)
+                )
+        return hashes
 
     # ------------------------------------------------------------ expressions
 
@@ -452,14 +504,17 @@ def resolve(
     project: Project,
     catalog: Catalog,
     selected_files: set[str] | None = None,
+    check_fits: bool = True,
 ) -> Model:
-    """Bind names and check the definitions of all modules; raises SegqlErrors."""
+    """Bind names and check the definitions of all modules; raises SegqlErrors.
+    `check_fits=False` (segql fit) reads no clusters fit file."""
     diags = Diagnostics()
     # the texts as read: errors are shown from them, never from the files read again
     sources = {project.file: project.text, **{m.file: m.text for m in modules}}
     r = _Resolver(project, catalog, diags, sources)
     r.declare(modules)
     bound = r.bind_all()
+    hashes = r.fit_clusters(bound, check_fits)
     _check_depths(bound, diags, sources)
     universe = None
     if project.universe is not None:
@@ -502,6 +557,7 @@ def resolve(
         sources=sources,
         warnings=tuple(diags.warnings),
         selected_traits=selected_traits,
+        cluster_hashes=hashes,
     )
 
 

@@ -33,6 +33,7 @@ from segql.plan.logical import (
     AggSlot,
     BucketSlot,
     DefSlot,
+    DistanceSlot,
     Plan,
     RankSlot,
     bucket_ranges,
@@ -42,6 +43,7 @@ from segql.plan.physical import PhysicalPlan, Read, physical
 from segql.project import Table
 from segql.semantic.model import DefRef, ProfileRef
 from segql.semantic.registry import AGGREGATES
+from segql.sql import clusters
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, coalesce, col, ident, number, ordered, table_expr
 from segql.sql.pairs import PairBuckets
@@ -297,10 +299,18 @@ class Generator(QueryPart):
             )
         return q
 
-    def layer_column(self, item: RankSlot | BucketSlot | DefSlot) -> list[exp.Expr]:
+    def layer_column(self, item: RankSlot | BucketSlot | DistanceSlot | DefSlot) -> list[exp.Expr]:
         t = self.layer
         if isinstance(item, BucketSlot):
             return [exp.alias_(self.bucket(item.split), item.column, quoted=True, copy=False)]
+        if isinstance(item, DistanceSlot):
+            c = item.segmentation.clusters
+            assert c is not None
+            values = [t.value(f) for f in c.features]
+            return [
+                exp.alias_(e, column, quoted=True, copy=False)
+                for e, column in zip(clusters.distances(values, c), item.columns, strict=True)
+            ]
         if isinstance(item, RankSlot):  # computed in rank_cte, joined on the value
             name = self.cte(item.column)
             return [
@@ -361,6 +371,9 @@ class Generator(QueryPart):
 
     def segmentation(self, d: ast.Segmentation) -> exp.Expr:
         t = self.layer
+        if d.clusters is not None:
+            columns = [col(c) for c in self.plan.distances[d.name].columns]
+            return clusters.label(columns, d)
         ifs = []
         if d.by == "weight":
             weights = [coalesce(t.value(r.expr), number(0)) for r in d.rules]

@@ -362,13 +362,69 @@ class CatchAll(Node):
     span: Span = _span()
 
 
+SCALE_METHODS = ("standard", "minmax", "none")  # a clusters segmentation's `scale`
+
+
+@dataclass(frozen=True)
+class ClusterName(Node):
+    """`3 at_risk` in a clusters segmentation's `names { … }`: cluster 3's label."""
+
+    number: int
+    label: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ClusterFit(Node):
+    """What `segql fit` wrote (clusters/<name>.json, LANGUAGE.md §14), as resolve
+    read it: never written in a file, so never printed by fmt. x' = (x − center)
+    / scale per feature; `centroids` in the scaled space, cluster 1 first."""
+
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+    centroids: tuple[tuple[float, ...], ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Clusters(Node):
+    """`by clusters(K) on (F1, F2, …) { scale M  names { 1 a  2 b } }` (§14).
+
+    Fields as written: `k` the number of clusters, `features` the expressions
+    (numbers), `scale` the method written (None: not written, i.e. standard),
+    `names` the written labels in their written order. `fit` is None from the
+    front ends; resolve fills it from the fit file."""
+
+    k: int
+    features: tuple[Expr, ...]
+    scale: str | None = None  # "standard" | "minmax" | "none"; None = standard
+    names: tuple[ClusterName, ...] = ()
+    span: Span = _span()
+    fit: ClusterFit | None = None
+
+    @property
+    def scale_method(self) -> str:
+        return self.scale or "standard"
+
+    def label(self, number: int) -> str:
+        """Cluster `number`'s label (1-based): its name, else cluster_<n>."""
+        for n in self.names:
+            if n.number == number:
+                return n.label
+        return f"cluster_{number}"
+
+
 @dataclass(frozen=True)
 class Segmentation(Node):
+    """`by priority` / `by weight`: `rules` in order. `by clusters`: no rules,
+    `clusters` holds K, the features, scale and names (LANGUAGE.md §14)."""
+
     name: str
-    by: str  # "priority" | "weight"
+    by: str  # "priority" | "weight" | "clusters"
     rules: tuple[Rule, ...]
     catch_all: CatchAll | None = None
     span: Span = _span()
+    clusters: Clusters | None = None  # set exactly when by == "clusters"
 
 
 @dataclass(frozen=True)
@@ -418,14 +474,27 @@ def defined_names(d: Definition) -> tuple[str, ...]:
     """The names a definition adds to the namespace: its own, and a segmentation's labels."""
     if isinstance(d, Segmentation):
         catch_all = (d.catch_all.label,) if d.catch_all is not None else ()
-        return (d.name, *(r.label for r in d.rules), *catch_all)
+        named = tuple(n.label for n in d.clusters.names) if d.clusters is not None else ()
+        return (d.name, *(r.label for r in d.rules), *named, *catch_all)
     return (d.name,)
+
+
+def segmentation_labels(d: Segmentation) -> list[str]:
+    """Every label a segmentation gives, in order: its rules' (a clusters
+    segmentation's clusters, cluster 1 first), then `else`."""
+    if d.clusters is not None:
+        labels = [d.clusters.label(n) for n in range(1, d.clusters.k + 1)]
+    else:
+        labels = [r.label for r in d.rules]
+    return labels + ([d.catch_all.label] if d.catch_all is not None else [])
 
 
 def definition_exprs(d: Definition) -> list[Expr]:
     """The expressions a definition is computed from: a segmentation's rules, the
     segment a split divides, else its one expression."""
     if isinstance(d, Segmentation):
+        if d.clusters is not None:
+            return list(d.clusters.features)
         return [r.expr for r in d.rules]
     if isinstance(d, Split):
         return [d.of]

@@ -15,6 +15,7 @@ from lark import Token
 from segql.errors import Diagnostics, Span, did_you_mean
 from segql.semantic.registry import AGGREGATES, FUNCTIONS, user_functions
 from segql.syntax import ast
+from segql.syntax.ast import SCALE_METHODS
 
 UNIT_NAMES = {u: u for u in (*ast.UNITS, "year")} | {u + "s": u for u in (*ast.UNITS, "year")}
 
@@ -522,6 +523,37 @@ class _Definitions(_Positions):
         if not rules:
             self._error(f"segmentation '{name.name}' has no rules", name.span)
         return ast.Segmentation(name.name, kind, rules, catch_all, span)
+
+    def clusters(self, meta, c):
+        name, k, _on, features, *rest = c
+        catch_all = rest[-1] if rest and isinstance(rest[-1], ast.CatchAll) else None
+        scale, names = None, []
+        for item in rest:
+            if isinstance(item, tuple) and item[0] == "scale":
+                scale = item[1]
+            elif isinstance(item, tuple) and item[0] == "names":
+                names.extend(item[1])
+        span = self._span(meta)
+        clusters = ast.Clusters(int(str(k)), tuple(features), scale, tuple(names), span)
+        return ast.Segmentation(name.name, "clusters", (), catch_all, span, clusters)
+
+    def cluster_scale(self, meta, c):
+        word = c[0]
+        if word.name not in SCALE_METHODS:
+            self._error(
+                f"unknown scale '{word.name}'",
+                word.span,
+                *filter(None, [did_you_mean(word.name, SCALE_METHODS)]),
+                "scale is standard, minmax or none",
+            )
+            return ("scale", None)
+        return ("scale", word.name)
+
+    def cluster_names(self, meta, c):
+        return ("names", tuple(c))
+
+    def cluster_name(self, meta, c):
+        return ast.ClusterName(int(str(c[0])), c[1].name, self._span(meta))
 
     def group(self, meta, c):
         return ast.Group(c[0].name, Decimal(str(c[1])[:-1]), self._span(meta))

@@ -473,6 +473,8 @@ class _Printer:
         return self._braced(f"segment {name(d.name)}", d, lines)
 
     def _segmentation(self, d: ast.Segmentation) -> list[_Line]:
+        if d.clusters is not None:
+            return self._clusters(d, d.clusters)
         width = max((len(name(r.label, label=True)) for r in d.rules), default=0)
         items = []
         for r in d.rules:
@@ -484,6 +486,22 @@ class _Printer:
             c = d.catch_all
             items.append([_Line(2, f"else {name(c.label)}", _start(c.span), _end(c.span))])
         return self._braced(f"segmentation {name(d.name)} by {d.by}", d, items)
+
+    def _clusters(self, d: ast.Segmentation, c: ast.Clusters) -> list[_Line]:
+        """`by clusters(K) on (F, …) { scale M  names { 1 a  2 b }  else L }`."""
+        items = []
+        if c.scale is not None:
+            items.append([_Line(2, f"scale {c.scale}", _start(c.span), _start(c.span))])
+        if c.names:
+            names = "  ".join(f"{n.number} {name(n.label)}" for n in c.names)
+            first, last = c.names[0], c.names[-1]
+            items.append([_Line(2, f"names {{ {names} }}", _start(first.span), _end(last.span))])
+        if d.catch_all is not None:
+            e = d.catch_all
+            items.append([_Line(2, f"else {name(e.label)}", _start(e.span), _end(e.span))])
+        features = ", ".join(self._expr(f) for f in c.features)
+        head = f"segmentation {name(d.name)} by clusters({c.k}) on ({features})"
+        return self._braced(head, d, items)
 
     def _split(self, d: ast.Split) -> list[_Line]:
         width = max((len(name(g.name)) for g in d.groups), default=0)

@@ -84,7 +84,9 @@ def project() -> dict[str, Any]:
 
 
 def definitions() -> dict[str, Any]:
+    from segql.syntax.ast import SCALE_METHODS
     from segql.syntax.yaml_front import (
+        CLUSTERS_FIELDS,
         KINDS,
         SECTIONS,
         SEGMENT_FIELDS,
@@ -100,7 +102,7 @@ def definitions() -> dict[str, Any]:
         "kpis": _names(),
     }
     segmentation_fields: dict[str, Any] = {
-        "by": {"enum": list(KINDS)},
+        "by": {"enum": [k for k in KINDS if k != "clusters"]},
         "rules": {
             "type": "array",
             "minItems": 1,
@@ -124,6 +126,19 @@ def definitions() -> dict[str, Any]:
     assert set(split_fields) == set(SPLIT_FIELDS)
     assert set(segment_fields) == set(SEGMENT_FIELDS)
     assert set(segmentation_fields) == set(SEGMENTATION_FIELDS)
+    clusters_fields: dict[str, Any] = {
+        "by": {"const": "clusters"},
+        "k": {"type": "integer", "minimum": 2},
+        "features": {"oneOf": [_CONDITION, {"type": "array", "minItems": 1, "items": _CONDITION}]},
+        "scale": {"enum": list(SCALE_METHODS)},
+        "names": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[0-9]+$"},
+            "additionalProperties": _TEXT,
+        },
+        "else": _TEXT,
+    }
+    assert set(clusters_fields) == set(CLUSTERS_FIELDS)
     sections: dict[str, Any] = {
         "traits": _mapping(_CONDITION),
         "segments": _mapping(
@@ -141,10 +156,20 @@ def definitions() -> dict[str, Any]:
         ),
         "segmentations": _mapping(
             {
-                "type": "object",
-                "required": ["rules"],
-                "properties": segmentation_fields,
-                "additionalProperties": False,
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["rules"],
+                        "properties": segmentation_fields,
+                        "additionalProperties": False,
+                    },
+                    {  # LANGUAGE.md §14
+                        "type": "object",
+                        "required": ["by", "k", "features"],
+                        "properties": clusters_fields,
+                        "additionalProperties": False,
+                    },
+                ]
             }
         ),
         "splits": _mapping(

@@ -24,9 +24,11 @@ from segql.syntax.yamlsrc import compose, span_of
 SECTIONS = ("traits", "segments", "segmentations", "splits")
 SEGMENT_FIELDS = ("where", "title", "hypothesis", "channels", "kpis")
 SEGMENTATION_FIELDS = ("by", "rules", "else")
+# `features`, not `on`: YAML 1.1 reads a bare `on` key as the boolean true
+CLUSTERS_FIELDS = ("by", "k", "features", "scale", "names", "else")
 SPLIT_FIELDS = ("of", "salt", "groups")
 _PERCENT = re.compile(r"\d+(\.\d+)?%")  # the grammar's PERCENT
-KINDS = ("priority", "weight")
+KINDS = ("priority", "weight", "clusters")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _QUOTED = re.compile(r"`[^`\n]+`")  # the grammar's QUOTED_NAME
 
@@ -175,20 +177,22 @@ class _Builder:
         if not isinstance(value, yaml.MappingNode):
             self.error(f"{what} must be a mapping with 'rules' (and 'by', 'else')", value)
             return ast.Segmentation(name, "priority", (), None, span)
-        fields = self.fields(value, SEGMENTATION_FIELDS, what)
         by = "priority"
-        if "by" in fields:
-            node = fields["by"]
-            by = node.value if isinstance(node, yaml.ScalarNode) else ""
+        by_node = next((v for k, v in value.value if getattr(k, "value", None) == "by"), None)
+        if by_node is not None:
+            by = by_node.value if isinstance(by_node, yaml.ScalarNode) else ""
             if by not in KINDS:
                 self.error(
                     f"unknown segmentation kind '{by}'",
-                    node,
+                    by_node,
                     did_you_mean(by, KINDS),
-                    "'by' is priority or weight",
+                    "'by' is priority, weight or clusters",
                 )
                 by = "priority"
-        rules = self.rules(fields.get("rules"), key, what)
+        allowed = CLUSTERS_FIELDS if by == "clusters" else SEGMENTATION_FIELDS
+        fields = self.fields(value, allowed, what)
+        clusters = self.clusters(fields, key, what) if by == "clusters" else None
+        rules = self.rules(fields.get("rules"), key, what) if clusters is None else ()
         catch_all = None
         if "else" in fields:
             node = fields["else"]
@@ -197,7 +201,63 @@ class _Builder:
             elif (label := self.name(node.value, node)) is not None:
                 else_key = next(k for k, v in value.value if v is node)
                 catch_all = ast.CatchAll(label, self.between(else_key, node))
-        return ast.Segmentation(name, by, rules, catch_all, span)
+        return ast.Segmentation(name, by, rules, catch_all, span, clusters)
+
+    def clusters(self, fields: dict, key: yaml.Node, what: str) -> ast.Clusters:
+        """`by: clusters`, `k: 4`, `features: [recency, …]`, `scale: standard`,
+        `names: {1: champions, …}` (LANGUAGE.md §14; docs/clusters.md)."""
+        span = span_of(key, self.file)
+        k = 0
+        node = fields.get("k")
+        if node is None:
+            self.error(f"{what} has no 'k': the number of clusters", key)
+        elif not isinstance(node, yaml.ScalarNode) or not node.value.isdigit():
+            self.error(f"'k' of {what} must be a whole number, e.g. 4", node)
+        else:
+            k = int(node.value)
+        features: list[ast.Expr] = []
+        node = fields.get("features")
+        if node is None or _is_null(node):
+            self.error(f"{what} has no 'features': the numbers it clusters on", key)
+        else:
+            items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+            for item in items:
+                features.append(self.condition(item, f"a feature of {what}"))
+        scale = None
+        node = fields.get("scale")
+        if node is not None:
+            word = node.value if isinstance(node, yaml.ScalarNode) else ""
+            if word not in ast.SCALE_METHODS:
+                self.error(
+                    f"unknown scale '{word}'",
+                    node,
+                    did_you_mean(word, ast.SCALE_METHODS),
+                    "scale is standard, minmax or none",
+                )
+            else:
+                scale = word
+        names: list[ast.ClusterName] = []
+        node = fields.get("names")
+        if node is not None and not _is_null(node):
+            if not isinstance(node, yaml.MappingNode):
+                self.error(
+                    f"'names' of {what} maps cluster numbers to labels, e.g. 1: champions", node
+                )
+            else:
+                for k_node, v_node in node.value:
+                    number = getattr(k_node, "value", "")
+                    if not isinstance(k_node, yaml.ScalarNode) or not number.isdigit():
+                        self.error(f"a cluster number is a whole number, not '{number}'", k_node)
+                        continue
+                    if not isinstance(v_node, yaml.ScalarNode) or _is_null(v_node):
+                        self.error(f"the name of cluster {number} must be a label", v_node)
+                        continue
+                    label = self.name(v_node.value, v_node)
+                    if label is not None:
+                        names.append(
+                            ast.ClusterName(int(number), label, self.between(k_node, v_node))
+                        )
+        return ast.Clusters(k, tuple(features), scale, tuple(names), span)
 
     def rules(self, node: yaml.Node | None, key: yaml.Node, what: str) -> tuple[ast.Rule, ...]:
         if node is None or _is_null(node):

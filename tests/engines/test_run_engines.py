@@ -350,6 +350,7 @@ def test_postgres_examples_state_equals_duckdb(tmp_path: Path, postgres, monkeyp
     for f in examples.iterdir():
         if f.suffix in (".seg", ".yml"):
             shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(examples / "clusters", tmp_path / "clusters")  # fit files
     with open(tmp_path / "segql.yml", "a", encoding="utf-8") as out:
         out.write(
             '\ntargets:\n  pg: {engine: postgres, dsn: "${SEGQL_TEST_PG_DSN}", '

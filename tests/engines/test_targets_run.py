@@ -36,6 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for f in EXAMPLES.iterdir():
         if f.suffix in (".seg", ".yml"):
             shutil.copy(f, tmp_path / f.name)
+    shutil.copytree(EXAMPLES / "clusters", tmp_path / "clusters")  # fit files
     with open(tmp_path / "segql.yml", "a", encoding="utf-8") as out:
         out.write(TARGETS)
     monkeypatch.chdir(tmp_path)

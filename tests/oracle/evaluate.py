@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from segql.semantic.model import (
@@ -195,6 +197,7 @@ class Oracle:
         else:
             self.universe = seen
         self.memo: dict[tuple[str, Any], Any] = {}
+        self.fits: dict[str, dict] = {}  # clusters segmentation -> its fit file, as read
         self.ranks: dict[ast.Node, dict[Any, Any]] = {}
 
     # -- data
@@ -241,11 +244,7 @@ class Oracle:
                 continue
             seen.add(name)
             d = self.model.definitions[name]
-            if isinstance(d, ast.Segmentation):
-                parts = [r.expr for r in d.rules]
-            else:  # a split reads its segment
-                parts = [d.of] if isinstance(d, ast.Split) else [d.expr]
-            for e in parts:
+            for e in ast.definition_exprs(d):
                 exprs.append(e)
                 for n in ast.walk(e):
                     if isinstance(n, DefRef):
@@ -308,6 +307,8 @@ class Oracle:
 
     def segmentation(self, d: ast.Segmentation, env: _Env) -> str | None:
         fallback = d.catch_all.label if d.catch_all else None
+        if d.clusters is not None:
+            return self.clusters(d, env, fallback)
         if d.by == "weight":
             best, best_w = None, None
             for r in d.rules:
@@ -323,6 +324,34 @@ class Oracle:
             if self.cond(r.expr, env):
                 return r.label
         return fallback
+
+    def clusters(self, d: ast.Segmentation, env: _Env, fallback: str | None) -> str | None:
+        """LANGUAGE.md §14, from its words and the fit file as written (read here,
+        not by segql): x' = (x − center) / scale, the nearest centroid by squared
+        Euclidean distance, ties to the lower number; a null feature → else.
+        Engines compute in doubles (the features cast to DOUBLE): so does this,
+        and two distances within a relative 1e-9 are UNCERTAIN."""
+        c = d.clusters
+        assert c is not None
+        if d.name not in self.fits:
+            path = Path(self.model.project.root) / "clusters" / f"{d.name}.json"
+            self.fits[d.name] = json.loads(path.read_text(encoding="utf-8"))
+        fit = self.fits[d.name]
+        xs = [self.value(f, env) for f in c.features]
+        if any(x is None for x in xs):
+            return fallback
+        center, scale = fit["scale"]["center"], fit["scale"]["scale"]
+        zs = [(float(x) - m) / s for x, m, s in zip(xs, center, scale, strict=True)]
+        dists = [
+            sum((z - m) ** 2 for z, m in zip(zs, row, strict=True)) for row in fit["centroids"]
+        ]
+        best = min(range(len(dists)), key=lambda j: (dists[j], j))
+        for j, other in enumerate(dists):
+            if j != best and abs(other - dists[best]) <= 1e-9 * max(1.0, abs(other)):
+                raise Uncertain()
+        number = best + 1
+        names = {n.number: n.label for n in c.names}
+        return names.get(number, f"cluster_{number}")
 
     def split(self, d: ast.Split, env: _Env) -> str | None:
         """LANGUAGE.md §13, from its words: hashlib's MD5 of `salt.key`, the first

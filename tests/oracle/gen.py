@@ -218,6 +218,9 @@ class Case:
     pairs: list[tuple[str, str]]  # (segment p, segment `not (p)`)
     sources: dict[str, str] = field(default_factory=dict)  # definition name -> text
     point_in_time: str = ""  # a key of POINT_IN_TIME
+    # clusters segmentation -> its fit file without definitions_hash (the harness
+    # adds the hash of the features as loaded: harness.load_model)
+    fits: dict[str, dict] = field(default_factory=dict)
 
     def yaml(self) -> str:
         return project_yaml(self.profiles, self.universe, self.timezone, self.point_in_time)
@@ -230,6 +233,8 @@ class Case:
         out += [f"-- as_of {a.isoformat()}" for a in self.as_ofs]
         for name, text in self.files.items():
             out += [f"-- {name}", text]
+        for name, fit in self.fits.items():
+            out.append(f"-- clusters/{name}.json: {json.dumps(fit)}")
         for table, rows in self.tables.items():
             out.append(f"-- {table}: {len(rows)} rows")
             out += [f"   {r}" for r in rows]
@@ -777,6 +782,16 @@ def yaml_file(items: list[tuple[str, str, object]]) -> str:
                     "    channels: [email, push]",
                     f"    where: {_yq(v['where'])}",
                 ]
+            elif v["by"] == "clusters":
+                out += [f"  {name}:", "    by: clusters", f"    k: {v['k']}", "    features:"]
+                out += [f"      - {_yq(f)}" for f in v["features"]]
+                if v["scale"]:
+                    out.append(f"    scale: {v['scale']}")
+                if v["names"]:
+                    out.append("    names:")
+                    out += [f"      {j}: {n}" for j, n in v["names"].items()]
+                if v["else"]:
+                    out.append(f"    else: {v['else']}")
             else:
                 out.append(f"  {name}:")
                 if v["by"]:
@@ -802,6 +817,7 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
         return f"{prefix}{i}"
 
     yaml_of: dict[str, tuple[str, object]] = {}
+    fits: dict[str, dict] = {}  # clusters segmentation -> its fit file (without the hash)
     for i in range(draw(st.integers(0, 4))):
         typ = g.pick(["num", "num", "num", "bool", "str", "time"])
         name = fresh("t", i)
@@ -842,7 +858,11 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
         else:
             name = fresh("g", gi)
             gi += 1
-            by = g.pick(["priority", "priority", "weight", ""])
+            by = g.pick(["priority", "priority", "weight", "", "clusters"])
+            if by == "clusters":
+                text, yaml_of[name], fits[name] = clusters(draw, g, name)
+                defs.append((name, text))
+                continue
             n_rules = draw(st.integers(1, 4))
             labels = [f"{name}_{chr(97 + j)}" for j in range(n_rules)]
             if by == "weight":
@@ -887,7 +907,51 @@ def definitions(draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]
             files["b.yml"] = yaml_file([(n, *yaml_of[n]) for n in rest])
         else:
             files["b.seg"] = "\n\n".join(t for _, t in shuffled[split:]) + "\n"
-    return files, pairs, dict(defs), (g.universe() if profiles and g.chance(0.25) else None)
+    universe = g.universe() if profiles and g.chance(0.25) else None
+    return files, pairs, dict(defs), universe, fits
+
+
+def clusters(draw, g: Gen, name: str) -> tuple[str, tuple[str, object], dict]:
+    """A clusters segmentation over 1 to 3 random numbers, and a random fit for
+    it (LANGUAGE.md §14): centers, scales and centroids drawn so that entities
+    land in several clusters, exact ties included (round centroids, scale 1)."""
+    k = draw(st.integers(2, 4))
+    feats = [g.num(1) for _ in range(draw(st.integers(1, 3)))]
+    method = g.pick([None, "standard", "minmax", "none"])
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    if method == "none":
+        center, scale = [0.0] * len(feats), [1.0] * len(feats)
+    else:
+        center = [rng.choice([0.0, 1.0, round(rng.uniform(-20, 20), 3)]) for _ in feats]
+        scale = [rng.choice([1.0, 2.5, round(rng.uniform(0.1, 30), 4)]) for _ in feats]
+    centroids = [
+        [rng.choice([float(rng.randint(-3, 3)), rng.uniform(-5, 5)]) for _ in feats]
+        for _ in range(k)
+    ]
+    names = {j: f"{name}_c{j}" for j in range(1, k + 1) if g.chance(0.5)}
+    has_else = g.chance(0.7)
+    lines = [f"  scale {method}"] if method else []
+    if names:
+        lines.append("  names { " + "  ".join(f"{j} {n}" for j, n in names.items()) + " }")
+    if has_else:
+        lines.append(f"  else {name}_else")
+    head = f"segmentation {_name(name)} by clusters({k}) on ({', '.join(feats)})"
+    text = head + " {\n" + "".join(line + "\n" for line in lines) + "}"
+    g.labels += list(names.values())
+    yaml_value = {
+        "by": "clusters",
+        "k": k,
+        "features": feats,
+        "scale": method,
+        "names": names,
+        "else": f"{name}_else" if has_else else None,
+    }
+    fit = {
+        "k": k,
+        "scale": {"method": method or "standard", "center": center, "scale": scale},
+        "centroids": centroids,
+    }
+    return text, ("segmentations", yaml_value), fit
 
 
 # ------------------------------------------------------------------ data
@@ -1132,10 +1196,10 @@ def cases(draw, feats: dict[str, bool] | None = None) -> Case:
     # half of the projects with profiles have a point in time
     kinds = ["", "", "", "", "created_at", "created_on", "history", "history_created"]
     point_in_time = random.Random(draw(st.integers(0, 2**63))).choice(kinds) if profiles else ""
-    files, pairs, sources, universe = draw(
+    files, pairs, sources, universe, fits = draw(
         definitions(profiles=profiles, as_ofs=as_ofs, tz=tz, feats=feats)
     )
     data = draw(tables(as_ofs, tz, point_in_time))
     if not profiles:
         data.pop("customers")
-    return Case(tz, profiles, universe, files, data, as_ofs, pairs, sources, point_in_time)
+    return Case(tz, profiles, universe, files, data, as_ofs, pairs, sources, point_in_time, fits)

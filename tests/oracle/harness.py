@@ -102,16 +102,35 @@ def load_model(case: Case, con, root: Path) -> Model:
     for name, text in case.files.items():
         (root / name).write_text(text, encoding="utf-8")
         paths.append(str(root / name))
+    if case.fits:
+        write_fits(case, con, root, paths)
     return api.load(paths, str(root / "segql.yml"), con=con)
+
+
+def write_fits(case: Case, con, root: Path, paths: list[str]) -> None:
+    """The generated fit files, each with the hash of its features as loaded
+    (a clusters segmentation compiles only with a fit of its current features)."""
+    import json
+
+    from segql.project import load_project
+
+    unfitted = api.load_with(load_project(root / "segql.yml"), paths, con, check_fits=False)
+    (root / "clusters").mkdir(exist_ok=True)
+    for name, fit in case.fits.items():
+        if name not in unfitted.cluster_hashes:  # dropped by the minimiser
+            continue
+        doc = {"definitions_hash": unfitted.cluster_hashes[name], **fit}
+        (root / "clusters" / f"{name}.json").write_text(json.dumps(doc), encoding="utf-8")
 
 
 def run_case(case: Case, engines: list[Engine], stats: Stats, parse_back: int = 1) -> None:
     """Compile and run the case on each engine and compare with the oracle;
     every `parse_back`-th case (0: never) also checks the other dialects."""
     con = duckdb_with(case)
+    # the project folder lives as long as the case: the oracle reads fit files there
+    folder = tempfile.TemporaryDirectory()
     try:
-        with tempfile.TemporaryDirectory() as d:
-            model = load_model(case, con, Path(d))
+        model = load_model(case, con, Path(folder.name))
         stats.constructs.update(constructs(model))
         if any(f.endswith(".yml") for f in case.files):
             stats.constructs.add("yaml form")
@@ -134,6 +153,7 @@ def run_case(case: Case, engines: list[Engine], stats: Stats, parse_back: int = 
         stats.examples += 1
     finally:
         con.close()
+        folder.cleanup()
 
 
 def constructs(model: Model) -> set[str]:
@@ -252,6 +272,8 @@ def compare(
             stats.split += 1
         if isinstance(d, Segmentation):
             allowed = {r.label for r in d.rules} | ({d.catch_all.label} if d.catch_all else set())
+            if d.clusters is not None:
+                allowed |= {d.clusters.label(j) for j in range(1, d.clusters.k + 1)}
             for k, values in got.items():
                 label = values[i]
                 if label is None and d.catch_all is not None:
