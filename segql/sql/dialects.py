@@ -132,6 +132,10 @@ class Dialect:
     def hour(self, local: exp.Expr) -> exp.Expr:
         return exp.Extract(this=exp.var("HOUR"), expression=local)
 
+    def date_part(self, unit: str, local: exp.Expr) -> exp.Expr:
+        """year, month or day of a date or a local timestamp, as a number."""
+        return exp.Extract(this=exp.var(unit.upper()), expression=local)
+
     def double(self) -> exp.DataType:
         return exp.DataType.build("DOUBLE")
 
@@ -512,6 +516,9 @@ class Spark(Dialect):
 
     def hour(self, local):
         return _fn("HOUR", local)
+
+    def date_part(self, unit, local):
+        return _fn(unit.upper(), local)
 
 
 class Trino(Dialect):

@@ -416,7 +416,7 @@ class _Calls(_Positions):
                 continue
             exprs.append(a)
         if not lo <= len(args) <= hi:
-            want = str(lo) if lo == hi else f"{lo} or more"
+            want = str(lo) if lo == hi else f"{lo} or {hi}" if hi == lo + 1 else f"{lo} or more"
             self._error(f"{fname.name}() takes {want} argument(s), got {len(args)}", span)
         return ast.Call(fname.name, tuple(exprs), span)
 

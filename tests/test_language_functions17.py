@@ -1,0 +1,203 @@
+"""LANGUAGE.md §17: value functions (year, month, day, week, floor, ceil, round,
+starts_with, ends_with, contains) and exact order statistics (mode, median,
+quantile), hand-computed at their edges, run on DuckDB (and on BigQuery's
+ZetaSQL with SEGQL_ALSO_BIGQUERY=1)."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import check, table
+
+from segql import api
+from segql.errors import SegqlError, SegqlErrors
+
+AS_OF = "2024-05-10T12:00:00"
+
+# ------------------------------------------------------------------ functions
+
+# id | x      | s        | d          | t (UTC)
+#  1 | 2.5    | "a%b"    | 2024-04-07 | 2024-01-01 03:00:00  (Sun Dec 31 22:00 in New York)
+#  2 | -2.5   | "a_b"    | 2023-01-01 | 2024-04-08 00:30:00  (Sun Apr 7 20:30 in New York)
+#  3 | null   | null     | null       | null
+#  4 | 1.005  | "%"      | 2024-12-30 | 2024-12-30 04:59:59  (Sun Dec 29 23:59:59 in New York)
+#  5 | -0.5   | ""       | 2021-01-03 | 2021-01-04 05:00:00  (Mon Jan 4 00:00 in New York)
+PEOPLE = {
+    "customers": table(
+        "customer_id INTEGER, x DOUBLE, n DECIMAL(10,3), s VARCHAR, d DATE, t TIMESTAMP",
+        (1, 2.5, 2.5, "a%b", "2024-04-07", "2024-01-01 03:00:00"),
+        (2, -2.5, -2.5, "a_b", "2023-01-01", "2024-04-08 00:30:00"),
+        (3, None, None, None, None, None),
+        (4, 1.005, 1.005, "%", "2024-12-30", "2024-12-30 04:59:59"),
+        (5, -0.5, -0.5, "", "2021-01-03", "2021-01-04 05:00:00"),
+    )
+}
+NY = "America/New_York"
+
+CALENDAR = [
+    # of a date: no time zone involved
+    ("year(d) = 2024", {1, 4}, "UTC"),
+    ("month(d) = 1", {2, 5}, "UTC"),
+    ("day(d) = 30", {4}, "UTC"),
+    # week: the Monday its ISO week starts on, never a Sunday-first week
+    ("week(d) = 2024-04-01", {1}, "UTC"),  # Sunday 2024-04-07: the week of Mon Apr 1
+    ("week(d) = 2022-12-26", {2}, "UTC"),  # Sunday 2023-01-01: the week before the year
+    ("week(d) = 2024-12-30", {4}, "UTC"),  # a Monday: itself; ISO week 1 of 2025
+    ("week(d) = 2020-12-28", {5}, "UTC"),  # Sunday 2021-01-03: across the year boundary
+    ("weekday(d) = 7", {1, 2, 5}, "UTC"),
+    ("week(d) is null", {3}, "UTC"),
+    ("not (year(d) = 2024)", {2, 3, 5}, "UTC"),  # null: false, so `not` flips
+    # of an instant: local time in the project time zone
+    ("year(t) = 2023", {1}, NY),  # 2024-01-01 03:00 UTC is 2023-12-31 in New York
+    ("year(t) = 2024", {1, 2, 4}, "UTC"),
+    ("month(t) = 12 and day(t) = 31", {1}, NY),
+    ("day(t) = 7", {2}, NY),
+    ("day(t) = 8", {2}, "UTC"),
+    ("week(t) = 2023-12-25", {1}, NY),  # Sunday Dec 31 local
+    ("week(t) = 2024-01-01", {1}, "UTC"),  # Monday Jan 1 in UTC
+    ("week(t) = 2024-04-01", {2}, NY),  # Sunday Apr 7 20:30 local
+    ("week(t) = 2024-04-08", {2}, "UTC"),
+    ("week(t) = 2024-12-23", {4}, NY),  # Sunday Dec 29 23:59:59 local
+    ("week(t) = 2021-01-04", {5}, NY),  # local midnight Monday: that very week
+    ("week(t) = week(d)", {4}, "UTC"),
+    ("year(t) is null", {3}, NY),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected", "tz"), CALENDAR)
+def test_calendar_parts(cond, expected, tz):
+    check(cond, PEOPLE, expected, as_of=AS_OF, timezone=tz)
+
+
+def test_week_of_a_timestamp_read_in_the_project_time_zone_across_the_year():
+    """Kolkata (+05:30): 2024-12-29 19:00 UTC is Monday 2024-12-30 00:30 local,
+    the ISO week that ends in 2025."""
+    people = {
+        "customers": table(
+            "customer_id INTEGER, t TIMESTAMP",
+            (1, "2024-12-29 19:00:00"),
+            (2, "2024-12-29 18:00:00"),  # Sunday 23:30 local
+        )
+    }
+    check("week(t) = 2024-12-30", people, {1}, as_of=AS_OF, timezone="Asia/Kolkata")
+    check("week(t) = 2024-12-23", people, {2}, as_of=AS_OF, timezone="Asia/Kolkata")
+    check("year(week(t)) = 2024 and month(t) = 12", people, {1, 2}, as_of=AS_OF,
+          timezone="Asia/Kolkata")
+
+
+ROUNDING = [
+    # halves go away from zero, on doubles and on decimals
+    ("round(x) = 3", {1}),
+    ("round(x) = -3", {2}),
+    ("round(x) = -1", {5}),  # -0.5 -> -1, not -0
+    ("round(n) = 3", {1}),
+    ("round(n) = -3", {2}),
+    ("round(n) = -1", {5}),
+    ("round(x, 0) = 3", {1}),
+    ("round(n, 2) = 1.01", {4}),  # the decimal 1.005 is a half
+    ("round(x, 2) = 1.0", {4}),  # the double 1.005 is 1.00499999999999989...
+    ("round(n, 1) = -2.5", {2}),
+    ("round(x * 100, -2) = 300", {1}),  # 250 -> 300
+    ("round(x * 100, -2) = -300", {2}),
+    ("round(x, 2) = x", {1, 2, 5}),
+    ("round(x) is null", {3}),
+    ("floor(x) = 2", {1}),
+    ("floor(x) = -3", {2}),
+    ("floor(x) = -1", {5}),
+    ("ceil(x) = 3", {1}),
+    ("ceil(x) = -2", {2}),
+    ("ceil(x) = 0", {5}),
+    ("ceil(n) = 2", {4}),
+    ("floor(n) = 1", {4}),
+    ("not (floor(x) = 2)", {2, 3, 4, 5}),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected"), ROUNDING)
+def test_rounding(cond, expected):
+    check(cond, PEOPLE, expected, as_of=AS_OF)
+
+
+TEXT = [
+    # plain text: % and _ are ordinary characters in both the text and the pattern
+    ('starts_with(s, "a")', {1, 2}),
+    ('starts_with(s, "a%")', {1}),
+    ('starts_with(s, "a_")', {2}),
+    ('starts_with(s, "%")', {4}),
+    ('starts_with(s, "_")', set()),
+    ('ends_with(s, "%b")', {1}),
+    ('ends_with(s, "_b")', {2}),
+    ('ends_with(s, "%")', {4}),
+    ('contains(s, "%")', {1, 4}),
+    ('contains(s, "_")', {2}),
+    ('contains(s, "%b")', {1}),
+    ('contains(s, "a%b")', {1}),
+    ('contains(s, "ab")', set()),
+    ('contains(s, "A")', set()),  # case matters
+    # the empty text starts, ends and is contained in every text
+    ('starts_with(s, "")', {1, 2, 4, 5}),
+    ('ends_with(s, "")', {1, 2, 4, 5}),
+    ('contains(s, "")', {1, 2, 4, 5}),
+    # a pattern longer than the text
+    ('starts_with(s, "a%bc")', set()),
+    ('ends_with(s, "xa%b")', set()),
+    # null text or pattern: false, and `not` flips
+    ('not starts_with(s, "a")', {3, 4, 5}),
+    ("contains(s, s)", {1, 2, 4, 5}),
+    ('contains("a%b", s)', {1, 4, 5}),
+    ('contains(s, "a") is null', {3}),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected"), TEXT)
+def test_text_functions(cond, expected):
+    check(cond, PEOPLE, expected, as_of=AS_OF)
+
+
+def test_text_functions_over_source_rows():
+    orders = [
+        {"customer_id": 1, "ordered_at": "2024-05-01 00:00:00", "sku": "50%_off"},
+        {"customer_id": 2, "ordered_at": "2024-05-01 00:00:00", "sku": "500_off"},
+        {"customer_id": 3, "ordered_at": "2024-05-01 00:00:00", "sku": "back\\slash"},
+    ]
+    data = {"customers": [{"customer_id": i} for i in (1, 2, 3)], "orders": orders}
+    check('did(orders where contains(sku, "%_"))', data, {1}, as_of=AS_OF)
+    check('did(orders where starts_with(sku, "50"))', data, {1, 2}, as_of=AS_OF)
+    check('did(orders where ends_with(sku, "\\\\slash"))', data, {3}, as_of=AS_OF)
+    check('count(orders where not contains(sku, "%")) = 1', data, {2, 3}, as_of=AS_OF)
+
+
+# ------------------------------------------------------------------ errors
+
+
+def _errors(tmp_path, monkeypatch, text: str) -> list[str]:
+    (tmp_path / "segql.yml").write_text(
+        "entity: customer\nkey: id\nprofiles: customers\n"
+        "sources:\n  orders: {table: orders, time: at}\n"
+    )
+    (tmp_path / "a.seg").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((SegqlErrors, SegqlError)) as e:
+        api.validate(["a.seg"])
+    errors = e.value.errors if isinstance(e.value, SegqlErrors) else [e.value]
+    return [f"{x.span.line}:{x.span.col} {x.message}" if x.span else x.message for x in errors]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('segment s = year("x") = 1\n', "1:18 year() needs a date or timestamp, got a string"),
+        ("segment s = week(3) = 2024-01-01\n", "1:18 week() needs a date or timestamp, got a number"),
+        ('segment s = floor("x") = 1\n', "1:19 floor() needs a number, got a string"),
+        ("segment s = round(1.5, 1.5) = 1\n", "1:24 round() takes its decimal places as a whole "
+         "number from -9 to 9, written as a number"),
+        ("segment s = round(1.5, 10) = 1\n", "1:24 round() takes its decimal places as a whole "
+         "number from -9 to 9, written as a number"),
+        ("segment s = round(1, 2, 3) = 1\n", "1:13 round() takes 1 or 2 argument(s), got 3"),
+        ("segment s = starts_with(1, \"a\")\n", "1:25 starts_with() needs a string, got a number"),
+        ('segment s = contains("a")\n', "1:13 contains() takes 2 argument(s), got 1"),
+        ('segment s = ends_with("a", 2024-01-01)\n',
+         "1:28 ends_with() needs a string, got a date"),
+    ],
+)
+def test_function_errors(tmp_path, monkeypatch, text, message):
+    assert message in _errors(tmp_path, monkeypatch, text)
