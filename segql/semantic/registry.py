@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sqlglot import exp
@@ -348,8 +349,16 @@ class AggregateFunction:
     half_life: bool = False  # needs a half-life: decayed_count(x, 30 days)
     # planned apart from the grouped scan: "distinct" (count_distinct: pairs per
     # key), "at_time" (first/last of a value other than the time: the rows at
-    # the first/last time)
+    # the first/last time), "order_stat" (mode, median, quantile: counts per
+    # value, running counts sorted by value)
     form: str = "grouped"
+    # an argument of its own after the value, named so in errors: quantile(x, p)
+    parameter: str | None = None
+    # further rules: (message, span) for each mistake in a call
+    check: Callable[[ast.Aggregate], list[tuple[str, Span]]] | None = None
+    # order statistics: the rank picked among the n sorted non-null values,
+    # as the fraction p of ⌈p·n⌉ (None: the most frequent value, mode)
+    rank: Callable[[ast.Aggregate], Fraction | None] | None = None
 
 
 def _when(rc: exp.Expr | None, value: exp.Expr) -> exp.Expr:
@@ -396,6 +405,30 @@ def _avg(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
     return exp.Avg(this=_when(rc, v))
 
 
+def _quantile_p(node: ast.Aggregate) -> Fraction | None:
+    p = node.param
+    assert isinstance(p, ast.Number)  # _check_p checks it
+    return Fraction(p.value)
+
+
+def _check_p(node: ast.Aggregate) -> list[tuple[str, Span]]:
+    """p of quantile(x, p): a number literal with 0 < p <= 1 (a percent too)."""
+    p = node.param
+    if p is None:
+        return []
+    if isinstance(p, ast.Number) and 0 < p.value <= 1:
+        if Fraction(p.value).denominator <= 10**9:
+            return []
+        return [(f"{node.func}() takes p with at most 9 decimals", p.span)]
+    return [
+        (
+            f"{node.func}() needs p, a number with 0 < p <= 1, written as a number: "
+            "e.g. 0.9 or 90%",
+            p.span,
+        )
+    ]
+
+
 def _same(t: str) -> str:
     return t  # the result has the value's type
 
@@ -420,6 +453,15 @@ AGGREGATES: dict[str, AggregateFunction] = {
           zero_if_empty=False, grouped=_minmax, form="at_time"),
         A("last", rows=False, values=True, numbers=False, result=_same,
           zero_if_empty=False, grouped=_minmax, form="at_time"),
+        # LANGUAGE.md §17: exact order statistics of the non-null values
+        A("mode", rows=False, values=True, numbers=False, result=_same,
+          zero_if_empty=False, grouped=None, form="order_stat", rank=lambda node: None),
+        A("median", rows=False, values=True, numbers=False, result=_same,
+          zero_if_empty=False, grouped=None, form="order_stat",
+          rank=lambda node: Fraction(1, 2)),
+        A("quantile", rows=False, values=True, numbers=False, result=_same,
+          zero_if_empty=False, grouped=None, form="order_stat", parameter="p",
+          check=_check_p, rank=_quantile_p),
         A("did", rows=True, values=False, numbers=False, result=_fixed(BOOLEAN),
           zero_if_empty=True, grouped=None, planned_as="count", condition=True,
           sequences=True),

@@ -14,6 +14,7 @@ UNCERTAIN (the differential tests skip exactly those entity/definition pairs).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -563,6 +564,8 @@ class Oracle:
             )
         if not vals:
             return None
+        if f in ("mode", "median", "quantile"):
+            return self._order_statistic(agg, vals)
         if f == "avg":
             if any(isinstance(v, float) for v in vals):
                 return math.fsum(float(v) for v in vals) / len(vals)
@@ -588,6 +591,28 @@ class Oracle:
                     best = v
             return best
         raise NotImplementedError(f)
+
+    def _order_statistic(self, agg: ast.Aggregate, vals: list) -> Any:
+        """LANGUAGE.md §17, from its words: mode, the most frequent value, ties to
+        the smallest; median, the ⌈n/2⌉-th smallest; quantile(x, p), the
+        ⌈p·n⌉-th smallest (vals: the non-null values, at least one)."""
+        ordered = sorted(vals, key=functools.cmp_to_key(lambda a, b: compare(a, b, self.tz)))
+        if agg.func == "mode":
+            best, best_n, i = None, 0, 0
+            while i < len(ordered):  # runs of equal values, smallest first
+                j = i
+                while j < len(ordered) and compare(ordered[j], ordered[i], self.tz) == 0:
+                    j += 1
+                if j - i > best_n:
+                    best, best_n = ordered[i], j - i
+                i = j
+            return best
+        if agg.func == "median":
+            p = Fraction(1, 2)
+        else:
+            assert isinstance(agg.param, ast.Number)
+            p = Fraction(agg.param.value)
+        return ordered[math.ceil(p * len(ordered)) - 1]
 
     def _weight(self, row: _Row, half_life: ast.Duration | None) -> float:
         assert half_life is not None
