@@ -201,3 +201,135 @@ def _errors(tmp_path, monkeypatch, text: str) -> list[str]:
 )
 def test_function_errors(tmp_path, monkeypatch, text, message):
     assert message in _errors(tmp_path, monkeypatch, text)
+
+
+# ------------------------------------------------------------------ order statistics
+
+
+def _orders(*rows) -> list[dict]:
+    """(customer, day of May 2024, amount) -> order rows at midnight."""
+    return [
+        {"customer_id": c, "ordered_at": f"2024-05-{d:02d} 00:00:00", "amount": a}
+        for c, d, a in rows
+    ]
+
+
+# 1: 3, 1, 2, 2 (even: 4 values)   2: 5, null (one value)   3: no orders
+# 4: 7, 9, 8 (odd)                 5: 4, 6, 4, 6, null (a tie in mode: 4 and 6)
+# 6: null only                     7: -1, -3 (negatives)
+ORDERS = _orders(
+    (1, 1, 3.0), (1, 2, 1.0), (1, 3, 2.0), (1, 9, 2.0),
+    (2, 1, 5.0), (2, 2, None),
+    (4, 1, 7.0), (4, 2, 9.0), (4, 9, 8.0),
+    (5, 1, 4.0), (5, 2, 6.0), (5, 3, 4.0), (5, 4, 6.0), (5, 5, None),
+    (6, 1, None),
+    (7, 8, -1.0), (7, 9, -3.0),
+)  # fmt: skip
+DATA = {"customers": [{"customer_id": i} for i in range(1, 8)], "orders": ORDERS}
+
+ORDER_STATS = [
+    # median: the lower median, the ⌈n/2⌉-th smallest (never an average)
+    ("median(orders.amount) = 2", {1}),  # 1 2 2 3: the 2nd
+    ("median(orders.amount) = 5", {2}),  # the one value; the null is skipped
+    ("median(orders.amount) = 8", {4}),  # 7 8 9: the 2nd
+    ("median(orders.amount) = 4", {5}),  # 4 4 6 6: the 2nd, not 5
+    ("median(orders.amount) = -3", {7}),  # -3 -1: the 1st, not -2
+    ("median(orders.amount) is null", {3, 6}),  # no values: null
+    ("not (median(orders.amount) > 0)", {3, 6, 7}),
+    # quantile: the ⌈p·n⌉-th smallest
+    ("quantile(orders.amount, 1) = 3", {1}),  # the largest
+    ("quantile(orders.amount, 1) = 9", {4}),
+    ("quantile(orders.amount, 1) = 6", {5}),
+    ("quantile(orders.amount, 0.001) = 1", {1}),  # a tiny p: the smallest
+    ("quantile(orders.amount, 0.001) = 7", {4}),
+    ("quantile(orders.amount, 0.25) = 1", {1}),  # ⌈1⌉ = 1st of 4
+    ("quantile(orders.amount, 0.26) = 2", {1}),  # ⌈1.04⌉ = 2nd of 4
+    ("quantile(orders.amount, 0.75) = 2", {1}),  # ⌈3⌉ = 3rd: 1 2 2 3
+    ("quantile(orders.amount, 0.76) = 3", {1}),
+    ("quantile(orders.amount, 90%) = 9", {4}),  # ⌈2.7⌉ = 3rd of 3
+    ("quantile(orders.amount, 0.5) = median(orders.amount)", {1, 2, 4, 5, 7}),
+    ("quantile(orders.amount, 0.9) is null", {3, 6}),
+    # mode: the most frequent value, ties to the smallest
+    ("mode(orders.amount) = 2", {1}),
+    ("mode(orders.amount) = 4", {5}),  # 4 and 6 twice each: the smaller
+    ("mode(orders.amount) = 7", {4}),  # all once: the smallest
+    ("mode(orders.amount) = -3", {7}),
+    ("mode(orders.amount) is null", {3, 6}),
+    # windows and filters, as for every aggregate
+    ("median(orders.amount, last 7 days) = -3", {7}),  # 8th and 9th only
+    ("median(orders.amount, last 7 days) = 2", {1}),  # 1: only the 2.0 of the 9th
+    ("median(orders.amount, last 7 days) = 8", {4}),
+    ("median(orders.amount, last 7 days) = 6", {5}),  # 6.0 and a null
+    ("median(orders.amount, last 7 days) is null", {2, 3, 6}),
+    ("quantile(orders.amount where amount > 1, 1, 2024-05-01 to 2024-05-02) = 3", {1}),
+    ("mode(orders.amount where amount != 4) = 6", {5}),
+    ("mode(orders.amount, 2024-05-02 to 2024-05-31) = 2", {1}),  # 1 2 2
+    ("median(orders.amount where amount < 0) = -3", {7}),
+    # several statistics of one value in one query, with different windows
+    (
+        "median(orders.amount) = 2 and quantile(orders.amount, 1, last 7 days) = 2"
+        " and mode(orders.amount) = 2",
+        {1},
+    ),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected"), ORDER_STATS)
+def test_order_statistics(cond, expected):
+    check(cond, DATA, expected, as_of=AS_OF)
+
+
+def test_order_statistics_of_strings_and_times():
+    orders = [
+        {"customer_id": 1, "ordered_at": "2024-05-01 00:00:00", "sku": "b"},
+        {"customer_id": 1, "ordered_at": "2024-05-02 00:00:00", "sku": "a"},
+        {"customer_id": 1, "ordered_at": "2024-05-03 00:00:00", "sku": "b"},
+        {"customer_id": 1, "ordered_at": "2024-05-04 00:00:00", "sku": "c"},
+        {"customer_id": 2, "ordered_at": "2024-05-04 00:00:00", "sku": "z"},
+    ]
+    data = {"customers": [{"customer_id": i} for i in (1, 2)], "orders": orders}
+    check('mode(orders.sku) = "b"', data, {1}, as_of=AS_OF)
+    check('median(orders.sku) = "b"', data, {1}, as_of=AS_OF)  # a b b c: the 2nd
+    check('quantile(orders.sku, 1) = "c"', data, {1}, as_of=AS_OF)
+    check("median(orders.ordered_at) = 2024-05-02", data, {1}, as_of=AS_OF)
+    check("quantile(orders.ordered_at, 1) = 2024-05-04", data, {1, 2}, as_of=AS_OF)
+    check("mode(date(orders.ordered_at)) = 2024-05-01", data, {1}, as_of=AS_OF)
+
+
+def test_order_statistics_are_one_read_in_explain():
+    from helpers import compile_sql
+
+    sql, _, _ = compile_sql(
+        "median(orders.amount) > 1 and quantile(orders.amount, 0.9, last 30 days) > 1"
+        " and mode(orders.amount where amount > 0) > 1",
+        DATA,
+        as_of=AS_OF,
+    )
+    # one read of orders, never an engine's percentile
+    assert sql.count('FROM "orders"') == 1, sql
+    for word in ("PERCENTILE", "QUANTILE(", "MEDIAN(", "APPROX", "MODE("):
+        assert word not in sql.upper(), word
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("segment s = quantile(orders.x, 0) > 1\n", "1:32 quantile() needs p, a number with "
+         "0 < p <= 1, written as a number: e.g. 0.9 or 90%"),
+        ("segment s = quantile(orders.x, 1.5) > 1\n", "1:32 quantile() needs p, a number with "
+         "0 < p <= 1, written as a number: e.g. 0.9 or 90%"),
+        ("segment s = quantile(orders.x, 2/3) > 1\n", "1:32 quantile() needs p, a number with "
+         "0 < p <= 1, written as a number: e.g. 0.9 or 90%"),
+        ("segment s = quantile(orders.x, last 3 days) > 1\n",
+         "1:13 quantile() needs p after the value, e.g. quantile(orders.amount, 0.9)"),
+        ("segment s = quantile(orders.x) > 1\n",
+         "1:13 quantile() needs p after the value, e.g. quantile(orders.amount, 0.9)"),
+        ("segment s = median(orders) > 1\n", "1:20 median() needs a value, e.g. "
+         "median(orders.<column>)"),
+        ("segment s = median(orders.x, 0.5) > 1\n", "1:30 unexpected argument to median()"),
+        ("segment s = mode(orders.x, any 2 days) > 1\n", "1:28 'any 2 days' (the busiest span) "
+         "only works with count(), not mode()"),
+    ],
+)
+def test_order_statistic_errors(tmp_path, monkeypatch, text, message):
+    assert message in _errors(tmp_path, monkeypatch, text)
