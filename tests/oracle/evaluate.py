@@ -242,7 +242,11 @@ class Oracle:
                 continue
             seen.add(name)
             d = self.model.definitions[name]
-            for e in [r.expr for r in d.rules] if isinstance(d, ast.Segmentation) else [d.expr]:
+            if isinstance(d, ast.Segmentation):
+                parts = [r.expr for r in d.rules]
+            else:  # a split reads its segment
+                parts = [d.of] if isinstance(d, ast.Split) else [d.expr]
+            for e in parts:
                 exprs.append(e)
                 for n in ast.walk(e):
                     if isinstance(n, DefRef):
