@@ -333,3 +333,144 @@ def test_order_statistics_are_one_read_in_explain():
 )
 def test_order_statistic_errors(tmp_path, monkeypatch, text, message):
     assert message in _errors(tmp_path, monkeypatch, text)
+
+
+# ------------------------------------------------------------------ every engine agrees
+
+import datetime as dt  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from segql.errors import Span  # noqa: E402
+from segql.sql.dialects import get_dialect  # noqa: E402
+from segql.sql.expressions import Translator  # noqa: E402
+from segql.sql.windows import FixedClock  # noqa: E402
+from segql.syntax import ast  # noqa: E402
+
+_S = Span("t.seg", 1, 1, 1, 2)
+
+
+def _n(v: str) -> ast.Expr:
+    if v.startswith("-"):
+        return ast.Unary("-", ast.Number(Decimal(v[1:]), _S), _S)
+    return ast.Number(Decimal(v), _S)
+
+
+def _double(a: str, b: str) -> ast.Expr:
+    return ast.Binary("/", _n(a), _n(b), _S)  # true division: a double
+
+
+def _call(f: str, *args: ast.Expr) -> ast.Call:
+    return ast.Call(f, tuple(args), _S)
+
+
+def _str(v: str) -> ast.Expr:
+    return ast.String(v, _S)
+
+
+def _date(v: str) -> ast.Expr:
+    return ast.DateLit(dt.date.fromisoformat(v), _S)
+
+
+def _ts(v: str) -> ast.Expr:  # read in the project time zone, as written
+    return ast.TimestampLit(dt.datetime.fromisoformat(v), _S)
+
+
+# (expression, expected) in the time zone America/New_York
+VECTORS = [
+    (_call("round", _n("2.5")), 3),
+    (_call("round", _n("-2.5")), -3),
+    (_call("round", _n("0.5")), 1),
+    (_call("round", _n("-0.5")), -1),
+    (_call("round", _double("5", "2")), 3),  # a double half
+    (_call("round", _double("-5", "2")), -3),
+    (_call("round", _double("-1", "2")), -1),
+    (_call("round", _n("1.005"), _n("2")), 1.01),
+    (_call("round", _n("-1.25"), _n("1")), -1.3),
+    (_call("round", _double("5", "4"), _n("1")), 1.3),  # 1.25 as a double
+    (_call("round", _n("1250"), _n("-2")), 1300),
+    (_call("round", _n("-1249.9"), _n("-2")), -1200),
+    (_call("floor", _n("-2.5")), -3),
+    (_call("ceil", _n("-2.5")), -2),
+    (_call("floor", _double("7", "2")), 3),
+    (_call("ceil", _double("7", "2")), 4),
+    (_call("week", _date("2021-01-03")), "2020-12-28"),  # a Sunday, across the year
+    (_call("week", _date("2024-12-31")), "2024-12-30"),
+    (_call("week", _date("2024-04-07")), "2024-04-01"),
+    (_call("week", _date("2024-04-08")), "2024-04-08"),  # a Monday: itself
+    (_call("week", _ts("2023-12-31T23:30:00")), "2023-12-25"),  # Sunday night, local
+    (_call("week", _ts("2024-01-01T00:00:00")), "2024-01-01"),
+    (_call("year", _ts("2023-12-31T23:30:00")), 2023),
+    (_call("month", _ts("2023-12-31T23:30:00")), 12),
+    (_call("day", _ts("2024-03-10T03:30:00")), 10),  # the DST morning in New York
+    (_call("year", _date("2024-02-29")), 2024),
+    (_call("day", _date("2024-02-29")), 29),
+    (_call("starts_with", _str("a%b"), _str("a%")), True),
+    (_call("starts_with", _str("a_b"), _str("a%")), False),
+    (_call("starts_with", _str("abc"), _str("a_")), False),
+    (_call("ends_with", _str("a%b"), _str("%b")), True),
+    (_call("ends_with", _str("ab"), _str("abc")), False),
+    (_call("ends_with", _str("x\\y"), _str("\\y")), True),
+    (_call("contains", _str("a_b"), _str("%")), False),
+    (_call("contains", _str("a%b"), _str("%")), True),
+    (_call("contains", _str("abc"), _str("")), True),
+    (_call("starts_with", _str(""), _str("")), True),
+    (_call("contains", _str("日本🙂x"), _str("🙂")), True),
+    (_call("ends_with", _str("日本🙂"), _str("本🙂")), True),
+    (_call("starts_with", _str("Ünï"), _str("Ün")), True),
+    (_call("contains", _str("MiXeD"), _str("mix")), False),
+]
+
+
+def vectors_sql(dialect: str) -> str:
+    d = get_dialect(dialect)
+    tz = "America/New_York"
+    t = Translator(None, d, FixedClock(dt.datetime(2024, 5, 1), tz, d), tz)  # type: ignore[arg-type]
+    cols = [t.value(e).as_(f"c{i}") for i, (e, _) in enumerate(VECTORS)]
+    return exp_select(cols).sql(dialect=d.sqlglot)
+
+
+def exp_select(cols):
+    from sqlglot import exp
+
+    return exp.select(*cols)
+
+
+def _normal(v):
+    if isinstance(v, dt.datetime | dt.date):
+        return str(v)[:10]
+    if isinstance(v, bool) or isinstance(v, str):
+        return v
+    return round(float(v), 9)
+
+
+def _same(got_row) -> None:
+    want = [_normal(w) for _, w in VECTORS]
+    got = [_normal(g) for g in got_row]
+    bad = [(i, w, g) for i, (w, g) in enumerate(zip(want, got, strict=True)) if w != g]
+    assert not bad, bad
+
+
+def test_function_vectors_duckdb():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    _same(con.execute(vectors_sql("duckdb")).fetchone())
+
+
+@pytest.mark.engines
+def test_function_vectors_postgres(postgres):
+    with postgres.connect() as pg:
+        _same(pg.execute(vectors_sql("postgres")).fetchone())
+
+
+@pytest.mark.engines
+def test_function_vectors_spark(spark):
+    (row,) = spark.sql(vectors_sql("spark")).collect()
+    _same(tuple(row))
+
+
+@pytest.mark.engines
+def test_function_vectors_bigquery(bigquery):
+    _, rows = bigquery.run(vectors_sql("bigquery"))
+    _same(rows[0])
