@@ -80,8 +80,13 @@ def test_week_of_a_timestamp_read_in_the_project_time_zone_across_the_year():
     }
     check("week(t) = 2024-12-30", people, {1}, as_of=AS_OF, timezone="Asia/Kolkata")
     check("week(t) = 2024-12-23", people, {2}, as_of=AS_OF, timezone="Asia/Kolkata")
-    check("year(week(t)) = 2024 and month(t) = 12", people, {1, 2}, as_of=AS_OF,
-          timezone="Asia/Kolkata")
+    check(
+        "year(week(t)) = 2024 and month(t) = 12",
+        people,
+        {1, 2},
+        as_of=AS_OF,
+        timezone="Asia/Kolkata",
+    )
 
 
 ROUNDING = [
@@ -186,17 +191,25 @@ def _errors(tmp_path, monkeypatch, text: str) -> list[str]:
     ("text", "message"),
     [
         ('segment s = year("x") = 1\n', "1:18 year() needs a date or timestamp, got a string"),
-        ("segment s = week(3) = 2024-01-01\n", "1:18 week() needs a date or timestamp, got a number"),
+        (
+            "segment s = week(3) = 2024-01-01\n",
+            "1:18 week() needs a date or timestamp, got a number",
+        ),
         ('segment s = floor("x") = 1\n', "1:19 floor() needs a number, got a string"),
-        ("segment s = round(1.5, 1.5) = 1\n", "1:24 round() takes its decimal places as a whole "
-         "number from -9 to 9, written as a number"),
-        ("segment s = round(1.5, 10) = 1\n", "1:24 round() takes its decimal places as a whole "
-         "number from -9 to 9, written as a number"),
+        (
+            "segment s = round(1.5, 1.5) = 1\n",
+            "1:24 round() takes its decimal places as a whole "
+            "number from -9 to 9, written as a number",
+        ),
+        (
+            "segment s = round(1.5, 10) = 1\n",
+            "1:24 round() takes its decimal places as a whole "
+            "number from -9 to 9, written as a number",
+        ),
         ("segment s = round(1, 2, 3) = 1\n", "1:13 round() takes 1 or 2 argument(s), got 3"),
-        ("segment s = starts_with(1, \"a\")\n", "1:25 starts_with() needs a string, got a number"),
+        ('segment s = starts_with(1, "a")\n', "1:25 starts_with() needs a string, got a number"),
         ('segment s = contains("a")\n', "1:13 contains() takes 2 argument(s), got 1"),
-        ('segment s = ends_with("a", 2024-01-01)\n',
-         "1:28 ends_with() needs a string, got a date"),
+        ('segment s = ends_with("a", 2024-01-01)\n', "1:28 ends_with() needs a string, got a date"),
     ],
 )
 def test_function_errors(tmp_path, monkeypatch, text, message):
@@ -314,21 +327,38 @@ def test_order_statistics_are_one_read_in_explain():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("segment s = quantile(orders.x, 0) > 1\n", "1:32 quantile() needs p, a number with "
-         "0 < p <= 1, written as a number: e.g. 0.9 or 90%"),
-        ("segment s = quantile(orders.x, 1.5) > 1\n", "1:32 quantile() needs p, a number with "
-         "0 < p <= 1, written as a number: e.g. 0.9 or 90%"),
-        ("segment s = quantile(orders.x, 2/3) > 1\n", "1:32 quantile() needs p, a number with "
-         "0 < p <= 1, written as a number: e.g. 0.9 or 90%"),
-        ("segment s = quantile(orders.x, last 3 days) > 1\n",
-         "1:13 quantile() needs p after the value, e.g. quantile(orders.amount, 0.9)"),
-        ("segment s = quantile(orders.x) > 1\n",
-         "1:13 quantile() needs p after the value, e.g. quantile(orders.amount, 0.9)"),
-        ("segment s = median(orders) > 1\n", "1:20 median() needs a value, e.g. "
-         "median(orders.<column>)"),
+        (
+            "segment s = quantile(orders.x, 0) > 1\n",
+            "1:32 quantile() needs p, a number with "
+            "0 < p <= 1, written as a number: e.g. 0.9 or 90%",
+        ),
+        (
+            "segment s = quantile(orders.x, 1.5) > 1\n",
+            "1:32 quantile() needs p, a number with "
+            "0 < p <= 1, written as a number: e.g. 0.9 or 90%",
+        ),
+        (
+            "segment s = quantile(orders.x, 2/3) > 1\n",
+            "1:32 quantile() needs p, a number with "
+            "0 < p <= 1, written as a number: e.g. 0.9 or 90%",
+        ),
+        (
+            "segment s = quantile(orders.x, last 3 days) > 1\n",
+            "1:13 quantile() needs p after the value, e.g. quantile(orders.amount, 0.9)",
+        ),
+        (
+            "segment s = quantile(orders.x) > 1\n",
+            "1:13 quantile() needs p after the value, e.g. quantile(orders.amount, 0.9)",
+        ),
+        (
+            "segment s = median(orders) > 1\n",
+            "1:20 median() needs a value, e.g. median(orders.<column>)",
+        ),
         ("segment s = median(orders.x, 0.5) > 1\n", "1:30 unexpected argument to median()"),
-        ("segment s = mode(orders.x, any 2 days) > 1\n", "1:28 'any 2 days' (the busiest span) "
-         "only works with count(), not mode()"),
+        (
+            "segment s = mode(orders.x, any 2 days) > 1\n",
+            "1:28 'any 2 days' (the busiest span) only works with count(), not mode()",
+        ),
     ],
 )
 def test_order_statistic_errors(tmp_path, monkeypatch, text, message):

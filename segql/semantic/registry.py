@@ -191,11 +191,7 @@ def _round_check(c: ast.Call) -> list[tuple[str, Span]]:
         return []
     d = c.args[1]
     lit = d.operand if isinstance(d, ast.Unary) and d.op == "-" else d
-    if (
-        isinstance(lit, ast.Number)
-        and lit.value == int(lit.value)
-        and int(lit.value) <= MAX_PLACES
-    ):
+    if isinstance(lit, ast.Number) and lit.value == int(lit.value) and int(lit.value) <= MAX_PLACES:
         return []
     return [
         (
@@ -220,9 +216,7 @@ def _ends_with(t, c: ast.Call) -> exp.Expr:
     n_s, n_p = exp.Length(this=s.copy()), exp.Length(this=p.copy())
     start = exp.Add(this=exp.Sub(this=n_s.copy(), expression=n_p.copy()), expression=number(1))
     tail = exp.Substring(this=s, start=start, length=n_p.copy())
-    return exp.and_(
-        exp.GTE(this=n_s, expression=n_p), exp.EQ(this=tail, expression=p), copy=False
-    )
+    return exp.and_(exp.GTE(this=n_s, expression=n_p), exp.EQ(this=tail, expression=p), copy=False)
 
 
 def _contains(t, c: ast.Call) -> exp.Expr:
@@ -313,8 +307,7 @@ FUNCTIONS: dict[str, Function] = {
         _fn("week", (TIME,), _fixed(DATE), _week),
         _fn("floor", (NUMERIC,), _fixed(NUMBER), _rounding(exp.Floor)),
         _fn("ceil", (NUMERIC,), _fixed(NUMBER), _rounding(exp.Ceil)),
-        _fn("round", (NUMERIC, NUMERIC), _fixed(NUMBER), _round, optional=1,
-            check=_round_check),
+        _fn("round", (NUMERIC, NUMERIC), _fixed(NUMBER), _round, optional=1, check=_round_check),
         _fn("starts_with", (TEXT, TEXT), _fixed(BOOLEAN), _starts_with),
         _fn("ends_with", (TEXT, TEXT), _fixed(BOOLEAN), _ends_with),
         _fn("contains", (TEXT, TEXT), _fixed(BOOLEAN), _contains),

@@ -335,7 +335,9 @@ class Scans(QueryPart):
         if len(conds) == len(counted):  # else some statistic reads every row
             filters.append(exp.paren(exp.or_(*conds, copy=False)))
         rows = (
-            exp.select(exp.alias_(key, self.key, quoted=True), exp.alias_(v, "v", quoted=True), *marks)
+            exp.select(
+                exp.alias_(key, self.key, quoted=True), exp.alias_(v, "v", quoted=True), *marks
+            )
             .from_(table_expr(self.project.sources[source].table), copy=False)
             .where(exp.and_(*filters, copy=False), copy=False)
         )
@@ -344,7 +346,10 @@ class Scans(QueryPart):
             exp.select(
                 col(self.key),
                 col("v"),
-                *[exp.alias_(exp.Count(this=col(f"h_{i}")), f"s{i}", quoted=True) for i in counted.values()],
+                *[
+                    exp.alias_(exp.Count(this=col(f"h_{i}")), f"s{i}", quoted=True)
+                    for i in counted.values()
+                ],
             )
             .from_(rows.subquery(ident("order_rows")), copy=False)
             .group_by(col(self.key), col("v"), copy=False)
@@ -385,7 +390,9 @@ class Scans(QueryPart):
                     ),
                 )
                 ranked.append(exp.alias_(first, f"m{i}", quoted=True))
-        sorted_values = exp.select(*ranked).from_(counts.subquery(ident("order_counts")), copy=False)
+        sorted_values = exp.select(*ranked).from_(
+            counts.subquery(ident("order_counts")), copy=False
+        )
 
         def value(slot: AggSlot) -> exp.Expr:
             n = slot.node
