@@ -324,6 +324,21 @@ def test_order_statistics_are_one_read_in_explain():
         assert word not in sql.upper(), word
 
 
+def test_explain_shows_the_order_stat_form(tmp_path, monkeypatch):
+    (tmp_path / "segql.yml").write_text(
+        "entity: customer\nkey: id\nprofiles: customers\n"
+        "sources:\n  orders: {table: orders, time: at}\n"
+    )
+    (tmp_path / "a.seg").write_text(
+        "segment a = median(orders.x) > 1 and mode(orders.x, last 7 days) > 1\n"
+        "segment b = quantile(orders.x, 90%) > 1 and sum(orders.x) > 1\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    text = api.explain_plan(["a.seg"], dialect="duckdb")
+    assert "order_stat (3 exact order statistic(s) (median, mode, quantile) of one value" in text
+    assert "grouped_scan" in text  # sum stays in the grouped scan
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
