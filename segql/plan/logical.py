@@ -25,7 +25,7 @@ from segql.syntax import ast
 
 # the columns of the SQL stage's inner queries (scans, pairs, windows): the
 # key's column takes another name than these
-INTERNAL_COLUMNS = re.compile(r"(?i)(v|t|us|on|g|lo|hi|w|r|b|c|le|n|[srn]\d+|[hv]_.*)")
+INTERNAL_COLUMNS = re.compile(r"(?i)(v|t|us|on|g|lo|hi|w|r|b|c|le|n|[srnm]\d+|[hv]_.*)")
 
 
 @dataclass

@@ -105,6 +105,8 @@ def aggregate_words(n: ast.Aggregate | ast.Sequence) -> str:
             parts.append("where_" + value_words(n.where))
         if n.half_life is not None:
             parts.append(f"half_life_{_duration(n.half_life)}")
+        if isinstance(n.param, ast.Number):  # quantile(x, 0.9): p_0_9
+            parts.append(f"p_{n.param.value}")
     parts.append(window_words(n.window))
     return "_".join(p for p in parts if p)
 

@@ -11,6 +11,8 @@ docs/performance.md:
   grouped scan, shared by every definition that uses it;
 - count_distinct of one value gets (key, value) pairs apart from the scan;
 - first/last of a value other than the time: the rows at that time;
+- mode, median and quantile of one value (any windows and filters): one read
+  of (key, value) counts and running counts sorted by value (order_stat);
 - a sliding count compared only with numbers: "at least N" by LEAD; any
   other sliding count: a RANGE frame;
 - a two-step sequence on engines with cheap hash joins: buckets; any other
@@ -48,6 +50,9 @@ FORMS = {
     "with its own and the next bucket's earliest and latest second step; no sort",
     "sorted_window": "window functions over the step rows sorted by time per key, "
     "from the last step back",
+    "order_stat": "a count per (key, value) for each statistic's window and filter, "
+    "running counts sorted by value per key; the value where the running count reaches "
+    "the rank (median, quantile) or the largest count, smallest value first (mode)",
 }
 
 
@@ -125,6 +130,7 @@ def physical(plan: Plan, pair_buckets: bool) -> PhysicalPlan:
     scans: list[Read] = []
     distinct: dict[tuple, list[AggSlot]] = {}  # (source, value) -> slots
     valued: dict[tuple, list[AggSlot]] = {}  # (source, func, window, where) -> slots
+    ordered: dict[tuple, list[AggSlot]] = {}  # (source, value) -> slots
     windowed: list[Read] = []
     for source, slots in plan.by_source().items():
         grouped = []
@@ -134,6 +140,8 @@ def physical(plan: Plan, pair_buckets: bool) -> PhysicalPlan:
                 windowed.append(_windowed(s, pair_buckets, f"windowed_{s.column}"))
             elif AGGREGATES[n.func].form == "distinct":  # type: ignore[union-attr]
                 distinct.setdefault((source, n.value), []).append(s)  # type: ignore[union-attr]
+            elif AGGREGATES[n.func].form == "order_stat":  # type: ignore[union-attr]
+                ordered.setdefault((source, n.value), []).append(s)  # type: ignore[union-attr]
             elif _at_time(plan, s):
                 valued.setdefault((source, n.func, n.window, n.where), []).append(s)  # type: ignore[union-attr]
             else:
@@ -152,6 +160,10 @@ def physical(plan: Plan, pair_buckets: bool) -> PhysicalPlan:
     for (source, func, *_), slots in valued.items():
         why = f"{func} of a value other than {source}'s time"
         reads.append(Read("at_time", f"value_{slots[0].column}", source, tuple(slots), why))
+    for (source, _), slots in ordered.items():
+        funcs = ", ".join(dict.fromkeys(s.node.func for s in slots))  # type: ignore[union-attr]
+        why = f"{len(slots)} exact order statistic(s) ({funcs}) of one value in one read"
+        reads.append(Read("order_stat", f"order_{slots[0].column}", source, tuple(slots), why))
     return PhysicalPlan(plan, reads + windowed)
 
 

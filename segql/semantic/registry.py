@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from sqlglot import exp
@@ -66,10 +67,11 @@ class Function:
     ranked: bool = False
     # not for user code (no name a user can write): built by the compiler itself
     internal: bool = False
+    optional: int = 0  # how many of the last params may be left out: round(x[, d])
 
     @property
     def min_args(self) -> int:
-        return len(self.params)
+        return len(self.params) - self.optional
 
     def param(self, i: int) -> Param | None:
         return self.params[min(i, len(self.params) - 1)] if self.params else None
@@ -110,6 +112,121 @@ def _date(t, c: ast.Call) -> exp.Expr:
     if t.type_of(x) == DATE:
         return t.value(x)
     return exp.cast(t.dialect.to_local(t.instant(x), t.tz), exp.DataType.build("DATE"))
+
+
+def _local(t, x: ast.Expr) -> exp.Expr:
+    """A date or an instant as a local wall-clock timestamp (project time zone)."""
+    d = t.dialect
+    if t.type_of(x) == DATE:
+        return exp.cast(t.value(x), d.local_type())
+    return d.to_local(t.instant(x), t.tz)
+
+
+def _part(unit: str) -> Callable[[Any, ast.Call], exp.Expr]:
+    """year(t), month(t), day(t): of a date, or of an instant in local time."""
+
+    def sql(t, c: ast.Call) -> exp.Expr:
+        (x,) = c.args
+        if t.type_of(x) == DATE:
+            return t.dialect.date_part(unit, t.value(x))
+        return t.dialect.date_part(unit, _local(t, x))
+
+    return sql
+
+
+def _week(t, c: ast.Call) -> exp.Expr:
+    """The date of the Monday starting the ISO week that holds t (local time)."""
+    (x,) = c.args
+    return exp.cast(t.dialect.trunc(_local(t, x), "week"), exp.DataType.build("DATE"))
+
+
+def _rounding(fn: type[exp.Func]) -> Callable[[Any, ast.Call], exp.Expr]:
+    return lambda t, c: fn(this=t.value(c.args[0]))
+
+
+def _round(t, c: ast.Call) -> exp.Expr:
+    """round(x, d): x to d decimal places, a half away from zero, built from
+    FLOOR so that every engine agrees (their ROUND differ: PostgreSQL rounds a
+    double half to even, a numeric half away from zero). With y = |x| × 10^d
+    and r = FLOOR(y): sign(x) × (r + (1 if y − r ≥ 0.5)) / 10^d; the part
+    y − r is in [0, 1), so comparing it with 0.5 is exact on every engine.
+    d > 0 gives a double (as `/` does), d ≤ 0 the type of x."""
+    x = t.value(c.args[0])
+    d = _round_places(c)
+    scale = number(10 ** abs(d))
+    magnitude: exp.Expr = exp.Abs(this=x.copy())
+    if d > 0:
+        magnitude = exp.Mul(this=magnitude, expression=scale.copy())
+    elif d < 0:
+        magnitude = exp.Div(this=exp.cast(magnitude, t.dialect.double()), expression=scale.copy())
+    y = exp.paren(magnitude, copy=False)
+    r = exp.Floor(this=y)
+    part = exp.Sub(this=y.copy(), expression=r.copy())
+    half_up = exp.GTE(this=part, expression=exp.Literal.number("0.5"))
+    bump = exp.Case(ifs=[exp.If(this=half_up, true=number(1))], default=number(0))
+    rounded: exp.Expr = exp.paren(exp.Add(this=r.copy(), expression=bump), copy=False)
+    if d > 0:
+        rounded = exp.Div(this=exp.cast(rounded, t.dialect.double()), expression=scale)
+    elif d < 0:
+        rounded = exp.Mul(this=rounded, expression=scale)
+    return exp.Mul(this=exp.Sign(this=x), expression=exp.paren(rounded, copy=False))
+
+
+MAX_PLACES = 9
+
+
+def _round_places(c: ast.Call) -> int:
+    if len(c.args) < 2:
+        return 0
+    d = c.args[1]
+    sign = 1
+    if isinstance(d, ast.Unary) and d.op == "-":
+        d, sign = d.operand, -1
+    assert isinstance(d, ast.Number)  # _round_check checks it
+    return sign * int(d.value)
+
+
+def _round_check(c: ast.Call) -> list[tuple[str, Span]]:
+    if len(c.args) != 2:
+        return []
+    d = c.args[1]
+    lit = d.operand if isinstance(d, ast.Unary) and d.op == "-" else d
+    if isinstance(lit, ast.Number) and lit.value == int(lit.value) and int(lit.value) <= MAX_PLACES:
+        return []
+    return [
+        (
+            f"round() takes its decimal places as a whole number from -{MAX_PLACES} "
+            f"to {MAX_PLACES}, written as a number",
+            d.span,
+        )
+    ]
+
+
+def _starts_with(t, c: ast.Call) -> exp.Expr:
+    """Plain text, no pattern characters: the first LENGTH(p) characters are p."""
+    s, p = (t.value(a) for a in c.args)
+    head = exp.Substring(this=s, start=number(1), length=exp.Length(this=p.copy()))
+    return exp.EQ(this=head, expression=p)
+
+
+def _ends_with(t, c: ast.Call) -> exp.Expr:
+    """The last LENGTH(p) characters are p (s at least as long as p: a start
+    before the first character means different things on different engines)."""
+    s, p = (t.value(a) for a in c.args)
+    n_s, n_p = exp.Length(this=s.copy()), exp.Length(this=p.copy())
+    start = exp.Add(this=exp.Sub(this=n_s.copy(), expression=n_p.copy()), expression=number(1))
+    tail = exp.Substring(this=s, start=start, length=n_p.copy())
+    return exp.and_(exp.GTE(this=n_s, expression=n_p), exp.EQ(this=tail, expression=p), copy=False)
+
+
+def _contains(t, c: ast.Call) -> exp.Expr:
+    """p occurs in s; the empty text occurs in every text (an engine's position
+    of '' is not relied on)."""
+    s, p = (t.value(a) for a in c.args)
+    found = exp.GT(this=exp.StrPosition(this=s.copy(), substr=p.copy()), expression=number(0))
+    empty = exp.EQ(this=exp.Length(this=p), expression=number(0))
+    known = exp.GTE(this=exp.Length(this=s), expression=number(0))  # null when s is
+    return exp.Case(ifs=[exp.If(this=empty, true=known)], default=found)
 
 
 def _coalesce(t, c: ast.Call) -> exp.Expr:
@@ -183,6 +300,17 @@ FUNCTIONS: dict[str, Function] = {
         _fn("coalesce", (None,), _first_known, _coalesce, max_args=64, same_kind=True),
         _fn("lower", (TEXT,), _fixed(STRING), lambda t, c: exp.Lower(this=t.value(c.args[0]))),
         _fn("abs", (NUMERIC,), _fixed(NUMBER), lambda t, c: exp.Abs(this=t.value(c.args[0]))),
+        # LANGUAGE.md §17
+        _fn("year", (TIME,), _fixed(NUMBER), _part("year")),
+        _fn("month", (TIME,), _fixed(NUMBER), _part("month")),
+        _fn("day", (TIME,), _fixed(NUMBER), _part("day")),
+        _fn("week", (TIME,), _fixed(DATE), _week),
+        _fn("floor", (NUMERIC,), _fixed(NUMBER), _rounding(exp.Floor)),
+        _fn("ceil", (NUMERIC,), _fixed(NUMBER), _rounding(exp.Ceil)),
+        _fn("round", (NUMERIC, NUMERIC), _fixed(NUMBER), _round, optional=1, check=_round_check),
+        _fn("starts_with", (TEXT, TEXT), _fixed(BOOLEAN), _starts_with),
+        _fn("ends_with", (TEXT, TEXT), _fixed(BOOLEAN), _ends_with),
+        _fn("contains", (TEXT, TEXT), _fixed(BOOLEAN), _contains),
         _fn("percentile", (NUMERIC,), _fixed(NUMBER), _percentile, ranked=True),
         _fn("score", (NUMERIC, None), _fixed(NUMBER), _score, check=_score_bins, ranked=True),
         # the split hash (§13); splits build it, users cannot write it yet
@@ -214,8 +342,16 @@ class AggregateFunction:
     half_life: bool = False  # needs a half-life: decayed_count(x, 30 days)
     # planned apart from the grouped scan: "distinct" (count_distinct: pairs per
     # key), "at_time" (first/last of a value other than the time: the rows at
-    # the first/last time)
+    # the first/last time), "order_stat" (mode, median, quantile: counts per
+    # value, running counts sorted by value)
     form: str = "grouped"
+    # an argument of its own after the value, named so in errors: quantile(x, p)
+    parameter: str | None = None
+    # further rules: (message, span) for each mistake in a call
+    check: Callable[[ast.Aggregate], list[tuple[str, Span]]] | None = None
+    # order statistics: the rank picked among the n sorted non-null values,
+    # as the fraction p of ⌈p·n⌉ (None: the most frequent value, mode)
+    rank: Callable[[ast.Aggregate], Fraction | None] | None = None
 
 
 def _when(rc: exp.Expr | None, value: exp.Expr) -> exp.Expr:
@@ -262,6 +398,30 @@ def _avg(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
     return exp.Avg(this=_when(rc, v))
 
 
+def _quantile_p(node: ast.Aggregate) -> Fraction | None:
+    p = node.param
+    assert isinstance(p, ast.Number)  # _check_p checks it
+    return Fraction(p.value)
+
+
+def _check_p(node: ast.Aggregate) -> list[tuple[str, Span]]:
+    """p of quantile(x, p): a number literal with 0 < p <= 1 (a percent too)."""
+    p = node.param
+    if p is None:
+        return []
+    if isinstance(p, ast.Number) and 0 < p.value <= 1:
+        if Fraction(p.value).denominator <= 10**9:
+            return []
+        return [(f"{node.func}() takes p with at most 9 decimals", p.span)]
+    return [
+        (
+            f"{node.func}() needs p, a number with 0 < p <= 1, written as a number: "
+            "e.g. 0.9 or 90%",
+            p.span,
+        )
+    ]
+
+
 def _same(t: str) -> str:
     return t  # the result has the value's type
 
@@ -286,6 +446,15 @@ AGGREGATES: dict[str, AggregateFunction] = {
           zero_if_empty=False, grouped=_minmax, form="at_time"),
         A("last", rows=False, values=True, numbers=False, result=_same,
           zero_if_empty=False, grouped=_minmax, form="at_time"),
+        # LANGUAGE.md §17: exact order statistics of the non-null values
+        A("mode", rows=False, values=True, numbers=False, result=_same,
+          zero_if_empty=False, grouped=None, form="order_stat", rank=lambda node: None),
+        A("median", rows=False, values=True, numbers=False, result=_same,
+          zero_if_empty=False, grouped=None, form="order_stat",
+          rank=lambda node: Fraction(1, 2)),
+        A("quantile", rows=False, values=True, numbers=False, result=_same,
+          zero_if_empty=False, grouped=None, form="order_stat", parameter="p",
+          check=_check_p, rank=_quantile_p),
         A("did", rows=True, values=False, numbers=False, result=_fixed(BOOLEAN),
           zero_if_empty=True, grouped=None, planned_as="count", condition=True,
           sequences=True),

@@ -461,6 +461,8 @@ class _Resolver(Namespace, TypeChecks):
         self.check_window(agg.window, agg.func)
         if agg.half_life is not None:
             self.check_duration(agg.half_life, "half-life")
+        for message, span in fn.check(agg) if fn.check else ():
+            self.diags.error(message, span)
         vt = type_of(value)
         if fn.numbers and vt not in (NUMBER, ANY):
             self.diags.error(f"{agg.func}() needs numbers, got a {vt}", agg.value.span)

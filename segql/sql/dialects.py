@@ -51,6 +51,10 @@ class Dialect:
     # engines whose joins are hash joins; unmeasured on BigQuery, Snowflake, Trino
     pair_buckets = True
 
+    def number(self, text: str) -> exp.Expr:
+        """A segql number literal (an exact decimal) as this engine reads it."""
+        return exp.Literal.number(text)
+
     def like_pattern(self, pattern: exp.Expr) -> exp.Expr:
         """A pattern whose backslashes are ordinary characters on this engine."""
         if not self.like_backslash_escapes:
@@ -131,6 +135,10 @@ class Dialect:
 
     def hour(self, local: exp.Expr) -> exp.Expr:
         return exp.Extract(this=exp.var("HOUR"), expression=local)
+
+    def date_part(self, unit: str, local: exp.Expr) -> exp.Expr:
+        """year, month or day of a date or a local timestamp, as a number."""
+        return exp.Extract(this=exp.var(unit.upper()), expression=local)
 
     def double(self) -> exp.DataType:
         return exp.DataType.build("DOUBLE")
@@ -309,6 +317,15 @@ class Postgres(Dialect):
 
 class BigQuery(Dialect):
     like_backslash_escapes = True
+
+    def number(self, text):
+        # a literal with a fraction is a FLOAT64 in BigQuery (1.005 is 1.00499…):
+        # an exact NUMERIC where it fits (29 whole digits, 9 decimals), as on the
+        # other engines, so that round(1.005, 2) is 1.01 everywhere
+        whole, _, frac = text.lstrip("-").partition(".")
+        if frac and len(frac) <= 9 and len(whole) <= 29 and "e" not in text.lower():
+            return exp.cast(_lit(text), exp.DataType.build("DECIMAL"))
+        return exp.Literal.number(text)
 
     # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
     def sha256_hex(self, text):
@@ -512,6 +529,9 @@ class Spark(Dialect):
 
     def hour(self, local):
         return _fn("HOUR", local)
+
+    def date_part(self, unit, local):
+        return _fn(unit.upper(), local)
 
 
 class Trino(Dialect):

@@ -239,7 +239,7 @@ class Translator:
         d = self.dialect
         match e:
             case ast.Number(value=v):
-                return number(v)
+                return d.number(number(v).this)
             case ast.String(value=v):
                 return exp.Literal.string(v)
             case ast.Boolean(value=v):

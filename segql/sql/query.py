@@ -10,6 +10,7 @@ Query shape (names come from the definitions: plan/names.py):
                     segment as a conditional aggregate (CASE inside COUNT/SUM…)
     distinct_<a>    count_distinct of one value, for all its windows and filters
     value_<a>       first/last of a value (not the time)
+    order_<a>       mode, median, quantile of one value (running counts by value)
     windowed_<a>    a sliding count or sequence (windowed.py, pairs.py)
     base            universe LEFT JOIN each of the above
     layer_1 … n     ranks and definitions, each computed once, in dependency order
@@ -53,7 +54,7 @@ from segql.sql.windows import Clock
 from segql.syntax import ast
 
 # the names of the CTEs below; a project table of such a name would be shadowed
-_INTERNAL = re.compile(r"universe|base|(src|distinct|value|windowed|rank|layer)_\w*", re.I)
+_INTERNAL = re.compile(r"universe|base|(src|distinct|value|order|windowed|rank|layer)_\w*", re.I)
 
 
 def cte_prefix(tables) -> str:
@@ -422,6 +423,8 @@ class Generator(QueryPart):
                 return [(name, self.scans.distinct_cte(read))]
             case "at_time":
                 return [(name, self.scans.value_cte(read))]
+            case "order_stat":
+                return [(name, self.scans.order_stat_cte(read))]
         if read.form == "pair_buckets":
             return PairBuckets(self.scans, read, name).ctes()
         return WindowedPass(self.scans, read, name).ctes()

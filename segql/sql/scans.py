@@ -1,5 +1,6 @@
 """The reads of a source: its grouped scan and the CTEs that compute what a
-grouped scan does badly (count_distinct pairs, first/last values), in the
+grouped scan does badly (count_distinct pairs, first/last values, order
+statistics), in the
 form the physical plan chose for each (segql/plan/physical.py).
 
 Every read of a source keeps only rows with a key and not after as_of
@@ -17,7 +18,7 @@ from segql.plan.physical import Read
 from segql.semantic.model import BOOLEAN, SourceCol, SourceRef, type_of
 from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
-from segql.sql.expressions import Translator, col, ident, number, table_expr
+from segql.sql.expressions import Translator, col, ident, number, ordered, table_expr
 from segql.sql.windows import Clock, bounds, condition
 from segql.syntax import ast
 
@@ -298,6 +299,127 @@ class Scans(QueryPart):
             .from_(rows(values), copy=False)
             .join(at.subquery(ident("at_time")), on=on, join_type="INNER", copy=False)
             .group_by(col(self.key, "rows"), copy=False)
+        )
+
+    def order_stat_cte(self, read: Read) -> exp.Select:
+        """order_stat: mode, median and quantile of one value, for every slot's
+        window and filter, exact on every engine (no approximate or interpolating
+        percentile).
+
+        The rows some slot reads, one 0/1 mark per distinct (window, filter);
+        per (key, value) the number of marked rows (s<i>); then per key, values
+        sorted: the running count r<i> and the total n<i>. The ⌈p·n⌉-th smallest
+        value is the smallest value whose running count reaches it: with p = a/b,
+        r·b >= n·a (integers only). The mode is the value of the largest count,
+        the smallest value first: ROW_NUMBER() = 1. No values: null.
+        """
+        source, slots = read.source, read.slots
+        node = slots[0].node
+        assert isinstance(node, ast.Aggregate)
+        key = col(self.project.key)
+        v = self.rows.value(node.value)
+        # one count per (window, filter): statistics of the same rows share it
+        counted: dict[tuple, int] = {}
+        for slot in slots:
+            counted.setdefault((slot.node.window, slot.node.where), len(counted))  # type: ignore[union-attr]
+        marks: list[exp.Expr] = []
+        conds: list[exp.Expr] = []
+        for (window, where), i in counted.items():
+            rc = self.row_condition(source, window, where)
+            if rc is not None:
+                conds.append(rc)
+            mark = number(1) if rc is None else when(rc.copy())
+            marks.append(exp.alias_(mark, f"h_{i}", quoted=True))
+        filters = self.scan_filters(source)
+        filters.append(exp.not_(exp.Is(this=v.copy(), expression=exp.null())))
+        if len(conds) == len(counted):  # else some statistic reads every row
+            filters.append(exp.paren(exp.or_(*conds, copy=False)))
+        rows = (
+            exp.select(
+                exp.alias_(key, self.key, quoted=True), exp.alias_(v, "v", quoted=True), *marks
+            )
+            .from_(table_expr(self.project.sources[source].table), copy=False)
+            .where(exp.and_(*filters, copy=False), copy=False)
+        )
+        # grouped by columns of a subquery, never by the value expression itself
+        counts = (
+            exp.select(
+                col(self.key),
+                col("v"),
+                *[
+                    exp.alias_(exp.Count(this=col(f"h_{i}")), f"s{i}", quoted=True)
+                    for i in counted.values()
+                ],
+            )
+            .from_(rows.subquery(ident("order_rows")), copy=False)
+            .group_by(col(self.key), col("v"), copy=False)
+        )
+        bigint = exp.DataType.build("BIGINT")
+        by_key = [col(self.key)]
+        ranked: list[exp.Expr] = [col(self.key), col("v")]
+        ranks_needed: set[int] = set()
+        modes_needed: set[int] = set()
+        for slot in slots:
+            i = counted[(slot.node.window, slot.node.where)]  # type: ignore[union-attr]
+            rank = AGGREGATES[slot.node.func].rank  # type: ignore[union-attr]
+            assert rank is not None
+            (modes_needed if rank(slot.node) is None else ranks_needed).add(i)  # type: ignore[arg-type]
+        for i in counted.values():
+            ranked.append(col(f"s{i}"))
+            if i in ranks_needed:
+                # values are distinct per key and never null: a ROWS frame is exact
+                running = exp.Window(
+                    this=exp.Sum(this=col(f"s{i}")),
+                    partition_by=[k.copy() for k in by_key],
+                    order=exp.Order(expressions=[ordered(col("v"))]),
+                    spec=exp.WindowSpec(
+                        kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+                    ),
+                )
+                total = exp.Window(
+                    this=exp.Sum(this=col(f"s{i}")), partition_by=[k.copy() for k in by_key]
+                )
+                ranked.append(exp.alias_(exp.cast(running, bigint.copy()), f"r{i}", quoted=True))
+                ranked.append(exp.alias_(exp.cast(total, bigint.copy()), f"n{i}", quoted=True))
+            if i in modes_needed:
+                first = exp.Window(
+                    this=exp.RowNumber(),
+                    partition_by=[k.copy() for k in by_key],
+                    order=exp.Order(
+                        expressions=[ordered(col(f"s{i}"), desc=True), ordered(col("v"))]
+                    ),
+                )
+                ranked.append(exp.alias_(first, f"m{i}", quoted=True))
+        sorted_values = exp.select(*ranked).from_(
+            counts.subquery(ident("order_counts")), copy=False
+        )
+
+        def value(slot: AggSlot) -> exp.Expr:
+            n = slot.node
+            assert isinstance(n, ast.Aggregate)
+            i = counted[(n.window, n.where)]
+            rank = AGGREGATES[n.func].rank
+            assert rank is not None
+            p = rank(n)
+            has = exp.GT(this=col(f"s{i}"), expression=number(0))
+            if p is None:
+                picked: exp.Expr = exp.EQ(this=col(f"m{i}"), expression=number(1))
+            else:  # r >= ceil(p n)  <=>  r >= p n  <=>  r b >= n a
+                picked = exp.GTE(
+                    this=exp.Mul(this=col(f"r{i}"), expression=number(p.denominator)),
+                    expression=col(f"n{i}")
+                    if p.numerator == 1
+                    else exp.Mul(this=col(f"n{i}"), expression=number(p.numerator)),
+                )
+            chosen = when(exp.and_(has, picked, copy=False), col("v"))
+            return self.comment(
+                exp.alias_(self.minmax(True, chosen, n.value), slot.column, quoted=True), slot
+            )
+
+        return (
+            exp.select(col(self.key), *map(value, slots))
+            .from_(sorted_values.subquery(ident("order_ranks")), copy=False)
+            .group_by(col(self.key), copy=False)
         )
 
     def scan_floor(self, slots: tuple[AggSlot, ...]) -> dt.datetime | None:

@@ -218,8 +218,8 @@ Window = RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWind
 
 @dataclass(frozen=True)
 class Aggregate(Node):
-    """`func(value [where cond] [, window])`; value is a source Name (count, did,
-    decayed_count) or an expression over one source's columns."""
+    """`func(value [where cond] [, param] [, window])`; value is a source Name
+    (count, did, decayed_count) or an expression over one source's columns."""
 
     func: str
     value: Expr
@@ -227,6 +227,7 @@ class Aggregate(Node):
     window: Window | None = None
     half_life: Duration | None = None
     span: Span = _span()
+    param: Expr | None = None  # an aggregate's own argument: quantile(x, p)
 
 
 @dataclass(frozen=True)

@@ -417,7 +417,7 @@ class _Calls(_Positions):
                 continue
             exprs.append(a)
         if not lo <= len(args) <= hi:
-            want = str(lo) if lo == hi else f"{lo} or more"
+            want = str(lo) if lo == hi else f"{lo} or {hi}" if hi == lo + 1 else f"{lo} or more"
             self._error(f"{fname.name}() takes {want} argument(s), got {len(args)}", span)
         return ast.Call(fname.name, tuple(exprs), span)
 
@@ -430,6 +430,16 @@ class _Calls(_Positions):
         first, rest = args[0], args[1:]
         window = None
         half_life = None
+        param = None
+        if fn.parameter is not None:  # quantile(x, p [, window])
+            if rest and _is_expr(rest[0]) and not _is_window(rest[0]):
+                param, rest = rest[0], rest[1:]
+            else:
+                self._error(
+                    f"{func}() needs {fn.parameter} after the value, e.g. "
+                    f"{func}(orders.amount, 0.9)",
+                    span,
+                )
         for a in rest:
             if _is_window(a):
                 if window is not None:
@@ -459,7 +469,7 @@ class _Calls(_Positions):
         if not _is_expr(first):
             self._error(f"{func}() needs a source or a value first", _arg_span(first, span))
             return ast.Null(span)
-        return ast.Aggregate(func, first, where, window, half_life, span)
+        return ast.Aggregate(func, first, where, window, half_life, span, param=param)
 
 
 class _Definitions(_Positions):

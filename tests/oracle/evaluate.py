@@ -14,6 +14,7 @@ UNCERTAIN (the differential tests skip exactly those entity/definition pairs).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -490,6 +491,31 @@ class Oracle:
             return x.lower()
         if f == "abs":
             return abs(x)
+        return self.call17(f, x, args, env)
+
+    def call17(self, f: str, x: Any, args: tuple, env: _Env) -> Any:
+        """LANGUAGE.md §17 functions (x, the first argument, is not null)."""
+        if f in ("year", "month", "day", "week"):
+            day = to_local(x, self.tz).date() if isinstance(x, dt.datetime) else x
+            if f == "week":  # the Monday its ISO week starts on
+                return day - dt.timedelta(days=day.weekday())
+            return getattr(day, f)
+        if f in ("floor", "ceil"):
+            whole = math.floor(x) if f == "floor" else math.ceil(x)
+            if _computed_float(x) and _near(x, round(x)):
+                raise Uncertain()  # an engine's x may be a rounding error away
+            return DataFloat(whole) if isinstance(x, float) else whole
+        if f == "round":
+            return round_half_away(x, _places(args))
+        if f in ("starts_with", "ends_with", "contains"):
+            p = self.value(args[1], env)
+            if p is None:
+                return None
+            if f == "starts_with":
+                return x.startswith(p)
+            if f == "ends_with":
+                return x.endswith(p)
+            return p in x
         raise NotImplementedError(f)
 
     # -- ranks across the universe (LANGUAGE.md §7)
@@ -571,6 +597,8 @@ class Oracle:
             )
         if not vals:
             return None
+        if f in ("mode", "median", "quantile"):
+            return self._order_statistic(agg, vals)
         if f == "avg":
             if any(isinstance(v, float) for v in vals):
                 return math.fsum(float(v) for v in vals) / len(vals)
@@ -596,6 +624,28 @@ class Oracle:
                     best = v
             return best
         raise NotImplementedError(f)
+
+    def _order_statistic(self, agg: ast.Aggregate, vals: list) -> Any:
+        """LANGUAGE.md §17, from its words: mode, the most frequent value, ties to
+        the smallest; median, the ⌈n/2⌉-th smallest; quantile(x, p), the
+        ⌈p·n⌉-th smallest (vals: the non-null values, at least one)."""
+        ordered = sorted(vals, key=functools.cmp_to_key(lambda a, b: compare(a, b, self.tz)))
+        if agg.func == "mode":
+            best, best_n, i = None, 0, 0
+            while i < len(ordered):  # runs of equal values, smallest first
+                j = i
+                while j < len(ordered) and compare(ordered[j], ordered[i], self.tz) == 0:
+                    j += 1
+                if j - i > best_n:
+                    best, best_n = ordered[i], j - i
+                i = j
+            return best
+        if agg.func == "median":
+            p = Fraction(1, 2)
+        else:
+            assert isinstance(agg.param, ast.Number)
+            p = Fraction(agg.param.value)
+        return ordered[math.ceil(p * len(ordered)) - 1]
 
     def _weight(self, row: _Row, half_life: ast.Duration | None) -> float:
         assert half_life is not None
@@ -653,6 +703,49 @@ class Oracle:
             if chain(1, a, a, deadline):
                 return True
         return False
+
+
+def _computed_float(x: Any) -> bool:
+    """A double computed by the engine (not stored): its last bits may differ."""
+    return isinstance(x, float) and not isinstance(x, DataFloat)
+
+
+def _places(args: tuple) -> int:
+    if len(args) < 2:
+        return 0
+    d = args[1]
+    if isinstance(d, ast.Unary):
+        return -int(d.operand.value)  # type: ignore[attr-defined]
+    return int(d.value)  # type: ignore[attr-defined]
+
+
+def round_half_away(x: Any, d: int) -> Any:
+    """LANGUAGE.md §17 round(x, d), from its words: x to d decimal places, a half
+    away from zero. A double x is scaled, floored and divided in doubles (the
+    engine's arithmetic, each step correctly rounded); an exact x exactly; with
+    d > 0 the result is a double (a division)."""
+    neg = x < 0
+    a = abs(x)
+    if d < 0:
+        y: Any = float(a) / 10**-d  # the engine divides a double
+    elif isinstance(x, float):
+        y = float(a) * 10**d
+    else:
+        y = Fraction(a) * 10**d
+    r = math.floor(y)
+    if _computed_float(x) and abs((y - r) - 0.5) <= 1e-9 * max(1.0, abs(float(y))):
+        raise Uncertain()  # an engine's x may be a rounding error away
+    whole = r + (1 if y - r >= Fraction(1, 2) else 0)
+    if d > 0:
+        out: Any = float(whole) / 10**d
+    elif d < 0:
+        out = float(whole * 10**-d)
+    else:
+        out = float(whole) if isinstance(x, float) else whole
+    if neg:
+        out = -out
+    # once `whole` is known, each engine computes exactly this double
+    return DataFloat(out) if isinstance(out, float) else out
 
 
 @dataclass

@@ -416,11 +416,15 @@ class Gen:
             op = self.pick(["+", "-", "*", "/"])
             a, b = self.row_num(src, depth - 1, bare), self.row_num(src, depth - 1, bare)
             return f"({a} {op} {b})"
-        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce"])
+        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce", "s17", "t17"])
         if f == "abs":
             return f"abs({self.row_num(src, depth - 1, bare)})"
         if f == "coalesce":
             return f"coalesce({self.row_num(src, depth - 1, bare)}, {self.num_lit()})"
+        if f == "s17":
+            return self.rounded(self.row_num(src, depth - 1, bare))
+        if f == "t17":
+            return f"{self.pick(['year', 'month', 'day'])}({self.col(src, TIME[src], bare)})"
         return f"{f}({self.col(src, TIME[src], bare)})"
 
     def value_num(self, src: str) -> str:
@@ -433,12 +437,37 @@ class Gen:
             op = self.pick(["+", "-", "*", "/"])
             other = self.row_num(src, 1, False)
             return f"({c} {op} {other})" if self.chance(0.5) else f"({other} {op} {c})"
-        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce"])
+        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce", "s17"])
         if f == "abs":
             return f"abs({c})"
         if f == "coalesce":
             return f"coalesce({c}, {self.num_lit()})"
+        if f == "s17":
+            return self.rounded(c)
         return f"{f}({src}.{TIME[src]})"
+
+    def rounded(self, x: str) -> str:
+        """LANGUAGE.md §17: floor, ceil, round with or without decimal places."""
+        f = self.pick(["floor", "ceil", "round", "round", "round"])
+        if f == "round" and self.chance(0.7):
+            return f"round({x}, {self.pick(['0', '1', '2', '-1', '3'])})"
+        return f"{f}({x})"
+
+    def text_test(self, s: str) -> str:
+        """starts_with / ends_with / contains: plain text, wildcards included."""
+        f = self.pick(["starts_with", "ends_with", "contains"])
+        p = seg_string(self.pick([*STRINGS, *PATTERNS]), self.pick(QUOTES))
+        return f"{f}({s}, {p})" if self.chance(0.85) else f"{f}({p}, {s})"
+
+    def order_stat(self, v: str, src: str) -> str:
+        """mode, median, quantile (p from tiny to 1) of a value."""
+        f = self.pick(["mode", "median", "quantile"])
+        where = f" where {self.row_cond(src, 2)}" if self.chance(0.5) else ""
+        w = self.window()
+        p = ""
+        if f == "quantile":
+            p = ", " + self.pick(["1", "0.5", "0.25", "0.9", "0.01", "90%", "0.333", "0.75"])
+        return f"{f}({v}{where}{p}{', ' + w if w else ''})"
 
     def row_str(self, src: str, depth: int, bare: bool) -> str:
         if depth > 0 and self.chance(0.2):
@@ -450,9 +479,11 @@ class Gen:
     def row_cond(self, src: str, depth: int) -> str:
         bare = self.chance(0.5)
         k = self.pick(
-            ["cmp", "cmp", "str", "in", "like", "null", "time", "between"]
+            ["cmp", "cmp", "str", "in", "like", "null", "time", "between", "text"]
             + (["and", "or", "not"] if depth > 0 else [])
         )
+        if k == "text":
+            return self.text_test(self.row_str(src, depth - 1, bare))
         if k == "cmp":
             op = self.pick(["=", "!=", "<", "<=", ">", ">="])
             return f"{self.row_num(src, depth - 1, bare)} {op} {self.row_num(src, depth - 1, bare)}"
@@ -508,6 +539,8 @@ class Gen:
                 "decayed_count",
                 "decayed_sum",
                 "sliding",
+                "order_stat",
+                "order_stat",
             ]
         )
         if f == "sliding":
@@ -519,6 +552,8 @@ class Gen:
             return f"count({src}{self.agg_tail(src)})"
         if f == "count_col":
             return f"count({self.value_num(src)}{self.agg_tail(src)})"
+        if f == "order_stat":
+            return self.order_stat(self.value_num(src), src)
         if f == "count_distinct":
             v = self.pick(
                 [self.value_num(src), self.row_str(src, 1, False), f"date({src}.{TIME[src]})"]
@@ -539,12 +574,16 @@ class Gen:
 
     def agg_str(self) -> str:
         src = self.pick(["orders", "events"])
-        f = self.pick(["first", "last", "min", "max"])
+        f = self.pick(["first", "last", "min", "max", "order_stat"])
+        if f == "order_stat":
+            return self.order_stat(self.row_str(src, 1, False), src)
         return f"{f}({self.row_str(src, 1, False)}{self.agg_tail(src)})"
 
     def agg_time(self) -> str:
         src = self.pick(["orders", "events"])
-        f = self.pick(["first", "last", "min", "max"])
+        f = self.pick(["first", "last", "min", "max", "order_stat"])
+        if f == "order_stat":
+            return self.order_stat(f"{src}.{TIME[src]}", src)
         return f"{f}({src}.{TIME[src]}{self.agg_tail(src)})"
 
     def did(self) -> str:
@@ -605,9 +644,11 @@ class Gen:
         if k == "coalesce":
             return f"coalesce({self.num(depth - 1)}, {self.num(depth - 1)})"
         if k == "fn":
-            f = self.pick(["abs", "weekday", "hour"])
+            f = self.pick(["abs", "weekday", "hour", "s17", "year", "month", "day"])
             if f == "abs":
                 return f"abs({self.num(depth - 1)})"
+            if f == "s17":
+                return self.rounded(self.num(depth - 1))
             return f"{f}({self.time(depth - 1) if self.chance(0.7) else self.date(depth - 1)})"
         if k == "days":
             t = self.time(depth - 1) if self.chance(0.8) else self.date(depth - 1)
@@ -658,9 +699,11 @@ class Gen:
         return f"coalesce({self.time(depth - 1)}, {self.time(depth - 1)})"
 
     def date(self, depth: int) -> str:
-        k = self.pick(["date_of", "lit", "agg"])
+        k = self.pick(["date_of", "lit", "agg", "week"])
         if k == "date_of":
             return f"date({self.time(depth)})"
+        if k == "week":  # LANGUAGE.md §17
+            return f"week({self.time(depth) if self.chance(0.7) else self.date(max(depth - 1, 0))})"
         if k == "lit":
             return self.date_lit()
         src = self.pick(["orders", "events"])
@@ -668,7 +711,7 @@ class Gen:
         return f"{f}(date({src}.{TIME[src]}){self.agg_tail(src)})"
 
     def cond(self, depth: int) -> str:
-        kinds = ["cmp", "cmp", "cmp", "str", "time", "in", "between", "null", "like", "did"]
+        kinds = ["cmp", "cmp", "cmp", "str", "time", "in", "between", "null", "like", "did", "text"]
         if self.profiles:
             kinds += ["consent"]
         if self.segments:
@@ -722,6 +765,8 @@ class Gen:
             return f"{self.str_(depth)} {neg} {pattern}"
         if k == "did":
             return self.did()
+        if k == "text":
+            return self.text_test(self.str_(depth))
         if k == "consent":
             return self.pick(["consent", "consent = true", "consent != false", "consent is null"])
         if k == "segment":

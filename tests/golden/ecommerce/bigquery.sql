@@ -571,7 +571,7 @@ WITH `universe` AS (
       COALESCE(`spend_last_month` >= 300, FALSE)
       OR COALESCE(`spend_this_year` >= 2000, FALSE)
     ) AS `big_spenders_last_month`,
-    COALESCE(`orders_avg_quantity_last_365_days` >= 2.5, FALSE)
+    COALESCE(`orders_avg_quantity_last_365_days` >= CAST('2.5' AS NUMERIC), FALSE)
     AND COALESCE(`frequency` >= 2, FALSE) AS `bulk_buyers`,
     COALESCE(`engagement` < 1, FALSE)
     AND COALESCE(`events_count_60_days_to_120_days_ago` >= 10, FALSE) AS `cooling_down`
@@ -588,7 +588,10 @@ WITH `universe` AS (
   SELECT
     *,
     `recent_buyers`
-    AND COALESCE(CAST(`rank_monetary_le` AS FLOAT64) / `rank_monetary_n` > 0.9, FALSE) AS `recent_high_value_buyers`,
+    AND COALESCE(
+      CAST(`rank_monetary_le` AS FLOAT64) / `rank_monetary_n` > CAST('0.9' AS NUMERIC),
+      FALSE
+    ) AS `recent_high_value_buyers`,
     CASE
       WHEN `rank_recency_le` IS NULL
       THEN NULL
