@@ -15,19 +15,26 @@ from segql.ops.state import (
     State,
     bigint_type,
     col,
-    ident,
     lit,
     membership_of,
     text_type,
 )
 
+RunId = int | exp.Expr  # a number (segql run), or an expression (a script's run)
 
-def new_membership(query: exp.Query, as_of: exp.Expr, run_id: int) -> exp.Select:
+
+def run_id_expr(run_id: RunId) -> exp.Expr:
+    """A run's run_id as a BIGINT expression."""
+    value = lit(run_id) if isinstance(run_id, int) else run_id.copy()
+    return exp.cast(value, bigint_type())
+
+
+def new_membership(query: exp.Query, as_of: exp.Expr, run_id: RunId) -> exp.Select:
     """The compiled membership query wrapped: its columns, then as_of and run_id."""
     return exp.select(
         exp.Star(),
-        exp.alias_(as_of, "as_of", quoted=True),
-        exp.alias_(exp.cast(lit(run_id), bigint_type()), "run_id", quoted=True),
+        exp.alias_(as_of.copy(), "as_of", quoted=True),
+        exp.alias_(run_id_expr(run_id), "run_id", quoted=True),
     ).from_(exp.alias_(exp.Subquery(this=query), "q", quoted=True))
 
 
@@ -107,12 +114,13 @@ def changes_in_run(state: State, run_id: int) -> dict[str, Kind]:
 
 
 def pair_query(
-    key: str, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
+    state: State, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
 ) -> exp.Select:
     """New and previous membership side by side, a row per key in either: `k`,
     `n<i>` and `o<i>` per name (i: its position in the union of the names)."""
+    key = state.key
     names = list(dict.fromkeys([*new, *old]))
-    n_t = exp.alias_(exp.Table(this=ident(NEW)), "n", quoted=True)
+    n_t = exp.alias_(state.scratch(NEW), "n", quoted=True)
     cols: list[exp.Expr] = []
     if old_table is None:
         cols.append(exp.alias_(col(key, "n"), "k", quoted=True))
@@ -133,7 +141,7 @@ def pair_query(
 
 def change_branches(
     state: State,
-    run_id: int,
+    run_id: RunId,
     as_of: exp.Expr,
     new: dict[str, Kind],
     old: dict[str, Kind],
@@ -146,7 +154,7 @@ def change_branches(
     a name whose kind changed exits as the old kind and enters as the new."""
     names = list(dict.fromkeys([*new, *old]))
     order = state.columns(state.changes)
-    pair = exp.Table(this=ident(PAIR))
+    pair = state.scratch(PAIR)
     out = []
     for i, name in enumerate(names):
         n_kind, o_kind = new.get(name), old.get(name) if has_old else None
@@ -172,7 +180,7 @@ def change_branches(
                 same = exp.Coalesce(this=col(this).eq(col(other)), expressions=[exp.false()])
                 cond = exp.and_(member, exp.Not(this=exp.paren(same)))
             values = {
-                "run_id": exp.cast(lit(run_id), bigint_type()),
+                "run_id": run_id_expr(run_id),
                 "as_of": as_of.copy(),
                 "name": lit(name),
                 state.key: col("k"),
@@ -191,14 +199,14 @@ OBSERVED = "\0observed"  # sizes_query: the labels found in the membership
 
 
 def sizes_query(
-    state: State, run_id: int, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
+    state: State, run_id: RunId, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
 ) -> exp.Select:
     """`sizes` rows of this run: `rows` holds (name, label, column) per segment
     (label None) and per declared label of each segmentation (OBSERVED: per
     label present, for label columns without declared labels); members counted in
     the new membership, entered/exited in this run's changes, share of the
     universe (the new membership's rows; null when it is empty)."""
-    new = exp.Table(this=ident(NEW))
+    new = state.scratch(NEW)
     branches = []
     for name, label, column in rows:
         if label == OBSERVED:  # labels not declared (not a segmentation): those present
@@ -248,18 +256,18 @@ def sizes_query(
             exp.alias_(count("exit"), "exited", quoted=True),
         )
         .from_(state.changes)
-        .where(col("run_id").eq(lit(run_id)))
+        .where(col("run_id").eq(run_id_expr(run_id)))
         .group_by(col("name"), col("label"))
     )
     share = exp.Case(
         ifs=[exp.If(this=col("universe", "u").eq(exp.Literal.number(0)), true=exp.Null())],
         default=exp.Div(
-            this=exp.cast(col("members", "b"), state.engine.dialect.double()),
+            this=exp.cast(col("members", "b"), state.dialect.double()),
             expression=col("universe", "u"),
         ),
     )
     values = {
-        "run_id": exp.cast(lit(run_id), bigint_type()),
+        "run_id": run_id_expr(run_id),
         "as_of": as_of.copy(),
         "name": col("name", "b"),
         "label": col("label", "b"),
@@ -289,8 +297,6 @@ def sizes_query(
 
 def run_row(state: State, run: dict[str, exp.Expr]) -> exp.Select:
     """The `runs` row of a run, `universe` counted in its new membership."""
-    universe = exp.Subquery(
-        this=exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=ident(NEW)))
-    )
+    universe = exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(state.scratch(NEW)))
     values = {**run, "universe": exp.cast(universe, bigint_type())}
     return exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.runs)))

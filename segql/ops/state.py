@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from segql.engines.base import Engine
+from segql.sql.dialects import Dialect
 from segql.sql.expressions import col, ident
 
 OK = "ok"
 NEW = "__segql_new"  # temporary: the membership this run computed
 PAIR = "__segql_pair"  # temporary: new and previous membership side by side
+RUN = "__segql_run"  # temporary, scripts only: the run's run_id, as_of, started_at
 # the columns a run adds to the membership, and those of changes: no output
 # (nor the key) may be called so
 RUN_COLUMNS = ("as_of", "run_id")
@@ -53,14 +55,30 @@ def lit(value) -> exp.Expr:
 
 @dataclass(frozen=True)
 class State:
-    """Where a project's run state lives on one engine."""
+    """Where a project's run state lives on one engine; `engine` None for a
+    script (`compile --run-script`), which names its dialect instead."""
 
-    engine: Engine
+    engine: Engine | None
     schema: str
     key: str
+    script_dialect: Dialect | None = None
+
+    @property
+    def dialect(self) -> Dialect:
+        if self.script_dialect is not None:
+            return self.script_dialect
+        assert self.engine is not None
+        return self.engine.dialect
 
     def table(self, name: str) -> exp.Table:
         return exp.Table(this=ident(name), db=ident(self.schema))
+
+    def scratch(self, name: str) -> exp.Table:
+        """A run's temporary table (NEW, PAIR, RUN): a table of the state schema
+        where the engine has no temporary tables (Trino)."""
+        if self.dialect.temporary_tables:
+            return exp.Table(this=ident(name))
+        return self.table(name)
 
     @property
     def runs(self) -> exp.Table:
@@ -79,12 +97,12 @@ class State:
         return self.table("sizes")
 
     def instant(self, value: dt.datetime) -> exp.Expr:
-        return self.engine.dialect.instant(value)
+        return self.dialect.instant(value)
 
     # -- DDL
 
     def runs_columns(self) -> dict[str, exp.DataType]:
-        ts = self.engine.dialect.instant_type()
+        ts = self.dialect.instant_type()
         return {
             "run_id": bigint_type(),
             "as_of": ts,
@@ -101,11 +119,11 @@ class State:
     def sizes_columns(self) -> dict[str, exp.DataType]:
         return {
             "run_id": bigint_type(),
-            "as_of": self.engine.dialect.instant_type(),
+            "as_of": self.dialect.instant_type(),
             "name": text_type(),
             "label": text_type(),
             "members": bigint_type(),
-            "share": self.engine.dialect.double(),
+            "share": self.dialect.double(),
             "entered": bigint_type(),
             "exited": bigint_type(),
         }
@@ -113,7 +131,7 @@ class State:
     def changes_shape(self) -> exp.Query:
         """An empty query with the columns of `changes`: the key's type is the
         membership's (from the temporary table of this run's membership)."""
-        ts = self.engine.dialect.instant_type()
+        ts = self.dialect.instant_type()
         return (
             exp.select(
                 exp.alias_(exp.cast(exp.Null(), bigint_type()), "run_id", quoted=True),
@@ -123,34 +141,46 @@ class State:
                 exp.alias_(exp.cast(exp.Null(), text_type()), "event", quoted=True),
                 exp.alias_(exp.cast(exp.Null(), text_type()), "label", quoted=True),
             )
-            .from_(exp.Table(this=ident(NEW)))
+            .from_(self.scratch(NEW))
             .where(exp.false())
         )
 
-    def create_tables(self) -> None:
-        """The state tables that do not exist yet, but the membership (run.py writes it)."""
-        d, e = self.engine.dialect, self.engine
-        e.execute(d.create_state_table(self.runs, self.runs_columns()))
-        e.execute(d.create_state_table(self.sizes, self.sizes_columns()))
-        e.execute(d.create_state_table(self.changes, self.changes_shape()))
+    def create_tables(self) -> list[exp.Expr]:
+        """The state tables that do not exist yet, but the membership (run_steps.py
+        writes it): CREATE TABLE IF NOT EXISTS statements."""
+        d = self.dialect
+        return [
+            d.create_state_table(self.runs, self.runs_columns()),
+            d.create_state_table(self.sizes, self.sizes_columns()),
+            d.create_state_table(self.changes, self.changes_shape()),
+        ]
 
     # -- reading
 
     def exists(self) -> bool:
+        assert self.engine is not None
         return self.engine.columns(self.runs) is not None
 
     def columns(self, table: exp.Table) -> list[str]:
-        return list(self.engine.columns(table) or {})
+        """A state table's columns in the table's own order (Spark keeps its
+        partition column last): the engine's, or for a script those it creates."""
+        if self.engine is not None:
+            return list(self.engine.columns(table) or {})
+        return {
+            "runs": lambda: list(self.runs_columns()),
+            "sizes": lambda: list(self.sizes_columns()),
+            "changes": lambda: ["run_id", "as_of", "name", self.key, "event", "label"],
+        }[table.name]()
 
-    def insert(self, table: exp.Table, branches: list[exp.Query]) -> None:
+    def insert(self, table: exp.Table, branches: list[exp.Query]) -> exp.Insert | None:
         """INSERT INTO table SELECT … UNION ALL …; each branch gives the columns
-        in the table's own order (`columns`: Spark keeps its partition column last)."""
+        in the table's own order (`columns`); None without branches."""
         if not branches:
-            return
+            return None
         query = branches[0]
         for b in branches[1:]:
             query = exp.union(query, b, distinct=False)
-        self.engine.execute(exp.insert(query, table.copy()))
+        return exp.insert(query, table.copy())
 
 
 @dataclass(frozen=True)

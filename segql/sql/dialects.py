@@ -50,6 +50,9 @@ class Dialect:
     # (passes.pair_ctes): faster on DuckDB and Spark (docs/performance.md), the
     # engines whose joins are hash joins; unmeasured on BigQuery, Snowflake, Trino
     pair_buckets = True
+    # CREATE TEMPORARY TABLE (Trino has none: a run's scratch tables are
+    # ordinary tables of the state schema, dropped at its end)
+    temporary_tables = True
 
     def like_pattern(self, pattern: exp.Expr) -> exp.Expr:
         """A pattern whose backslashes are ordinary characters on this engine."""
@@ -216,15 +219,40 @@ class Dialect:
         before a run writes them: nothing where a run is one transaction."""
         return []
 
-    def add_columns(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
+    def add_columns(
+        self, name: exp.Table, columns: dict[str, exp.DataType], if_missing: bool = False
+    ) -> list[exp.Expr]:
+        """ALTER TABLE … ADD COLUMN per column (`if_missing`: IF NOT EXISTS)."""
         return [
             exp.Alter(
                 this=name.copy(),
                 kind="TABLE",
-                actions=[exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())],
+                actions=[
+                    exp.ColumnDef(
+                        this=exp.to_identifier(c, quoted=True),
+                        kind=t.copy(),
+                        exists=if_missing or None,
+                    )
+                ],
             )
             for c, t in columns.items()
         ]
+
+    # -- run scripts (`compile --run-script`, segql/ops/run_script.py)
+
+    def fail(self, message: str) -> exp.Expr:
+        """An expression that stops the statement with `message` when evaluated
+        (inside a CASE branch: only when its condition holds). Without an error
+        function: a cast of the message to an integer, whose error shows it."""
+        return exp.cast(_lit(message), exp.DataType.build("BIGINT"))
+
+    def begin(self) -> exp.Expr | None:
+        """The statement opening a multi-table transaction; None where the script
+        cannot have one (Trino: its connectors' limits, docs/run.md)."""
+        return exp.Transaction()
+
+    def commit(self) -> exp.Expr | None:
+        return exp.Commit()
 
 
 def _create_if_missing(
@@ -276,6 +304,9 @@ class DuckDB(Dialect):
     def trunc(self, local, unit):
         return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
 
+    def fail(self, message):
+        return _fn("ERROR", _lit(message))
+
 
 class Postgres(Dialect):
     like_backslash_escapes = True
@@ -309,6 +340,9 @@ class Postgres(Dialect):
 
 class BigQuery(Dialect):
     like_backslash_escapes = True
+
+    def fail(self, message):
+        return _fn("ERROR", _lit(message))
 
     # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
     def sha256_hex(self, text):
@@ -515,6 +549,22 @@ class Spark(Dialect):
 
 
 class Trino(Dialect):
+    temporary_tables = False
+
+    def temp_table(self, name, query):
+        return [_drop(name), exp.Create(this=name, kind="TABLE", expression=query)]
+
+    def fail(self, message):
+        return _fn("FAIL", _lit(message))
+
+    # Trino's connectors that write (Iceberg, Delta Lake, Hive) accept writes only in
+    # autocommit mode: a script has no transaction; its `runs` row commits it
+    def begin(self):
+        return None
+
+    def commit(self):
+        return None
+
     def now(self):
         return exp.cast(
             _fn("AT_TIMEZONE", exp.CurrentTimestamp(), _lit("UTC")), exp.DataType.build("TIMESTAMP")
