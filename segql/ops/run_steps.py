@@ -67,6 +67,7 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
     yield d.create_state_table(s.sizes, s.sizes_columns())
     if sc is not None:
         yield from d.temp_table(s.scratch(st.RUN), sc.run_row)
+        yield sc.check.copy()  # refused before any work; again in the transaction
     yield from d.temp_table(new.copy(), ch.new_membership(plan.query, plan.as_of, plan.run_id))
     yield d.create_state_table(s.changes, s.changes_shape())
     if isinstance(plan.run_id, int):  # Spark: no rows of this run_id before it writes them

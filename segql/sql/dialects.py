@@ -240,11 +240,11 @@ class Dialect:
 
     # -- run scripts (`compile --run-script`, segql/ops/run_script.py)
 
-    def fail(self, message: str) -> exp.Expr:
-        """An expression that stops the statement with `message` when evaluated
-        (inside a CASE branch: only when its condition holds). Without an error
-        function: a cast of the message to an integer, whose error shows it."""
-        return exp.cast(_lit(message), exp.DataType.build("BIGINT"))
+    def fail(self, message: exp.Expr) -> exp.Expr:
+        """An expression that stops the statement with `message` (a text) when
+        evaluated (in a CASE branch: only when its condition holds). Without an
+        error function: a cast of the message to an integer, whose error shows it."""
+        return exp.cast(message, exp.DataType.build("BIGINT"))
 
     def begin(self) -> exp.Expr | None:
         """The statement opening a multi-table transaction; None where the script
@@ -305,7 +305,7 @@ class DuckDB(Dialect):
         return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
 
     def fail(self, message):
-        return _fn("ERROR", _lit(message))
+        return _fn("ERROR", message)
 
 
 class Postgres(Dialect):
@@ -342,7 +342,7 @@ class BigQuery(Dialect):
     like_backslash_escapes = True
 
     def fail(self, message):
-        return _fn("ERROR", _lit(message))
+        return _fn("ERROR", message)
 
     # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
     def sha256_hex(self, text):
@@ -555,7 +555,7 @@ class Trino(Dialect):
         return [_drop(name), exp.Create(this=name, kind="TABLE", expression=query)]
 
     def fail(self, message):
-        return _fn("FAIL", _lit(message))
+        return _fn("FAIL", message)
 
     # Trino's connectors that write (Iceberg, Delta Lake, Hive) accept writes only in
     # autocommit mode: a script has no transaction; its `runs` row commits it
