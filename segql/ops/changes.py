@@ -116,8 +116,9 @@ def changes_in_run(state: State, run_id: int) -> dict[str, Kind]:
 def pair_query(
     state: State, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
 ) -> exp.Select:
-    """New and previous membership side by side, a row per key in either: `k`,
-    `n<i>` and `o<i>` per name (i: its position in the union of the names)."""
+    """New and previous membership side by side, a row per key in either with
+    a change: `k`, `n<i>` and `o<i>` per name (i: its position in the union of
+    the names)."""
     key = state.key
     names = list(dict.fromkeys([*new, *old]))
     n_t = exp.alias_(state.scratch(NEW), "n", quoted=True)
@@ -136,26 +137,31 @@ def pair_query(
     if old_table is not None:
         o_t = exp.alias_(exp.Subquery(this=old_table), "o", quoted=True)
         q = q.join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer")
-    return q
+    # only the keys with a change: the branches of `changes` read no other
+    # (most keys keep every membership from one run to the next)
+    conds = [cond for *_, cond in _events(new, old, old_table is not None)]
+    if not conds:
+        return q
+    p = exp.alias_(exp.Subquery(this=q), "p", quoted=True)
+    return exp.select("*").from_(p).where(_any(conds))
 
 
-def change_branches(
-    state: State,
-    run_id: RunId,
-    as_of: exp.Expr,
-    new: dict[str, Kind],
-    old: dict[str, Kind],
-    has_old: bool,
-) -> list[exp.Select]:
-    """SELECTs over the pair table, one per (name, event), giving `changes` rows:
-    for a segment enter = true now and not before, exit = true before and not
-    now; for a label a move is an exit of the old label and an enter of the new.
-    A name only on one side enters (added) or exits (removed) all its members;
-    a name whose kind changed exits as the old kind and enters as the new."""
+def _any(conds: list[exp.Expr]) -> exp.Expr:
+    """OR of the conditions as a balanced tree: thousands of definitions nest
+    only log2 deep (sqlglot renders recursively)."""
+    if len(conds) == 1:
+        return exp.paren(conds[0])
+    half = len(conds) // 2
+    return exp.Or(this=_any(conds[:half]), expression=_any(conds[half:]))
+
+
+def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool):
+    """(name, event, column, kind, condition) per change a row of the pair can
+    hold: for a segment enter = true now and not before, exit = true before and
+    not now; for a label a move is an exit of the old label and an enter of the
+    new. A name only on one side enters (added) or exits (removed) all its
+    members; a name whose kind changed exits as the old kind and enters as the new."""
     names = list(dict.fromkeys([*new, *old]))
-    order = state.columns(state.changes)
-    pair = state.scratch(PAIR)
-    out = []
     for i, name in enumerate(names):
         n_kind, o_kind = new.get(name), old.get(name) if has_old else None
         sides = (
@@ -166,11 +172,9 @@ def change_branches(
             if kind is None:
                 continue
             if kind == "segment":
-                member = exp.Coalesce(this=col(this), expressions=[exp.false()])
-                label: exp.Expr = exp.cast(exp.Null(), text_type())
+                member: exp.Expr = exp.Coalesce(this=col(this), expressions=[exp.false()])
             else:
                 member = exp.Not(this=exp.Is(this=col(this), expression=exp.Null()))
-                label = col(this)
             if other_kind != kind:
                 cond = member
             elif kind == "segment":
@@ -179,19 +183,37 @@ def change_branches(
             else:
                 same = exp.Coalesce(this=col(this).eq(col(other)), expressions=[exp.false()])
                 cond = exp.and_(member, exp.Not(this=exp.paren(same)))
-            values = {
-                "run_id": run_id_expr(run_id),
-                "as_of": as_of.copy(),
-                "name": lit(name),
-                state.key: col("k"),
-                "event": lit(event),
-                "label": label,
-            }
-            out.append(
-                exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order))
-                .from_(pair.copy())
-                .where(cond)
-            )
+            yield name, event, this, kind, cond
+
+
+def change_branches(
+    state: State,
+    run_id: RunId,
+    as_of: exp.Expr,
+    new: dict[str, Kind],
+    old: dict[str, Kind],
+    has_old: bool,
+) -> list[exp.Select]:
+    """SELECTs over the pair table, one per (name, event), giving `changes` rows
+    (`_events` says which)."""
+    order = state.columns(state.changes)
+    pair = state.scratch(PAIR)
+    out = []
+    for name, event, this, kind, cond in _events(new, old, has_old):
+        label = exp.cast(exp.Null(), text_type()) if kind == "segment" else col(this)
+        values = {
+            "run_id": run_id_expr(run_id),
+            "as_of": as_of.copy(),
+            "name": lit(name),
+            state.key: col("k"),
+            "event": lit(event),
+            "label": label,
+        }
+        out.append(
+            exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order))
+            .from_(pair.copy())
+            .where(cond)
+        )
     return out
 
 
