@@ -184,7 +184,12 @@ def execute(
     step = step or (lambda _msg: None)
     started = _now()
     compiled = _compile(model, engine, as_of)
-    state = st.State(engine, schema or model.project.state_schema, model.project.key)
+    state = st.State(
+        engine,
+        schema or model.project.state_schema,
+        model.project.key,
+        in_place=engine.transactional,
+    )
     step("waiting for the state")
     with engine.exclusive(state.schema):
         # under the lock: PostgreSQL's IF NOT EXISTS is not safe against a race

@@ -68,7 +68,11 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
     if sc is not None:
         yield from d.temp_table(s.scratch(st.RUN), sc.run_row)
         yield sc.check.copy()  # refused before any work; again in the transaction
-    yield from d.temp_table(new.copy(), ch.new_membership(plan.query, plan.as_of, plan.run_id))
+    rows = ch.new_membership(plan.query, plan.as_of, plan.run_id)
+    if s.in_place:
+        yield from d.build_table(new.copy(), rows)
+    else:
+        yield from d.temp_table(new.copy(), rows)
     yield d.create_state_table(s.changes, s.changes_shape())
     if isinstance(plan.run_id, int):  # Spark: no rows of this run_id before it writes them
         for name in ("runs", "changes", "sizes"):
@@ -95,15 +99,23 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
     if plan.size_rows:
         sizes = ch.sizes_query(s, plan.run_id, plan.as_of, plan.size_rows)
         yield from _gated(plan, s.insert(s.sizes, [sizes]))
+
+    def runs_row() -> exp.Insert | None:  # finished_at: when it is written
+        return s.insert(s.runs, [ch.run_row(s, plan.run_values())])
+
     if sc is not None:
         yield from _gated(plan, _insert_membership(plan))
+    elif s.in_place:  # no copy: the table built is renamed (after the runs row reads it)
+        yield from _gated(plan, runs_row())
+        yield from d.rename_over(new.copy(), s.membership)
+        return
     elif s.engine is not None and s.engine.transactional:
         yield from d.replace_table(s.membership, exp.select("*").from_(new.copy()))
     else:
         assert columns_of is not None and isinstance(plan.run_id, int)
         yield from _grow_membership(plan, columns_of)
     # the commit point on Spark and Trino; elsewhere the transaction's end
-    yield from _gated(plan, s.insert(s.runs, [ch.run_row(s, plan.run_values())]))
+    yield from _gated(plan, runs_row())
     if sc is not None:
         # the last run's membership only: the rows of the one before go
         this = ch.run_id_expr(plan.run_id)

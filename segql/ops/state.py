@@ -29,6 +29,7 @@ OK = "ok"
 NEW = "__segql_new"  # temporary: the membership this run computed
 PAIR = "__segql_pair"  # temporary: new and previous membership side by side
 RUN = "__segql_run"  # temporary, scripts only: the run's run_id, as_of, started_at
+BUILT = "membership__segql_new"  # NEW when built in place (State.in_place)
 # the columns a run adds to the membership, and those of changes: no output
 # (nor the key) may be called so
 RUN_COLUMNS = ("as_of", "run_id")
@@ -62,6 +63,10 @@ class State:
     schema: str
     key: str
     script_dialect: Dialect | None = None
+    # the new membership (NEW) is built as a table of the state schema and
+    # renamed to `membership` at the end, instead of copied into it (segql run
+    # on DuckDB and PostgreSQL, whose DDL is transactional)
+    in_place: bool = False
 
     @property
     def dialect(self) -> Dialect:
@@ -75,7 +80,9 @@ class State:
 
     def scratch(self, name: str) -> exp.Table:
         """A run's temporary table (NEW, PAIR, RUN): a table of the state schema
-        where the engine has no temporary tables (Trino)."""
+        where the engine has no temporary tables (Trino), or NEW built in place."""
+        if name == NEW and self.in_place:
+            return self.table(BUILT)
         if self.dialect.temporary_tables:
             return exp.Table(this=ident(name))
         return self.table(name)

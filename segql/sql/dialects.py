@@ -172,6 +172,19 @@ class Dialect:
         a reader sees the old rows or the new ones."""
         return [exp.Create(this=name, kind="TABLE", expression=query, replace=True)]
 
+    def build_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
+        """A table of a query's rows, made anew (a run's new membership, built
+        beside the old one and swapped in by `rename_over`)."""
+        create = exp.Create(this=name.copy(), kind="TABLE", expression=query)
+        return [_drop(name), create]
+
+    def rename_over(self, built: exp.Table, name: exp.Table) -> list[exp.Expr]:
+        """Statements that put table `built` in the place of `name` (same schema):
+        drop `name`, rename `built`; atomic inside a transaction (DuckDB, PostgreSQL)."""
+        renamed = exp.Table(this=name.this.copy())
+        rename = exp.Alter(this=built.copy(), kind="TABLE", actions=[exp.AlterRename(this=renamed)])
+        return [_drop(name), rename]
+
     def create_table(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
         """Drop `name` and create it empty with these columns (sample data)."""
         schema = exp.Schema(
