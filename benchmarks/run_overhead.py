@@ -84,21 +84,23 @@ class Timed:
     def __init__(self, engine):
         self.engine = engine
         self.times: dict[str, float] = defaultdict(float)
+        self.cpu: dict[str, float] = defaultdict(float)
         self._orig, self._con = engine._run, engine.con
         engine.con = _Con(engine.con, self.times)
 
         def timed(sql: str, fetch: bool):
-            start = time.perf_counter()
+            start, c0 = time.perf_counter(), time.process_time()
             try:
                 return self._orig(sql, fetch)
             finally:
                 self.times[_label(sql)] += time.perf_counter() - start
+                self.cpu[_label(sql)] += time.process_time() - c0
 
         engine._run = timed
 
-    def stop(self) -> dict[str, float]:
+    def stop(self) -> tuple[dict[str, float], dict[str, float]]:
         self.engine._run, self.engine.con = self._orig, self._con
-        return dict(self.times)
+        return dict(self.times), dict(self.cpu)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
     profile: dict[str, dict[str, float]] = {}
+    profile_cpu: dict[str, dict[str, float]] = {}
     for i in range(args.repeat + 1):  # the first is a warm-up
         reset()
         for name, fn in cases.items():
@@ -161,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
             fn()
             w, c = time.perf_counter() - w0, time.process_time() - c0
             if timer is not None:
-                profile[name] = {**timer.stop(), "total": w}
+                walls, cpus = timer.stop()
+                profile[name] = {**walls, "total": w}
+                profile_cpu[name] = {**cpus, "total": c}
             if i > 0:
                 wall[name].append(w)
                 cpu[name].append(c)
@@ -184,17 +189,26 @@ def main(argv: list[str] | None = None) -> None:
             results[name] = {"wall": w, "cpu": c}
             log(f"| {name} | {w:.2f} | {c:.2f} | |")
 
-    log("\nWhere a run's time goes (last repetition, wall s):")
+    log("\nWhere a run's time goes (last repetition; wall s / CPU s):")
     labels = sorted({k for p in profile.values() for k in p if k != "total"})
     runs = [n for n in cases if n in pairs]
     log("| statement | " + " | ".join(runs) + " |")
     log("|---|" + "---|" * len(runs))
-    for label in labels:
-        log(f"| {label} | " + " | ".join(f"{profile[r].get(label, 0):.3f}" for r in runs) + " |")
-    py = {r: profile[r]["total"] - sum(v for k, v in profile[r].items() if k != "total")
-          for r in runs}  # fmt: skip
-    log("| Python (compile twice, hash) | " + " | ".join(f"{py[r]:.3f}" for r in runs) + " |")
 
+    def cell(r: str, label: str) -> str:
+        return f"{profile[r].get(label, 0):.2f} / {profile_cpu[r].get(label, 0):.2f}"
+
+    for label in labels:
+        log(f"| {label} | " + " | ".join(cell(r, label) for r in runs) + " |")
+
+    def rest(p: dict[str, float]) -> float:
+        return p["total"] - sum(v for k, v in p.items() if k != "total")
+
+    log(
+        "| the rest (Python: compiling twice, hashing; waiting) | "
+        + " | ".join(f"{rest(profile[r]):.2f} / {rest(profile_cpu[r]):.2f}" for r in runs)
+        + " |"
+    )
     growth = con.execute(
         'SELECT "run_id", count(*) FROM "segql"."changes" GROUP BY 1 ORDER BY 1'
     ).fetchall()
@@ -212,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
             "outputs": outputs,
             "memory_limit": args.memory_limit,
             "results": results,
-            "profile": profile,
+            "profile_wall": profile,
+            "profile_cpu": profile_cpu,
             "changes_rows_per_run": growth,
             "universe": universe,
             "wall": wall,
