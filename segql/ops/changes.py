@@ -18,6 +18,7 @@ from segql.ops.state import (
     lit,
     membership_of,
     text_type,
+    union_all,
 )
 
 RunId = int | exp.Expr  # a number (segql run), or an expression (a script's run)
@@ -259,9 +260,7 @@ def sizes_query(
                 exp.alias_(exp.cast(members, bigint_type()), "members", quoted=True),
             )
         )
-    b = branches[0]
-    for x in branches[1:]:
-        b = exp.union(b, x, distinct=False)
+    b = union_all(branches)
     universe = exp.select(exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)).from_(
         new.copy()
     )
