@@ -183,3 +183,15 @@ def test_live_clock_script_pins_one_as_of(proj: Path):
     assert scripted["membership"] == ran["membership"]
     # runs' columns but the clock's: sql_hash (index 5) is another text, the live query's
     assert [r[:5] + r[6:] for r in scripted["runs"]] == [r[:5] + r[6:] for r in ran["runs"]]
+
+
+def test_thousands_of_branches_render_flat():
+    """The UNION ALL of a run's branches and the pair's OR of its change
+    conditions are balanced trees: thousands of definitions nest shallowly."""
+    from segql.ops.changes import _any
+    from segql.ops.state import union_all
+
+    q = union_all([exp.select(exp.Literal.number(i)) for i in range(3000)])
+    assert q.sql("duckdb").count("UNION ALL") == 2999
+    cond = _any([exp.column(f"c{i}") for i in range(3000)])
+    assert cond.sql("duckdb").count(" OR ") == 2999
