@@ -109,9 +109,7 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
         yield from _gated(plan, runs_row())
         yield from d.rename_over(new.copy(), s.membership)
         return
-    elif s.engine is not None and s.engine.transactional:
-        yield from d.replace_table(s.membership, exp.select("*").from_(new.copy()))
-    else:
+    else:  # Spark
         assert columns_of is not None and isinstance(plan.run_id, int)
         yield from _grow_membership(plan, columns_of)
     # the commit point on Spark and Trino; elsewhere the transaction's end

@@ -479,6 +479,14 @@ class Snowflake(Dialect):
 class Spark(Dialect):
     like_backslash_escapes = True
 
+    # no transactions (segql run commits by its runs row, docs/run.md); a run
+    # script would also need DELETE, which Spark's Parquet tables lack: use segql run
+    def begin(self):
+        return None
+
+    def commit(self):
+        return None
+
     # Spark TIMESTAMPs are read in the session time zone, which must be UTC.
     def now(self):
         return exp.CurrentTimestamp()
