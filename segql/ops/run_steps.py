@@ -77,16 +77,18 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
     if isinstance(plan.run_id, int):  # Spark: no rows of this run_id before it writes them
         for name in ("runs", "changes", "sizes"):
             yield from d.clear_run(s.table(name), plan.run_id)
-    if sc is not None:
+    old_kinds = plan.outputs if sc is not None else plan.old_kinds
+    old_query = sc.previous if sc is not None else plan.old_query
+    pair = ch.pair_query(s, plan.outputs, old_kinds, old_query)
+    if sc is not None:  # a script's transaction holds DML only: every table is made before
         yield from _script_setup(plan)
+        yield from d.temp_table(s.scratch(st.PAIR), pair)
         begin = d.begin()
         if begin is not None:
             yield begin
         yield sc.check
-    old_kinds = plan.outputs if sc is not None else plan.old_kinds
-    old_query = sc.previous if sc is not None else plan.old_query
-    pair = ch.pair_query(s, plan.outputs, old_kinds, old_query)
-    yield from d.temp_table(s.scratch(st.PAIR), pair)
+    else:
+        yield from d.temp_table(s.scratch(st.PAIR), pair)
     # the replaced run's rows go once the pair (built from them) is
     if plan.replacing is not None and s.engine is not None and s.engine.transactional:
         for name in ("runs", "changes", "sizes"):
@@ -95,7 +97,8 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
         s, plan.run_id, plan.as_of, plan.outputs, old_kinds, old_query is not None
     )
     yield from _gated(plan, s.insert(s.changes, branches))
-    yield d.drop_temp_table(s.scratch(st.PAIR))
+    if sc is None:
+        yield d.drop_temp_table(s.scratch(st.PAIR))
     if plan.size_rows:
         sizes = ch.sizes_query(s, plan.run_id, plan.as_of, plan.size_rows)
         yield from _gated(plan, s.insert(s.sizes, [sizes]))
@@ -122,6 +125,7 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
         commit = d.commit()
         if commit is not None:
             yield commit
+        yield d.drop_temp_table(s.scratch(st.PAIR))
     yield d.drop_temp_table(new)
     if sc is not None:
         yield d.drop_temp_table(s.scratch(st.RUN))
