@@ -152,16 +152,6 @@ class State:
             .where(exp.false())
         )
 
-    def create_tables(self) -> list[exp.Expr]:
-        """The state tables that do not exist yet, but the membership (run_steps.py
-        writes it): CREATE TABLE IF NOT EXISTS statements."""
-        d = self.dialect
-        return [
-            d.create_state_table(self.runs, self.runs_columns()),
-            d.create_state_table(self.sizes, self.sizes_columns()),
-            d.create_state_table(self.changes, self.changes_shape()),
-        ]
-
     # -- reading
 
     def exists(self) -> bool:
