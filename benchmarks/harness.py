@@ -89,6 +89,10 @@ def membership_sql(model: Model, dialect: str = "duckdb") -> str:
     return api.compile_model(model, dialect, AS_OF).sql()
 
 
+def membership_sql_at(model: Model, as_of: dt.datetime, dialect: str = "duckdb") -> str:
+    return api.compile_model(model, dialect, as_of).sql()
+
+
 def per_segment_sqls(model: Model, dialect: str = "duckdb") -> dict[str, str]:
     out = {}
     for name in model.selected:

@@ -10,6 +10,8 @@ import gc
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlglot import exp
+
 from segql.engines.base import Engine
 from segql.errors import Diagnostics, SegqlError, SegqlErrors, issue_warnings
 from segql.plan.explain import explain
@@ -195,13 +197,15 @@ def compile_model(
     segmentation: str | None = None,
     traits: bool = False,
     trait: str | None = None,
+    now: exp.Expr | None = None,
 ) -> CompileResult:
     """The query of a resolved model. as_of is a naive UTC instant, or None for
-    the engine's current timestamp. `traits`: the selected files' traits as
-    columns too; `trait`: one trait's key and value per entity."""
+    the engine's current timestamp (or `now`, an expression standing for it).
+    `traits`: the selected files' traits as columns too; `trait`: one trait's
+    key and value per entity."""
     d = get_dialect(dialect or model.project.dialect)
     tz = model.project.timezone
-    clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d)
+    clock = FixedClock(as_of, tz, d) if as_of is not None else LiveClock(tz, d, now)
     outputs, mode = select(model, segment, segmentation, traits, trait)
     try:
         p = plan(model, outputs, mode)

@@ -330,6 +330,14 @@ def compile(
     script: Annotated[
         bool, typer.Option("--script", help="end the statement with ';' (default: none)")
     ] = False,
+    run_script: Annotated[
+        bool,
+        typer.Option(
+            "--run-script",
+            help="print the whole of a `segql run` (state tables, membership, changes, "
+            "sizes, runs row) as one script in the dialect, for a scheduler (docs/run.md)",
+        ),
+    ] = False,
     target: TargetOpt = None,
     strict: StrictOpt = False,
     project: ProjectOpt = None,
@@ -342,7 +350,6 @@ def compile(
 
     def run() -> None:
         from segql import api
-        from segql.errors import SegqlError
 
         if segment is not None and segmentation is not None:
             raise _usage("--segment and --segmentation cannot be used together")
@@ -354,6 +361,13 @@ def compile(
                 f"--traits adds columns to the membership: not with {(one or ['--trait'])[0]}"
             )
         _check_as_of(as_of)
+        if run_script and (segment or segmentation or explain or script):
+            raise _usage("--run-script takes no --segment, --segmentation, --explain or --script")
+        if run_script:
+            from segql.ops.run_script import run_script as make
+
+            _write(make(list(paths), g.project, target, dialect, as_of), out)
+            return
         if explain:
             sys.stdout.write(
                 api.explain_plan(
@@ -379,17 +393,25 @@ def compile(
             traits=traits,
             trait=trait,
         ).sql(script=script)
-        if out is None:
-            sys.stdout.write(sql)
-            sys.stdout.flush()
-            return
-        try:  # written only once compiled: an error never truncates an old file
-            with open(out, "w", encoding="utf-8") as f:
-                f.write(sql)
-        except OSError as e:
-            raise SegqlError(f"cannot write '{out}': {e.strerror or e}") from None
+        _write(sql, out)
 
     _handled(g, run)
+
+
+def _write(sql: str, out: str | None) -> None:
+    """SQL to stdout, or to a file written only once compiled: an error never
+    truncates an old file."""
+    from segql.errors import SegqlError
+
+    if out is None:
+        sys.stdout.write(sql)
+        sys.stdout.flush()
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(sql)
+    except OSError as e:
+        raise SegqlError(f"cannot write '{out}': {e.strerror or e}") from None
 
 
 class Format(StrEnum):

@@ -15,19 +15,27 @@ from segql.ops.state import (
     State,
     bigint_type,
     col,
-    ident,
     lit,
     membership_of,
     text_type,
+    union_all,
 )
 
+RunId = int | exp.Expr  # a number (segql run), or an expression (a script's run)
 
-def new_membership(query: exp.Query, as_of: exp.Expr, run_id: int) -> exp.Select:
+
+def run_id_expr(run_id: RunId) -> exp.Expr:
+    """A run's run_id as a BIGINT expression."""
+    value = lit(run_id) if isinstance(run_id, int) else run_id.copy()
+    return exp.cast(value, bigint_type())
+
+
+def new_membership(query: exp.Query, as_of: exp.Expr, run_id: RunId) -> exp.Select:
     """The compiled membership query wrapped: its columns, then as_of and run_id."""
     return exp.select(
         exp.Star(),
-        exp.alias_(as_of, "as_of", quoted=True),
-        exp.alias_(exp.cast(lit(run_id), bigint_type()), "run_id", quoted=True),
+        exp.alias_(as_of.copy(), "as_of", quoted=True),
+        exp.alias_(run_id_expr(run_id), "run_id", quoted=True),
     ).from_(exp.alias_(exp.Subquery(this=query), "q", quoted=True))
 
 
@@ -107,12 +115,14 @@ def changes_in_run(state: State, run_id: int) -> dict[str, Kind]:
 
 
 def pair_query(
-    key: str, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
+    state: State, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
 ) -> exp.Select:
-    """New and previous membership side by side, a row per key in either: `k`,
-    `n<i>` and `o<i>` per name (i: its position in the union of the names)."""
+    """New and previous membership side by side, a row per key in either with
+    a change: `k`, `n<i>` and `o<i>` per name (i: its position in the union of
+    the names)."""
+    key = state.key
     names = list(dict.fromkeys([*new, *old]))
-    n_t = exp.alias_(exp.Table(this=ident(NEW)), "n", quoted=True)
+    n_t = exp.alias_(state.scratch(NEW), "n", quoted=True)
     cols: list[exp.Expr] = []
     if old_table is None:
         cols.append(exp.alias_(col(key, "n"), "k", quoted=True))
@@ -128,26 +138,31 @@ def pair_query(
     if old_table is not None:
         o_t = exp.alias_(exp.Subquery(this=old_table), "o", quoted=True)
         q = q.join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer")
-    return q
+    # only the keys with a change: the branches of `changes` read no other
+    # (most keys keep every membership from one run to the next)
+    conds = [cond for *_, cond in _events(new, old, old_table is not None)]
+    if not conds:
+        return q
+    p = exp.alias_(exp.Subquery(this=q), "p", quoted=True)
+    return exp.select("*").from_(p).where(_any(conds))
 
 
-def change_branches(
-    state: State,
-    run_id: int,
-    as_of: exp.Expr,
-    new: dict[str, Kind],
-    old: dict[str, Kind],
-    has_old: bool,
-) -> list[exp.Select]:
-    """SELECTs over the pair table, one per (name, event), giving `changes` rows:
-    for a segment enter = true now and not before, exit = true before and not
-    now; for a label a move is an exit of the old label and an enter of the new.
-    A name only on one side enters (added) or exits (removed) all its members;
-    a name whose kind changed exits as the old kind and enters as the new."""
+def _any(conds: list[exp.Expr]) -> exp.Expr:
+    """OR of the conditions as a balanced tree: thousands of definitions nest
+    only log2 deep (sqlglot renders recursively)."""
+    if len(conds) == 1:
+        return exp.paren(conds[0])
+    half = len(conds) // 2
+    return exp.Or(this=_any(conds[:half]), expression=_any(conds[half:]))
+
+
+def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool):
+    """(name, event, column, kind, condition) per change a row of the pair can
+    hold: for a segment enter = true now and not before, exit = true before and
+    not now; for a label a move is an exit of the old label and an enter of the
+    new. A name only on one side enters (added) or exits (removed) all its
+    members; a name whose kind changed exits as the old kind and enters as the new."""
     names = list(dict.fromkeys([*new, *old]))
-    order = state.columns(state.changes)
-    pair = exp.Table(this=ident(PAIR))
-    out = []
     for i, name in enumerate(names):
         n_kind, o_kind = new.get(name), old.get(name) if has_old else None
         sides = (
@@ -158,11 +173,9 @@ def change_branches(
             if kind is None:
                 continue
             if kind == "segment":
-                member = exp.Coalesce(this=col(this), expressions=[exp.false()])
-                label: exp.Expr = exp.cast(exp.Null(), text_type())
+                member: exp.Expr = exp.Coalesce(this=col(this), expressions=[exp.false()])
             else:
                 member = exp.Not(this=exp.Is(this=col(this), expression=exp.Null()))
-                label = col(this)
             if other_kind != kind:
                 cond = member
             elif kind == "segment":
@@ -171,19 +184,37 @@ def change_branches(
             else:
                 same = exp.Coalesce(this=col(this).eq(col(other)), expressions=[exp.false()])
                 cond = exp.and_(member, exp.Not(this=exp.paren(same)))
-            values = {
-                "run_id": exp.cast(lit(run_id), bigint_type()),
-                "as_of": as_of.copy(),
-                "name": lit(name),
-                state.key: col("k"),
-                "event": lit(event),
-                "label": label,
-            }
-            out.append(
-                exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order))
-                .from_(pair.copy())
-                .where(cond)
-            )
+            yield name, event, this, kind, cond
+
+
+def change_branches(
+    state: State,
+    run_id: RunId,
+    as_of: exp.Expr,
+    new: dict[str, Kind],
+    old: dict[str, Kind],
+    has_old: bool,
+) -> list[exp.Select]:
+    """SELECTs over the pair table, one per (name, event), giving `changes` rows
+    (`_events` says which)."""
+    order = state.columns(state.changes)
+    pair = state.scratch(PAIR)
+    out = []
+    for name, event, this, kind, cond in _events(new, old, has_old):
+        label = exp.cast(exp.Null(), text_type()) if kind == "segment" else col(this)
+        values = {
+            "run_id": run_id_expr(run_id),
+            "as_of": as_of.copy(),
+            "name": lit(name),
+            state.key: col("k"),
+            "event": lit(event),
+            "label": label,
+        }
+        out.append(
+            exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order))
+            .from_(pair.copy())
+            .where(cond)
+        )
     return out
 
 
@@ -191,14 +222,14 @@ OBSERVED = "\0observed"  # sizes_query: the labels found in the membership
 
 
 def sizes_query(
-    state: State, run_id: int, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
+    state: State, run_id: RunId, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
 ) -> exp.Select:
     """`sizes` rows of this run: `rows` holds (name, label, column) per segment
     (label None) and per declared label of each segmentation (OBSERVED: per
     label present, for label columns without declared labels); members counted in
     the new membership, entered/exited in this run's changes, share of the
     universe (the new membership's rows; null when it is empty)."""
-    new = exp.Table(this=ident(NEW))
+    new = state.scratch(NEW)
     branches = []
     for name, label, column in rows:
         if label == OBSERVED:  # labels not declared (not a segmentation): those present
@@ -229,9 +260,7 @@ def sizes_query(
                 exp.alias_(exp.cast(members, bigint_type()), "members", quoted=True),
             )
         )
-    b = branches[0]
-    for x in branches[1:]:
-        b = exp.union(b, x, distinct=False)
+    b = union_all(branches)
     universe = exp.select(exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)).from_(
         new.copy()
     )
@@ -248,18 +277,18 @@ def sizes_query(
             exp.alias_(count("exit"), "exited", quoted=True),
         )
         .from_(state.changes)
-        .where(col("run_id").eq(lit(run_id)))
+        .where(col("run_id").eq(run_id_expr(run_id)))
         .group_by(col("name"), col("label"))
     )
     share = exp.Case(
         ifs=[exp.If(this=col("universe", "u").eq(exp.Literal.number(0)), true=exp.Null())],
         default=exp.Div(
-            this=exp.cast(col("members", "b"), state.engine.dialect.double()),
+            this=exp.cast(col("members", "b"), state.dialect.double()),
             expression=col("universe", "u"),
         ),
     )
     values = {
-        "run_id": exp.cast(lit(run_id), bigint_type()),
+        "run_id": run_id_expr(run_id),
         "as_of": as_of.copy(),
         "name": col("name", "b"),
         "label": col("label", "b"),
@@ -289,8 +318,6 @@ def sizes_query(
 
 def run_row(state: State, run: dict[str, exp.Expr]) -> exp.Select:
     """The `runs` row of a run, `universe` counted in its new membership."""
-    universe = exp.Subquery(
-        this=exp.select(exp.Count(this=exp.Star())).from_(exp.Table(this=ident(NEW)))
-    )
+    universe = exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(state.scratch(NEW)))
     values = {**run, "universe": exp.cast(universe, bigint_type())}
     return exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.runs)))

@@ -26,6 +26,7 @@ never got one are dropped by the next run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from sqlglot import exp
 from segql.engines.base import Engine
 from segql.errors import SegqlError
 from segql.ops import changes as ch
+from segql.ops import run_steps as rs
 from segql.ops import state as st
 from segql.project import Project
 from segql.semantic.model import Model
@@ -193,7 +195,12 @@ def execute(
     step = step or (lambda _msg: None)
     started = _now()
     compiled = _compile(model, engine, as_of, traits)
-    state = st.State(engine, schema or model.project.state_schema, model.project.key)
+    state = st.State(
+        engine,
+        schema or model.project.state_schema,
+        model.project.key,
+        in_place=engine.transactional,
+    )
     step("waiting for the state")
     with engine.exclusive(state.schema):
         # under the lock: PostgreSQL's IF NOT EXISTS is not safe against a race
@@ -214,7 +221,6 @@ def execute(
             _tidy(state)  # rows of runs that never committed
         run_id = _next_run_id(state)
         previous = _previous(state, replacing, last)
-        step(f"running the membership query (run {run_id})")
         _write(state, model, compiled, as_of, run_id, last, replacing, started, step)
     if not engine.transactional:
         _tidy(state)  # the replaced run, old membership partitions
@@ -254,36 +260,14 @@ def _write(
     started: dt.datetime,
     step: Progress,
 ) -> None:
-    """The run's rows: changes, sizes, membership, and last its `runs` row."""
+    """The run's rows: changes, sizes, membership, and last its `runs` row, by
+    the statements of run_steps.py (shared with `compile --run-script`)."""
     engine = state.engine
     when = state.instant(as_of)
-    new_table = exp.Table(this=st.ident(st.NEW))
-    with engine.temp_table(new_table, ch.new_membership(compiled.tree, when, run_id)):
-        state.create_tables()
-        for name in ("runs", "changes", "sizes"):
-            for stmt in engine.dialect.clear_run(state.table(name), run_id):
-                engine.execute(stmt)
-        old_query, old_kinds = _old_membership(state, replacing, last)
-        step("computing changes")
-        pair = ch.pair_query(state.key, compiled.kinds, old_kinds, old_query)
-        with engine.temp_table(exp.Table(this=st.ident(st.PAIR)), pair):
-            # the replaced run's rows go once the pair (built from them) is
-            if replacing is not None and engine.transactional:
-                for name in ("runs", "changes", "sizes"):
-                    table = state.table(name)
-                    for stmt in engine.dialect.delete_runs(table, [replacing.run_id]):
-                        engine.execute(stmt)
-            branches = ch.change_branches(
-                state, run_id, when, compiled.kinds, old_kinds, old_query is not None
-            )
-            state.insert(state.changes, branches)
-        step("computing sizes")
-        rows = _size_rows(model, compiled.kinds)
-        if rows:
-            state.insert(state.sizes, [ch.sizes_query(state, run_id, when, rows)])
-        step("writing the membership")
-        _write_membership(state, compiled.kinds, compiled.traits, run_id)
-        values = {
+    old_query, old_kinds = _old_membership(state, replacing, last)
+
+    def run_values() -> dict[str, exp.Expr]:
+        return {
             "run_id": exp.cast(st.lit(run_id), exp.DataType.build("BIGINT")),
             "as_of": when.copy(),
             "started_at": state.instant(started),
@@ -294,8 +278,40 @@ def _write(
             "sql_hash": st.lit(compiled.sql_hash),
             "engine": st.lit(engine.target.engine),
         }
-        # the commit point on Spark; on DuckDB/PostgreSQL the transaction's end
-        state.insert(state.runs, [ch.run_row(state, values)])
+
+    plan = rs.Plan(
+        state,
+        compiled.tree,
+        compiled.kinds,
+        run_id,
+        when,
+        _size_rows(model, compiled.kinds),
+        run_values,
+        old_query,
+        old_kinds,
+        replacing.run_id if replacing is not None else None,
+        traits=tuple(compiled.traits),
+    )
+    step(f"running the membership query (run {run_id})")
+    try:
+        for stmt in rs.statements(plan, engine.columns):
+            _say(stmt, step)
+            engine.execute(stmt)
+    except BaseException:
+        # the error inside matters, not the drops' (an aborted transaction)
+        for name in (st.PAIR, st.NEW):
+            with contextlib.suppress(SegqlError):
+                engine.execute(engine.dialect.drop_temp_table(state.scratch(name)))
+        raise
+
+
+def _say(stmt: exp.Expr, step: Progress) -> None:
+    """Progress: what the statement about to run computes."""
+    if isinstance(stmt, exp.Insert):
+        what = {"changes": "computing changes", "sizes": "computing sizes"}
+        table = stmt.this.this if isinstance(stmt.this, exp.Schema) else stmt.this
+        if isinstance(table, exp.Table) and table.name in what:
+            step(what[table.name])
 
 
 def _next_run_id(state: st.State) -> int:
@@ -361,46 +377,6 @@ def _size_rows(model: Model, kinds: dict[str, str]) -> list[tuple[str, str | Non
         labels = ast.segmentation_labels(d)
         rows += [(name, label, name) for label in dict.fromkeys(labels)]
     return rows
-
-
-def _write_membership(
-    state: st.State, kinds: dict[str, str], traits: dict[str, str], run_id: int
-) -> None:
-    engine = state.engine
-    new = exp.select("*").from_(exp.Table(this=st.ident(st.NEW)))
-    if engine.transactional:
-        engine.replace_table(state.membership, new)
-        return
-    # Spark: a partition per run in one table, whose columns only grow
-    engine.execute(engine.dialect.create_state_table(state.membership, new.where(exp.false())))
-    for stmt in engine.dialect.clear_run(state.membership, run_id):
-        engine.execute(stmt)
-    have = engine.columns(state.membership) or {}
-    types = {"segment": exp.DataType.build("BOOLEAN"), "label": exp.DataType.build("TEXT")}
-    missing = {n: types[k] for n, k in kinds.items() if n not in have}
-    # a trait column takes the type its values have in this run's membership
-    computed = engine.columns(exp.Table(this=st.ident(st.NEW))) or {}
-    missing |= {n: _engine_type(engine, computed[n]) for n in traits if n not in have}
-    for stmt in engine.dialect.add_columns(state.membership, missing):
-        engine.execute(stmt)
-    now = engine.columns(state.membership) or {}
-    values = []
-    for c in state.columns(state.membership):
-        if c in kinds or c in traits or c == state.key or c in st.RUN_COLUMNS:
-            values.append(st.col(c))
-        else:  # a definition of an earlier run, gone now
-            null = exp.cast(exp.Null(), _engine_type(engine, now[c]))
-            values.append(exp.alias_(null, c, quoted=True))
-    select = exp.select(*values).from_(exp.Table(this=st.ident(st.NEW)))
-    engine.execute(exp.insert(select, state.membership))
-
-
-def _engine_type(engine: Engine, name: str) -> exp.DataType:
-    """A column type as the engine reports it (`decimal(38,2)`), as a tree."""
-    try:
-        return exp.DataType.build(name, dialect=engine.dialect.sqlglot)
-    except Exception:  # a type sqlglot cannot read: kept as written
-        return exp.DataType.build(name, dialect=engine.dialect.sqlglot, udt=True)
 
 
 def _tidy(state: st.State) -> None:

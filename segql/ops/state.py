@@ -23,11 +23,14 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from segql.engines.base import Engine
+from segql.sql.dialects import Dialect
 from segql.sql.expressions import col, ident
 
 OK = "ok"
 NEW = "__segql_new"  # temporary: the membership this run computed
 PAIR = "__segql_pair"  # temporary: new and previous membership side by side
+RUN = "__segql_run"  # temporary, scripts only: the run's run_id, as_of, started_at
+BUILT = "membership__segql_new"  # NEW when built in place (State.in_place)
 # the columns a run adds to the membership, and those of changes: no output
 # (nor the key) may be called so
 RUN_COLUMNS = ("as_of", "run_id")
@@ -54,14 +57,36 @@ def lit(value) -> exp.Expr:
 
 @dataclass(frozen=True)
 class State:
-    """Where a project's run state lives on one engine."""
+    """Where a project's run state lives on one engine; `engine` None for a
+    script (`compile --run-script`), which names its dialect instead."""
 
-    engine: Engine
+    engine: Engine | None
     schema: str
     key: str
+    script_dialect: Dialect | None = None
+    # the new membership (NEW) is built as a table of the state schema and
+    # renamed to `membership` at the end, instead of copied into it (segql run
+    # on DuckDB and PostgreSQL, whose DDL is transactional)
+    in_place: bool = False
+
+    @property
+    def dialect(self) -> Dialect:
+        if self.script_dialect is not None:
+            return self.script_dialect
+        assert self.engine is not None
+        return self.engine.dialect
 
     def table(self, name: str) -> exp.Table:
         return exp.Table(this=ident(name), db=ident(self.schema))
+
+    def scratch(self, name: str) -> exp.Table:
+        """A run's temporary table (NEW, PAIR, RUN): a table of the state schema
+        where the engine has no temporary tables (Trino), or NEW built in place."""
+        if name == NEW and self.in_place:
+            return self.table(BUILT)
+        if self.dialect.temporary_tables:
+            return exp.Table(this=ident(name))
+        return self.table(name)
 
     @property
     def runs(self) -> exp.Table:
@@ -80,12 +105,12 @@ class State:
         return self.table("sizes")
 
     def instant(self, value: dt.datetime) -> exp.Expr:
-        return self.engine.dialect.instant(value)
+        return self.dialect.instant(value)
 
     # -- DDL
 
     def runs_columns(self) -> dict[str, exp.DataType]:
-        ts = self.engine.dialect.instant_type()
+        ts = self.dialect.instant_type()
         return {
             "run_id": bigint_type(),
             "as_of": ts,
@@ -102,11 +127,11 @@ class State:
     def sizes_columns(self) -> dict[str, exp.DataType]:
         return {
             "run_id": bigint_type(),
-            "as_of": self.engine.dialect.instant_type(),
+            "as_of": self.dialect.instant_type(),
             "name": text_type(),
             "label": text_type(),
             "members": bigint_type(),
-            "share": self.engine.dialect.double(),
+            "share": self.dialect.double(),
             "entered": bigint_type(),
             "exited": bigint_type(),
         }
@@ -114,7 +139,7 @@ class State:
     def changes_shape(self) -> exp.Query:
         """An empty query with the columns of `changes`: the key's type is the
         membership's (from the temporary table of this run's membership)."""
-        ts = self.engine.dialect.instant_type()
+        ts = self.dialect.instant_type()
         return (
             exp.select(
                 exp.alias_(exp.cast(exp.Null(), bigint_type()), "run_id", quoted=True),
@@ -124,34 +149,44 @@ class State:
                 exp.alias_(exp.cast(exp.Null(), text_type()), "event", quoted=True),
                 exp.alias_(exp.cast(exp.Null(), text_type()), "label", quoted=True),
             )
-            .from_(exp.Table(this=ident(NEW)))
+            .from_(self.scratch(NEW))
             .where(exp.false())
         )
-
-    def create_tables(self) -> None:
-        """The state tables that do not exist yet, but the membership (run.py writes it)."""
-        d, e = self.engine.dialect, self.engine
-        e.execute(d.create_state_table(self.runs, self.runs_columns()))
-        e.execute(d.create_state_table(self.sizes, self.sizes_columns()))
-        e.execute(d.create_state_table(self.changes, self.changes_shape()))
 
     # -- reading
 
     def exists(self) -> bool:
+        assert self.engine is not None
         return self.engine.columns(self.runs) is not None
 
     def columns(self, table: exp.Table) -> list[str]:
-        return list(self.engine.columns(table) or {})
+        """A state table's columns in the table's own order (Spark keeps its
+        partition column last): the engine's, or for a script those it creates."""
+        if self.engine is not None:
+            return list(self.engine.columns(table) or {})
+        return {
+            "runs": lambda: list(self.runs_columns()),
+            "sizes": lambda: list(self.sizes_columns()),
+            "changes": lambda: ["run_id", "as_of", "name", self.key, "event", "label"],
+        }[table.name]()
 
-    def insert(self, table: exp.Table, branches: list[exp.Query]) -> None:
+    def insert(self, table: exp.Table, branches: list[exp.Query]) -> exp.Insert | None:
         """INSERT INTO table SELECT … UNION ALL …; each branch gives the columns
-        in the table's own order (`columns`: Spark keeps its partition column last)."""
+        in the table's own order (`columns`); None without branches."""
         if not branches:
-            return
-        query = branches[0]
-        for b in branches[1:]:
-            query = exp.union(query, b, distinct=False)
-        self.engine.execute(exp.insert(query, table.copy()))
+            return None
+        return exp.insert(union_all(branches), table.copy())
+
+
+def union_all(branches: list[exp.Query]) -> exp.Query:
+    """SELECT … UNION ALL SELECT …, built without copies (`exp.union` copies its
+    operands: in a loop that is quadratic, seconds for a hundred branches) and
+    balanced (thousands of branches nest only log2 deep; it renders flat)."""
+    if len(branches) == 1:
+        return branches[0]
+    half = len(branches) // 2
+    left, right = union_all(branches[:half]), union_all(branches[half:])
+    return exp.Union(this=left, expression=right, distinct=False)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ class Dialect:
     # (passes.pair_ctes): faster on DuckDB and Spark (docs/performance.md), the
     # engines whose joins are hash joins; unmeasured on BigQuery, Snowflake, Trino
     pair_buckets = True
+    # CREATE TEMPORARY TABLE (Trino has none: a run's scratch tables are
+    # ordinary tables of the state schema, dropped at its end)
+    temporary_tables = True
 
     def number(self, text: str) -> exp.Expr:
         """A segql number literal (an exact decimal) as this engine reads it."""
@@ -177,6 +180,19 @@ class Dialect:
         a reader sees the old rows or the new ones."""
         return [exp.Create(this=name, kind="TABLE", expression=query, replace=True)]
 
+    def build_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
+        """A table of a query's rows, made anew (a run's new membership, built
+        beside the old one and swapped in by `rename_over`)."""
+        create = exp.Create(this=name.copy(), kind="TABLE", expression=query)
+        return [_drop(name), create]
+
+    def rename_over(self, built: exp.Table, name: exp.Table) -> list[exp.Expr]:
+        """Statements that put table `built` in the place of `name` (same schema):
+        drop `name`, rename `built`; atomic inside a transaction (DuckDB, PostgreSQL)."""
+        renamed = exp.Table(this=name.this.copy())
+        rename = exp.Alter(this=built.copy(), kind="TABLE", actions=[exp.AlterRename(this=renamed)])
+        return [_drop(name), rename]
+
     def create_table(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
         """Drop `name` and create it empty with these columns (sample data)."""
         schema = exp.Schema(
@@ -224,15 +240,40 @@ class Dialect:
         before a run writes them: nothing where a run is one transaction."""
         return []
 
-    def add_columns(self, name: exp.Table, columns: dict[str, exp.DataType]) -> list[exp.Expr]:
+    def add_columns(
+        self, name: exp.Table, columns: dict[str, exp.DataType], if_missing: bool = False
+    ) -> list[exp.Expr]:
+        """ALTER TABLE … ADD COLUMN per column (`if_missing`: IF NOT EXISTS)."""
         return [
             exp.Alter(
                 this=name.copy(),
                 kind="TABLE",
-                actions=[exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=t.copy())],
+                actions=[
+                    exp.ColumnDef(
+                        this=exp.to_identifier(c, quoted=True),
+                        kind=t.copy(),
+                        exists=if_missing or None,
+                    )
+                ],
             )
             for c, t in columns.items()
         ]
+
+    # -- run scripts (`compile --run-script`, segql/ops/run_script.py)
+
+    def fail(self, message: exp.Expr) -> exp.Expr:
+        """An expression that stops the statement with `message` (a text) when
+        evaluated (in a CASE branch: only when its condition holds). Without an
+        error function: a cast of the message to an integer, whose error shows it."""
+        return exp.cast(message, exp.DataType.build("BIGINT"))
+
+    def begin(self) -> exp.Expr | None:
+        """The statement opening a multi-table transaction; None where the script
+        cannot have one (Trino: its connectors' limits, docs/run.md)."""
+        return exp.Transaction()
+
+    def commit(self) -> exp.Expr | None:
+        return exp.Commit()
 
 
 def _create_if_missing(
@@ -284,6 +325,9 @@ class DuckDB(Dialect):
     def trunc(self, local, unit):
         return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
 
+    def fail(self, message):
+        return _fn("ERROR", message)
+
 
 class Postgres(Dialect):
     like_backslash_escapes = True
@@ -326,6 +370,9 @@ class BigQuery(Dialect):
         if frac and len(frac) <= 9 and len(whole) <= 29 and "e" not in text.lower():
             return exp.cast(_lit(text), exp.DataType.build("DECIMAL"))
         return exp.Literal.number(text)
+
+    def fail(self, message):
+        return _fn("ERROR", message)
 
     # BigQuery's TIMESTAMP is an instant; sqlglot calls that TIMESTAMPTZ.
     def sha256_hex(self, text):
@@ -449,6 +496,14 @@ class Snowflake(Dialect):
 class Spark(Dialect):
     like_backslash_escapes = True
 
+    # no transactions (segql run commits by its runs row, docs/run.md); a run
+    # script would also need DELETE, which Spark's Parquet tables lack: use segql run
+    def begin(self):
+        return None
+
+    def commit(self):
+        return None
+
     # Spark TIMESTAMPs are read in the session time zone, which must be UTC.
     def now(self):
         return exp.CurrentTimestamp()
@@ -535,6 +590,22 @@ class Spark(Dialect):
 
 
 class Trino(Dialect):
+    temporary_tables = False
+
+    def temp_table(self, name, query):
+        return [_drop(name), exp.Create(this=name, kind="TABLE", expression=query)]
+
+    def fail(self, message):
+        return _fn("FAIL", message)
+
+    # Trino's connectors that write (Iceberg, Delta Lake, Hive) accept writes only in
+    # autocommit mode: a script has no transaction; its `runs` row commits it
+    def begin(self):
+        return None
+
+    def commit(self):
+        return None
+
     def now(self):
         return exp.cast(
             _fn("AT_TIMEZONE", exp.CurrentTimestamp(), _lit("UTC")), exp.DataType.build("TIMESTAMP")

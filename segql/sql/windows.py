@@ -119,24 +119,29 @@ class FixedClock:
 
 
 class LiveClock:
-    """as_of is the engine's current timestamp when the query runs."""
+    """as_of is the engine's current timestamp when the query runs; or `now`, an
+    expression pinned elsewhere (a run script's as_of, read from its run table)."""
 
-    def __init__(self, tz: str, dialect: Dialect):
+    def __init__(self, tz: str, dialect: Dialect, now: exp.Expr | None = None):
         self.tz = tz
         self.dialect = dialect
+        self._pinned = now
+
+    def _now(self) -> exp.Expr:
+        return self._pinned.copy() if self._pinned is not None else self.dialect.now()
 
     def as_of(self) -> exp.Expr:
-        return self.dialect.now()
+        return self._now()
 
     def as_of_us(self) -> exp.Expr:
-        return self.dialect.epoch_us(self.dialect.now())
+        return self.dialect.epoch_us(self._now())
 
     def ago(self, d: ast.Duration):
-        return self.dialect.shift(self.dialect.now(), -d.amount, d.unit), None
+        return self.dialect.shift(self._now(), -d.amount, d.unit), None
 
     def period(self, unit: str, offset: int):
         d = self.dialect
-        local_start = d.trunc(d.to_local(d.now(), self.tz), unit)
+        local_start = d.trunc(d.to_local(self._now(), self.tz), unit)
         start = d.from_local(local_start, self.tz)
         if offset == 0:
             return (start, None), None
