@@ -127,8 +127,14 @@ def fit_k(Xs, k: int) -> KFit:
     (equal sizes: by centroid, so the numbering never depends on the seed's order)."""
     import numpy as np
 
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
     KMeans, silhouette_score = _sklearn()
-    km = KMeans(n_clusters=k, init="k-means++", n_init=RESTARTS, random_state=SEED).fit(Xs)
+    # one thread: sums in one order, so the same centroids to the last bit on any
+    # machine (the fit file is committed and compared); also much faster on a
+    # busy machine (docs/performance.md)
+    with threadpool_limits(limits=1):
+        km = KMeans(n_clusters=k, init="k-means++", n_init=RESTARTS, random_state=SEED).fit(Xs)
     sizes = np.bincount(km.labels_, minlength=k)
     order = sorted(range(k), key=lambda j: (-int(sizes[j]), list(km.cluster_centers_[j])))
     rank = np.empty(k, dtype=int)
@@ -138,9 +144,12 @@ def fit_k(Xs, k: int) -> KFit:
     distinct = len(set(labels.tolist()))
     if 2 <= distinct < len(Xs):
         n = min(SILHOUETTE_ROWS, len(Xs))
-        silhouette = float(
-            silhouette_score(Xs, labels, sample_size=n if n < len(Xs) else None, random_state=SEED)
-        )
+        with threadpool_limits(limits=1):
+            silhouette = float(
+                silhouette_score(
+                    Xs, labels, sample_size=n if n < len(Xs) else None, random_state=SEED
+                )
+            )
     return KFit(
         k,
         [[float(x) for x in km.cluster_centers_[j]] for j in order],

@@ -47,7 +47,12 @@ def canonical(node) -> object:
         for f in dataclasses.fields(node):  # type: ignore[arg-type]
             if f.name in ("span", "fit"):
                 continue
-            out.append([f.name, canonical(getattr(node, f.name))])
+            value = getattr(node, f.name)
+            if f.default is not dataclasses.MISSING and value == f.default:
+                # a field left at its default says nothing: a new optional field
+                # of the AST does not invalidate every fit file
+                continue
+            out.append([f.name, canonical(value)])
         return out
     if isinstance(node, tuple | list):
         return [canonical(x) for x in node]
