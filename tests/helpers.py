@@ -341,3 +341,22 @@ def check(
     else:
         assert got == set(expected_members), f"\n{sql}"
     return sql
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "segments"
+
+
+def copy_examples(root: Path, definitions: str = ".", tests: bool = False) -> Path:
+    """The example project in `root`: segql.yml, schema.yml and the fit files
+    (clusters/) there, the definition files in root/`definitions`, and with
+    `tests` the unit tests (tests/)."""
+    into = root / definitions
+    into.mkdir(parents=True, exist_ok=True)
+    for f in EXAMPLES.iterdir():
+        if f.is_file():
+            beside = f.name in ("segql.yml", "schema.yml") or f.suffix not in (".seg", ".yml")
+            shutil.copy(f, (root if beside else into) / f.name)
+    shutil.copytree(EXAMPLES / "clusters", root / "clusters")
+    if tests:
+        shutil.copytree(EXAMPLES / "tests", root / "tests")
+    return root

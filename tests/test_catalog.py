@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers import copy_examples
 from typer.testing import CliRunner
 
 from segql import api
@@ -185,10 +186,7 @@ def test_a_split_page(catalog):
 @pytest.fixture(scope="module")
 def with_state(tmp_path_factory) -> Path:
     """The catalog of the examples with `--db`: two runs on the sample."""
-    root = tmp_path_factory.mktemp("state")
-    for f in EXAMPLES.iterdir():
-        if f.is_file():
-            shutil.copy(f, root / f.name)
+    root = copy_examples(tmp_path_factory.mktemp("state"))
     cwd = os.getcwd()
     os.chdir(root)
     try:

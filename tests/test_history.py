@@ -9,10 +9,10 @@ since) equals the diff of the same two instants computed statelessly."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from helpers import copy_examples
 from typer.testing import CliRunner
 
 from segql import api
@@ -35,10 +35,7 @@ def run(*args: str, code: int = 0):
 def project(tmp_path_factory) -> Path:
     import os
 
-    root = tmp_path_factory.mktemp("history")
-    for f in EXAMPLES.iterdir():
-        if f.is_file():
-            shutil.copy(f, root / f.name)
+    root = copy_examples(tmp_path_factory.mktemp("history"))
     cwd = os.getcwd()
     os.chdir(root)
     try:
@@ -162,9 +159,7 @@ def test_diff_of_runs_errors(here):
 
 
 def test_no_state_yet(tmp_path, monkeypatch):
-    for f in EXAMPLES.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
+    copy_examples(tmp_path)
     monkeypatch.chdir(tmp_path)
     run("sample", "--db", "wh.duckdb", "--scale", SCALE)
     assert (

@@ -8,10 +8,10 @@ import ast
 import datetime as dt
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
+from helpers import copy_examples
 from typer.testing import CliRunner
 
 from segql.cli import app
@@ -34,13 +34,7 @@ def sequence() -> list[list[str]]:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "segments").mkdir()
-    for f in EXAMPLES.iterdir():
-        if f.suffix in (".seg", ".yml") and f.name not in ("segql.yml", "schema.yml"):
-            shutil.copy(f, tmp_path / "segments" / f.name)
-    shutil.copy(EXAMPLES / "segql.yml", tmp_path / "segql.yml")
-    shutil.copy(EXAMPLES / "schema.yml", tmp_path / "schema.yml")
-    shutil.copytree(EXAMPLES / "tests", tmp_path / "tests")
+    copy_examples(tmp_path, definitions="segments", tests=True)
     monkeypatch.chdir(tmp_path)
     assert (
         CliRunner().invoke(app, ["sample", "--db", "wh.duckdb", "--scale", "0.003"]).exit_code == 0
