@@ -203,23 +203,23 @@ WITH `universe` AS (
       WHEN COALESCE(`events_count_where_kind_movie`, 0) > 0
       AND COALESCE(`events_count_where_kind_movie`, 0) >= COALESCE(`events_count_where_kind_episode`, 0)
       AND COALESCE(`events_count_where_kind_movie`, 0) >= COALESCE((
-        1.5 * `events_count_where_kind_documentary`
+        CAST('1.5' AS NUMERIC) * `events_count_where_kind_documentary`
       ), 0)
       THEN 'movie_watchers'
       WHEN COALESCE(`events_count_where_kind_episode`, 0) > 0
       AND COALESCE(`events_count_where_kind_episode`, 0) > COALESCE(`events_count_where_kind_movie`, 0)
       AND COALESCE(`events_count_where_kind_episode`, 0) >= COALESCE((
-        1.5 * `events_count_where_kind_documentary`
+        CAST('1.5' AS NUMERIC) * `events_count_where_kind_documentary`
       ), 0)
       THEN 'bingers'
       WHEN COALESCE((
-        1.5 * `events_count_where_kind_documentary`
+        CAST('1.5' AS NUMERIC) * `events_count_where_kind_documentary`
       ), 0) > 0
       AND COALESCE((
-        1.5 * `events_count_where_kind_documentary`
+        CAST('1.5' AS NUMERIC) * `events_count_where_kind_documentary`
       ), 0) > COALESCE(`events_count_where_kind_movie`, 0)
       AND COALESCE((
-        1.5 * `events_count_where_kind_documentary`
+        CAST('1.5' AS NUMERIC) * `events_count_where_kind_documentary`
       ), 0) > COALESCE(`events_count_where_kind_episode`, 0)
       THEN 'documentaries'
       ELSE 'unclassified'
@@ -231,7 +231,7 @@ WITH `universe` AS (
   SELECT
     *,
     COALESCE(
-      CAST(`rank_events_sum_duration_s_last_30_days_le` AS FLOAT64) / `rank_events_sum_duration_s_last_30_days_n` > 0.8,
+      CAST(`rank_events_sum_duration_s_last_30_days_le` AS FLOAT64) / `rank_events_sum_duration_s_last_30_days_n` > CAST('0.8' AS NUMERIC),
       FALSE
     ) AS `engaged`,
     CASE

@@ -131,14 +131,14 @@ WITH "universe" AS (
       (
         CAST((
           CAST(CAST("rank_recency_le" AS DOUBLE) / "rank_recency_n" AS DOUBLE) - 0.0
-        ) AS DOUBLE) / 1.0 - 0.7915369748753941
+        ) AS DOUBLE) / 1.0 - 0.7915369748753942
       ),
       2
     ) + POWER(
       (
         CAST((
           CAST(CAST("rank_frequency_le" AS DOUBLE) / "rank_frequency_n" AS DOUBLE) - 0.0
-        ) AS DOUBLE) / 1.0 - 0.5902865571007163
+        ) AS DOUBLE) / 1.0 - 0.5902865571007162
       ),
       2
     ) + POWER(
@@ -160,7 +160,7 @@ WITH "universe" AS (
       (
         CAST((
           CAST(CAST("rank_frequency_le" AS DOUBLE) / "rank_frequency_n" AS DOUBLE) - 0.0
-        ) AS DOUBLE) / 1.0 - 0.8081722367846221
+        ) AS DOUBLE) / 1.0 - 0.808172236784622
       ),
       2
     ) + POWER(
@@ -175,14 +175,14 @@ WITH "universe" AS (
       (
         CAST((
           CAST(CAST("rank_recency_le" AS DOUBLE) / "rank_recency_n" AS DOUBLE) - 0.0
-        ) AS DOUBLE) / 1.0 - 0.27530477185649593
+        ) AS DOUBLE) / 1.0 - 0.27530477185649604
       ),
       2
     ) + POWER(
       (
         CAST((
           CAST(CAST("rank_frequency_le" AS DOUBLE) / "rank_frequency_n" AS DOUBLE) - 0.0
-        ) AS DOUBLE) / 1.0 - 0.5676557239057239
+        ) AS DOUBLE) / 1.0 - 0.5676557239057237
       ),
       2
     ) + POWER(
