@@ -126,7 +126,6 @@ def fit_k(Xs, k: int) -> KFit:
     """k-means on the scaled rows; clusters renumbered by size, largest first
     (equal sizes: by centroid, so the numbering never depends on the seed's order)."""
     import numpy as np
-
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     KMeans, silhouette_score = _sklearn()
