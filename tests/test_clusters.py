@@ -468,7 +468,7 @@ def _example_copy(tmp_path: Path) -> Path:
 
 
 def test_cli_fit_on_the_sample_gives_the_committed_fit(tmp_path: Path, monkeypatch):
-    """The example's fit file is what `segql fit --sample` writes, byte for byte."""
+    """The example's fit file is what `segql fit --sample` writes."""
     pytest.importorskip("sklearn")
     from typer.testing import CliRunner
 
@@ -481,7 +481,24 @@ def test_cli_fit_on_the_sample_gives_the_committed_fit(tmp_path: Path, monkeypat
     r = CliRunner().invoke(app, ["fit", ".", "--segmentation", "personas", "--sample"])
     assert r.exit_code == 0, r.output
     assert "1 best_customers" in r.output and "clusters/personas.json\n" in r.output
-    assert (root / "clusters" / "personas.json").read_bytes() == committed
+    import json
+
+    # the same fit: every field equal, numbers to 1e-9 (a CPU's vector width may
+    # move the last bits of a sum; one thread fixes their order, not the kernel)
+    def close(a, b) -> bool:
+        if isinstance(a, dict):
+            return (
+                isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+            )
+        if isinstance(a, list):
+            return isinstance(b, list) and len(a) == len(b) and all(map(close, a, b))
+        if isinstance(a, float) and isinstance(b, float):
+            return a == pytest.approx(b, rel=1e-9, abs=1e-12)
+        return a == b
+
+    got = json.loads((root / "clusters" / "personas.json").read_bytes())
+    assert close(got, json.loads(committed))
+    assert got["sizes"] == json.loads(committed)["sizes"]
 
 
 def test_cli_fit_without_scikit_learn_names_the_extra(tmp_path: Path, monkeypatch):
