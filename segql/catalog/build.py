@@ -199,34 +199,26 @@ def from_state(state) -> tuple[dict[str, list[dict]], dict | None]:
 
     from segql.ops import history as hs
     from segql.ops import state as st
+    from segql.ops.render import percent
     from segql.sql.expressions import col, ident
 
     runs = st.runs(state)
     if not runs:
         return {}, None
-    committed = exp.Subquery(this=st.committed_runs(state), alias=exp.TableAlias(this=ident("r")))
-    q = (
-        exp.select(
-            col("name", "s"),
-            exp.alias_(exp.cast(col("as_of", "r"), st.text_type()), "as_of", quoted=True),
-            *(col(c, "s") for c in ("label", "members", "share", "entered", "exited")),
-        )
-        .from_(exp.alias_(state.sizes, "s", quoted=True))
-        .join(committed, on=col("run_id", "s").eq(col("run_id", "r")))
-        .order_by(col("name", "s"), col("run_id", "r"), col("label", "s"))
-    )
-    history: dict[str, list[dict]] = {}
-    for name, as_of, label, members, share, entered, exited in state.engine.fetch(q):
-        history.setdefault(name, []).append(
+    history = {
+        name: [
             {
-                "as_of": str(as_of)[:19],
-                "label": label,
-                "members": int(members),
-                "share": "-" if share is None else f"{100 * float(share):.1f}%",
-                "entered": int(entered),
-                "exited": int(exited),
+                "as_of": p.as_of.isoformat(sep=" "),
+                "label": p.label,
+                "members": p.members,
+                "share": percent(p.share),
+                "entered": p.entered,
+                "exited": p.exited,
             }
-        )
+            for p in points
+        ]
+        for name, points in hs.sized_runs(state).items()
+    }
     last = runs[-1]
     segments = [o for o, k in hs.outputs_of(state).items() if k == "segment"]
     if not segments:

@@ -371,9 +371,9 @@ def _from_state(name, path, fmt, project, target, db, columns, show_pii) -> Expo
     with engine:
         kind = _output_of(state, name)
         if columns:
-            from segql.sql.expressions import current_profiles
+            from segql.sql.expressions import table_expr
 
-            known = engine.columns(_probe(current_profiles(proj.profiles))) if proj.profiles else {}
+            known = engine.columns(table_expr(proj.profiles)) if proj.profiles else {}
             check_columns(proj, list(known or {}), columns)
         members = st.membership_of(state, last.run_id)
         hashed = kind == "trait" and not show_pii and _pii_trait(proj, engine, name)
@@ -422,11 +422,6 @@ def _pii_trait(proj, engine, name: str) -> bool:
     return not isinstance(d, ast.Trait) or name in pii_traits(model)
 
 
-def _probe(rows: exp.Expr) -> exp.Expr:
-    """A table (or a subquery of one) as `columns()` takes it."""
-    return rows.this.args["from"].this if isinstance(rows, exp.Subquery) else rows
-
-
 def _changes(name, path, project, target, db, show_pii) -> Exported:
     """The last run's changes of NAME as Segment-style track events, one JSON
     object per line: entries and exits (a move: the exit, then the entry)."""
@@ -458,14 +453,14 @@ def _changes(name, path, project, target, db, show_pii) -> Exported:
         rows = engine.fetch(q)
     stamp = last.as_of.isoformat() + "Z"
     events = {"enter": "Segment Entered", "exit": "Segment Exited"}
-    from segql.ops.render import _key
+    from segql.ops.render import json_value
 
     with replacing(path) as f:
         for user_id, event, label in rows:
             record = {
                 "type": "track",
                 "event": events[event],
-                "userId": _key(user_id),
+                "userId": json_value(user_id),
                 "properties": {"segment": name, "label": label},
                 "timestamp": stamp,
             }

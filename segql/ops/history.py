@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from segql.engines.base import Engine
 from segql.errors import SegqlError, did_you_mean
 from segql.ops import state as st
+from segql.ops.render import percent
 from segql.sql.expressions import col, ident
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -54,28 +54,41 @@ def no_runs(state: st.State) -> SegqlError:
     )
 
 
+def sized_runs(state: st.State, name: str | None = None) -> dict[str, list[Point]]:
+    """The `sizes` rows of every committed run (of `name` only, when given),
+    per definition, oldest run first: one query (history, the catalog)."""
+    committed = exp.Subquery(this=st.committed_runs(state), alias=exp.TableAlias(this=ident("r")))
+    q = (
+        exp.select(
+            col("name", "s"),
+            col("run_id", "r"),
+            exp.alias_(exp.cast(col("as_of", "r"), st.text_type()), "as_of", quoted=True),
+            *(col(c, "s") for c in ("label", "members", "share", "entered", "exited")),
+        )
+        .from_(exp.alias_(state.sizes, "s", quoted=True))
+        .join(committed, on=col("run_id", "s").eq(col("run_id", "r")))
+        .order_by(
+            col("name", "s"),
+            col("run_id", "r"),
+            exp.Ordered(this=col("label", "s"), nulls_first=True),
+        )
+    )
+    if name is not None:
+        q = q.where(col("name", "s").eq(st.lit(name)))
+    out: dict[str, list[Point]] = {}
+    for n, r, a, lab, m, sh, e, x in state.engine.fetch(q):
+        share = None if sh is None else float(sh)
+        point = Point(int(r), st.parse_instant(a), lab, int(m), share, int(e), int(x))
+        out.setdefault(n, []).append(point)
+    return out
+
+
 def history(state: st.State, name: str) -> list[Point]:
     """Every committed run's sizes rows of `name`, oldest first (a segment has
     one per run, label null; a segmentation or split one per label)."""
     if not st.runs(state):
         raise no_runs(state)
-    committed = exp.Subquery(this=st.committed_runs(state), alias=exp.TableAlias(this=ident("r")))
-    q = (
-        exp.select(
-            col("run_id", "r"),
-            exp.alias_(exp.cast(col("as_of", "r"), st.text_type()), "as_of", quoted=True),
-            col("label", "s"),
-            col("members", "s"),
-            col("share", "s"),
-            col("entered", "s"),
-            col("exited", "s"),
-        )
-        .from_(exp.alias_(state.sizes, "s", quoted=True))
-        .join(committed, on=col("run_id", "s").eq(col("run_id", "r")))
-        .where(col("name", "s").eq(st.lit(name)))
-        .order_by(col("run_id", "r"), exp.Ordered(this=col("label", "s"), nulls_first=True))
-    )
-    rows = state.engine.fetch(q)
+    rows = sized_runs(state, name).get(name, [])
     if not rows:
         known = [
             n for (n,) in state.engine.fetch(exp.select(col("name")).distinct().from_(state.sizes))
@@ -86,12 +99,7 @@ def history(state: st.State, name: str) -> list[Point]:
             None,
             ("names in the state: " + ", ".join(sorted(known)[:20]),),
         )
-    return [
-        Point(
-            int(r), st._instant(a), lab, int(m), None if sh is None else float(sh), int(e), int(x)
-        )
-        for r, a, lab, m, sh, e, x in rows
-    ]
+    return rows
 
 
 def sparkline(values: list[int]) -> str:
@@ -228,15 +236,7 @@ def traits_of(state: st.State) -> dict[str, str]:
     return {} if last is None else st.membership_columns(state, last.run_id)[1]
 
 
-def engine_of(state: st.State) -> Engine:
-    return state.engine
-
-
 # ---------------------------------------------------------------- output
-
-
-def _pct(share: float | None) -> str:
-    return "-" if share is None else f"{100 * share:.1f}%"
 
 
 def as_dict(name: str, points: list[Point]) -> dict:
@@ -267,7 +267,7 @@ def to_text(name: str, points: list[Point]) -> str:
     for p in points:
         label = f"{p.label or '':<{width}}  " if width else ""
         lines.append(
-            f"{p.as_of.isoformat(sep=' '):<20} {label}{p.members:>9,} {_pct(p.share):>7} "
+            f"{p.as_of.isoformat(sep=' '):<20} {label}{p.members:>9,} {percent(p.share):>7} "
             f"{'+' + format(p.entered, ','):>8} {'-' + format(p.exited, ','):>8}"
         )
     for lab in labels:

@@ -32,7 +32,7 @@ def _share(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
 
 
-def _key(value):
+def json_value(value):
     """A member key as a json value: numbers and strings as they are, others as text."""
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -49,7 +49,7 @@ def _value(v):
         return int(v) if v == v.to_integral_value() else float(v)
     if hasattr(v, "isoformat"):
         return v.isoformat()
-    return _key(v)
+    return json_value(v)
 
 
 def as_dict(r: PreviewResult) -> dict:
@@ -69,7 +69,7 @@ def as_dict(r: PreviewResult) -> dict:
                 "members": s.members,
                 "share": _share(s.share),
                 "warning": s.warning,
-                "examples": [_key(k) for k in s.examples],
+                "examples": [json_value(k) for k in s.examples],
                 "title": s.title,
                 "hypothesis": s.hypothesis,
                 "channels": list(s.channels),

@@ -242,7 +242,12 @@ def runs(state: State) -> list[Run]:
         .order_by(exp.Ordered(this=col("run_id")))
     )
     return [
-        Run(*(_instant(v) if f in _INSTANTS else v for f, v in zip(RUN_FIELDS, row, strict=True)))
+        Run(
+            *(
+                parse_instant(v) if f in _INSTANTS else v
+                for f, v in zip(RUN_FIELDS, row, strict=True)
+            )
+        )
         for row in state.engine.fetch(q)
     ]
 
@@ -250,7 +255,7 @@ def runs(state: State) -> list[Run]:
 _INSTANTS = ("as_of", "started_at", "finished_at")
 
 
-def _instant(text: str) -> dt.datetime:
+def parse_instant(text: str) -> dt.datetime:
     """A timestamp's text as the engines write it: `2025-02-01 00:00:00[.fff]`."""
     whole, _, frac = str(text).partition(".")
     value = dt.datetime.fromisoformat(whole.replace("T", " "))

@@ -491,7 +491,7 @@ def _where(case: Case) -> str:
 
 
 def as_dict(outcomes: list[Outcome]) -> dict:
-    from segql.ops.render import _key
+    from segql.ops.render import json_value
 
     return {
         "tests": [
@@ -503,16 +503,21 @@ def as_dict(outcomes: list[Outcome]) -> dict:
                 "failures": [
                     {
                         "output": f.output,
-                        "missing": [_key(k) for k in f.missing],
-                        "unexpected": [_key(k) for k in f.unexpected],
+                        "missing": [json_value(k) for k in f.missing],
+                        "unexpected": [json_value(k) for k in f.unexpected],
                         "labels": [
-                            {"key": _key(k), "expected": e, "actual": a} for k, e, a in f.labels
+                            {"key": json_value(k), "expected": e, "actual": a}
+                            for k, e, a in f.labels
                         ],
                     }
                     for f in o.failures
                 ],
                 "rows": [
-                    {"key": _key(k), "table": t, "row": {c: _key(v) for c, v in r.items()}}
+                    {
+                        "key": json_value(k),
+                        "table": t,
+                        "row": {c: json_value(v) for c, v in r.items()},
+                    }
                     for k, rows in o.rows.items()
                     for t, r in rows
                 ],
