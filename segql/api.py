@@ -248,7 +248,7 @@ def explain_model(
     """The physical plan compile would write, for people (--explain)."""
     d = get_dialect(dialect or model.project.dialect)
     outputs, mode = select(model, segment, segmentation, traits, trait)
-    return explain(physical(plan(model, outputs, mode), d.pair_buckets), d.name)
+    return explain(physical(plan(model, outputs, mode), d.pair_buckets, d.percentile_disc), d.name)
 
 
 def explain_plan(

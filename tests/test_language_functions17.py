@@ -324,6 +324,30 @@ def test_order_statistics_are_one_read_in_explain():
         assert word not in sql.upper(), word
 
 
+@pytest.mark.parametrize(
+    ("dialect", "in_scan"),
+    [("duckdb", True), ("postgres", True), ("spark", False), ("bigquery", False), ("trino", False)],
+)
+def test_median_is_a_column_of_the_grouped_scan_where_percentile_disc_is_exact(dialect, in_scan):
+    """PERCENTILE_DISC on engines whose one is exact (checked by the table above on
+    DuckDB, by the engine tests on PostgreSQL) and only for p exact in binary; a
+    p like 0.9 (0.9 × 10 = 9.000000000000002 in binary) keeps the order_stat read."""
+    from helpers import compile_sql
+
+    sql, _, _ = compile_sql(
+        "median(orders.amount) > 1 and quantile(orders.amount, 0.75, last 30 days) > 1"
+        " and sum(orders.amount) > 1",
+        DATA,
+        as_of=AS_OF,
+        dialect=dialect,
+    )
+    upper = sql.upper()
+    assert ("PERCENTILE_DISC" in upper or "QUANTILE_DISC" in upper) == in_scan, sql
+    assert ("ORDER_ORDERS" in upper) != in_scan, sql  # the order_stat read otherwise
+    sql, _, _ = compile_sql("quantile(orders.amount, 0.9) > 1", DATA, as_of=AS_OF, dialect=dialect)
+    assert "PERCENTILE" not in sql.upper() and "QUANTILE_DISC" not in sql.upper()
+
+
 def test_explain_shows_the_order_stat_form(tmp_path, monkeypatch):
     (tmp_path / "segql.yml").write_text(
         "entity: customer\nkey: id\nprofiles: customers\n"

@@ -15,6 +15,7 @@ typed loosely here so that this module imports nothing from the SQL stage.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -398,6 +399,15 @@ def _avg(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
     return exp.Avg(this=_when(rc, v))
 
 
+def _percentile_disc(g, slot, v: exp.Expr, rc: exp.Expr | None) -> exp.Expr:
+    """median/quantile inside the grouped scan (plan/physical.py:
+    percentile_in_scan): PERCENTILE_DISC skips the nulls of rows not read."""
+    p = AGGREGATES[slot.node.func].rank(slot.node)
+    with decimal.localcontext(prec=80):  # p = a / 2^k has an exact decimal form
+        text = str(decimal.Decimal(p.numerator) / decimal.Decimal(p.denominator))
+    return exp.PercentileDisc(this=_when(rc, v), expression=exp.Literal.number(text))
+
+
 def _quantile_p(node: ast.Aggregate) -> Fraction | None:
     p = node.param
     assert isinstance(p, ast.Number)  # _check_p checks it
@@ -450,10 +460,10 @@ AGGREGATES: dict[str, AggregateFunction] = {
         A("mode", rows=False, values=True, numbers=False, result=_same,
           zero_if_empty=False, grouped=None, form="order_stat", rank=lambda node: None),
         A("median", rows=False, values=True, numbers=False, result=_same,
-          zero_if_empty=False, grouped=None, form="order_stat",
+          zero_if_empty=False, grouped=_percentile_disc, form="order_stat",
           rank=lambda node: Fraction(1, 2)),
         A("quantile", rows=False, values=True, numbers=False, result=_same,
-          zero_if_empty=False, grouped=None, form="order_stat", parameter="p",
+          zero_if_empty=False, grouped=_percentile_disc, form="order_stat", parameter="p",
           check=_check_p, rank=_quantile_p),
         A("did", rows=True, values=False, numbers=False, result=_fixed(BOOLEAN),
           zero_if_empty=True, grouped=None, planned_as="count", condition=True,

@@ -50,6 +50,12 @@ class Dialect:
     # (passes.pair_ctes): faster on DuckDB and Spark (docs/performance.md), the
     # engines whose joins are hash joins; unmeasured on BigQuery, Snowflake, Trino
     pair_buckets = True
+    # an exact PERCENTILE_DISC aggregate (the ⌈p·n⌉-th smallest value for a p
+    # exact in binary): median and such quantiles become one more column of the
+    # grouped scan. Checked against the order statistic on DuckDB and PostgreSQL
+    # (tests/test_language_functions17.py); BigQuery has it only as a window
+    # function, Trino not at all, Spark's is unverified here, Snowflake's untested
+    percentile_disc = False
     # CREATE TEMPORARY TABLE (Trino has none: a run's scratch tables are
     # ordinary tables of the state schema, dropped at its end)
     temporary_tables = True
@@ -322,6 +328,8 @@ def _hex_literal(prefix: str, digits: exp.Expr) -> exp.Expr:
 
 
 class DuckDB(Dialect):
+    percentile_disc = True
+
     def trunc(self, local, unit):
         return exp.TimestampTrunc(this=local, unit=_lit(unit.upper()))
 
@@ -335,6 +343,7 @@ class Postgres(Dialect):
     # with the default work_mem (4MB) PostgreSQL merge-joins the buckets after
     # external sorts: 2x slower than the window at scale 1 (docs/performance.md)
     pair_buckets = False
+    percentile_disc = True
 
     def epoch_us(self, ts):
         # EXTRACT(EPOCH ...) is numeric (exact) since PostgreSQL 14

@@ -130,7 +130,7 @@ class Generator(QueryPart):
 
     def __init__(self, plan: Plan, dialect: Dialect, clock: Clock):
         super().__init__(plan, dialect, clock)
-        self.physical: PhysicalPlan = physical(plan, dialect.pair_buckets)
+        self.physical: PhysicalPlan = physical(plan, dialect.pair_buckets, dialect.percentile_disc)
         self.scans = Scans(plan, dialect, clock, slot_comment(self.project.root))
         self.layer = Translator(LayerScope(plan), dialect, clock, self.project.timezone)
         tables = [src.table for src in self.project.sources.values()]
