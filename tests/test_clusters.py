@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import _project_text, _workdir, _write, database, members
+from helpers import _project_text, _workdir, _write, copy_examples, database, members
 
 from segql import api
 from segql.errors import SegqlErrors
@@ -456,17 +456,6 @@ def test_fit_cli_errors(tmp_path: Path):
 # ------------------------------------------------------------------ the command line
 
 
-def _example_copy(tmp_path: Path) -> Path:
-    import shutil
-
-    examples = Path(__file__).parents[1] / "examples" / "segments"
-    for f in examples.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
-    shutil.copytree(examples / "clusters", tmp_path / "clusters")
-    return tmp_path
-
-
 def test_cli_fit_on_the_sample_gives_the_committed_fit(tmp_path: Path, monkeypatch):
     """The example's fit file is what `segql fit --sample` writes."""
     pytest.importorskip("sklearn")
@@ -474,7 +463,7 @@ def test_cli_fit_on_the_sample_gives_the_committed_fit(tmp_path: Path, monkeypat
 
     from segql.cli import app
 
-    root = _example_copy(tmp_path)
+    root = copy_examples(tmp_path)
     committed = (root / "clusters" / "personas.json").read_bytes()
     (root / "clusters" / "personas.json").unlink()
     monkeypatch.chdir(root)
@@ -510,7 +499,7 @@ def test_cli_fit_without_scikit_learn_names_the_extra(tmp_path: Path, monkeypatc
 
     monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn raises ImportError
     monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
-    monkeypatch.chdir(_example_copy(tmp_path))
+    monkeypatch.chdir(copy_examples(tmp_path))
     r = CliRunner().invoke(app, ["fit", ".", "--sample"])
     assert r.exit_code == 1
     assert "segql fit needs scikit-learn: pip install 'segql[ml]'" in r.output

@@ -344,13 +344,9 @@ def test_spark_second_run_stops_while_one_holds_the_state(proj: Path, spark):
 def test_postgres_examples_state_equals_duckdb(tmp_path: Path, postgres, monkeypatch):
     """The example project (every construct of the language) run twice on the
     sample data: PostgreSQL's state tables hold what DuckDB's hold."""
-    import shutil
+    from helpers import copy_examples
 
-    examples = REPO / "examples" / "segments"
-    for f in examples.iterdir():
-        if f.suffix in (".seg", ".yml"):
-            shutil.copy(f, tmp_path / f.name)
-    shutil.copytree(examples / "clusters", tmp_path / "clusters")  # fit files
+    copy_examples(tmp_path)
     with open(tmp_path / "segql.yml", "a", encoding="utf-8") as out:
         out.write(
             '\ntargets:\n  pg: {engine: postgres, dsn: "${SEGQL_TEST_PG_DSN}", '
