@@ -371,6 +371,31 @@ def test_postgres_examples_state_equals_duckdb(tmp_path: Path, postgres, monkeyp
         got["duckdb"] = _state(duck)
     assert got["pg"] == got["duckdb"]
     assert got["pg"]["changes"] and got["pg"]["sizes"]
+    # what reads the state answers alike from either engine's state: history
+    # (sizes), diff between the two runs (memberships rebuilt from changes),
+    # export from the last run (members, labels, entries and exits)
+    on = {"pg": ["--target", "pg"], "duckdb": ["--db", "local.duckdb"]}
+    for args in (
+        ["history", "lapsing_customers", "--format", "json"],
+        ["history", "journey", "--format", "json"],
+        ["diff", ".", "--format", "json"],
+        ["diff", ".", "--from", "1", "--to", "2", "--by", "country", "--format", "json"],
+    ):
+        outs = {e: cli(*args, *where).stdout for e, where in on.items()}
+        assert outs["pg"] == outs["duckdb"], args
+        assert json.loads(outs["pg"]), args
+    for name, extra in (
+        ("lapsing_customers", ["--columns", "country"]),
+        ("journey", []),
+        ("lapsing_customers", ["--changes"]),
+    ):
+        files = {}
+        for e, where in on.items():
+            out = tmp_path / f"{e}_{name}.out"
+            cli("export", name, ".", "--out", str(out), *extra, *where)
+            files[e] = out.read_bytes()
+        assert files["pg"] == files["duckdb"], (name, extra)
+        assert files["pg"].count(b"\n") > 1, (name, extra)
 
 
 def _state(e) -> dict:
