@@ -471,3 +471,48 @@ def test_postgres_run_traits(pg: Path):
 
 def test_spark_run_traits(proj: Path, spark):
     traits_scenario(proj, "spark")
+
+
+# ------------------------------------------------------------------ reading the state
+
+
+def reads_scenario(root: Path, target: str) -> None:
+    """history, diff between runs and export from the last run answer from the
+    target's state exactly as from DuckDB's state after the same runs."""
+    import shutil
+
+    _load(root, target)
+    shutil.copy(root / "expect.duckdb", root / "local.duckdb")
+    on = {target: ["--target", target], "duckdb": ["--db", "local.duckdb"]}
+    for when in T:
+        for where in on.values():
+            cli("run", "a.seg", "b.seg", "--as-of", when.isoformat(), *where)
+    for args in (
+        ["history", "buyers", "--format", "json"],
+        ["history", "tier", "--format", "json"],
+        ["diff", "a.seg", "b.seg", "--format", "json"],
+        ["diff", "a.seg", "b.seg", "--from", "1", "--to", "3", "--format", "json"],
+    ):
+        outs = {e: cli(*args, *where).stdout for e, where in on.items()}
+        assert outs[target] == outs["duckdb"], args
+        assert json.loads(outs[target]), args
+    for name, extra in (("buyers", []), ("tier", []), ("buyers", ["--changes"])):
+        files = {}
+        for e, where in on.items():
+            out = root / f"{e}_{name}.out"
+            cli("export", name, "a.seg", "b.seg", "--out", str(out), *extra, *where)
+            files[e] = out.read_bytes()
+        assert files[target] == files["duckdb"], (name, extra)
+        assert files[target].count(b"\n") > 1, (name, extra)
+
+
+def test_postgres_state_reads_equal_duckdb(pg: Path):
+    reads_scenario(pg, "pg")
+
+
+def test_spark_state_reads_equal_duckdb(proj: Path, spark):
+    try:
+        reads_scenario(proj, "spark")
+    finally:
+        spark.sql(f"DROP DATABASE IF EXISTS {STATE} CASCADE")
+        spark.sql("DROP DATABASE IF EXISTS shop_run CASCADE")
