@@ -5,7 +5,8 @@ wrote by hand from the peer's wording (tests/real_world/sql/<name>.sql, written
 without looking at segql's output: it is the check).
 
 The hand SQL reads the tables customers, orders and web_events and applies the
-project's universe itself (consent_marketing = true, signup_at <= as_of);
+project's universe itself (consent_marketing = true, and signup_at <= as_of or
+null: a null `created` means the customer has always existed);
 `$as_of` stands for the instant, substituted as a TIMESTAMP literal.
 
 Definitions whose §17 construct was not merged when they were written live in
@@ -279,6 +280,13 @@ def _edges() -> list[tuple[int, dict]]:
     add(events=[*session(A - 10 * _D, 400), *session(A - 9 * _D, 200)])
     # a session that goes on after as_of: only its rows up to as_of are in it
     add(events=[*session(A - 20 * _D, 900), e(A - 10 * _M), e(A + 10 * _M)])
+    # no signup date: in the universe (docs/language.md: a null `created` has always existed),
+    # but a null anchor selects no rows and days_since(null) compares false
+    add(
+        signup=None,
+        orders=[o(A - 2 * _D), o(A - _D)],
+        events=[e(A - 8 * _D, "view"), e(A - 8 * _D + _M, "add_to_cart")],
+    )
     return c
 
 
@@ -359,7 +367,8 @@ def test_members_equal_the_hand_written_sql(con, name: str) -> None:
         )
         if as_of == AS_OF:  # on the full data the segment is neither empty nor everyone
             universe = con.execute(
-                "SELECT count(*) FROM customers WHERE consent_marketing AND signup_at <= ?",
+                "SELECT count(*) FROM customers"
+                " WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= ?)",
                 [as_of],
             ).fetchone()[0]
             assert 0 < len(want) < universe, name
@@ -407,3 +416,40 @@ def test_the_merged_files_validate_as_one_project() -> None:
     model = api.validate([str(PROJECT)], project=str(PROJECT))
     pending = {n for n, p in SEGMENTS.items() if p.parent == PENDING}
     assert set(model.selected) == set(NAMES) - pending
+
+
+# ------------------------------------------------------------------ traits as outputs
+
+HAND_TRAITS = Path(__file__).resolve().parent / "real_world" / "traits"
+
+
+@pytest.mark.parametrize("trait", sorted(p.stem for p in HAND_TRAITS.glob("*.sql")))
+def test_trait_values_equal_the_hand_written_sql(con, trait: str) -> None:
+    """`compile --traits` (LANGUAGE.md §17): a trait's column holds the value the hand SQL
+    computes, for every universe customer."""
+    (path,) = [
+        p for p in definition_files() if re.search(rf"^trait {trait}\b", p.read_text(), re.M)
+    ]
+    model = _model(path.name)
+    for as_of in AS_OFS:
+        result = api.compile_model(model, "duckdb", as_of, traits=True)
+        cur = con.execute(result.sql())
+        column = [d[0] for d in cur.description].index(trait)
+        got = {r[0]: r[column] for r in cur.fetchall()}
+        text = (HAND_TRAITS / f"{trait}.sql").read_text()
+        sql = text.replace("$as_of", f"TIMESTAMP '{as_of.isoformat(sep=' ')}'")
+        want = dict(con.execute(sql).fetchall())
+        assert got == want, f"{trait} at {as_of}"
+
+
+def test_preview_of_the_project_on_the_sample() -> None:
+    """`segql preview examples/real_world --sample` works as the README says."""
+    from typer.testing import CliRunner
+
+    from segql.cli import app
+
+    out = CliRunner().invoke(app, ["preview", str(PROJECT), "--sample", "--traits"])
+    assert out.exit_code == 0, out.output
+    for name in NAMES:
+        if SEGMENTS[name].parent == PROJECT:
+            assert name in out.output

@@ -1,6 +1,6 @@
 -- lower median: the ceil(n/2)-th smallest non-null amount of the last 365 days
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 ranked AS (
   SELECT customer_id, amount,

@@ -1,6 +1,6 @@
 -- the ceil(0.75 n)-th smallest quantity
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 ranked AS (
   SELECT customer_id, quantity,

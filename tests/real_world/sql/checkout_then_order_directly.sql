@@ -1,7 +1,7 @@
 -- a checkout of the last 30 days whose next row among events and orders (the earliest one
 -- strictly later, up to as_of) is an order; one order among rows sharing that instant is enough
 WITH universe AS (
-  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 timeline AS (
   SELECT customer_id, occurred_at AS t, 'event' AS src FROM web_events WHERE occurred_at <= $as_of

@@ -1,7 +1,7 @@
 -- Sessions: a customer's events up to as_of in time order; an event more than 30 minutes after
 -- the previous one starts a new session (exactly 30 minutes apart: the same session).
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 visible AS (SELECT * FROM web_events WHERE occurred_at <= $as_of),
 marked AS (

@@ -1,6 +1,6 @@
 -- at least 3 searches whose first and last are at most 7 days apart
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 )
 SELECT DISTINCT u.customer_id
 FROM universe u JOIN web_events s1 USING (customer_id)

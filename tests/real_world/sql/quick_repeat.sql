@@ -1,6 +1,6 @@
 -- another order strictly after the first one and at most 30 days after it
 WITH universe AS (
-  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 firsts AS (
   SELECT customer_id, min(ordered_at) AS first_at FROM orders

@@ -1,6 +1,6 @@
 -- ISO weeks named by their Monday
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 )
 SELECT u.customer_id
 FROM universe u JOIN web_events e USING (customer_id)

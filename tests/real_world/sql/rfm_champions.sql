@@ -2,7 +2,7 @@
 -- with a value)); recency in whole days since the last order (buyers only), frequency and
 -- monetary over the last 365 days (0 without orders). R is 6 - the recency score.
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 visible AS (
   SELECT * FROM orders WHERE ordered_at <= $as_of

@@ -1,6 +1,6 @@
 -- the most ordered SKU (non-null), ties to the smallest
 WITH universe AS (
-  SELECT customer_id FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 counts AS (
   SELECT customer_id, sku, count(*) AS n FROM orders

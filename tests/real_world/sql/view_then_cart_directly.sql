@@ -1,7 +1,7 @@
 -- a view of the last 30 days whose next event (the earliest one strictly later, up to as_of)
 -- is an add_to_cart; when several events share that next instant, one add_to_cart among them is enough
 WITH universe AS (
-  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 ),
 visible AS (SELECT * FROM web_events WHERE occurred_at <= $as_of),
 views AS (

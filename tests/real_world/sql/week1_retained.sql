@@ -1,5 +1,5 @@
 WITH universe AS (
-  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND signup_at <= $as_of
+  SELECT customer_id, signup_at FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
 )
 SELECT DISTINCT u.customer_id
 FROM universe u JOIN web_events e USING (customer_id)
