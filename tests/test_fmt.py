@@ -77,6 +77,8 @@ def test_windows_aggregates_and_sequences():
         trait wb = decayed_count(events, last 90 days, 14 days)
         trait wc = did(events where name = "view" then not orders within 2 days on sku, last 7 days)
         trait wd = last(orders.ordered_at)
+        trait we = quantile(orders.amount where amount > 0, 90%, last 30 days)
+        trait wf = quantile(orders.amount, 0.5) + median(orders.amount)
         """)
 
 
@@ -237,6 +239,8 @@ def test_every_seg_file_of_the_repository():
 
 def test_the_examples_are_formatted():
     for path in ROOT.glob("examples/**/*.seg"):
+        if ".pending" in path.parts:  # examples/real_world/.pending: constructs not merged yet
+            continue
         text = path.read_text(encoding="utf-8")
         assert format_text(text, str(path)) == text, path
 

@@ -234,7 +234,9 @@ class _Printer:
                 return f"{_function(func)}({', '.join(self._expr(a) for a in args)})"
             case ast.Aggregate(func, value, where, window, half_life):
                 first = self._expr(value) + (f" where {self._expr(where)}" if where else "")
-                rest = [self._window(window)] if window else []
+                # an aggregate's own argument (quantile's p) comes before the window
+                rest = [self._expr(e.param)] if e.param is not None else []
+                rest += [self._window(window)] if window else []
                 rest += [duration(half_life)] if half_life else []
                 return f"{_function(func)}({', '.join([first, *rest])})"
             case ast.Sequence():

@@ -1,0 +1,8 @@
+WITH universe AS (
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
+)
+SELECT u.customer_id
+FROM universe u JOIN orders o USING (customer_id)
+WHERE o.ordered_at <= $as_of
+GROUP BY u.customer_id
+HAVING min(o.ordered_at) > $as_of - INTERVAL 30 DAY

@@ -1,0 +1,9 @@
+-- ISO weeks named by their Monday
+WITH universe AS (
+  SELECT customer_id FROM customers WHERE consent_marketing AND (signup_at IS NULL OR signup_at <= $as_of)
+)
+SELECT u.customer_id
+FROM universe u JOIN web_events e USING (customer_id)
+WHERE e.occurred_at > $as_of - INTERVAL 56 DAY AND e.occurred_at <= $as_of
+GROUP BY u.customer_id
+HAVING count(DISTINCT CAST(e.occurred_at AS DATE) - CAST(isodow(e.occurred_at) - 1 AS INTEGER)) >= 4
