@@ -107,6 +107,13 @@ AsOfOpt = Annotated[
         help="evaluate at this date or timestamp (project time zone unless it has an offset)",
     ),
 ]
+# the data options of the commands that read data (preview has its own --db help)
+DbOpt = Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")]
+SampleOpt = Annotated[bool, typer.Option("--sample", help="on the built-in generated sample data")]
+ScaleOpt = Annotated[
+    float | None,
+    typer.Option("--scale", metavar="X", help="sample size (1 = 100k customers); default 0.01"),
+]
 
 
 def _version(value: bool) -> None:
@@ -212,6 +219,9 @@ class TextOrJson(StrEnum):
 
     table = "table"
     json = "json"
+
+
+TextOrJsonOpt = Annotated[TextOrJson, typer.Option("--format", help="output format")]
 
 
 @app.command(cls=_Command)
@@ -428,13 +438,8 @@ def preview(
         str | None,
         typer.Option("--db", metavar="FILE", help="DuckDB file; default: the project's database"),
     ] = None,
-    sample: Annotated[
-        bool, typer.Option("--sample", help="run on the built-in generated sample data")
-    ] = False,
-    scale: Annotated[
-        float | None,
-        typer.Option("--scale", metavar="X", help="sample size (1 = 100k customers); default 0.01"),
-    ] = None,
+    sample: SampleOpt = False,
+    scale: ScaleOpt = None,
     as_of: AsOfOpt = None,
     fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.table,
     show: Annotated[
@@ -516,14 +521,9 @@ def fit(
             "--k", metavar="K|LO..HI", help="a range reports inertia and silhouette per k (elbow)"
         ),
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
-    sample: Annotated[
-        bool, typer.Option("--sample", help="on the built-in generated sample data")
-    ] = False,
-    scale: Annotated[
-        float | None,
-        typer.Option("--scale", metavar="X", help="sample size (1 = 100k customers); default 0.01"),
-    ] = None,
+    db: DbOpt = None,
+    sample: SampleOpt = False,
+    scale: ScaleOpt = None,
     plot: Annotated[
         str | None,
         typer.Option(
@@ -620,10 +620,8 @@ def diff(
             "--as-of", metavar="TS", help="twice: compare the membership at these two instants"
         ),
     ] = None,
-    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
-    sample: Annotated[
-        bool, typer.Option("--sample", help="on the built-in generated sample data")
-    ] = False,
+    db: DbOpt = None,
+    sample: SampleOpt = False,
     since: Annotated[
         str | None,
         typer.Option(
@@ -638,7 +636,7 @@ def diff(
         str | None,
         typer.Option("--by", metavar="COLUMN", help="composition drift over a profile column"),
     ] = None,
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="output format")] = TextOrJson.table,
+    fmt: TextOrJsonOpt = TextOrJson.table,
     fail_on_drift: Annotated[
         float | None,
         typer.Option(
@@ -699,8 +697,8 @@ def diff(
 def history(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="a segment, segmentation or split")],
-    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
-    fmt: Annotated[TextOrJson, typer.Option("--format", help="output format")] = TextOrJson.table,
+    db: DbOpt = None,
+    fmt: TextOrJsonOpt = TextOrJson.table,
     plot: Annotated[
         str | None, typer.Option("--plot", metavar="FILE.png", help="draw the sizes per run")
     ] = None,
@@ -874,10 +872,8 @@ def export(
         typer.Option("--columns", metavar="C1,C2", help="profile columns to add"),
     ] = None,
     as_of: AsOfOpt = None,
-    db: Annotated[str | None, typer.Option("--db", metavar="FILE", help="DuckDB file")] = None,
-    sample: Annotated[
-        bool, typer.Option("--sample", help="on the built-in generated sample data")
-    ] = False,
+    db: DbOpt = None,
+    sample: SampleOpt = False,
     show_pii: Annotated[
         bool, typer.Option("--show-pii", help="write pii: columns as they are, not hashed")
     ] = False,
