@@ -118,6 +118,9 @@ WINDOWED_CONSTRUCTS = {
     "then not",
     "on",
     "sequence window",
+    "sequence without within",
+    "then not after a chain",
+    "then directly",
 }
 
 

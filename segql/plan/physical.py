@@ -18,7 +18,11 @@ docs/performance.md:
 - a sliding count compared only with numbers: "at least N" by LEAD; any
   other sliding count: a RANGE frame;
 - a two-step sequence on engines with cheap hash joins: buckets; any other
-  sequence: window functions over its step rows sorted by time.
+  sequence with `within`: window functions over its step rows sorted by time;
+- a sequence without `within` (LANGUAGE.md §17): two steps, none `directly`,
+  are the extremes of each step per key (no sort); any other: each step's
+  matches carried over the key's instants in time order (`then`: a running
+  MAX, `directly`: LAG, `then not`: nothing later).
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ FORMS = {
     "with its own and the next bucket's earliest and latest second step; no sort",
     "sorted_window": "window functions over the step rows sorted by time per key, "
     "from the last step back",
+    "extremes": "per key one grouped read of both steps' rows, no sort: A then B is "
+    "min(A) < max(B); A then not B is max(A) > max(B), or no B",
+    "instant_chain": "the rows of the sequence's sources grouped by instant per key; each "
+    "step's matches carried forward over the instants (then: any earlier instant, "
+    "directly: the previous instant, then not: no later instant has the step)",
     "order_stat": "a count per (key, value) for each statistic's window and filter, "
     "running counts sorted by value per key; the value where the running count reaches "
     "the rank (median, quantile) or the largest count, smallest value first (mode)",
@@ -114,6 +123,12 @@ def _windowed(slot: AggSlot, pair_buckets: bool, name: str) -> Read:
             return Read("at_least", name, slot.source, (slot,), why)
         why = "its value is used" if slot.value_used else "too many thresholds"
         return Read("sliding_count", name, slot.source, (slot,), why)
+    if n.within is None:
+        if len(n.steps) == 2 and not n.steps[1].directly:
+            why = "two steps without 'within': the earliest A and the latest B tell"
+            return Read("extremes", name, slot.source, (slot,), why)
+        why = "'directly'" if any(s.directly for s in n.steps) else "more than two steps"
+        return Read("instant_chain", name, slot.source, (slot,), why + " without 'within'")
     if len(n.steps) == 2 and pair_buckets:
         return Read("pair_buckets", name, slot.source, (slot,), "two steps; hash joins are cheap")
     why = (

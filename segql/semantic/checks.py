@@ -50,14 +50,24 @@ def check_depth(
 
 
 def check_sequence_steps(seq: ast.Sequence, diags: Diagnostics) -> None:
-    """'then not' follows one or two steps: the windowed pass finds the latest B
-    before a missing C (LANGUAGE.md §6), not a chain of three or more."""
+    """With `within`, 'then not' follows one or two steps: the windowed pass finds
+    the latest B before a missing C (LANGUAGE.md §6), not a chain of three or more.
+    Without `within` any number of steps chain (sql/chains.py).
+    `then directly` and `within` do not mix (docs/language.md, "Sequences")."""
     last = seq.steps[-1]
-    if last.negated and len(seq.steps) > 3:
+    if seq.within is not None and last.negated and len(seq.steps) > 3:
         diags.error(
             "'then not' after more than two steps is not supported",
             last.span,
             "at most two steps come before 'then not': A then B then not C within D",
+        )
+    direct = next((s for s in seq.steps if s.directly), None)
+    if seq.within is not None and direct is not None:
+        diags.error(
+            "'then directly' cannot be used with 'within'",
+            direct.span,
+            "the next row already follows at once: drop 'within', or write 'then' "
+            "to allow other rows in between",
         )
 
 

@@ -495,8 +495,9 @@ class _Resolver(Namespace, TypeChecks):
         if seq.steps[0].negated:
             self.diags.error("the first step of a sequence cannot be negated", seq.steps[0].span)
         checks.check_sequence_steps(seq, self.diags)
-        self.check_duration(seq.within, "'within'")
-        self.check_fixed_length(seq.within, "'within'")
+        if seq.within is not None:
+            self.check_duration(seq.within, "'within'")
+            self.check_fixed_length(seq.within, "'within'")
         self.check_window(seq.window, "did")
         return dataclasses.replace(seq, steps=tuple(steps))
 

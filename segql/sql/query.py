@@ -45,6 +45,7 @@ from segql.project import Table
 from segql.semantic.model import DefRef, ProfileRef
 from segql.semantic.registry import AGGREGATES
 from segql.sql import clusters
+from segql.sql.chains import Chain
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, coalesce, col, ident, number, ordered, table_expr
 from segql.sql.pairs import PairBuckets
@@ -427,6 +428,8 @@ class Generator(QueryPart):
                 return [(name, self.scans.order_stat_cte(read))]
         if read.form == "pair_buckets":
             return PairBuckets(self.scans, read, name).ctes()
+        if read.form in ("extremes", "instant_chain"):
+            return Chain(self.scans, read, name).ctes()
         return WindowedPass(self.scans, read, name).ctes()
 
     def aggregate_ctes(self) -> tuple[list[tuple[str, exp.Expr]], dict[str, tuple[AggSlot, ...]]]:

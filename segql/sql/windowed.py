@@ -94,12 +94,14 @@ class WindowedPass:
         self.slot = read.slots[0]
         self.cte_name = name
         self.narrow = read.form == "at_least"  # only thresholds: only key and time
+        # every row of the sources, step or not: `then directly` needs the rows between
+        self.every_row = False
         self.key = scans.key
         n = self.slot.node
         if isinstance(n, ast.Sequence):
             # checks.check_sequence_steps; the grammar requires a second step
             negated = [s for s in n.steps if s.negated]
-            assert not (negated and len(n.steps) > 3), "'then not' after 3 steps"
+            assert not (negated and len(n.steps) > 3 and n.within), "'then not' after 3 steps"
             assert len(n.steps) >= 2, "a sequence of one step"
 
     # -- the rows of one slot: a branch per source of its steps, a flag per step
@@ -139,7 +141,11 @@ class WindowedPass:
             if not narrow:
                 cols.append(exp.alias_(flag, _step(i), quoted=True, copy=False))
         keep = g.scan_filters(source)
-        if conds and not every_row:
+        if self.every_row:
+            # no row before the window's start can follow a first step (in it)
+            since = self.window_start(slot, t)
+            keep.extend([since] if since is not None else [])
+        elif conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
         return (
             exp.select(*cols)
@@ -281,6 +287,19 @@ class WindowedPass:
         ]
         return exp.Case(ifs=ifs, default=number(least)) if ifs else number(least)
 
+    def in_window(self, n: ast.Sequence) -> exp.Expr | None:
+        """The first step's window, on the rows' epoch microseconds."""
+        w = bounds(n.window, self.gen.clock)
+        micros_of = self.gen.dialect.epoch_us
+        return condition(
+            col(US),
+            dataclasses.replace(
+                w,
+                lower=micros_of(w.lower) if w.lower is not None else None,
+                upper=micros_of(w.upper) if w.upper is not None else None,
+            ),
+        )
+
     # -- per-key result
     def hit(self, slot: AggSlot) -> exp.Expr:
         g = self.gen
@@ -291,19 +310,10 @@ class WindowedPass:
             return coalesce(exp.Max(this=col("w")), number(0))
         first = exp.EQ(this=col(_step(0)), expression=number(1))
         parts: list[exp.Expr] = [first]
-        # the first step's window, on the rows' epoch microseconds
-        w = bounds(n.window, g.clock)
-        micros_of = g.dialect.epoch_us
-        wc = condition(
-            col(US),
-            dataclasses.replace(
-                w,
-                lower=micros_of(w.lower) if w.lower is not None else None,
-                upper=micros_of(w.upper) if w.upper is not None else None,
-            ),
-        )
+        wc = self.in_window(n)
         if wc is not None:
             parts.append(wc)
+        assert n.within is not None, "sequences without 'within' are chains.py's"
         d = number(micros(n.within))
         deadline = exp.Add(this=col(US), expression=d)
         if n.steps[-1].negated:

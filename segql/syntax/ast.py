@@ -238,14 +238,17 @@ class Step(Node):
     where: Expr | None = None
     negated: bool = False
     span: Span = _span()
+    # `then directly B`: the first row strictly later than the previous step, among
+    # all rows of the sequence's sources, is a B row (LANGUAGE.md §17)
+    directly: bool = False
 
 
 @dataclass(frozen=True)
 class Sequence(Node):
-    """`did(A then B [then not C] within D [on column] [, window])`."""
+    """`did(A then [directly] B [then not C] [within D [on column]] [, window])`."""
 
     steps: tuple[Step, ...]
-    within: Duration
+    within: Duration | None  # None: any time later, up to as_of (LANGUAGE.md §17)
     on: str | None = None
     window: Window | None = None
     span: Span = _span()

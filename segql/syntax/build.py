@@ -4,6 +4,7 @@ combined in `_Builder`."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import threading
@@ -371,14 +372,22 @@ class _Calls(_Positions):
             head = ast.Name("?", _arg_span(head, self._span(meta)))
         steps = [ast.Step(head, where, False, self._span(meta))]
         i = 1
-        while i < len(c) and isinstance(c[i], Token) and c[i].type in ("THEN", "THEN_NOT"):
-            step = c[i + 1]
-            if c[i].type == "THEN_NOT":
-                step = ast.Step(step.source, step.where, True, step.span)
-            steps.append(step)
+        words = ("THEN", "THEN_NOT", "THEN_DIRECTLY", "THEN_NOT_DIRECTLY")
+        while i < len(c) and isinstance(c[i], Token) and c[i].type in words:
+            step, word = c[i + 1], c[i].type
+            if word == "THEN_NOT_DIRECTLY":
+                self._error(
+                    "'then not directly' is not supported",
+                    self._tok_span(c[i]),
+                    "write 'then not B' (no B afterwards) or 'then directly B'",
+                )
+            negated = word in ("THEN_NOT", "THEN_NOT_DIRECTLY")
+            directly = word == "THEN_DIRECTLY"
+            steps.append(dataclasses.replace(step, negated=negated, directly=directly))
             i += 2
-        within = c[i]
-        on = c[i + 2].name if len(c) > i + 2 and c[i + 2] is not None else None
+        rest = [x for x in c[i:] if x is not None]
+        within = rest[0] if rest else None
+        on = rest[2].name if len(rest) > 2 else None
         return ast.Sequence(tuple(steps), within, on, None, self._span(meta))
 
     def args(self, meta, c):

@@ -240,7 +240,7 @@ class _Printer:
                 rest += [duration(half_life)] if half_life else []
                 return f"{_function(func)}({', '.join([first, *rest])})"
             case ast.Sequence():
-                return " ".join(self._sequence(e))
+                return " ".join(p for p in self._sequence(e) if p)
             case ast.Name(n):
                 return name(n)
             case ast.Column(source, column):
@@ -275,14 +275,24 @@ class _Printer:
         return format(value, "f")
 
     def _sequence(self, e: ast.Sequence) -> tuple[str, str]:
-        """`did(steps` and `within … [on …][, window])`: a long one breaks between them."""
+        """`did(steps` and `within … [on …][, window])`: a long one breaks between them.
+        Without `within` the window stays with the steps (the tail is empty)."""
         steps = " ".join(self._step(s, i) for i, s in enumerate(e.steps))
+        window = f", {self._window(e.window)}" if e.window else ""
+        if e.within is None:
+            return f"did({steps}{window})", ""
         within = f"within {duration(e.within)}" + (f" on {name(e.on)}" if e.on else "")
-        return f"did({steps}", within + (f", {self._window(e.window)}" if e.window else "") + ")"
+        return f"did({steps}", within + window + ")"
 
     def _step(self, s: ast.Step, i: int) -> str:
         word = "" if i == 0 else "then not " if s.negated else "then "
-        return word + name(s.source.name) + (f" where {self._expr(s.where)}" if s.where else "")
+        if s.directly:
+            word = "then directly "
+        # after `then`, a source named `directly` would lex as the keyword
+        src = name(s.source.name)
+        if i and src == "directly":
+            src = "`directly`"
+        return word + src + (f" where {self._expr(s.where)}" if s.where else "")
 
     def _window(self, w: ast.Node) -> str:
         match w:
@@ -337,6 +347,8 @@ class _Printer:
             ]
         if isinstance(e, ast.Sequence):
             head, tail = self._sequence(e)  # `within` under the first step
+            if not tail:
+                return [_Line(indent, prefix + head + suffix, _start(e.span), _end(e.span))]
             return [
                 _Line(indent, prefix + head, _start(e.span), _end(e.span)),
                 _Line(indent + len(prefix) + 4, tail + suffix, _end(e.span), _end(e.span)),
@@ -430,7 +442,8 @@ class _Printer:
                 joined = (
                     one is not None
                     and one[0] == self._one_line(prev)[0]
-                    and d.span.line == prev.span.end_line + 1
+                    # on the next line, or on the same one (printed on the next)
+                    and d.span.line <= prev.span.end_line + 1
                     # a comment inside d is printed before it: it ends the run too
                     and not self.src.any_comment(_end(prev.span), _end(d.span))
                 )

@@ -678,19 +678,46 @@ class Oracle:
             x, y = a.values.get(on), b.values.get(on)
             return x is not None and y is not None and compare(x, y, self.tz) == 0
 
-        def chain(i: int, prev: _Row, start: _Row, deadline: dt.datetime) -> bool:
-            """Steps i… can follow prev (all within the deadline of the first step)."""
+        # `then directly` (LANGUAGE.md §17): the next instant after a row among every
+        # row of the sequence's sources, filters not applied
+        instants = sorted(
+            {
+                r.time
+                for name in {s.source.name for s in steps}
+                for r in self.rows[name].get(env.key, [])
+            }
+        )
+
+        def next_instant(t: dt.datetime) -> dt.datetime | None:
+            return next((u for u in instants if u > t), None)
+
+        memo: dict[tuple, bool] = {}
+
+        def chain(i: int, prev: _Row, start: _Row, deadline: dt.datetime | None) -> bool:
+            """Steps i… can follow prev (all within the deadline of the first step;
+            None: no `within`, any time up to as_of). What follows depends on prev's
+            time only: remembered, or three steps over many rows take cubic time."""
+            k = (i, prev.time, deadline, start.values.get(on) if on else None)
+            if k not in memo:
+                memo[k] = follows(i, prev, start, deadline)
+            return memo[k]
+
+        def follows(i: int, prev: _Row, start: _Row, deadline: dt.datetime | None) -> bool:
             if i == len(steps):
                 return True
             step = steps[i]
+
+            def in_time(r: _Row) -> bool:
+                return prev.time < r.time and (deadline is None or r.time <= deadline)
+
             if step.negated:  # the last step: nothing in (prev.time, deadline]
-                if deadline > self.as_of:
+                if deadline is not None and deadline > self.as_of:
                     return False  # the follow-up period has not ended
-                return not any(
-                    prev.time < r.time <= deadline and same(start, r) for r in later[i - 1]
-                )
+                return not any(in_time(r) and same(start, r) for r in later[i - 1])
+            nxt = next_instant(prev.time) if step.directly else None
             return any(
-                prev.time < r.time <= deadline
+                in_time(r)
+                and (not step.directly or r.time == nxt)
                 and same(start, r)
                 and chain(i + 1, r, start, deadline)
                 for r in later[i - 1]
@@ -699,7 +726,8 @@ class Oracle:
         for a in first:
             if on is not None and a.values.get(on) is None:
                 continue  # rows without a value in the `on` column take no part
-            deadline = plus(a.time, seq.within.amount, seq.within.unit)
+            w = seq.within
+            deadline = plus(a.time, w.amount, w.unit) if w is not None else None
             if chain(1, a, a, deadline):
                 return True
         return False

@@ -593,7 +593,10 @@ class Gen:
         return f"did({src}{self.agg_tail(src)})"
 
     def sequence(self) -> str:
-        n = self.pick([2, 3])
+        # without `within` (LANGUAGE.md §17): `then`, `then directly`, `then not`
+        # (last), up to four steps; with it: `then` and `then not`, up to three
+        within = self.chance(0.5)
+        n = self.pick([2, 3] if within else [2, 3, 3, 4])
         same = self.chance(0.5)
         srcs = (
             [self.pick(["orders", "events"])] * n
@@ -605,12 +608,17 @@ class Gen:
             where = f" where {self.row_cond(s, 1)}" if self.chance(0.5) else ""
             if i == 0:
                 parts.append(f"{s}{where}")
+            elif i == n - 1 and self.chance(0.4):
+                parts.append(f"then not {s}{where}")
+            elif not within and self.chance(0.5):
+                parts.append(f"then directly {s}{where}")
             else:
-                neg = i == n - 1 and self.chance(0.4)
-                parts.append(f"{'then not' if neg else 'then'} {s}{where}")
-        text = " ".join(parts) + f" within {self.fixed_duration()}"
-        if same and self.chance(0.7):
-            text += " on " + self.pick(ROW_STR[srcs[0]])
+                parts.append(f"then {s}{where}")
+        text = " ".join(parts)
+        if within:
+            text += f" within {self.fixed_duration()}"
+            if same and self.chance(0.7):
+                text += " on " + self.pick(ROW_STR[srcs[0]])
         w = self.window()
         return f"did({text}{', ' + w if w else ''})"
 

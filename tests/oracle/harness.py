@@ -191,6 +191,12 @@ def constructs(model: Model) -> set[str]:
                         seen.add(f"sequence of {len(steps)}")
                         if steps[-1].negated:
                             seen.add("then not")
+                        if n.within is None:
+                            seen.add("sequence without within")
+                            if steps[-1].negated and len(steps) > 2:
+                                seen.add("then not after a chain")
+                        if any(s.directly for s in steps):
+                            seen.add("then directly")
                         if on is not None:
                             seen.add("on")
                         if w is not None:

@@ -1,0 +1,178 @@
+"""LANGUAGE.md §17, sequences: `A then B` without `within` (B any time strictly
+later, up to as_of) and `A then directly B` (the first instant strictly later
+than A among all rows of the sources the sequence names, filters not applied,
+holds a B row), with `then not`, three steps and windows; hand-computed members
+on DuckDB (and on BigQuery's ZetaSQL with SEGQL_ALSO_BIGQUERY=1), the same
+members on PostgreSQL (tests/engines/test_behavioral_postgres.py)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+from helpers import check, compile_sql, table
+from sqlglot import exp
+
+from segql.errors import SegqlError, SegqlErrors
+
+AS_OF = "2025-07-01T00:00:00"
+
+
+def ev(cid: int, t: str | None, name: str | None) -> dict:
+    return {"customer_id": cid, "occurred_at": t, "name": name}
+
+
+def order(cid: int, t: str) -> dict:
+    return {"customer_id": cid, "ordered_at": t, "amount": 1.0}
+
+
+D = "2025-06-{:02d} 00:00:00".format
+# customer | events (day of June 2025 unless said)        | orders
+#   1      | view 20, cart 21                             |
+#   2      | view 20, search 21, cart 22, cart (no time)  |
+#   3      | view and cart at the same instant (20 12:00) |
+#   4      | view 20; search and cart both at 21          |
+#   5      | cart 19, view 20                             |
+#   6      | view 20, cart 22                             | 21
+#   7      | view May 1, cart May 2                       |
+#   8      | view 30, cart July 2 (after as_of)           |
+#   9      | view May 20, cart 25                         |
+#  10      | cart 1, view 2, cart 3                       | 4
+#  11      | view 1 (00:00, the edge of `last 30 days`), cart 2 | 2 (with the cart)
+#  12      | view 1, search 2, view 3, cart 4             | 5
+#  13      | -                                            |
+#  14      | two views at one instant (20)                |
+#  15      | view 20, an event without a name 21, cart 22 |
+SEQ = {
+    "customers": table("customer_id INTEGER", *[(i,) for i in range(1, 16)]),
+    "events": [
+        ev(1, D(20), "view"),
+        ev(1, D(21), "cart"),
+        ev(2, D(20), "view"),
+        ev(2, D(21), "search"),
+        ev(2, D(22), "cart"),
+        ev(2, None, "cart"),  # no time: no part in any sequence
+        ev(3, "2025-06-20 12:00:00", "view"),
+        ev(3, "2025-06-20 12:00:00", "cart"),
+        ev(4, D(20), "view"),
+        ev(4, D(21), "search"),
+        ev(4, D(21), "cart"),
+        ev(5, D(19), "cart"),
+        ev(5, D(20), "view"),
+        ev(6, D(20), "view"),
+        ev(6, D(22), "cart"),
+        ev(7, "2025-05-01 00:00:00", "view"),
+        ev(7, "2025-05-02 00:00:00", "cart"),
+        ev(8, D(30), "view"),
+        ev(8, "2025-07-02 00:00:00", "cart"),
+        ev(9, "2025-05-20 00:00:00", "view"),
+        ev(9, D(25), "cart"),
+        ev(10, D(1), "cart"),
+        ev(10, D(2), "view"),
+        ev(10, D(3), "cart"),
+        ev(11, D(1), "view"),
+        ev(11, D(2), "cart"),
+        ev(12, D(1), "view"),
+        ev(12, D(2), "search"),
+        ev(12, D(3), "view"),
+        ev(12, D(4), "cart"),
+        ev(14, D(20), "view"),
+        ev(14, D(20), "view"),
+        ev(15, D(20), "view"),
+        ev(15, D(21), None),
+        ev(15, D(22), "cart"),
+    ],
+    "orders": [order(6, D(21)), order(10, D(4)), order(11, D(2)), order(12, D(5))],
+}
+VIEW = 'events where name = "view"'
+CART = 'events where name = "cart"'
+
+CASES = [
+    # B any time strictly later: not at the same instant (3), not after as_of (8),
+    # not before (5); the window bounds the first step only (9: cart after it)
+    (f"did({VIEW} then {CART})", {1, 2, 4, 6, 7, 9, 10, 11, 12, 15}),
+    # `last 30 days` is as_of - 30 days < t: 11's view at that instant is out
+    (f"did({VIEW} then {CART}, last 30 days)", {1, 2, 4, 6, 10, 12, 15}),
+    (f"did({VIEW} then {CART}, 30 to 60 days ago)", {9, 11, 12}),
+    # directly: the next instant among all events (the search of 2 and the
+    # nameless event of 15 come between; orders are not named: 6 is in); one cart
+    # among the rows of that next instant is enough (4); 12's second view
+    (f"did({VIEW} then directly {CART})", {1, 4, 6, 7, 9, 10, 11, 12}),
+    # naming orders makes them rows of the sequence: 6's order follows the view,
+    # 11's order shares the next instant with a cart
+    (f"did({VIEW} then directly orders)", {6, 11}),
+    (f"did({VIEW} then directly orders, last 30 days)", {6}),
+    ("did(events then directly events)", {1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 15}),
+    # then not: no order strictly later, up to as_of (11: the order is at the
+    # cart's instant, not later; 6: the order is before the cart)
+    (f"did({CART} then not orders)", {1, 2, 3, 4, 5, 6, 7, 9, 11, 15}),
+    (f"did({CART} then not orders, last 30 days)", {1, 2, 3, 4, 5, 6, 9, 11, 15}),
+    # three steps
+    (f"did({VIEW} then {CART} then orders)", {10, 12}),
+    # the earliest view of 12 is followed by a search: only its second view works
+    (f"did({VIEW} then directly {CART} then orders)", {10, 12}),
+    (f"did({VIEW} then {CART} then not orders)", {1, 2, 4, 6, 7, 9, 11, 15}),
+    # orders are named: 6's order is the row after its view
+    (f"did({VIEW} then directly {CART} then not orders)", {1, 4, 7, 9, 11}),
+    # any later event, then the event right after it is a cart
+    (f"did({VIEW} then events then directly {CART})", {2, 12, 15}),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected"), CASES)
+def test_sequences_without_within(cond, expected):
+    check(cond, SEQ, expected, as_of=AS_OF)
+
+
+def test_empty_sources():
+    data = {"customers": SEQ["customers"], "events": SEQ["events"], "orders": []}
+    check(f"did({CART} then orders)", data, set(), as_of=AS_OF)
+    check(f"did({VIEW} then directly orders)", data, set(), as_of=AS_OF)
+    check(f"did({CART} then not orders)", data, {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 15},
+          as_of=AS_OF)  # fmt: skip
+    empty = {"customers": SEQ["customers"], "events": [], "orders": []}
+    check(f"did({VIEW} then directly {CART} then not orders)", empty, set(), as_of=AS_OF)
+
+
+def test_negation_flips_membership():
+    """A sequence is false, never null, for an entity without rows (13)."""
+    check(f"not did({VIEW} then {CART})", SEQ, {3, 5, 8, 13, 14}, as_of=AS_OF)
+    check(f"not did({VIEW} then directly orders)", SEQ, set(range(1, 16)) - {6, 11}, as_of=AS_OF)
+
+
+def test_forms_chosen():
+    """Two steps without `directly`: one grouped read (no sort); otherwise the
+    instants chain. Two sequences whose names clash keep distinct CTEs."""
+    two, _, _ = compile_sql(f"did({VIEW} then {CART})", SEQ, as_of=AS_OF)
+    assert "__instants" not in two and "OVER" not in two
+    chain, _, _ = compile_sql(f"did({VIEW} then directly {CART} then orders)", SEQ, as_of=AS_OF)
+    assert "__instants" in chain and "LAG(" in chain
+
+
+def test_sequences_whose_names_are_cut_alike_get_distinct_ctes():
+    """Names are cut at 40 characters: the second chain's gets `_2`; the first's
+    step CTEs are `…__2`, `…__3`, never the second's `…_2`."""
+    long = 'events where name = "view" then events where name = "cart"'
+    source = (
+        f"segment a = did({long} then orders)\n"
+        f"segment b = did({long} then directly orders)\n"
+        "segment tested = a and b\n"
+    )
+    sql = check(source, SEQ, {10, 12}, as_of=AS_OF)
+    names = [c.alias for c in sqlglot.parse_one(sql, read="duckdb").find(exp.With).expressions]
+    assert len(names) == len(set(names)), names
+    reads = [n for n in names if n.startswith("windowed_") and "__" not in n]
+    assert len(reads) == 2 and reads[1] == reads[0] + "_2", reads
+
+
+ERRORS = [
+    ("did(events then not directly orders)", "'then not directly' is not supported"),
+    ("did(events then directly orders within 1 day)", "'then directly' cannot be used with"),
+    ("did(events then not orders then orders)", "'then not' is only allowed on the last step"),
+]
+
+
+@pytest.mark.parametrize(("cond", "message"), ERRORS)
+def test_errors(cond, message):
+    with pytest.raises((SegqlError, SegqlErrors)) as e:
+        compile_sql(cond, SEQ, as_of=AS_OF)
+    assert message in str(e.value)
