@@ -468,7 +468,7 @@ class _Calls(_Positions):
             self._error(f"{func}() needs a half-life, e.g. {func}(…, 30 days)", span)
         if isinstance(first, ast.Sequence):
             if not fn.sequences:
-                self._error("a sequence ('then … within') is only allowed inside did()", first.span)
+                self._error("a sequence ('a then b') is only allowed inside did()", first.span)
             if half_life is not None:
                 self._error("a sequence takes no half-life", half_life.span)
             return ast.Sequence(first.steps, first.within, first.on, window, span)

@@ -464,6 +464,8 @@ def _context_hints(text: str, tok: Token, last_end: int) -> list[str]:
             "'within' ends a sequence: did(a then b within 30 days); "
             "a window over the recent past is 'last 30 days'"
         ]
+    if str(tok) == "on" and re.search(r"(?<![\w`])then\b", before):
+        return ["'on COLUMN' comes after 'within': did(a then b within 7 days on sku)"]
     window = re.search(r"(?<![\w`])last\s+(\d+)\s+([a-z]+)\Z", before)
     if str(tok) == "ago" and window:
         n, units = window.groups()
