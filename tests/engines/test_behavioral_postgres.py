@@ -10,6 +10,9 @@ from helpers import compile_sql
 from test_behavioral import AS_OF, BURSTS, EDGES, SEQ, spend
 from test_language_aggregates import AS_OF as SHOP_AS_OF
 from test_language_aggregates import D7, D9, EVER, GIFTS, SHOP, SINCE, TIES
+from test_language_sequences17 import AS_OF as SEQ17_AS_OF
+from test_language_sequences17 import CART, VIEW
+from test_language_sequences17 import SEQ as SEQ17
 
 from engines.bigquery import load_from_duckdb as load_from_duckdb_bq
 from engines.postgres import load_from_duckdb
@@ -50,6 +53,14 @@ CASES = [(data, condition, AS_OF) for data, condition in CASES] + [
     ),
     (TIES, "first(orders.amount) = 6 or last(orders.amount) is null", SHOP_AS_OF),
     (GIFTS, "not first(orders.gift) or last(orders.gift) is null", SHOP_AS_OF),
+    # sequences without `within` (§17): extremes (MIN/MAX), and the instants chain
+    # (ROWS frames, LAG) with `directly`, three steps and `then not`
+    (SEQ17, f"did({VIEW} then {CART}, last 30 days)", SEQ17_AS_OF),
+    (SEQ17, f"did({CART} then not orders)", SEQ17_AS_OF),
+    (SEQ17, f"did({VIEW} then directly {CART})", SEQ17_AS_OF),
+    (SEQ17, f"did({VIEW} then directly orders)", SEQ17_AS_OF),
+    (SEQ17, f"did({VIEW} then directly {CART} then not orders)", SEQ17_AS_OF),
+    (SEQ17, f"did({VIEW} then events then directly {CART}, 30 to 60 days ago)", SEQ17_AS_OF),
 ]
 
 
