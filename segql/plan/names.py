@@ -88,9 +88,7 @@ def aggregate_words(n: ast.Aggregate | ast.Sequence) -> str:
         parts = ["did"]
         for i, s in enumerate(n.steps):
             if i:
-                parts.append(
-                    "then_not" if s.negated else "then_directly" if s.directly else "then"
-                )
+                parts.append("then_not" if s.negated else "then_directly" if s.directly else "then")
             parts.append(s.source.name)
             if s.where is not None:
                 parts.extend(x.value for x in ast.walk(s.where) if _short_string(x))

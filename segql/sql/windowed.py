@@ -57,7 +57,8 @@ def _span_of(n: ast.Aggregate) -> ast.Duration:
     return n.window.length
 
 
-def micros(d: ast.Duration) -> int:
+def micros(d: ast.Duration | None) -> int:
+    assert d is not None, "a sequence without 'within' is compiled by chains.py"
     assert d.unit in ast.FIXED_SECONDS, "resolve rejects months and years here"
     return d.amount * ast.FIXED_SECONDS[d.unit] * 1_000_000
 
