@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from segql import api
 from segql.errors import SegqlError, SegqlErrors
+from segql.syntax.fmt import format_text
 
 AS_OF = "2025-07-01T00:00:00"
 
@@ -248,3 +249,38 @@ def test_random_sequences_match_the_oracle(seed, tmp_path):
         sql = api.compile_model(model, "duckdb", when, segment=f"s{i}").sql()
         got = {r[0] for r in con.execute(sql).fetchall()}
         assert got == oracle.members(f"s{i}"), f"{cond}\n{data}"
+
+
+# ------------------------------------------------------------------ fmt and YAML
+
+
+FORMS = [
+    f"did({VIEW} then {CART})",
+    f"did({VIEW} then directly {CART}, last 30 days)",
+    f"did({VIEW} then directly {CART} then not orders, 10 to 40 days ago)",
+    f"did({VIEW} then events then directly {CART} then orders)",
+    "did(events then orders within 2 days on sku, last 7 days)",
+    # a source named like the keyword stays a name in backticks
+    "did(events then directly `directly`)",
+]
+
+
+@pytest.mark.parametrize("cond", FORMS)
+def test_fmt_round_trip(cond):
+    text = f"segment s = {cond}\n"
+    out = format_text(text, "t.seg")
+    assert format_text(out, "t.seg") == out
+    # format_text itself checks the definitions parse back the same
+    assert " ".join(out.split()) == " ".join(text.split())
+
+
+def test_yaml_definitions_take_the_new_forms():
+    source = {
+        "defs.yml": (
+            "segments:\n"
+            f"  tested: 'did({VIEW} then directly {CART} then orders)'\n"
+            f"  other: 'did({CART} then not orders, last 30 days)'\n"
+        )
+    }
+    check(source, SEQ, {10, 12}, as_of=AS_OF, segment="tested")
+    check(source, SEQ, {1, 2, 3, 4, 5, 6, 9, 11, 15}, as_of=AS_OF, segment="other")
