@@ -57,7 +57,8 @@ FORMS = {
     "sorted_window": "window functions over the step rows sorted by time per key, "
     "from the last step back",
     "extremes": "per key one grouped read of both steps' rows, no sort: A then B is "
-    "min(A) < max(B); A then not B is max(A) > max(B), or no B",
+    "min(A) < max(B); A then not B is max(A) >= max(B) (a B at A's instant is not later), "
+    "or no B",
     "instant_chain": "the rows of the sequence's sources grouped by instant per key; each "
     "step's matches carried forward over the instants (then: any earlier instant, "
     "directly: the previous instant, then not: no later instant has the step)",
