@@ -12,6 +12,7 @@ import random
 
 import pytest
 import sqlglot
+from engines.spark import load_rows
 from helpers import _project_text, check, compile_sql, database, table
 from oracle.evaluate import evaluate
 from sqlglot import exp
@@ -303,3 +304,19 @@ def test_every_dialect_parses_back(dialect):
     flat = " ".join(sql.upper().split())
     assert not [c for c in d.lacks if " ".join(c.upper().split()) in flat]
     assert "LAG(" in flat and "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING" in flat
+
+
+@pytest.mark.engines
+def test_spark_equals_duckdb(spark):
+    """Both forms on Spark (local mode) give DuckDB's members."""
+    source = "".join(f"segment s{i} = {c}\n" for i, (c, _) in enumerate(CASES))
+    _, _, con = compile_sql(source + "segment tested = s0\n", SEQ, as_of=AS_OF)
+    for t in ("customers", "events", "orders"):
+        described = con.execute(f"DESCRIBE {t}").fetchall()
+        cur = con.execute(f"SELECT * FROM {t}")
+        rows = [dict(zip([d[0] for d in cur.description], r, strict=True)) for r in cur.fetchall()]
+        load_rows(spark, t, [(c[0], c[1]) for c in described], rows)
+    for i, (cond, expected) in enumerate(CASES):
+        sql, _, _ = compile_sql(source, SEQ, as_of=AS_OF, dialect="spark", segment=f"s{i}")
+        got = {r[0] for r in spark.sql(sql).collect()}
+        assert got == set(expected), cond
