@@ -464,6 +464,11 @@ def _context_hints(text: str, tok: Token, last_end: int) -> list[str]:
             "'within' ends a sequence: did(a then b within 30 days); "
             "a window over the recent past is 'last 30 days'"
         ]
+    if str(tok) == "directly" and not re.search(r"(?<![\w`])then\s*\Z", before):
+        return ["'directly' follows 'then': did(a then directly b)"]
+    step = re.search(r"(?<![\w`])then\s+([A-Za-z]+)\s*\Z", before)
+    if tok.type == "NAME" and step and (hint := did_you_mean(step.group(1), ["directly"])):
+        return [f"'{step.group(1)}' is read as a source: {hint}"]
     if str(tok) == "on" and re.search(r"(?<![\w`])then\b", before):
         return ["'on COLUMN' comes after 'within': did(a then b within 7 days on sku)"]
     window = re.search(r"(?<![\w`])last\s+(\d+)\s+([a-z]+)\Z", before)
