@@ -151,9 +151,9 @@ def test_forms_chosen():
     """Two steps without `directly`: one grouped read (no sort); otherwise the
     instants chain. Two sequences whose names clash keep distinct CTEs."""
     two, _, _ = compile_sql(f"did({VIEW} then {CART})", SEQ, as_of=AS_OF)
-    assert "__instants" not in two and "OVER" not in two
+    assert "__times" not in two and "OVER" not in two
     chain, _, _ = compile_sql(f"did({VIEW} then directly {CART} then orders)", SEQ, as_of=AS_OF)
-    assert "__instants" in chain and "LAG(" in chain
+    assert "__times" in chain and "LAG(" in chain
 
 
 def test_sequences_whose_names_are_cut_alike_get_distinct_ctes():
@@ -320,3 +320,15 @@ def test_spark_equals_duckdb(spark):
         sql, _, _ = compile_sql(source, SEQ, as_of=AS_OF, dialect="spark", segment=f"s{i}")
         got = {r[0] for r in spark.sql(sql).collect()}
         assert got == set(expected), cond
+
+
+def test_three_step_sequences_with_within_whose_names_clash():
+    """The same for the sorted windows of `within` (their steps were `…_1`,
+    `…_2`: the second sequence's own name; DuckDB refused the duplicate CTE)."""
+    long = 'events where name = "view" then events where name = "cart"'
+    source = (
+        f"segment a = did({long} then orders within 30 days)\n"
+        f"segment b = did({long} then events within 30 days)\n"
+        "segment tested = a or b\n"
+    )
+    check(source, SEQ, {10, 12}, as_of=AS_OF)

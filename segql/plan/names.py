@@ -16,7 +16,7 @@ from segql.syntax import ast
 from segql.syntax.ast import DefRef, LabelRef, ProfileRef, SourceCol, SourceRef
 
 # PostgreSQL truncates identifiers at 63 characters: a name, with the CTE
-# prefixes and suffixes put around it (segql1_windowed_<name>_rows), fits
+# prefixes and suffixes put around it (segql1_windowed_<name>__times), fits
 MAX_LENGTH = 40
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 

@@ -9,7 +9,7 @@ Two forms, chosen by the physical plan (plan/physical.py):
   precedes some B iff the earliest A precedes the latest B; some A has no B
   after it iff the latest A is not before the latest B (or there is no B).
 - `instant_chain`, anything else: the rows of the sources grouped per
-  (key, instant), one 0/1 flag per step (`…__instants`); then, step by step,
+  (key, instant), one 0/1 flag per step (`…__times`); then, step by step,
   whether a match of the steps so far can end at that instant (`…__2`, …):
   - `then S`: S is at the instant and a match ended at some earlier instant
     (a running MAX over the instants before);
@@ -25,9 +25,9 @@ Two forms, chosen by the physical plan (plan/physical.py):
 one instant are one row of the chain, so several rows sharing the instant after
 A are all "next", and one B among them is enough (docs/language.md).
 
-CTE names use a double underscore before their suffix: a query's names
-(plan/names.py) never contain one, so no suffix here can meet another read's
-name (`windowed_x_2` is the name a clash of `windowed_x` gets).
+CTE names use a double underscore before their suffix, like windowed.py's: a
+query's names (plan/names.py) never contain one, so no suffix here can meet
+another read's name (`windowed_x_2` is the name a clash of `windowed_x` gets).
 """
 
 from __future__ import annotations
@@ -141,7 +141,9 @@ class Chain(WindowedPass):
             result: exp.Expr = self.extremes()  # already per key
             prev = rows
         else:
-            prev = f"{name}__instants"
+            # at most 7 characters after a 40-character name: with `segql1_windowed_`
+            # before it, PostgreSQL's 63 (plan/names.py)
+            prev = f"{name}__times"
             out.append((prev, self.instants(rows)))
             for i in range(1, len(self.seq.steps)):
                 e = exp.alias_(self.link(i), self.ended(i), quoted=True, copy=False)

@@ -59,7 +59,7 @@ class PairBuckets(WindowedPass):
         slot, name = self.slot, self.cte_name
         n = slot.node
         assert isinstance(n, ast.Sequence)
-        firsts, thens = f"{name}_rows", f"{name}_then"
+        firsts, thens = f"{name}__rows", f"{name}__then"  # `__`: see windowed.ctes
         keys = [self.key, ON, "g"] if n.on is not None else [self.key, "g"]
         then_rows = exp.alias_(exp.paren(self.step_rows(slot, 1)), "then_rows", copy=False)
         thens_q = (

@@ -3,10 +3,10 @@
 These need to compare rows with other rows of the same entity, which a grouped
 aggregate cannot do. Each such aggregate (one per distinct sliding count or
 sequence, however many segments use it) gets its own chain of CTEs:
-`windowed_<a>_rows` reads only the rows that are one of its steps (UNION ALL of
+`windowed_<a>__rows` reads only the rows that are one of its steps (UNION ALL of
 its sources, one 0/1 flag column per step), window functions over
 (key[, on-column]) ordered by the row's epoch microseconds find, for each
-first-step row, what follows it (`windowed_<a>_1` …), and `windowed_<a>` groups
+first-step row, what follows it (`windowed_<a>__1` …), and `windowed_<a>` groups
 the result per key.
 
 Why a chain per aggregate and not one shared read of every windowed source:
@@ -339,12 +339,14 @@ class WindowedPass:
 
     def ctes(self) -> list[tuple[str, exp.Expr]]:
         slot, name = self.slot, self.cte_name
-        prev = f"{name}_rows"
+        # `__` before a suffix: plan/names.py never puts two underscores in a name, so
+        # `…__2` cannot be another read's name (`…_2` is what a clash of names gets)
+        prev = f"{name}__rows"
         out: list[tuple[str, exp.Expr]] = [(prev, self.rows(slot))]
         for i, cols in enumerate(self.layers(slot), start=1):
             layer = exp.select(exp.Star(), *cols).from_(ident(prev), copy=False)
-            out.append((f"{name}_{i}", layer))
-            prev = f"{name}_{i}"
+            out.append((f"{name}__{i}", layer))
+            prev = f"{name}__{i}"
         result = exp.alias_(self.hit(slot), slot.column, quoted=True, copy=False)
         grouped = (
             exp.select(col(self.key), self.gen.comment(result, slot))

@@ -203,7 +203,7 @@ WITH `universe` AS (
   ) AS `pairs`
   GROUP BY
     `customer_id`
-), `windowed_did_events_add_to_cart_then_not_orders_rows` AS (
+), `windowed_did_events_add_to_cart_then_not_orders__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`,
@@ -218,7 +218,7 @@ WITH `universe` AS (
     AND `name` = 'add_to_cart'
     AND NOT `sku` IS NULL
     AND `occurred_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -14 DAY)
-), `windowed_did_events_add_to_cart_then_not_orders_then` AS (
+), `windowed_did_events_add_to_cart_then_not_orders__then` AS (
   SELECT
     `customer_id`,
     `on`,
@@ -255,18 +255,18 @@ WITH `universe` AS (
         ELSE 0
       END
     ) AS `did_events_add_to_cart_then_not_orders` /* used by product_cart_abandoners (ecommerce.seg:15) */
-  FROM `windowed_did_events_add_to_cart_then_not_orders_rows` AS `first`
-  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `same`
+  FROM `windowed_did_events_add_to_cart_then_not_orders__rows` AS `first`
+  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders__then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id`
     AND `same`.`on` = `first`.`on`
     AND `same`.`g` = `first`.`g`
-  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `later`
+  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders__then` AS `later`
     ON `later`.`customer_id` = `first`.`customer_id`
     AND `later`.`on` = `first`.`on`
     AND `later`.`g` = `first`.`g` - 1
   GROUP BY
     `first`.`customer_id`
-), `windowed_did_events_view_then_not_orders_in_2_rows` AS (
+), `windowed_did_events_view_then_not_orders_in_2__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`,
@@ -280,7 +280,7 @@ WITH `universe` AS (
     AND `occurred_at` <= CURRENT_TIMESTAMP()
     AND `name` = 'view'
     AND NOT `sku` IS NULL
-), `windowed_did_events_view_then_not_orders_in_2_then` AS (
+), `windowed_did_events_view_then_not_orders_in_2__then` AS (
   SELECT
     `customer_id`,
     `on`,
@@ -316,18 +316,18 @@ WITH `universe` AS (
         ELSE 0
       END
     ) AS `did_events_view_then_not_orders_in_2` /* used by viewed_not_bought (ecommerce.seg:19) */
-  FROM `windowed_did_events_view_then_not_orders_in_2_rows` AS `first`
-  LEFT JOIN `windowed_did_events_view_then_not_orders_in_2_then` AS `same`
+  FROM `windowed_did_events_view_then_not_orders_in_2__rows` AS `first`
+  LEFT JOIN `windowed_did_events_view_then_not_orders_in_2__then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id`
     AND `same`.`on` = `first`.`on`
     AND `same`.`g` = `first`.`g`
-  LEFT JOIN `windowed_did_events_view_then_not_orders_in_2_then` AS `later`
+  LEFT JOIN `windowed_did_events_view_then_not_orders_in_2__then` AS `later`
     ON `later`.`customer_id` = `first`.`customer_id`
     AND `later`.`on` = `first`.`on`
     AND `later`.`g` = `first`.`g` - 1
   GROUP BY
     `first`.`customer_id`
-), `windowed_did_events_view_then_events_add_to_cart_rows` AS (
+), `windowed_did_events_view_then_events_add_to_cart__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`,
@@ -376,7 +376,7 @@ WITH `universe` AS (
     AND (
       `ordered_at` > TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL -30 DAY)
     )
-), `windowed_did_events_view_then_events_add_to_cart_1` AS (
+), `windowed_did_events_view_then_events_add_to_cart__1` AS (
   SELECT
     *,
     CASE
@@ -387,8 +387,8 @@ WITH `universe` AS (
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
       )
     END AS `r2`
-  FROM `windowed_did_events_view_then_events_add_to_cart_rows`
-), `windowed_did_events_view_then_events_add_to_cart_2` AS (
+  FROM `windowed_did_events_view_then_events_add_to_cart__rows`
+), `windowed_did_events_view_then_events_add_to_cart__2` AS (
   SELECT
     *,
     MIN(`r2`) OVER (
@@ -396,7 +396,7 @@ WITH `universe` AS (
       ORDER BY `us` DESC
       RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS `r`
-  FROM `windowed_did_events_view_then_events_add_to_cart_1`
+  FROM `windowed_did_events_view_then_events_add_to_cart__1`
 ), `windowed_did_events_view_then_events_add_to_cart` AS (
   SELECT
     `customer_id`,
@@ -409,10 +409,10 @@ WITH `universe` AS (
         ELSE 0
       END
     ) AS `did_events_view_then_events_add_to_cart` /* used by funnel_completers (ecommerce.seg:23) */
-  FROM `windowed_did_events_view_then_events_add_to_cart_2`
+  FROM `windowed_did_events_view_then_events_add_to_cart__2`
   GROUP BY
     `customer_id`
-), `windowed_events_count_where_name_pricing_view_any_rows` AS (
+), `windowed_events_count_where_name_pricing_view_any__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`
@@ -423,16 +423,16 @@ WITH `universe` AS (
     AND (
       `name` = 'pricing_view'
     )
-), `windowed_events_count_where_name_pricing_view_any_1` AS (
+), `windowed_events_count_where_name_pricing_view_any__1` AS (
   SELECT
     *,
     LEAD(`us`, 2) OVER (PARTITION BY `customer_id` ORDER BY `us` ASC) AS `n3`
-  FROM `windowed_events_count_where_name_pricing_view_any_rows`
+  FROM `windowed_events_count_where_name_pricing_view_any__rows`
 ), `windowed_events_count_where_name_pricing_view_any` AS (
   SELECT
     `customer_id`,
     MAX(CASE WHEN `n3` - `us` <= 86400000000 THEN 3 ELSE 0 END) AS `events_count_where_name_pricing_view_any` /* used by deal_seekers (ecommerce.seg:28) */
-  FROM `windowed_events_count_where_name_pricing_view_any_1`
+  FROM `windowed_events_count_where_name_pricing_view_any__1`
   GROUP BY
     `customer_id`
 ), `base` AS (

@@ -202,7 +202,7 @@ WITH "universe" AS (
   ) AS "pairs"
   GROUP BY
     "customer_id"
-), "windowed_did_events_add_to_cart_then_not_orders_rows" AS (
+), "windowed_did_events_add_to_cart_then_not_orders__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
@@ -244,7 +244,7 @@ WITH "universe" AS (
       NOT "sku" IS NULL
       AND "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '14 DAY'
     )
-), "windowed_did_events_add_to_cart_then_not_orders_1" AS (
+), "windowed_did_events_add_to_cart_then_not_orders__1" AS (
   SELECT
     *,
     MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
@@ -252,7 +252,7 @@ WITH "universe" AS (
       ORDER BY "us" ASC NULLS FIRST
       RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
     ) AS "c"
-  FROM "windowed_did_events_add_to_cart_then_not_orders_rows"
+  FROM "windowed_did_events_add_to_cart_then_not_orders__rows"
 ), "windowed_did_events_add_to_cart_then_not_orders" AS (
   SELECT
     "customer_id",
@@ -266,10 +266,10 @@ WITH "universe" AS (
         ELSE 0
       END
     ) AS "did_events_add_to_cart_then_not_orders" /* used by product_cart_abandoners (ecommerce.seg:15) */
-  FROM "windowed_did_events_add_to_cart_then_not_orders_1"
+  FROM "windowed_did_events_add_to_cart_then_not_orders__1"
   GROUP BY
     "customer_id"
-), "windowed_did_events_view_then_not_orders_in_2_rows" AS (
+), "windowed_did_events_view_then_not_orders_in_2__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
@@ -297,7 +297,7 @@ WITH "universe" AS (
     AND (
       NOT "sku" IS NULL
     )
-), "windowed_did_events_view_then_not_orders_in_2_1" AS (
+), "windowed_did_events_view_then_not_orders_in_2__1" AS (
   SELECT
     *,
     MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
@@ -305,7 +305,7 @@ WITH "universe" AS (
       ORDER BY "us" ASC NULLS FIRST
       RANGE BETWEEN 1 FOLLOWING AND 172800000000 FOLLOWING
     ) AS "c"
-  FROM "windowed_did_events_view_then_not_orders_in_2_rows"
+  FROM "windowed_did_events_view_then_not_orders_in_2__rows"
 ), "windowed_did_events_view_then_not_orders_in_2" AS (
   SELECT
     "customer_id",
@@ -318,10 +318,10 @@ WITH "universe" AS (
         ELSE 0
       END
     ) AS "did_events_view_then_not_orders_in_2" /* used by viewed_not_bought (ecommerce.seg:19) */
-  FROM "windowed_did_events_view_then_not_orders_in_2_1"
+  FROM "windowed_did_events_view_then_not_orders_in_2__1"
   GROUP BY
     "customer_id"
-), "windowed_did_events_view_then_events_add_to_cart_rows" AS (
+), "windowed_did_events_view_then_events_add_to_cart__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
@@ -370,7 +370,7 @@ WITH "universe" AS (
     AND (
       "ordered_at" > CAST(CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS TIMESTAMP) - INTERVAL '30 DAY'
     )
-), "windowed_did_events_view_then_events_add_to_cart_1" AS (
+), "windowed_did_events_view_then_events_add_to_cart__1" AS (
   SELECT
     *,
     CASE
@@ -381,8 +381,8 @@ WITH "universe" AS (
         RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
       )
     END AS "r2"
-  FROM "windowed_did_events_view_then_events_add_to_cart_rows"
-), "windowed_did_events_view_then_events_add_to_cart_2" AS (
+  FROM "windowed_did_events_view_then_events_add_to_cart__rows"
+), "windowed_did_events_view_then_events_add_to_cart__2" AS (
   SELECT
     *,
     MIN("r2") OVER (
@@ -390,7 +390,7 @@ WITH "universe" AS (
       ORDER BY "us" DESC NULLS LAST
       RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
     ) AS "r"
-  FROM "windowed_did_events_view_then_events_add_to_cart_1"
+  FROM "windowed_did_events_view_then_events_add_to_cart__1"
 ), "windowed_did_events_view_then_events_add_to_cart" AS (
   SELECT
     "customer_id",
@@ -403,10 +403,10 @@ WITH "universe" AS (
         ELSE 0
       END
     ) AS "did_events_view_then_events_add_to_cart" /* used by funnel_completers (ecommerce.seg:23) */
-  FROM "windowed_did_events_view_then_events_add_to_cart_2"
+  FROM "windowed_did_events_view_then_events_add_to_cart__2"
   GROUP BY
     "customer_id"
-), "windowed_events_count_where_name_pricing_view_any_rows" AS (
+), "windowed_events_count_where_name_pricing_view_any__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us"
@@ -417,16 +417,16 @@ WITH "universe" AS (
     AND (
       "name" = 'pricing_view'
     )
-), "windowed_events_count_where_name_pricing_view_any_1" AS (
+), "windowed_events_count_where_name_pricing_view_any__1" AS (
   SELECT
     *,
     LEAD("us", 2) OVER (PARTITION BY "customer_id" ORDER BY "us" ASC NULLS FIRST) AS "n3"
-  FROM "windowed_events_count_where_name_pricing_view_any_rows"
+  FROM "windowed_events_count_where_name_pricing_view_any__rows"
 ), "windowed_events_count_where_name_pricing_view_any" AS (
   SELECT
     "customer_id",
     MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "events_count_where_name_pricing_view_any" /* used by deal_seekers (ecommerce.seg:28) */
-  FROM "windowed_events_count_where_name_pricing_view_any_1"
+  FROM "windowed_events_count_where_name_pricing_view_any__1"
   GROUP BY
     "customer_id"
 ), "base" AS (

@@ -54,7 +54,7 @@ WITH "universe" AS (
     AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     "customer_id"
-), "windowed_events_count_where_name_pricing_view_any_rows" AS (
+), "windowed_events_count_where_name_pricing_view_any__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us"
@@ -65,19 +65,19 @@ WITH "universe" AS (
     AND (
       "name" = 'pricing_view'
     )
-), "windowed_events_count_where_name_pricing_view_any_1" AS (
+), "windowed_events_count_where_name_pricing_view_any__1" AS (
   SELECT
     *,
     LEAD("us", 2) OVER (PARTITION BY "customer_id" ORDER BY "us" ASC NULLS FIRST) AS "n3"
-  FROM "windowed_events_count_where_name_pricing_view_any_rows"
+  FROM "windowed_events_count_where_name_pricing_view_any__rows"
 ), "windowed_events_count_where_name_pricing_view_any" AS (
   SELECT
     "customer_id",
     MAX(CASE WHEN "n3" - "us" <= 86400000000 THEN 3 ELSE 0 END) AS "events_count_where_name_pricing_view_any" /* used by pricing_hunters (language.seg:21) */
-  FROM "windowed_events_count_where_name_pricing_view_any_1"
+  FROM "windowed_events_count_where_name_pricing_view_any__1"
   GROUP BY
     "customer_id"
-), "windowed_did_events_add_to_cart_then_not_orders_rows" AS (
+), "windowed_did_events_add_to_cart_then_not_orders__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
@@ -109,7 +109,7 @@ WITH "universe" AS (
     AND (
       "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
     )
-), "windowed_did_events_add_to_cart_then_not_orders_1" AS (
+), "windowed_did_events_add_to_cart_then_not_orders__1" AS (
   SELECT
     *,
     MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
@@ -117,7 +117,7 @@ WITH "universe" AS (
       ORDER BY "us" ASC NULLS FIRST
       RANGE BETWEEN 1 FOLLOWING AND 86400000000 FOLLOWING
     ) AS "c"
-  FROM "windowed_did_events_add_to_cart_then_not_orders_rows"
+  FROM "windowed_did_events_add_to_cart_then_not_orders__rows"
 ), "windowed_did_events_add_to_cart_then_not_orders" AS (
   SELECT
     "customer_id",
@@ -131,7 +131,7 @@ WITH "universe" AS (
         ELSE 0
       END
     ) AS "did_events_add_to_cart_then_not_orders" /* used by cart_abandoners (language.seg:23) */
-  FROM "windowed_did_events_add_to_cart_then_not_orders_1"
+  FROM "windowed_did_events_add_to_cart_then_not_orders__1"
   GROUP BY
     "customer_id"
 ), "base" AS (

@@ -51,7 +51,7 @@ WITH `universe` AS (
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
-), `windowed_events_count_where_name_pricing_view_any_rows` AS (
+), `windowed_events_count_where_name_pricing_view_any__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`
@@ -62,19 +62,19 @@ WITH `universe` AS (
     AND (
       `name` = 'pricing_view'
     )
-), `windowed_events_count_where_name_pricing_view_any_1` AS (
+), `windowed_events_count_where_name_pricing_view_any__1` AS (
   SELECT
     *,
     LEAD(`us`, 2) OVER (PARTITION BY `customer_id` ORDER BY `us` ASC) AS `n3`
-  FROM `windowed_events_count_where_name_pricing_view_any_rows`
+  FROM `windowed_events_count_where_name_pricing_view_any__rows`
 ), `windowed_events_count_where_name_pricing_view_any` AS (
   SELECT
     `customer_id`,
     MAX(CASE WHEN `n3` - `us` <= 86400000000 THEN 3 ELSE 0 END) AS `events_count_where_name_pricing_view_any` /* used by pricing_hunters (language.seg:21) */
-  FROM `windowed_events_count_where_name_pricing_view_any_1`
+  FROM `windowed_events_count_where_name_pricing_view_any__1`
   GROUP BY
     `customer_id`
-), `windowed_did_events_add_to_cart_then_not_orders_rows` AS (
+), `windowed_did_events_add_to_cart_then_not_orders__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`,
@@ -87,7 +87,7 @@ WITH `universe` AS (
     AND `occurred_at` <= CAST('2025-07-01 00:00:00' AS TIMESTAMP)
     AND `name` = 'add_to_cart'
     AND `occurred_at` > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
-), `windowed_did_events_add_to_cart_then_not_orders_then` AS (
+), `windowed_did_events_add_to_cart_then_not_orders__then` AS (
   SELECT
     `customer_id`,
     `g`,
@@ -120,10 +120,10 @@ WITH `universe` AS (
         ELSE 0
       END
     ) AS `did_events_add_to_cart_then_not_orders` /* used by cart_abandoners (language.seg:23) */
-  FROM `windowed_did_events_add_to_cart_then_not_orders_rows` AS `first`
-  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `same`
+  FROM `windowed_did_events_add_to_cart_then_not_orders__rows` AS `first`
+  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders__then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id` AND `same`.`g` = `first`.`g`
-  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `later`
+  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders__then` AS `later`
     ON `later`.`customer_id` = `first`.`customer_id` AND `later`.`g` = `first`.`g` - 1
   GROUP BY
     `first`.`customer_id`

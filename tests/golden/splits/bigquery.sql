@@ -20,7 +20,7 @@ WITH `universe` AS (
     AND `ordered_at` >= CAST('2025-06-01 00:00:00+00' AS TIMESTAMP)
   GROUP BY
     `customer_id`
-), `windowed_did_events_add_to_cart_then_not_orders_rows` AS (
+), `windowed_did_events_add_to_cart_then_not_orders__rows` AS (
   SELECT
     `customer_id` AS `customer_id`,
     UNIX_MICROS(`occurred_at`) AS `us`,
@@ -33,7 +33,7 @@ WITH `universe` AS (
     AND `occurred_at` <= CAST('2025-07-01 00:00:00+00' AS TIMESTAMP)
     AND `name` = 'add_to_cart'
     AND `occurred_at` > CAST('2025-06-24 00:00:00+00' AS TIMESTAMP)
-), `windowed_did_events_add_to_cart_then_not_orders_then` AS (
+), `windowed_did_events_add_to_cart_then_not_orders__then` AS (
   SELECT
     `customer_id`,
     `g`,
@@ -66,10 +66,10 @@ WITH `universe` AS (
         ELSE 0
       END
     ) AS `did_events_add_to_cart_then_not_orders` /* used by cart_abandoners (language.seg:23) */
-  FROM `windowed_did_events_add_to_cart_then_not_orders_rows` AS `first`
-  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `same`
+  FROM `windowed_did_events_add_to_cart_then_not_orders__rows` AS `first`
+  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders__then` AS `same`
     ON `same`.`customer_id` = `first`.`customer_id` AND `same`.`g` = `first`.`g`
-  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders_then` AS `later`
+  LEFT JOIN `windowed_did_events_add_to_cart_then_not_orders__then` AS `later`
     ON `later`.`customer_id` = `first`.`customer_id` AND `later`.`g` = `first`.`g` - 1
   GROUP BY
     `first`.`customer_id`

@@ -20,7 +20,7 @@ WITH "universe" AS (
     AND "ordered_at" >= CAST('2025-06-01 00:00:00' AS TIMESTAMP)
   GROUP BY
     "customer_id"
-), "windowed_did_events_add_to_cart_then_not_orders_rows" AS (
+), "windowed_did_events_add_to_cart_then_not_orders__rows" AS (
   SELECT
     "customer_id" AS "customer_id",
     CAST(EXTRACT(EPOCH FROM "occurred_at") * 1000000 AS BIGINT) AS "us",
@@ -52,7 +52,7 @@ WITH "universe" AS (
     AND (
       "ordered_at" > CAST('2025-06-24 00:00:00' AS TIMESTAMP)
     )
-), "windowed_did_events_add_to_cart_then_not_orders_1" AS (
+), "windowed_did_events_add_to_cart_then_not_orders__1" AS (
   SELECT
     *,
     MAX(CASE WHEN "s2" = 1 THEN "us" END) OVER (
@@ -60,7 +60,7 @@ WITH "universe" AS (
       ORDER BY "us" ASC NULLS FIRST
       RANGE BETWEEN 1 FOLLOWING AND 86400000000 FOLLOWING
     ) AS "c"
-  FROM "windowed_did_events_add_to_cart_then_not_orders_rows"
+  FROM "windowed_did_events_add_to_cart_then_not_orders__rows"
 ), "windowed_did_events_add_to_cart_then_not_orders" AS (
   SELECT
     "customer_id",
@@ -74,7 +74,7 @@ WITH "universe" AS (
         ELSE 0
       END
     ) AS "did_events_add_to_cart_then_not_orders" /* used by cart_abandoners (language.seg:23) */
-  FROM "windowed_did_events_add_to_cart_then_not_orders_1"
+  FROM "windowed_did_events_add_to_cart_then_not_orders__1"
   GROUP BY
     "customer_id"
 ), "base" AS (
