@@ -34,7 +34,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from segql.plan.physical import Read
 from segql.sql.expressions import coalesce, col, ident, number
+from segql.sql.scans import Scans
 from segql.sql.windowed import US, WindowedPass, _flag, _step
 from segql.syntax import ast
 
@@ -54,7 +56,7 @@ def _rows_frame() -> exp.WindowSpec:
 class Chain(WindowedPass):
     """The CTEs of one `extremes` or `instant_chain` read."""
 
-    def __init__(self, scans, read, name: str):
+    def __init__(self, scans: Scans, read: Read, name: str):
         super().__init__(scans, read, name)
         n = self.slot.node
         assert isinstance(n, ast.Sequence) and n.within is None
@@ -90,7 +92,9 @@ class Chain(WindowedPass):
             cond = exp.LT(this=exp.Min(this=a_first), expression=b)
         return _flag(cond)
 
-    def window_over(self, this: exp.Expr, spec: exp.WindowSpec | None, desc: bool = False):
+    def window_over(
+        self, this: exp.Expr, spec: exp.WindowSpec | None, desc: bool = False
+    ) -> exp.Window:
         return self.window(self.slot, this, spec, desc)
 
     def instants(self, rows: str) -> exp.Select:
