@@ -595,7 +595,7 @@ class Gen:
     def sequence(self) -> str:
         # without `within` (LANGUAGE.md §17): `then`, `then directly`, `then not`
         # (last), up to four steps; with it: `then` and `then not`, up to three
-        within = self.chance(0.5)
+        within = self.chance(0.4)
         n = self.pick([2, 3] if within else [2, 3, 3, 4])
         same = self.chance(0.5)
         srcs = (
@@ -610,7 +610,7 @@ class Gen:
                 parts.append(f"{s}{where}")
             elif i == n - 1 and self.chance(0.4):
                 parts.append(f"then not {s}{where}")
-            elif not within and self.chance(0.5):
+            elif not within and self.chance(0.6):
                 parts.append(f"then directly {s}{where}")
             else:
                 parts.append(f"then {s}{where}")
