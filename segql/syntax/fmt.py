@@ -275,12 +275,14 @@ class _Printer:
         return format(value, "f")
 
     def _sequence(self, e: ast.Sequence) -> tuple[str, str]:
-        """`did(steps` and `within … [on …][, window])`: a long one breaks between them.
-        Without `within` the window stays with the steps (the tail is empty)."""
+        """`did(steps` and `within … [on …][, window])`: a long one breaks between them;
+        without `within`, `did(steps,` and `window)` (no window: one piece)."""
         steps = " ".join(self._step(s, i) for i, s in enumerate(e.steps))
         window = f", {self._window(e.window)}" if e.window else ""
         if e.within is None:
-            return f"did({steps}{window})", ""
+            if e.window is None:
+                return f"did({steps})", ""
+            return f"did({steps},", f"{self._window(e.window)})"
         within = f"within {duration(e.within)}" + (f" on {name(e.on)}" if e.on else "")
         return f"did({steps}", within + window + ")"
 
