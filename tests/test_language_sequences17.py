@@ -332,3 +332,18 @@ def test_three_step_sequences_with_within_whose_names_clash():
         "segment tested = a or b\n"
     )
     check(source, SEQ, {10, 12}, as_of=AS_OF)
+
+
+def test_explain_tells_the_forms(tmp_path):
+    (tmp_path / "segql.yml").write_text(_project_text("UTC", "None"), encoding="utf-8")
+    (tmp_path / "f.seg").write_text(
+        f"segment a = did({VIEW} then {CART})\n"
+        f"segment b = did({VIEW} then directly {CART})\n"
+        f"segment c = did({VIEW} then {CART} then not orders)\n",
+        encoding="utf-8",
+    )
+    model = api.load([str(tmp_path / "f.seg")], project=str(tmp_path / "segql.yml"))
+    text = api.explain_model(model, "postgres")
+    assert ": extremes (two steps without 'within'" in text
+    assert ": instant_chain ('directly' without 'within')" in text
+    assert ": instant_chain (more than two steps without 'within')" in text
