@@ -102,7 +102,8 @@ class WindowedPass:
         if isinstance(n, ast.Sequence):
             # checks.check_sequence_steps; the grammar requires a second step
             negated = [s for s in n.steps if s.negated]
-            assert not (negated and len(n.steps) > 3 and n.within), "'then not' after 3 steps"
+            timed = n.within is not None  # without `within`, any number (chains.py)
+            assert not (negated and len(n.steps) > 3 and timed), "'then not' after 3 steps"
             assert len(n.steps) >= 2, "a sequence of one step"
 
     # -- the rows of one slot: a branch per source of its steps, a flag per step
