@@ -13,14 +13,17 @@ import datetime as dt
 
 from sqlglot import exp
 
-from segql.plan.logical import AggSlot, Plan
+from segql.plan.logical import ANCHOR_PREFIX, AggSlot, Plan
 from segql.plan.physical import Read
 from segql.semantic.model import BOOLEAN, SourceCol, SourceRef, type_of
 from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, col, ident, number, ordered, table_expr
-from segql.sql.windows import Clock, bounds, condition
+from segql.sql.windows import Bounds, Clock, bounds, condition
 from segql.syntax import ast
+
+
+ANCHOR_KEY = f"{ANCHOR_PREFIX}key"  # the key's column in the anchors' CTE
 
 
 def when(cond: exp.Expr, value: exp.Expr | None = None) -> exp.Case:
@@ -70,6 +73,26 @@ class Scans(QueryPart):
         super().__init__(plan, dialect, clock)
         self.comment = comment  # the comment naming a slot's definitions
         self.rows = Translator(RowScope(self), dialect, clock, self.project.timezone)
+        self.anchors_cte: str | None = None  # the anchors' CTE (sql/anchors.py), when any
+
+    # -- anchored windows: a read of rows some anchored window bounds joins the anchors
+    def bounds(self, window) -> Bounds:
+        """A window's bounds; an anchored one's on its anchor's joined column."""
+        anchor = None
+        if isinstance(window, ast.AnchoredWindow):
+            anchor = col(self.plan.anchors[window.anchor])
+        return bounds(window, self.clock, anchor)
+
+    def from_source(self, q: exp.Select, source: str, windows) -> exp.Select:
+        """q reading the source's table; with the anchors' CTE joined on the key
+        when one of `windows` is anchored (LEFT: a key without an anchor keeps its
+        rows for the other aggregates, and its anchored windows select none)."""
+        q = q.from_(table_expr(self.project.sources[source].table), copy=False)
+        if not any(isinstance(w, ast.AnchoredWindow) for w in windows):
+            return q
+        assert self.anchors_cte is not None
+        on = exp.EQ(this=col(self.project.key), expression=col(ANCHOR_KEY))
+        return q.join(exp.Table(this=ident(self.anchors_cte)), on=on, join_type="LEFT", copy=False)
 
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expr:
@@ -93,7 +116,7 @@ class Scans(QueryPart):
 
     def row_condition(self, source: str, window, where) -> exp.Expr | None:
         parts = []
-        wc = condition(self.row_time(source), bounds(window, self.clock))
+        wc = condition(self.row_time(source), self.bounds(window))
         if wc is not None:
             parts.append(wc)
         if where is not None:
@@ -139,9 +162,9 @@ class Scans(QueryPart):
             agg = self.aggregate_expr(slot)
             column = exp.alias_(agg, slot.column, quoted=True, copy=False)
             selects.append(self.comment(column, slot))
+        windows = [s.node.window for s in slots]
         return (
-            exp.select(*selects)
-            .from_(table_expr(src.table), copy=False)
+            self.from_source(exp.select(*selects), source, windows)
             .where(exp.and_(*filters), copy=False)
             .group_by(key.copy(), copy=False)
         )
@@ -170,7 +193,7 @@ class Scans(QueryPart):
         assert isinstance(node, ast.Aggregate)
         key = col(self.project.key)
         v = self.rows.value(node.value)
-        windows = [bounds(s.node.window, self.clock) for s in slots]  # type: ignore[union-attr]
+        windows = [self.bounds(s.node.window) for s in slots]  # type: ignore[union-attr]
         wheres = {s.node.where for s in slots}  # type: ignore[union-attr]
         # distinct_one: every row read is one it counts. distinct_latest: a (key,
         # value) pair is in a window iff its latest row is, so the pairs carry
@@ -204,15 +227,15 @@ class Scans(QueryPart):
             marks.append(exp.alias_(t.copy(), "t", quoted=True))
         # grouped by columns of a subquery, never by the value expression itself:
         # a constant would be read as a column position (GROUP BY 2)
-        rows = (
+        rows = self.from_source(
             exp.select(
                 exp.alias_(key, self.key, quoted=True),
                 exp.alias_(v, "v", quoted=True),
                 *marks,
-            )
-            .from_(table_expr(self.project.sources[source].table), copy=False)
-            .where(exp.and_(*filters, copy=False), copy=False)
-        )
+            ),
+            source,
+            [s.node.window for s in slots],
+        ).where(exp.and_(*filters, copy=False), copy=False)
         marked = [m.alias for m in marks]
         pairs = (
             exp.select(
@@ -228,7 +251,7 @@ class Scans(QueryPart):
             if not by_time:
                 return exp.Count(this=col(f"h_{slot.column}"))
             window = slot.node.window  # type: ignore[union-attr]
-            c = condition(col("t"), bounds(window, self.clock))  # fresh bound expressions
+            c = condition(col("t"), self.bounds(window))  # fresh bound expressions
             return exp.Count(this=exp.Star() if c is None else when(c))
 
         counts = [self.comment(exp.alias_(count(s), s.column, quoted=True), s) for s in slots]
@@ -258,20 +281,19 @@ class Scans(QueryPart):
         rc = self.row_condition(source, node.window, node.where)
         if rc is not None:
             filters.append(rc)
-        table = self.project.sources[source].table
 
         def rows(values: list[exp.Expr]) -> exp.Subquery:
             # every expression over the source is evaluated here, under its own
             # alias: the join below refers to aliases only, whatever the columns
-            q = (
+            q = self.from_source(
                 exp.select(
                     exp.alias_(key.copy(), self.key, quoted=True),
                     exp.alias_(t.copy(), "t", quoted=True),
                     *values,
-                )
-                .from_(table_expr(table), copy=False)
-                .where(exp.and_(*[f.copy() for f in filters], copy=False), copy=False)
-            )
+                ),
+                source,
+                [node.window],
+            ).where(exp.and_(*[f.copy() for f in filters], copy=False), copy=False)
             return q.subquery(ident("rows" if values else "times"))
 
         # the slots share func, window and where (the physical plan groups them):
@@ -334,13 +356,13 @@ class Scans(QueryPart):
         filters.append(exp.not_(exp.Is(this=v.copy(), expression=exp.null())))
         if len(conds) == len(counted):  # else some statistic reads every row
             filters.append(exp.paren(exp.or_(*conds, copy=False)))
-        rows = (
+        rows = self.from_source(
             exp.select(
                 exp.alias_(key, self.key, quoted=True), exp.alias_(v, "v", quoted=True), *marks
-            )
-            .from_(table_expr(self.project.sources[source].table), copy=False)
-            .where(exp.and_(*filters, copy=False), copy=False)
-        )
+            ),
+            source,
+            [s.node.window for s in slots],
+        ).where(exp.and_(*filters, copy=False), copy=False)
         # grouped by columns of a subquery, never by the value expression itself
         counts = (
             exp.select(
@@ -432,7 +454,7 @@ class Scans(QueryPart):
         for slot in slots:
             node = slot.node
             window = node.window if isinstance(node, ast.Aggregate) else None
-            start = bounds(window, self.clock).lower_value
+            start = self.bounds(window).lower_value
             if start is None:
                 return None
             starts.append(start)

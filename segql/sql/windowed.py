@@ -57,6 +57,10 @@ def _span_of(n: ast.Aggregate) -> ast.Duration:
     return n.window.length
 
 
+def _anchored(slot: AggSlot) -> bool:
+    return isinstance(slot.node.window, ast.AnchoredWindow)
+
+
 def micros(d: ast.Duration) -> int:
     assert d.unit in ast.FIXED_SECONDS, "resolve rejects months and years here"
     return d.amount * ast.FIXED_SECONDS[d.unit] * 1_000_000
@@ -129,7 +133,12 @@ class WindowedPass:
         for i, (src, where) in enumerate(self.steps(slot)):
             flag: exp.Expr = number(0)
             if src == source:
-                parts = self.step_filters(slot, where, source, self.window_start(slot, t))
+                since = self.window_start(slot, t)
+                if i == 0 and _anchored(slot):
+                    # the rows carry no anchor: the first step's whole anchored
+                    # window is part of its flag (as pairs.py reads first steps)
+                    since = condition(t, g.bounds(slot.node.window))
+                parts = self.step_filters(slot, where, source, since)
                 cond = exp.and_(*parts, copy=False) if parts else None
                 if cond is None:
                     every_row = True
@@ -141,10 +150,8 @@ class WindowedPass:
         keep = g.scan_filters(source)
         if conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
-        return (
-            exp.select(*cols)
-            .from_(table_expr(g.project.sources[source].table), copy=False)
-            .where(exp.and_(*keep, copy=False), copy=False)
+        return g.from_source(exp.select(*cols), source, [slot.node.window]).where(
+            exp.and_(*keep, copy=False), copy=False
         )
 
     def step_filters(
@@ -167,7 +174,7 @@ class WindowedPass:
         n = slot.node
         if not isinstance(n, ast.Sequence):
             return None
-        b = bounds(n.window, self.gen.clock)
+        b = self.gen.bounds(n.window)
         if b.lower is None:
             return None
         op = exp.GTE if b.lower_inclusive else exp.GT
@@ -292,7 +299,7 @@ class WindowedPass:
         first = exp.EQ(this=col(_step(0)), expression=number(1))
         parts: list[exp.Expr] = [first]
         # the first step's window, on the rows' epoch microseconds
-        w = bounds(n.window, g.clock)
+        w = bounds(None if _anchored(slot) else n.window, g.clock)  # anchored: in the flag
         micros_of = g.dialect.epoch_us
         wc = condition(
             col(US),
