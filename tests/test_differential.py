@@ -50,6 +50,7 @@ EXPECTED_CONSTRUCTS = {
     "AgoWindow",
     "StaticWindow",
     "CalendarWindow",
+    "AnchoredWindow",  # LANGUAGE.md §17
     "static range",
     "static since",
     "static before",
@@ -118,6 +119,7 @@ WINDOWED_CONSTRUCTS = {
     "then not",
     "on",
     "sequence window",
+    "anchored sequence window",
 }
 
 
