@@ -43,10 +43,6 @@ HAND_SQL = Path(__file__).resolve().parent / "real_world" / "sql"
 
 # the definitions whose construct (LANGUAGE.md §17) is built in another worktree
 NEEDS = {
-    "week1_retained": "anchored windows",
-    "week1_not_returned": "anchored windows",
-    "activated_7d": "anchored windows",
-    "quick_repeat": "anchored windows",
     "view_then_cart_directly": "then directly",
     "checkout_then_order_directly": "then directly",
     "search_then_purchase": "then without within",
