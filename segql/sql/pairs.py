@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from segql.plan.logical import AggSlot
-from segql.sql.expressions import coalesce, col, number, table_expr
+from segql.sql.expressions import coalesce, col, number
 from segql.sql.windowed import ON, US, WindowedPass, _aliased, _flag, micros
-from segql.sql.windows import bounds, condition
+from segql.sql.windows import condition
 from segql.syntax import ast
 
 

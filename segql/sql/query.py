@@ -137,8 +137,10 @@ class Generator(QueryPart):
         self.scans = Scans(plan, dialect, clock, slot_comment(self.project.root))
         self.layer = Translator(LayerScope(plan), dialect, clock, self.project.timezone)
         tables = [src.table for src in self.project.sources.values()]
-        self.prefix = prefix if prefix is not None else cte_prefix(
-            tables + ([self.project.profiles] if self.project.profiles else [])
+        self.prefix = (
+            prefix
+            if prefix is not None
+            else cte_prefix(tables + ([self.project.profiles] if self.project.profiles else []))
         )
 
     def cte(self, name: str) -> str:

@@ -22,7 +22,6 @@ from segql.sql.expressions import Translator, col, ident, number, ordered, table
 from segql.sql.windows import Bounds, Clock, bounds, condition
 from segql.syntax import ast
 
-
 ANCHOR_KEY = f"{ANCHOR_PREFIX}key"  # the key's column in the anchors' CTE
 
 
@@ -150,7 +149,6 @@ class Scans(QueryPart):
     def source_cte(self, read: Read) -> exp.Select:
         """grouped_scan: one GROUP BY key over the source, every slot a column."""
         source, slots = read.source, read.slots
-        src = self.project.sources[source]
         key = col(self.project.key)
         t = self.row_time(source)
         filters = self.scan_filters(source)

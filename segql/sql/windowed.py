@@ -41,7 +41,7 @@ from sqlglot import exp
 
 from segql.plan.logical import AggSlot
 from segql.plan.physical import Read
-from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
+from segql.sql.expressions import coalesce, col, ident, number, ordered
 from segql.sql.scans import Scans
 from segql.sql.windows import bounds, condition
 from segql.syntax import ast

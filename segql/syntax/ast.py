@@ -222,9 +222,7 @@ class AnchoredWindow(Node):
     span: Span = _span()
 
 
-Window = (
-    RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWindow | AnchoredWindow
-)
+Window = RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWindow | AnchoredWindow
 
 
 # ---------------------------------------------------------------- aggregates
