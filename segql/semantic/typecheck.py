@@ -101,8 +101,9 @@ class TypeChecks:
         if w.first:
             self.check_duration(m, "an anchored window")
         elif _approx_seconds(n) > _approx_seconds(m):
+            first = str(n.amount) if n.unit == m.unit else _dur(n)
             self.diags.error(
-                f"window runs backwards: '{_dur(n)} to {_dur(m)} after' "
+                f"window runs backwards: '{first} to {_dur(m)} after' "
                 "needs the first number smaller than the second",
                 w.span,
                 f"write '{m.amount} to {_dur(n)} after …'"
