@@ -3,6 +3,8 @@ it as text).
 
 Query shape (names come from the definitions: plan/names.py):
 
+    anchor_*, anchors  anchored windows' anchors, one instant per entity and
+                    anchor, computed by a plan of their own (sql/anchors.py)
     universe        the entities (profile rows, or every key seen in a source);
                     with `created`, those created by as_of; of a history, the
                     row valid at as_of (rows_at_as_of)
