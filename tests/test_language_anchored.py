@@ -215,3 +215,31 @@ def test_a_trait_anchored_on_itself_is_a_cycle():
             as_of=AS_OF,
         )
     assert "cycle" in str(info.value).lower() or "itself" in str(info.value).lower()
+
+
+def test_explain_lists_the_anchors(tmp_path, monkeypatch):
+    (tmp_path / "segql.yml").write_text(
+        "entity: customer\nkey: id\nprofiles: customers\n"
+        "sources:\n  orders: {table: orders, time: at}\n"
+    )
+    (tmp_path / "a.seg").write_text(
+        "segment a = did(orders, first 7 days after signed_up_at)\n"
+        "segment b = count(orders, 7 to 14 days after first(orders.at)) = 0\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    from segql import api
+
+    text = api.explain_plan(["a.seg"], dialect="duckdb")
+    assert "anchors (anchored windows" in text
+    assert "segql_anchor_signed_up_at" in text
+    assert "segql_anchor_orders_first_at" in text
+
+
+def test_decayed_count_in_an_anchored_window():
+    """Weights still count from as_of; only the rows are the anchored window's."""
+    check(
+        "decayed_count(orders, 30 days, first 14 days after signed_up_at) > 0",
+        DATA,
+        {1, 4},
+        as_of=AS_OF,
+    )
