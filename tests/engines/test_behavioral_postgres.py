@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from helpers import compile_sql
 from test_behavioral import AS_OF, BURSTS, EDGES, SEQ, spend
-from test_language_anchored import AS_OF as ANCHORED_AS_OF
-from test_language_anchored import DATA as ANCHORED
 from test_language_aggregates import AS_OF as SHOP_AS_OF
 from test_language_aggregates import D7, D9, EVER, GIFTS, SHOP, SINCE, TIES
+from test_language_anchored import AS_OF as ANCHORED_AS_OF
+from test_language_anchored import DATA as ANCHORED
 
 from engines.bigquery import load_from_duckdb as load_from_duckdb_bq
 from engines.postgres import load_from_duckdb
