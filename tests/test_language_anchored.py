@@ -243,3 +243,18 @@ def test_decayed_count_in_an_anchored_window():
         {1, 4},
         as_of=AS_OF,
     )
+
+
+def test_a_trait_used_only_as_an_anchor_is_computed_by_the_anchors_alone():
+    """`second` is computed in the anchors' plan (whose own anchor, signed_up_at,
+    has anchors of its own: anchor_anchor_*), not again in the main layers."""
+    sql, _, _ = compile_sql(
+        "trait second = min(orders.ordered_at, first 30 days after signed_up_at)\n"
+        "segment tested = did(orders, first 7 days after second)",
+        DATA,
+        as_of=AS_OF,
+    )
+    assert sql.count('AS "second"') == 1
+    assert '"anchor_anchors" AS (' in sql and '"anchors" AS (' in sql
+    main = sql[sql.index('"universe" AS (') :]
+    assert "second" not in main.replace("segql_anchor_second", "")

@@ -189,12 +189,25 @@ def _closure(model: Model, outputs: tuple[str, ...]) -> set[str]:
         d = model.definitions[n]
         exprs = ast.definition_exprs(d)
         for e in exprs:
-            for node in ast.walk(e):
+            for node in _outside_anchors(e):
                 if isinstance(node, DefRef):
                     stack.append(node.name)
                 elif isinstance(node, LabelRef):
                     stack.append(node.segmentation)
     return seen
+
+
+def _outside_anchors(e: ast.Node):
+    """ast.walk, but not into anchored windows' anchors: they are computed by the
+    anchors' own plan (sql/anchors.py), not in this one's layers."""
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        yield n
+        kids = ast.children(n)
+        if isinstance(n, ast.AnchoredWindow):
+            kids = [k for k in kids if k is not n.anchor]
+        stack.extend(reversed(kids))
 
 
 def _collect(p: Plan, e: ast.Expr) -> None:
