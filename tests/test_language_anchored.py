@@ -257,4 +257,4 @@ def test_a_trait_used_only_as_an_anchor_is_computed_by_the_anchors_alone():
     assert sql.count('AS "second"') == 1
     assert '"anchor_anchors" AS (' in sql and '"anchors" AS (' in sql
     main = sql[sql.index('"universe" AS (') :]
-    assert "second" not in main.replace("segql_anchor_second", "")
+    assert "min(" not in main.lower()  # the trait's own aggregate is not read again
