@@ -258,3 +258,35 @@ def test_a_trait_used_only_as_an_anchor_is_computed_by_the_anchors_alone():
     assert '"anchor_anchors" AS (' in sql and '"anchors" AS (' in sql
     main = sql[sql.index('"universe" AS (') :]
     assert "min(" not in main.lower()  # the trait's own aggregate is not read again
+
+
+def test_yaml_form_reads_the_same_windows():
+    """YAML definitions are parsed by the same expression grammar."""
+    files = {
+        "defs.yml": (
+            "traits:\n"
+            "  began: first(orders.ordered_at)\n"
+            "segments:\n"
+            "  tested: did(orders, first 7 days after began)"
+            " and count(orders, 7 to 14 days after signed_up_at) = 2\n"
+        )
+    }
+    check(files, DATA, {1}, as_of=AS_OF, segment="tested")
+
+
+def test_a_table_named_anchors_gets_the_prefix():
+    """A source table named like the anchors' CTE would be shadowed by it: every
+    CTE name gets the prefix segql1_."""
+    data = {"customers": PEOPLE, "anchors": ORDERS, "events": EVENTS}
+    sources = {
+        "orders": {"table": "anchors", "time": "ordered_at"},
+        "events": {"table": "events", "time": "occurred_at"},
+    }
+    sql = check(
+        "count(orders, 7 to 14 days after signed_up_at) = 2",
+        data,
+        {1},
+        as_of=AS_OF,
+        project_extra={"sources": sources},
+    )
+    assert '"segql1_anchors" AS (' in sql
