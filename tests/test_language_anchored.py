@@ -107,6 +107,17 @@ CASES = [
     ("median(orders.amount, 7 to 14 days after signed_up_at) = 20", {1}),
     ('mode(orders.sku, first 30 days after signed_up_at) = "b"', {1}),
     ("avg(orders.amount, first 30 days after signed_up_at) = 20", {1}),
+    # beside the same statistic over another window: one read, a mark per window
+    (
+        "count_distinct(orders.sku, 7 to 14 days after signed_up_at) = 1"
+        " and count_distinct(orders.sku) = 2",
+        {1},
+    ),
+    (
+        "median(orders.amount, 7 to 14 days after signed_up_at) = 20"
+        " and median(orders.amount) = 20 and mode(orders.sku, last 365 days) = \"b\"",
+        {1},
+    ),
     # where and the window together
     ('count(orders where sku = "b", first 14 days after signed_up_at) = 2', {1}),
     # two anchors in one scan, and an anchored window beside a relative one
