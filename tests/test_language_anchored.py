@@ -115,7 +115,7 @@ CASES = [
     ),
     (
         "median(orders.amount, 7 to 14 days after signed_up_at) = 20"
-        " and median(orders.amount) = 20 and mode(orders.sku, last 365 days) = \"b\"",
+        ' and median(orders.amount) = 20 and mode(orders.sku, last 365 days) = "b"',
         {1},
     ),
     # where and the window together
