@@ -155,6 +155,9 @@ class Scans(QueryPart):
         floor = self.scan_floor(slots)
         if floor is not None:
             filters.append(exp.GTE(this=t.copy(), expression=self.dialect.instant(floor)))
+        anchored = self.anchored_rows(slots)
+        if anchored is not None:
+            filters.append(anchored)
         selects: list[exp.Expr] = [exp.alias_(key.copy(), self.key, quoted=True, copy=False)]
         for slot in slots:
             agg = self.aggregate_expr(slot)
@@ -441,6 +444,25 @@ class Scans(QueryPart):
             .from_(sorted_values.subquery(ident("order_ranks")), copy=False)
             .group_by(col(self.key), copy=False)
         )
+
+    def anchored_rows(self, slots: tuple[AggSlot, ...]) -> exp.Expr | None:
+        """When every aggregate of a grouped scan has an anchored window, only the
+        rows some window holds are read on (the anchored counterpart of
+        scan_floor: no fixed instant bounds them). Measured with
+        benchmarks/constructs17.py at scale 1, `did(orders, first 7 days after
+        signup_at)`: DuckDB 0.040 → 0.021–0.028 s (a hand-written EXISTS:
+        0.020–0.025 s), PostgreSQL 0.28 → 0.21 s. Without profiles the universe
+        needs every key, so nothing is skipped."""
+        if self.project.profiles is None or not slots:
+            return None
+        if not all(isinstance(s.node.window, ast.AnchoredWindow) for s in slots):
+            return None
+        conds = []
+        for slot in slots:
+            node = slot.node
+            assert isinstance(node, ast.Aggregate)
+            conds.append(condition(self.row_time(slot.source), self.bounds(node.window)))
+        return exp.paren(exp.or_(*conds, copy=False), copy=False)
 
     def scan_floor(self, slots: tuple[AggSlot, ...]) -> dt.datetime | None:
         """The earliest instant any aggregate of a source looks at, when every one
