@@ -29,8 +29,10 @@ if TYPE_CHECKING:
     from segql.sql.query import Generator
 
 
-def anchor_ctes(gen: Generator, generator: type[Generator]) -> list[tuple[str, exp.Expr]]:
+def anchor_ctes(gen: Generator) -> list[tuple[str, exp.Expr]]:
     """The CTEs computing the anchors of gen's plan, the last named gen.cte("anchors")."""
+    from segql.sql.query import Generator  # the query builds its anchors: imported late
+
     model = gen.plan.model
     traits: dict[str, ast.Trait] = {}
     columns: dict[str, str] = {}  # trait -> its anchor's column
@@ -45,7 +47,7 @@ def anchor_ctes(gen: Generator, generator: type[Generator]) -> list[tuple[str, e
         definitions={**model.definitions, **traits},
         types={**model.types, **{n: type_of(t.expr) for n, t in traits.items()}},
     )
-    sub = generator(
+    sub = Generator(
         make_plan(extended, tuple(traits), "membership"),
         gen.dialect,
         gen.clock,

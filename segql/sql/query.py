@@ -463,7 +463,7 @@ class Generator(QueryPart):
         """Every CTE of the query, and the name of the last layer (every column)."""
         anchors: list[tuple[str, exp.Expr]] = []
         if self.plan.anchors:  # computed first: the reads of anchored windows join them
-            anchors = anchor_ctes(self, Generator)
+            anchors = anchor_ctes(self)
             self.scans.anchors_cte = self.cte("anchors")
         ctes, by_cte = self.aggregate_ctes()
         ctes = anchors + ctes
