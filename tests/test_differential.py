@@ -50,6 +50,7 @@ EXPECTED_CONSTRUCTS = {
     "AgoWindow",
     "StaticWindow",
     "CalendarWindow",
+    "AnchoredWindow",  # LANGUAGE.md §17
     "static range",
     "static since",
     "static before",
@@ -121,6 +122,7 @@ WINDOWED_CONSTRUCTS = {
     "sequence without within",
     "then not after a chain",
     "then directly",
+    "anchored sequence window",
 }
 
 

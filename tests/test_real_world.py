@@ -42,10 +42,6 @@ HAND_SQL = Path(__file__).resolve().parent / "real_world" / "sql"
 
 # the definitions whose construct (LANGUAGE.md §17) is built in another worktree
 NEEDS = {
-    "week1_retained": "anchored windows",
-    "week1_not_returned": "anchored windows",
-    "activated_7d": "anchored windows",
-    "quick_repeat": "anchored windows",
     "engaged_sessions_30d": "sessions",
     "pricing_landers": "sessions",
     "long_sessions": "sessions",

@@ -51,6 +51,12 @@ def explain(pp: PhysicalPlan, dialect: str) -> str:
         lines.extend(f"  {s.column}: {len(s.users)} definitions" for s in shared)
     else:
         lines.append("shared: no aggregate is used by more than one definition")
+    if plan.anchors:
+        lines.append(
+            "anchors (anchored windows: computed once per entity before the reads, "
+            "joined on the key by each read they bound):"
+        )
+        lines.extend(f"  {column}" for column in plan.anchors.values())
     if plan.ranks:
         lines.append("ranks (one per ranked value, shared by percentile and score):")
         lines.extend(f"  {r.column}" for r in plan.ranks.values())

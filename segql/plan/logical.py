@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TypeGuard
 
 from segql.errors import Span
-from segql.plan.names import Namer, aggregate_words, value_words
+from segql.plan.names import MAX_LENGTH, Namer, _cut, aggregate_words, value_words
 from segql.semantic.model import DefRef, LabelRef, Model, ProfileRef, source_of
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.syntax import ast
@@ -93,6 +93,9 @@ class Plan:
     buckets: dict[str, BucketSlot] = field(default_factory=dict)  # split -> its bucket
     distances: dict[str, DistanceSlot] = field(default_factory=dict)  # clusters -> distances
     names: Namer = field(default_factory=Namer)
+    # anchored windows' anchors (LANGUAGE.md §17) -> their column in the anchors
+    # CTE, each evaluated once per entity by a plan of its own (sql/anchors.py)
+    anchors: dict[ast.Node, str] = field(default_factory=dict)
     using: DefSlot | None = None  # the definition whose slots are being collected
 
     def by_source(self) -> dict[str, list[AggSlot]]:
@@ -186,12 +189,25 @@ def _closure(model: Model, outputs: tuple[str, ...]) -> set[str]:
         d = model.definitions[n]
         exprs = ast.definition_exprs(d)
         for e in exprs:
-            for node in ast.walk(e):
+            for node in _outside_anchors(e):
                 if isinstance(node, DefRef):
                     stack.append(node.name)
                 elif isinstance(node, LabelRef):
                     stack.append(node.segmentation)
     return seen
+
+
+def _outside_anchors(e: ast.Node):
+    """ast.walk, but not into anchored windows' anchors: they are computed by the
+    anchors' own plan (sql/anchors.py), not in this one's layers."""
+    stack = [e]
+    while stack:
+        n = stack.pop()
+        yield n
+        kids = ast.children(n)
+        if isinstance(n, ast.AnchoredWindow):
+            kids = [k for k in kids if k is not n.anchor]
+        stack.extend(reversed(kids))
 
 
 def _collect(p: Plan, e: ast.Expr) -> None:
@@ -207,9 +223,32 @@ def _slot(p: Plan, e: ast.Aggregate | ast.Sequence) -> AggSlot:
         column = p.names.name(aggregate_words(key), fallback="aggregate")
         p.aggregates[key] = AggSlot(column, key, source)
     slot = p.aggregates[key]
+    if isinstance(e.window, ast.AnchoredWindow):
+        _anchor(p, e.window.anchor)
     if p.using is not None and all(u != p.using.name for u, _ in slot.users):
         slot.users.append((p.using.name, e.span))
     return slot
+
+
+# the anchors' columns are read beside a source's own columns (a join): a
+# prefix no column of a project's tables is expected to have
+ANCHOR_PREFIX = "segql_anchor_"
+
+
+def _anchor(p: Plan, anchor: ast.Node) -> None:
+    if anchor in p.anchors:
+        return
+    taken = {c.lower() for c in p.anchors.values()}
+    if isinstance(anchor, ast.Aggregate | ast.Sequence):
+        words = aggregate_words(anchor)  # orders_first_ordered_at
+    else:
+        words = value_words(anchor) or "value"
+    base = ANCHOR_PREFIX + _cut(words, MAX_LENGTH)
+    column, i = base, 1
+    while column.lower() in taken or column.lower() == f"{ANCHOR_PREFIX}key":
+        i += 1
+        column = f"{base}_{i}"
+    p.anchors[anchor] = column
 
 
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}

@@ -51,6 +51,10 @@ def window_words(w: ast.Window | None) -> str:
             return "yesterday"
         case ast.CalendarWindow(unit=u, offset=k):
             return f"previous_{u}" if k == 1 else f"{k}_{u}s_back"
+        case ast.AnchoredWindow(start=n, end=m, anchor=a, first=True):
+            return f"first_{_duration(m)}_after_{value_words(a)}"
+        case ast.AnchoredWindow(start=n, end=m, anchor=a):
+            return f"{_duration(n)}_to_{_duration(m)}_after_{value_words(a)}"
     return "window"
 
 

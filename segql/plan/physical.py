@@ -91,7 +91,7 @@ class PhysicalPlan:
 def open_ended(w: ast.Window | None) -> bool:
     """A window with a start only (as_of bounds every read from above)."""
     match w:
-        case ast.AgoWindow():
+        case ast.AgoWindow() | ast.AnchoredWindow():
             return False
         case ast.StaticWindow(end=e):
             return e is None

@@ -458,7 +458,8 @@ class _Resolver(Namespace, TypeChecks):
                     f"{agg.func}() takes a source, e.g. {agg.func}({source})", agg.value.span
                 )
         where = self.where(agg.where, source)
-        self.check_window(agg.window, agg.func)
+        window = self.window(agg.window)
+        self.check_window(window, agg.func)
         if agg.half_life is not None:
             self.check_duration(agg.half_life, "half-life")
         for message, span in fn.check(agg) if fn.check else ():
@@ -466,7 +467,14 @@ class _Resolver(Namespace, TypeChecks):
         vt = type_of(value)
         if fn.numbers and vt not in (NUMBER, ANY):
             self.diags.error(f"{agg.func}() needs numbers, got a {vt}", agg.value.span)
-        return dataclasses.replace(agg, value=value, where=where)
+        return dataclasses.replace(agg, value=value, where=where, window=window)
+
+    def window(self, w: ast.Window | None) -> ast.Window | None:
+        """An anchored window's anchor bound like any value outside an aggregate:
+        a profile column, a trait, first(…)/last(…) of a source's time."""
+        if not isinstance(w, ast.AnchoredWindow):
+            return w
+        return dataclasses.replace(w, anchor=self.expr(w.anchor))
 
     def where(self, cond: ast.Expr | None, source: str) -> ast.Expr | None:
         if cond is None:
@@ -498,8 +506,9 @@ class _Resolver(Namespace, TypeChecks):
         if seq.within is not None:
             self.check_duration(seq.within, "'within'")
             self.check_fixed_length(seq.within, "'within'")
-        self.check_window(seq.window, "did")
-        return dataclasses.replace(seq, steps=tuple(steps))
+        window = self.window(seq.window)
+        self.check_window(window, "did")
+        return dataclasses.replace(seq, steps=tuple(steps), window=window)
 
 
 def resolve(

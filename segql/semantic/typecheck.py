@@ -84,6 +84,8 @@ class TypeChecks:
                     )
                 if n.amount < 0:
                     self.diags.error("a window cannot be negative", w.span)
+            case ast.AnchoredWindow():
+                self.check_anchored(w)
             case ast.StaticWindow(kind="range", start=s, end=e):
                 if _as_dt(s) > _as_dt(e):
                     self.diags.error(
@@ -91,6 +93,36 @@ class TypeChecks:
                         w.span,
                         f"the earlier date comes first: write '{e} to {s}'",
                     )
+
+    def check_anchored(self, w: ast.AnchoredWindow) -> None:
+        """N < M, and an anchor that is an instant: a timestamp, or a date (its
+        local midnight, like a source's date time column)."""
+        n, m = w.start, w.end
+        if w.first:
+            self.check_duration(m, "an anchored window")
+        elif _approx_seconds(n) > _approx_seconds(m):
+            first = str(n.amount) if n.unit == m.unit else _dur(n)
+            self.diags.error(
+                f"window runs backwards: '{first} to {_dur(m)} after' "
+                "needs the first number smaller than the second",
+                w.span,
+                f"write '{m.amount} to {_dur(n)} after …'"
+                if n.unit == m.unit
+                else f"write '{_dur(m)} to {_dur(n)} after …'",
+            )
+        elif _approx_seconds(n) == _approx_seconds(m):
+            self.diags.error(
+                "window is empty: both ends are the same time after the anchor",
+                w.span,
+                f"a window of one {m.unit} is '{max(m.amount - 1, 0)} to {_dur(m)} after …'",
+            )
+        t = type_of(w.anchor)
+        if t not in (TIMESTAMP, DATE, ANY, NULL):
+            self.diags.error(
+                f"a window's anchor is an instant (a timestamp or a date), got {a_(t)}",
+                w.anchor.span,
+                "e.g. a profile column 'signup_at', or first(orders.ordered_at)",
+            )
 
     def check_call(self, call: ast.Call) -> None:
         """Argument types and further rules, as the function's registry entry says."""

@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from segql.plan.logical import AggSlot
-from segql.sql.expressions import coalesce, col, number, table_expr
+from segql.sql.expressions import coalesce, col, number
 from segql.sql.windowed import ON, US, WindowedPass, _aliased, _flag, micros
-from segql.sql.windows import bounds, condition
+from segql.sql.windows import condition
 from segql.syntax import ast
 
 
@@ -37,12 +37,10 @@ class PairBuckets(WindowedPass):
         ]
         if n.on is not None:
             cols.append(exp.alias_(g.row_column(source, n.on), ON, quoted=True, copy=False))
-        since = condition(t, bounds(n.window, g.clock)) if i == 0 else self.window_start(slot, t)
+        since = condition(t, g.bounds(n.window)) if i == 0 else self.window_start(slot, t)
         keep = g.scan_filters(source) + self.step_filters(slot, step.where, source, since)
-        return (
-            exp.select(*cols)
-            .from_(table_expr(g.project.sources[source].table), copy=False)
-            .where(exp.and_(*keep, copy=False), copy=False)
+        return g.from_source(exp.select(*cols), source, [n.window]).where(
+            exp.and_(*keep, copy=False), copy=False
         )
 
     def ctes(self) -> list[tuple[str, exp.Expr]]:

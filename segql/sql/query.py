@@ -3,6 +3,8 @@ it as text).
 
 Query shape (names come from the definitions: plan/names.py):
 
+    anchor_*, anchors  anchored windows' anchors, one instant per entity and
+                    anchor, computed by a plan of their own (sql/anchors.py)
     universe        the entities (profile rows, or every key seen in a source);
                     with `created`, those created by as_of; of a history, the
                     row valid at as_of (rows_at_as_of)
@@ -45,6 +47,7 @@ from segql.project import Table
 from segql.semantic.model import DefRef, ProfileRef
 from segql.semantic.registry import AGGREGATES
 from segql.sql import clusters
+from segql.sql.anchors import anchor_ctes
 from segql.sql.chains import Chain
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, coalesce, col, ident, number, ordered, table_expr
@@ -55,7 +58,9 @@ from segql.sql.windows import Clock
 from segql.syntax import ast
 
 # the names of the CTEs below; a project table of such a name would be shadowed
-_INTERNAL = re.compile(r"universe|base|(src|distinct|value|order|windowed|rank|layer)_\w*", re.I)
+_INTERNAL = re.compile(
+    r"universe|base|anchor\w*|(src|distinct|value|order|windowed|rank|layer)_\w*", re.I
+)
 
 
 def cte_prefix(tables) -> str:
@@ -129,14 +134,16 @@ class LayerScope:
 class Generator(QueryPart):
     """Writes the query the plan and its physical plan describe."""
 
-    def __init__(self, plan: Plan, dialect: Dialect, clock: Clock):
+    def __init__(self, plan: Plan, dialect: Dialect, clock: Clock, prefix: str | None = None):
         super().__init__(plan, dialect, clock)
         self.physical: PhysicalPlan = physical(plan, dialect.pair_buckets, dialect.percentile_disc)
         self.scans = Scans(plan, dialect, clock, slot_comment(self.project.root))
         self.layer = Translator(LayerScope(plan), dialect, clock, self.project.timezone)
         tables = [src.table for src in self.project.sources.values()]
-        self.prefix = cte_prefix(
-            tables + ([self.project.profiles] if self.project.profiles else [])
+        self.prefix = (
+            prefix
+            if prefix is not None
+            else cte_prefix(tables + ([self.project.profiles] if self.project.profiles else []))
         )
 
     def cte(self, name: str) -> str:
@@ -455,8 +462,14 @@ class Generator(QueryPart):
             what += f" of {d.of.name}"
         return f"{what} ({location(d.span, self.project.root)})"
 
-    def query(self) -> exp.Select:
+    def body(self) -> tuple[list[tuple[str, exp.Expr]], str]:
+        """Every CTE of the query, and the name of the last layer (every column)."""
+        anchors: list[tuple[str, exp.Expr]] = []
+        if self.plan.anchors:  # computed first: the reads of anchored windows join them
+            anchors = anchor_ctes(self)
+            self.scans.anchors_cte = self.cte("anchors")
         ctes, by_cte = self.aggregate_ctes()
+        ctes = anchors + ctes
         prev = self.cte("base")
         ctes.append((prev, self.base_cte(by_cte)))
         for i, items in enumerate(self.plan.layers(), start=1):
@@ -474,6 +487,10 @@ class Generator(QueryPart):
                 layer = layer.join(ident(rank), on=on, join_type="LEFT", copy=False)
             ctes.append((name, layer))
             prev = name
+        return ctes, prev
+
+    def query(self) -> exp.Select:
+        ctes, prev = self.body()
         key_out = exp.alias_(col(self.key), self.project.key, quoted=True, copy=False)
         if self.plan.mode == "segment":
             (name,) = self.plan.outputs

@@ -13,14 +13,16 @@ import datetime as dt
 
 from sqlglot import exp
 
-from segql.plan.logical import AggSlot, Plan
+from segql.plan.logical import ANCHOR_PREFIX, AggSlot, Plan
 from segql.plan.physical import Read
 from segql.semantic.model import BOOLEAN, SourceCol, SourceRef, type_of
 from segql.semantic.registry import AGGREGATES
 from segql.sql.dialects import Dialect
 from segql.sql.expressions import Translator, col, ident, number, ordered, table_expr
-from segql.sql.windows import Clock, bounds, condition
+from segql.sql.windows import Bounds, Clock, bounds, condition
 from segql.syntax import ast
+
+ANCHOR_KEY = f"{ANCHOR_PREFIX}key"  # the key's column in the anchors' CTE
 
 
 def when(cond: exp.Expr, value: exp.Expr | None = None) -> exp.Case:
@@ -70,6 +72,26 @@ class Scans(QueryPart):
         super().__init__(plan, dialect, clock)
         self.comment = comment  # the comment naming a slot's definitions
         self.rows = Translator(RowScope(self), dialect, clock, self.project.timezone)
+        self.anchors_cte: str | None = None  # the anchors' CTE (sql/anchors.py), when any
+
+    # -- anchored windows: a read of rows some anchored window bounds joins the anchors
+    def bounds(self, window) -> Bounds:
+        """A window's bounds; an anchored one's on its anchor's joined column."""
+        anchor = None
+        if isinstance(window, ast.AnchoredWindow):
+            anchor = col(self.plan.anchors[window.anchor])
+        return bounds(window, self.clock, anchor)
+
+    def from_source(self, q: exp.Select, source: str, windows) -> exp.Select:
+        """q reading the source's table; with the anchors' CTE joined on the key
+        when one of `windows` is anchored (LEFT: a key without an anchor keeps its
+        rows for the other aggregates, and its anchored windows select none)."""
+        q = q.from_(table_expr(self.project.sources[source].table), copy=False)
+        if not any(isinstance(w, ast.AnchoredWindow) for w in windows):
+            return q
+        assert self.anchors_cte is not None
+        on = exp.EQ(this=col(self.project.key), expression=col(ANCHOR_KEY))
+        return q.join(exp.Table(this=ident(self.anchors_cte)), on=on, join_type="LEFT", copy=False)
 
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expr:
@@ -93,7 +115,7 @@ class Scans(QueryPart):
 
     def row_condition(self, source: str, window, where) -> exp.Expr | None:
         parts = []
-        wc = condition(self.row_time(source), bounds(window, self.clock))
+        wc = condition(self.row_time(source), self.bounds(window))
         if wc is not None:
             parts.append(wc)
         if where is not None:
@@ -127,21 +149,23 @@ class Scans(QueryPart):
     def source_cte(self, read: Read) -> exp.Select:
         """grouped_scan: one GROUP BY key over the source, every slot a column."""
         source, slots = read.source, read.slots
-        src = self.project.sources[source]
         key = col(self.project.key)
         t = self.row_time(source)
         filters = self.scan_filters(source)
         floor = self.scan_floor(slots)
         if floor is not None:
             filters.append(exp.GTE(this=t.copy(), expression=self.dialect.instant(floor)))
+        anchored = self.anchored_rows(slots)
+        if anchored is not None:
+            filters.append(anchored)
         selects: list[exp.Expr] = [exp.alias_(key.copy(), self.key, quoted=True, copy=False)]
         for slot in slots:
             agg = self.aggregate_expr(slot)
             column = exp.alias_(agg, slot.column, quoted=True, copy=False)
             selects.append(self.comment(column, slot))
+        windows = [s.node.window for s in slots]
         return (
-            exp.select(*selects)
-            .from_(table_expr(src.table), copy=False)
+            self.from_source(exp.select(*selects), source, windows)
             .where(exp.and_(*filters), copy=False)
             .group_by(key.copy(), copy=False)
         )
@@ -170,7 +194,7 @@ class Scans(QueryPart):
         assert isinstance(node, ast.Aggregate)
         key = col(self.project.key)
         v = self.rows.value(node.value)
-        windows = [bounds(s.node.window, self.clock) for s in slots]  # type: ignore[union-attr]
+        windows = [self.bounds(s.node.window) for s in slots]  # type: ignore[union-attr]
         wheres = {s.node.where for s in slots}  # type: ignore[union-attr]
         # distinct_one: every row read is one it counts. distinct_latest: a (key,
         # value) pair is in a window iff its latest row is, so the pairs carry
@@ -204,15 +228,15 @@ class Scans(QueryPart):
             marks.append(exp.alias_(t.copy(), "t", quoted=True))
         # grouped by columns of a subquery, never by the value expression itself:
         # a constant would be read as a column position (GROUP BY 2)
-        rows = (
+        rows = self.from_source(
             exp.select(
                 exp.alias_(key, self.key, quoted=True),
                 exp.alias_(v, "v", quoted=True),
                 *marks,
-            )
-            .from_(table_expr(self.project.sources[source].table), copy=False)
-            .where(exp.and_(*filters, copy=False), copy=False)
-        )
+            ),
+            source,
+            [s.node.window for s in slots],
+        ).where(exp.and_(*filters, copy=False), copy=False)
         marked = [m.alias for m in marks]
         pairs = (
             exp.select(
@@ -228,7 +252,7 @@ class Scans(QueryPart):
             if not by_time:
                 return exp.Count(this=col(f"h_{slot.column}"))
             window = slot.node.window  # type: ignore[union-attr]
-            c = condition(col("t"), bounds(window, self.clock))  # fresh bound expressions
+            c = condition(col("t"), self.bounds(window))  # fresh bound expressions
             return exp.Count(this=exp.Star() if c is None else when(c))
 
         counts = [self.comment(exp.alias_(count(s), s.column, quoted=True), s) for s in slots]
@@ -258,20 +282,19 @@ class Scans(QueryPart):
         rc = self.row_condition(source, node.window, node.where)
         if rc is not None:
             filters.append(rc)
-        table = self.project.sources[source].table
 
         def rows(values: list[exp.Expr]) -> exp.Subquery:
             # every expression over the source is evaluated here, under its own
             # alias: the join below refers to aliases only, whatever the columns
-            q = (
+            q = self.from_source(
                 exp.select(
                     exp.alias_(key.copy(), self.key, quoted=True),
                     exp.alias_(t.copy(), "t", quoted=True),
                     *values,
-                )
-                .from_(table_expr(table), copy=False)
-                .where(exp.and_(*[f.copy() for f in filters], copy=False), copy=False)
-            )
+                ),
+                source,
+                [node.window],
+            ).where(exp.and_(*[f.copy() for f in filters], copy=False), copy=False)
             return q.subquery(ident("rows" if values else "times"))
 
         # the slots share func, window and where (the physical plan groups them):
@@ -334,13 +357,13 @@ class Scans(QueryPart):
         filters.append(exp.not_(exp.Is(this=v.copy(), expression=exp.null())))
         if len(conds) == len(counted):  # else some statistic reads every row
             filters.append(exp.paren(exp.or_(*conds, copy=False)))
-        rows = (
+        rows = self.from_source(
             exp.select(
                 exp.alias_(key, self.key, quoted=True), exp.alias_(v, "v", quoted=True), *marks
-            )
-            .from_(table_expr(self.project.sources[source].table), copy=False)
-            .where(exp.and_(*filters, copy=False), copy=False)
-        )
+            ),
+            source,
+            [s.node.window for s in slots],
+        ).where(exp.and_(*filters, copy=False), copy=False)
         # grouped by columns of a subquery, never by the value expression itself
         counts = (
             exp.select(
@@ -422,6 +445,25 @@ class Scans(QueryPart):
             .group_by(col(self.key), copy=False)
         )
 
+    def anchored_rows(self, slots: tuple[AggSlot, ...]) -> exp.Expr | None:
+        """When every aggregate of a grouped scan has an anchored window, only the
+        rows some window holds are read on (the anchored counterpart of
+        scan_floor: no fixed instant bounds them). Measured with
+        benchmarks/constructs17.py at scale 1, `did(orders, first 7 days after
+        signup_at)`: DuckDB 0.040 → 0.021–0.028 s (a hand-written EXISTS:
+        0.020–0.025 s), PostgreSQL 0.28 → 0.21 s. Without profiles the universe
+        needs every key, so nothing is skipped."""
+        if self.project.profiles is None or not slots:
+            return None
+        if not all(isinstance(s.node.window, ast.AnchoredWindow) for s in slots):
+            return None
+        conds = []
+        for slot in slots:
+            node = slot.node
+            assert isinstance(node, ast.Aggregate)
+            conds.append(condition(self.row_time(slot.source), self.bounds(node.window)))
+        return exp.paren(exp.or_(*conds, copy=False), copy=False)
+
     def scan_floor(self, slots: tuple[AggSlot, ...]) -> dt.datetime | None:
         """The earliest instant any aggregate of a source looks at, when every one
         has a window with a known start: older rows are skipped in the scan.
@@ -432,7 +474,7 @@ class Scans(QueryPart):
         for slot in slots:
             node = slot.node
             window = node.window if isinstance(node, ast.Aggregate) else None
-            start = bounds(window, self.clock).lower_value
+            start = self.bounds(window).lower_value
             if start is None:
                 return None
             starts.append(start)

@@ -41,7 +41,7 @@ from sqlglot import exp
 
 from segql.plan.logical import AggSlot
 from segql.plan.physical import Read
-from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
+from segql.sql.expressions import coalesce, col, ident, number, ordered
 from segql.sql.scans import Scans
 from segql.sql.windows import bounds, condition
 from segql.syntax import ast
@@ -55,6 +55,10 @@ def _span_of(n: ast.Aggregate) -> ast.Duration:
     """The D of `count(…, any D)`."""
     assert isinstance(n.window, ast.SlidingWindow)
     return n.window.length
+
+
+def _anchored(slot: AggSlot) -> bool:
+    return isinstance(slot.node.window, ast.AnchoredWindow)
 
 
 def micros(d: ast.Duration | None) -> int:
@@ -133,7 +137,12 @@ class WindowedPass:
         for i, (src, where) in enumerate(self.steps(slot)):
             flag: exp.Expr = number(0)
             if src == source:
-                parts = self.step_filters(slot, where, source, self.window_start(slot, t))
+                since = self.window_start(slot, t)
+                if i == 0 and _anchored(slot):
+                    # the rows carry no anchor: the first step's whole anchored
+                    # window is part of its flag (as pairs.py reads first steps)
+                    since = condition(t, g.bounds(slot.node.window))
+                parts = self.step_filters(slot, where, source, since)
                 cond = exp.and_(*parts, copy=False) if parts else None
                 if cond is None:
                     every_row = True
@@ -149,10 +158,8 @@ class WindowedPass:
             keep.extend([since] if since is not None else [])
         elif conds and not every_row:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
-        return (
-            exp.select(*cols)
-            .from_(table_expr(g.project.sources[source].table), copy=False)
-            .where(exp.and_(*keep, copy=False), copy=False)
+        return g.from_source(exp.select(*cols), source, [slot.node.window]).where(
+            exp.and_(*keep, copy=False), copy=False
         )
 
     def step_filters(
@@ -175,7 +182,7 @@ class WindowedPass:
         n = slot.node
         if not isinstance(n, ast.Sequence):
             return None
-        b = bounds(n.window, self.gen.clock)
+        b = self.gen.bounds(n.window)
         if b.lower is None:
             return None
         op = exp.GTE if b.lower_inclusive else exp.GT
@@ -290,8 +297,10 @@ class WindowedPass:
         return exp.Case(ifs=ifs, default=number(least)) if ifs else number(least)
 
     def in_window(self, n: ast.Sequence) -> exp.Expr | None:
-        """The first step's window, on the rows' epoch microseconds."""
-        w = bounds(n.window, self.gen.clock)
+        """The first step's window, on the rows' epoch microseconds (an anchored
+        one is in the first step's flag: the rows carry no anchor)."""
+        anchored = isinstance(n.window, ast.AnchoredWindow)
+        w = bounds(None if anchored else n.window, self.gen.clock)
         micros_of = self.gen.dialect.epoch_us
         return condition(
             col(US),

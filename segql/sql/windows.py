@@ -163,11 +163,20 @@ def static_instant(value: dt.date | dt.datetime, tz: str, end_of_day: bool = Fal
     return local_to_utc(dt.datetime.combine(day, dt.time()), tz)
 
 
-def bounds(window: ast.Window | None, clock: Clock) -> Bounds:
-    """Time bounds of a window (as_of as the upper bound is implied by the scan)."""
+def bounds(window: ast.Window | None, clock: Clock, anchor: exp.Expr | None = None) -> Bounds:
+    """Time bounds of a window (as_of as the upper bound is implied by the scan).
+    `anchor`: an anchored window's anchor, the column the read joined (sql/anchors.py)."""
     lit = clock.dialect.instant
     tz = clock.tz
     match window:
+        case ast.AnchoredWindow(start=n, end=m):
+            # anchor + N < time <= anchor + M, in the engine's calendar arithmetic
+            # (a month after Jan 31 is Feb 28/29, as `last N months` clamps); a
+            # null anchor makes both comparisons null: no row
+            assert anchor is not None, "an anchored window read without its anchor"
+            shift_ = clock.dialect.shift
+            lower = anchor.copy() if n.amount == 0 else shift_(anchor.copy(), n.amount, n.unit)
+            return Bounds(lower, False, shift_(anchor.copy(), m.amount, m.unit), True)
         case None | ast.SlidingWindow():
             return Bounds()
         case ast.RollingWindow(length=d):

@@ -210,7 +210,19 @@ class SlidingWindow(Node):
     span: Span = _span()
 
 
-Window = RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWindow
+@dataclass(frozen=True)
+class AnchoredWindow(Node):
+    """`N to M units after ANCHOR` (`first M units after ANCHOR` is N = 0, first=True):
+    anchor + N < time <= anchor + M, ANCHOR an instant per entity (LANGUAGE.md §17)."""
+
+    start: Duration
+    end: Duration
+    anchor: Expr
+    first: bool = False  # written `first M units after` (the formatter keeps the form)
+    span: Span = _span()
+
+
+Window = RollingWindow | AgoWindow | StaticWindow | CalendarWindow | SlidingWindow | AnchoredWindow
 
 
 # ---------------------------------------------------------------- aggregates

@@ -352,6 +352,27 @@ class _Calls(_Positions):
     def sliding(self, meta, c):
         return ast.SlidingWindow(c[0], self._span(meta))
 
+    def after(self, meta, c):
+        (amount, unit_tok), end, anchor = c
+        span = self._span(meta)
+        unit = self._unit(unit_tok, span) if unit_tok is not None else end.unit
+        start = ast.Duration(int(str(amount)), unit, self._tok_span(amount))
+        return ast.AnchoredWindow(start, end, anchor, False, span)
+
+    def first_after(self, meta, c):
+        _, (amount, unit_tok), anchor = c
+        span = self._span(meta)
+        if unit_tok is None:
+            self._error(
+                f"'first {amount} after' needs a unit",
+                self._tok_span(amount),
+                f"write e.g. 'first {amount} days after …'",
+            )
+        unit = self._unit(unit_tok, span) if unit_tok is not None else "day"
+        end = ast.Duration(int(str(amount)), unit, self._tok_span(amount))
+        start = ast.Duration(0, unit, self._tok_span(amount))
+        return ast.AnchoredWindow(start, end, anchor, True, span)
+
     def window(self, meta, c):  # pragma: no cover - every window has an alias
         return c[0]
 
@@ -602,7 +623,8 @@ def _is_window(a) -> bool:
         | ast.AgoWindow
         | ast.StaticWindow
         | ast.CalendarWindow
-        | ast.SlidingWindow,
+        | ast.SlidingWindow
+        | ast.AnchoredWindow,
     )
 
 

@@ -319,6 +319,12 @@ class _Printer:
                 return f"{'previous' if offset else 'this'} {unit}"
             case ast.SlidingWindow(length):
                 return f"any {duration(length)}"
+            case ast.AnchoredWindow(start, end, anchor, first):
+                after = f"after {self._at(anchor, _ATOM)}"
+                if first:
+                    return f"first {duration(end)} {after}"
+                n = str(start.amount) if start.unit == end.unit else duration(start)
+                return f"{n} to {duration(end)} {after}"
         raise SegqlError(f"segql fmt cannot print a {type(w).__name__}")
 
     # ------------------------------------------------------------ broken conditions

@@ -10,6 +10,8 @@ from helpers import compile_sql
 from test_behavioral import AS_OF, BURSTS, EDGES, SEQ, spend
 from test_language_aggregates import AS_OF as SHOP_AS_OF
 from test_language_aggregates import D7, D9, EVER, GIFTS, SHOP, SINCE, TIES
+from test_language_anchored import AS_OF as ANCHORED_AS_OF
+from test_language_anchored import DATA as ANCHORED
 from test_language_sequences17 import AS_OF as SEQ17_AS_OF
 from test_language_sequences17 import CART, VIEW
 from test_language_sequences17 import SEQ as SEQ17
@@ -61,6 +63,26 @@ CASES = [(data, condition, AS_OF) for data, condition in CASES] + [
     (SEQ17, f"did({VIEW} then directly orders)", SEQ17_AS_OF),
     (SEQ17, f"did({VIEW} then directly {CART} then not orders)", SEQ17_AS_OF),
     (SEQ17, f"did({VIEW} then events then directly {CART}, 30 to 60 days ago)", SEQ17_AS_OF),
+]
+# LANGUAGE.md §17 anchored windows: the engine's interval arithmetic at the edges
+# (months clamped), a date anchor, first/last anchors, every read form, sequences
+CASES += [
+    (ANCHORED, condition, ANCHORED_AS_OF)
+    for condition in (
+        "count(orders, 7 to 14 days after signed_up_at) = 2",
+        "not did(orders, first 30 days after signed_up_at)",
+        "did(orders, 1 to 2 months after signed_up_at)",
+        "count(orders, first 1 month after signed_up_at) = 1",
+        "count(orders, 7 to 14 days after signup_date) = 2",
+        "did(orders, first 30 days after first(orders.ordered_at))",
+        "count_distinct(orders.sku, 7 to 14 days after signed_up_at) = 1",
+        'first(orders.sku, 7 to 14 days after signed_up_at) = "b"',
+        "median(orders.amount, 7 to 14 days after signed_up_at) = 20",
+        "did(events then orders within 1 hour, first 7 days after signed_up_at)",
+        "did(events then not orders within 1 day, first 7 days after signed_up_at)",
+        'did(events where name = "view" then orders then orders within 2 days,'
+        " first 7 days after signed_up_at)",
+    )
 ]
 
 

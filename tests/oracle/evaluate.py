@@ -556,8 +556,21 @@ class Oracle:
     def _window(self, w) -> Interval:
         return window_interval(w, self.as_of, self.tz)
 
+    def _anchored(self, w: ast.AnchoredWindow, env: _Env) -> Interval:
+        """LANGUAGE.md §17: anchor + N < time <= anchor + M; a null anchor, no row;
+        a date anchors at its local midnight."""
+        anchor = self.value(w.anchor, _Env(env.key, env.profile))
+        if anchor is None:
+            return Interval(dt.datetime.max, False, None)
+        a = instant_of(anchor, self.tz)
+        low = plus(a, w.start.amount, w.start.unit)
+        return Interval(low, False, plus(a, w.end.amount, w.end.unit), True)
+
     def _matching(self, source: str, where, window, env: _Env) -> list[_Row]:
-        interval = self._window(window)
+        if isinstance(window, ast.AnchoredWindow):
+            interval = self._anchored(window, env)
+        else:
+            interval = self._window(window)
         out = []
         for row in self.rows[source].get(env.key, []):
             if not interval.holds(row.time):

@@ -255,7 +255,9 @@ class Gen:
 
     def __init__(self, draw, *, profiles: bool, as_ofs, tz: str, feats: dict[str, bool]):
         self.draw = draw
-        self.rng = random.Random(draw(st.integers(0, 2**63)))
+        seed = draw(st.integers(0, 2**63))
+        self.rng = random.Random(seed)
+        self.arng = random.Random(seed ^ 0xA5C4)  # anchored windows' choices
         self.profiles = profiles
         self.tz = tz
         self.feats = feats
@@ -349,6 +351,14 @@ class Gen:
         )
 
     def window(self, allow_sliding: bool = False) -> str | None:
+        w = self._window(allow_sliding)
+        # LANGUAGE.md §17: an anchored window instead, one time in 12, drawn from
+        # a generator of its own so that every other draw stays as it was
+        if self.arng.random() < 1 / 12:
+            return self.anchored()
+        return w
+
+    def _window(self, allow_sliding: bool = False) -> str | None:
         kind = self.pick(
             [
                 "none",
@@ -401,6 +411,30 @@ class Gen:
         if kind in ("this", "previous"):
             return f"{kind} {self.pick(['week', 'month', 'year'])}"
         return "any " + self.fixed_duration()
+
+    def anchored(self) -> str:
+        """`N to M UNITS after ANCHOR` / `first N UNITS after ANCHOR`, the anchor a
+        profile instant or date, a time trait, or first/last of a source's time
+        (every choice from `arng`)."""
+        r = self.arng
+        kinds = ["agg", "agg"] + (["signup", "signup", "created"] if self.profiles else [])
+        if self.traits["time"]:
+            kinds.append("trait")
+        k = r.choice(kinds)
+        if k == "signup":
+            anchor = "signup_at"
+        elif k == "created":
+            anchor = "created_on"  # a date: its local midnight
+        elif k == "trait":
+            anchor = r.choice(self.traits["time"])
+        else:
+            src = r.choice(["orders", "events"])
+            anchor = f"{r.choice(['first', 'last'])}({src}.{TIME[src]})"
+        unit = r.choice(["day", "day", "hour", "week", "month"])
+        if r.random() < 0.4:
+            return f"first {_plural(r.choice([1, 2, 7, 30]), unit)} after {anchor}"
+        a, b = sorted(r.sample([0, 1, 2, 7, 14, 30], 2))
+        return f"{a} to {_plural(b, unit)} after {anchor}"
 
     # -- row level (inside an aggregate)
     def col(self, src: str, column: str, bare: bool) -> str:
@@ -619,7 +653,11 @@ class Gen:
             text += f" within {self.fixed_duration()}"
             if same and self.chance(0.7):
                 text += " on " + self.pick(ROW_STR[srcs[0]])
+        # anchored windows are one kind among many in window(): drawn more often
+        # here, where the first step's rows are the ones anchored
         w = self.window()
+        if self.arng.random() < 0.2:
+            w = self.anchored()
         return f"did({text}{', ' + w if w else ''})"
 
     # -- entity level

@@ -201,6 +201,8 @@ def constructs(model: Model) -> set[str]:
                             seen.add("on")
                         if w is not None:
                             seen.add("sequence window")
+                        if isinstance(w, ast.AnchoredWindow):
+                            seen.add("anchored sequence window")
                     case ast.Call(func=f):
                         seen.add(f"{f}()")
                     case ast.Binary(op=op) | ast.Unary(op=op):
