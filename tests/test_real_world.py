@@ -51,9 +51,6 @@ NEEDS = {
     "checkout_then_order_directly": "then directly",
     "search_then_purchase": "then without within",
     "cart_checkout_purchase": "then without within",
-    "engaged_sessions_30d": "sessions",
-    "pricing_landers": "sessions",
-    "long_sessions": "sessions",
 }
 
 AS_OF = dt.datetime(2025, 7, 1)  # the sample's end; the edge rows are placed around it
@@ -62,7 +59,6 @@ AS_OFS = (
     dt.datetime(2025, 1, 1),  # a year's first instant: `previous year` is 2024
     dt.datetime(2024, 11, 17, 13, 45, 30),
 )
-SESSIONS_LINE = re.compile(r"^(\s*)# (sessions: \{sessions_of: .*)$", re.M)
 _DEFINED = re.compile(r"^segment\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 
@@ -324,14 +320,10 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @functools.cache
 def _model(file_name: str) -> Model:
-    """The file, resolved in a project of its own (segql.yml with the sessions
-    source enabled when the file reads sessions)."""
+    """The file, resolved in a project of its own."""
     path = SEGMENTS_FILES[file_name]
     root = Path(tempfile.mkdtemp(prefix="segql-real-"))
-    project = (PROJECT / "segql.yml").read_text()
-    if "sessions" in path.stem:
-        project = SESSIONS_LINE.sub(r"\1\2", project)
-    (root / "segql.yml").write_text(project)
+    shutil.copy(PROJECT / "segql.yml", root / "segql.yml")
     shutil.copy(PROJECT / "schema.yml", root / "schema.yml")
     shutil.copy(path, root / path.name)
     return api.load([str(root / path.name)], project=str(root))

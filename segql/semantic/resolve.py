@@ -31,7 +31,8 @@ from segql.semantic.model import (
 )
 from segql.semantic.namespace import Namespace, def_name_span
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
-from segql.semantic.schema import Catalog, is_complete, key_text_problem
+from segql.semantic.schema import Catalog, is_complete, key_text_problem, session_columns
+from segql.semantic.sessions import check_sessions
 from segql.semantic.typecheck import TypeChecks
 from segql.syntax import ast
 
@@ -79,6 +80,9 @@ class _Resolver(Namespace, TypeChecks):
         self.time_types: dict[str, str] = {}
         for name, src in project.sources.items():
             cols = catalog.columns(src.table)
+            if src.sessions is not None:
+                check_sessions(src, cols, project.key, diags)
+                cols = session_columns(cols, project.key)
             self.source_cols[name] = dict(cols or {})
             self.source_complete[name] = is_complete(cols)
             time_span = src.time_span if src.time_span.line else src.span

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from segql.plan.logical import AggSlot
-from segql.sql.expressions import coalesce, col, number, table_expr
+from segql.sql.expressions import coalesce, col, number
 from segql.sql.windowed import ON, US, WindowedPass, _aliased, _flag, micros
 from segql.sql.windows import bounds, condition
 from segql.syntax import ast
@@ -41,7 +41,7 @@ class PairBuckets(WindowedPass):
         keep = g.scan_filters(source) + self.step_filters(slot, step.where, source, since)
         return (
             exp.select(*cols)
-            .from_(table_expr(g.project.sources[source].table), copy=False)
+            .from_(g.source_rows(source), copy=False)
             .where(exp.and_(*keep, copy=False), copy=False)
         )
 

@@ -54,7 +54,9 @@ from segql.sql.windows import Clock
 from segql.syntax import ast
 
 # the names of the CTEs below; a project table of such a name would be shadowed
-_INTERNAL = re.compile(r"universe|base|(src|distinct|value|order|windowed|rank|layer)_\w*", re.I)
+_INTERNAL = re.compile(
+    r"universe|base|(src|distinct|value|order|windowed|rank|layer|sessions)_\w*", re.I
+)
 
 
 def cte_prefix(tables) -> str:
@@ -137,6 +139,7 @@ class Generator(QueryPart):
         self.prefix = cte_prefix(
             tables + ([self.project.profiles] if self.project.profiles else [])
         )
+        self.scans.prefix = self.prefix
 
     def cte(self, name: str) -> str:
         """The name of an internal CTE in this query."""
@@ -442,7 +445,7 @@ class Generator(QueryPart):
             ctes.insert(scans, universe)
         else:
             ctes.insert(0, universe)
-        return ctes, by_cte
+        return self.scans.session_ctes() + ctes, by_cte
 
     def output_comment(self, name: str) -> str:
         d = self.plan.defs[name].definition

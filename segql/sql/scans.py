@@ -70,10 +70,34 @@ class Scans(QueryPart):
         super().__init__(plan, dialect, clock)
         self.comment = comment  # the comment naming a slot's definitions
         self.rows = Translator(RowScope(self), dialect, clock, self.project.timezone)
+        self.prefix = ""  # of the query's CTE names (Generator.prefix)
+        # sessions source -> the columns of it the reads built so far use (sessions.py)
+        self.sessions_read: dict[str, set[str]] = {}
+
+    def source_rows(self, source: str) -> exp.Expr:
+        """What a read of `source` reads: its table, or the CTE of a sessions
+        source's sessions (`session_ctes`, one per source however many reads)."""
+        src = self.project.sources[source]
+        if src.sessions is None:
+            return table_expr(src.table)
+        self.sessions_read.setdefault(source, set())
+        return exp.Table(this=ident(f"{self.prefix}sessions_{source}"))
+
+    def session_ctes(self) -> list[tuple[str, exp.Expr]]:
+        """The sessions CTEs the reads built so far read, in the project's order."""
+        from segql.sql.sessions import sessions_cte
+
+        return [
+            (f"{self.prefix}sessions_{s}", sessions_cte(self, s, self.sessions_read[s]))
+            for s in self.project.sources
+            if s in self.sessions_read
+        ]
 
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expr:
         src = self.project.sources[source]
+        if src.sessions is not None:
+            self.sessions_read.setdefault(source, set()).add(column)
         if column == src.time and self.model.time_types.get(source) != "date":
             return self.row_time(source)  # a DATE time column stays a date as a value
         if self.model.source_columns.get(source, {}).get(column) == "timestamptz":
@@ -127,7 +151,6 @@ class Scans(QueryPart):
     def source_cte(self, read: Read) -> exp.Select:
         """grouped_scan: one GROUP BY key over the source, every slot a column."""
         source, slots = read.source, read.slots
-        src = self.project.sources[source]
         key = col(self.project.key)
         t = self.row_time(source)
         filters = self.scan_filters(source)
@@ -141,7 +164,7 @@ class Scans(QueryPart):
             selects.append(self.comment(column, slot))
         return (
             exp.select(*selects)
-            .from_(table_expr(src.table), copy=False)
+            .from_(self.source_rows(source), copy=False)
             .where(exp.and_(*filters), copy=False)
             .group_by(key.copy(), copy=False)
         )
@@ -210,7 +233,7 @@ class Scans(QueryPart):
                 exp.alias_(v, "v", quoted=True),
                 *marks,
             )
-            .from_(table_expr(self.project.sources[source].table), copy=False)
+            .from_(self.source_rows(source), copy=False)
             .where(exp.and_(*filters, copy=False), copy=False)
         )
         marked = [m.alias for m in marks]
@@ -258,7 +281,6 @@ class Scans(QueryPart):
         rc = self.row_condition(source, node.window, node.where)
         if rc is not None:
             filters.append(rc)
-        table = self.project.sources[source].table
 
         def rows(values: list[exp.Expr]) -> exp.Subquery:
             # every expression over the source is evaluated here, under its own
@@ -269,7 +291,7 @@ class Scans(QueryPart):
                     exp.alias_(t.copy(), "t", quoted=True),
                     *values,
                 )
-                .from_(table_expr(table), copy=False)
+                .from_(self.source_rows(source), copy=False)
                 .where(exp.and_(*[f.copy() for f in filters], copy=False), copy=False)
             )
             return q.subquery(ident("rows" if values else "times"))
@@ -338,7 +360,7 @@ class Scans(QueryPart):
             exp.select(
                 exp.alias_(key, self.key, quoted=True), exp.alias_(v, "v", quoted=True), *marks
             )
-            .from_(table_expr(self.project.sources[source].table), copy=False)
+            .from_(self.source_rows(source), copy=False)
             .where(exp.and_(*filters, copy=False), copy=False)
         )
         # grouped by columns of a subquery, never by the value expression itself

@@ -41,7 +41,7 @@ from sqlglot import exp
 
 from segql.plan.logical import AggSlot
 from segql.plan.physical import Read
-from segql.sql.expressions import coalesce, col, ident, number, ordered, table_expr
+from segql.sql.expressions import coalesce, col, ident, number, ordered
 from segql.sql.scans import Scans
 from segql.sql.windows import bounds, condition
 from segql.syntax import ast
@@ -143,7 +143,7 @@ class WindowedPass:
             keep.append(exp.paren(exp.or_(*conds, copy=False)))
         return (
             exp.select(*cols)
-            .from_(table_expr(g.project.sources[source].table), copy=False)
+            .from_(g.source_rows(source), copy=False)
             .where(exp.and_(*keep, copy=False), copy=False)
         )
 
