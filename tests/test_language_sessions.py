@@ -1,0 +1,229 @@
+"""LANGUAGE.md §17 sessions as a source: `{sessions_of: events, gap: D}` and
+`{sessions_of: events, id: COLUMN}` in segql.yml, one row per session with time,
+ended_at, duration_s, rows, first_<c> / last_<c>; hand-computed at the edges
+(a gap of exactly D, equal timestamps, midnight and daylight-saving changes,
+null ids, sessions open at as_of or begun before the window, an empty parent),
+run on DuckDB (and on BigQuery's ZetaSQL with SEGQL_ALSO_BIGQUERY=1)."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import check, members, table
+
+AS_OF = "2024-05-10T12:00:00"
+SOURCES = {
+    "orders": {"table": "orders", "time": "ordered_at"},
+    "events": {"table": "events", "time": "occurred_at"},
+}
+BY_GAP = {"sources": {**SOURCES, "visits": {"sessions_of": "events", "gap": "30 minutes"}}}
+BY_ID = {"sources": {**SOURCES, "visits": {"sessions_of": "events", "id": "sid"}}}
+
+# customer | rows (occurred_at, name, sid, flag)
+#  1 | 10:00 a, 10:30 b, 11:00 c           one session (exactly 30 minutes apart each), 3600 s
+#  2 | 10:00 a, 10:30:00.000001 b         two sessions (30 minutes and a microsecond)
+#  3 | 09:00 "b" and 09:00 "a" (tie), 09:00 null, 09:20 "z" and 09:20 "y" (tie)
+#    |   one session: first_name "a" (smallest at the first instant), last_name "z"
+#  4 | 11:50 a, 12:10 b (after as_of)     at as_of 12:00: one row, 0 s
+#  5 | (no events)
+#  6 | 08:00 null name, 08:10 null name   first_name / last_name null
+EVENTS = table(
+    "customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR, sid VARCHAR, flag BOOLEAN",
+    (1, "2024-05-10 10:00:00", "a", "s1", True),
+    (1, "2024-05-10 10:30:00", "b", "s1", False),
+    (1, "2024-05-10 11:00:00", "c", "s2", True),
+    (2, "2024-05-10 10:00:00", "a", "s1", False),
+    (2, "2024-05-10 10:30:00.000001", "b", "s1", True),
+    (3, "2024-05-10 09:00:00", "b", None, True),
+    (3, "2024-05-10 09:00:00", "a", "x", False),
+    (3, "2024-05-10 09:00:00", None, "x", None),
+    (3, "2024-05-10 09:20:00", "z", "x", None),
+    (3, "2024-05-10 09:20:00", "y", None, None),
+    (4, "2024-05-10 11:50:00", "a", "s1", True),
+    (4, "2024-05-10 12:10:00", "b", "s1", True),
+    (6, "2024-05-10 08:00:00", None, "s1", None),
+    (6, "2024-05-10 08:10:00", None, "s1", None),
+)
+CUSTOMERS = table("customer_id INTEGER", (1,), (2,), (3,), (4,), (5,), (6,))
+DATA = {"customers": CUSTOMERS, "events": EVENTS}
+
+GAP_CASES = [
+    ("count(visits) = 1", {1, 3, 4, 6}),
+    ("count(visits) = 2", {2}),
+    ("count(visits) = 0", {5}),  # an empty parent: no sessions, count 0
+    ("sum(visits.rows) = 3", {1}),
+    ("max(visits.duration_s) = 3600", {1}),
+    ("max(visits.duration_s) = 0", {2, 4}),  # lone rows; 4's next row is after as_of
+    ("min(visits.duration_s) = 1200", {3}),
+    ("max(visits.duration_s) = 600", {6}),
+    ("sum(visits.rows) = 5", {3}),  # rows at one instant are all rows of the session
+    ("sum(visits.rows) = 1", {4}),  # the row after as_of is never seen
+    ('first(visits.first_name) = "a"', {1, 2, 3, 4}),
+    ('last(visits.last_name) = "z"', {3}),
+    ('last(visits.last_name) = "c"', {1}),
+    ('last(visits.last_name) = "b"', {2}),  # 4's "b" is after as_of
+    ("last(visits.last_name) is null", {5, 6}),
+    ('count(visits where first_name = "a" and last_name = "a") = 1', {2, 4}),
+    ("max(visits.ended_at) = 2024-05-10T11:00:00", {1}),
+    ("min(visits.time) = 2024-05-10T09:00:00", {3}),
+    # booleans: first_flag at a tie is the smallest (false), last_flag the largest
+    ("count(visits where first_flag) = 1", {1, 2, 4}),
+    ("count(visits where first_flag = false) >= 1", {2, 3}),
+    ("count(visits where last_flag) >= 1", {1, 2, 4}),
+    ("count(visits where last_flag is null) = 1", {3, 6}),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected"), GAP_CASES)
+def test_sessions_by_gap(cond, expected):
+    check(cond, DATA, expected, as_of=AS_OF, project_extra=BY_GAP)
+
+
+ID_CASES = [
+    # 1: s1 (2 rows, 1800 s) and s2; 3: x (3 rows; null sids are no session's)
+    ("count(visits) = 2", {1}),
+    ("count(visits) = 1", {2, 3, 4, 6}),
+    ("sum(visits.rows) = 3", {1, 3}),
+    ("max(visits.duration_s) = 1800", {1}),  # 2's is 1800.000001
+    ("max(visits.duration_s) = 1200", {3}),
+    ('count(visits where first_name = "a" and last_name = "z") = 1', {3}),
+    ('count(visits where first_sid = "s1" and last_sid = "s1") = 1', {1, 2, 4, 6}),
+    ("count(visits) = 0", {5}),
+]
+
+
+@pytest.mark.parametrize(("cond", "expected"), ID_CASES)
+def test_sessions_by_id(cond, expected):
+    check(cond, DATA, expected, as_of=AS_OF, project_extra=BY_ID)
+
+
+def test_a_session_belongs_to_the_instant_of_its_first_row():
+    """A session begun before the window and going on inside it is not in the
+    window; one begun inside is, wherever it ends."""
+    events = table(
+        "customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR",
+        (1, "2024-05-09 11:50:00", "a"),  # begins a day and 10 minutes before as_of …
+        (1, "2024-05-09 12:10:00", "b"),  # … and goes on inside `last 1 day`
+        (2, "2024-05-09 12:00:00", "a"),  # begins exactly a day before: outside
+        (3, "2024-05-09 12:00:00.000001", "a"),  # a microsecond later: inside
+    )
+    data = {"customers": CUSTOMERS, "events": events}
+    check("count(visits, last 1 day) >= 1", data, {3}, as_of=AS_OF, project_extra=BY_GAP)
+    check("count(events, last 1 day) >= 1", data, {1, 3}, as_of=AS_OF, project_extra=BY_GAP)
+    check(
+        "max(visits.ended_at) > 2024-05-09T12:00:00",
+        data,
+        {1, 3},
+        as_of=AS_OF,
+        project_extra=BY_GAP,
+    )
+
+
+def test_a_session_across_midnight_is_on_the_day_it_began():
+    """Local midnight in the project time zone (New York, UTC-4 in May): a session
+    from 23:50 to 00:10 local is yesterday's."""
+    events = table(
+        "customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR",
+        (1, "2024-05-10 03:50:00", "a"),  # 23:50 on May 9 in New York
+        (1, "2024-05-10 04:10:00", "b"),  # 00:10 on May 10
+        (2, "2024-05-10 04:10:00", "a"),
+    )
+    data = {"customers": CUSTOMERS, "events": events}
+    ny = "America/New_York"
+    extra = BY_GAP
+    check("count(visits, yesterday) = 1", data, {1}, as_of=AS_OF, project_extra=extra, timezone=ny)
+    check("count(visits, today) = 1", data, {2}, as_of=AS_OF, project_extra=extra, timezone=ny)
+    check(
+        "count(visits where duration_s = 1200) = 1",
+        data,
+        {1},
+        as_of=AS_OF,
+        project_extra=extra,
+        timezone=ny,
+    )
+
+
+def test_the_gap_is_elapsed_time_across_daylight_saving_changes():
+    """Instants are absolute: on 2024-03-10 New York's clocks jump from 02:00 to
+    03:00, so 01:50 EST and 03:10 EDT are 20 minutes apart (one session of 1200 s);
+    on 2024-11-03 they go back, and 01:50 EDT and 01:10 EST are also 20 minutes
+    apart, though the second reads earlier on the wall."""
+    events = table(
+        "customer_id INTEGER, occurred_at TIMESTAMPTZ, name VARCHAR",
+        (1, "2024-03-10 01:50:00-05:00", "a"),
+        (1, "2024-03-10 03:10:00-04:00", "b"),
+        (2, "2024-11-03 01:50:00-04:00", "a"),
+        (2, "2024-11-03 01:10:00-05:00", "b"),
+        (3, "2024-11-03 01:50:00-04:00", "a"),
+        (3, "2024-11-03 01:30:00-05:00", "b"),  # 40 minutes later: two sessions
+    )
+    data = {"customers": CUSTOMERS, "events": events}
+    ny = "America/New_York"
+    for cond, expected in [
+        ("count(visits) = 1", {1, 2}),
+        ("count(visits where duration_s = 1200) = 1", {1, 2}),
+        ('count(visits where last_name = "b") = 1', {1, 2, 3}),
+        ("count(visits) = 2", {3}),
+    ]:
+        check(cond, data, expected, as_of="2024-12-01T00:00:00", project_extra=BY_GAP, timezone=ny)
+
+
+def test_sessions_in_every_kind_of_read():
+    """Sequences, sliding counts, count_distinct and order statistics read the
+    sessions like any source."""
+    events = table(
+        "customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR",
+        (1, "2024-05-01 10:00:00", "pricing"),
+        (1, "2024-05-01 10:05:00", "docs"),
+        (1, "2024-05-01 12:00:00", "home"),
+        (1, "2024-05-02 12:00:00", "home"),
+        (2, "2024-05-01 10:00:00", "home"),
+        (2, "2024-05-01 10:20:00", "pricing"),
+        (2, "2024-05-03 10:20:00", "pricing"),
+    )
+    orders = [
+        {"customer_id": 1, "ordered_at": "2024-05-01 13:00:00", "amount": 10.0},
+        {"customer_id": 2, "ordered_at": "2024-05-04 13:00:00", "amount": 10.0},
+    ]
+    data = {"customers": CUSTOMERS, "events": events, "orders": orders}
+    cases = [
+        ('did(visits where first_name = "pricing" then orders within 1 day)', {1}),
+        (
+            'did(visits where first_name = "home" then visits where first_name = "home" '
+            "within 2 days)",
+            {1},
+        ),
+        ("count(visits, any 1 day) >= 2", {1}),  # 10:00 and 12:00 on May 1
+        ("count_distinct(date(visits.time)) = 2", {1, 2}),
+        ('mode(visits.last_name) = "home"', {1}),
+        ('mode(visits.last_name) = "pricing"', {2}),
+        ("median(visits.duration_s) = 0", {1, 2}),  # of 300 0 0 the 2nd smallest; of 1200 0
+        ("quantile(visits.duration_s, 100%) = 1200", {2}),
+        ('first(visits.last_name) = "docs"', {1}),
+        ("decayed_count(visits, 7 days) > 0", {1, 2}),
+    ]
+    for cond, expected in cases:
+        check(cond, data, expected, as_of=AS_OF, project_extra=BY_GAP)
+
+
+def test_sessions_without_profiles_and_of_an_empty_parent():
+    """Without profiles the universe is every key seen in any source, the sessions'
+    too; with no events at all there are no sessions."""
+    extra = {**BY_GAP, "profiles": None}
+    orders = [{"customer_id": 7, "ordered_at": "2024-05-01 13:00:00", "amount": 1.0}]
+    check("count(visits) = 0", {"orders": orders}, {7}, as_of=AS_OF, project_extra=extra)
+    check("count(visits) = 0", DATA, {5}, as_of=AS_OF, project_extra=BY_GAP)
+    got, _ = members("count(visits) >= 1", DATA, as_of=AS_OF, project_extra=extra)
+    assert got == {1, 2, 3, 4, 6}
+
+
+def test_one_sessions_cte_per_source_however_many_reads():
+    sql = check(
+        "count(visits) >= 1 and median(visits.duration_s) >= 0 and "
+        'first(visits.first_name) = "a" and not did(visits then orders within 1 day)',
+        DATA,
+        {1, 2, 3, 4},
+        as_of=AS_OF,
+        project_extra=BY_GAP,
+    )
+    assert sql.count('"sessions_visits" AS (') == 1
+    assert sql.count("LAG(") == 1
