@@ -34,3 +34,10 @@ def check_sessions(src: Source, parent: dict[str, str] | None, key: str, diags: 
             "a sessions source has " + ", ".join(SESSION_COLUMNS) + ", first_<column> and "
             "last_<column>: rename the key column in a view",
         )
+
+
+def session_hint(src: Source, column: str, cols: dict[str, str]) -> str | None:
+    """A column of a sessions source's parent named without first_/last_."""
+    if src.sessions is None or f"first_{column}" not in cols:
+        return None
+    return f"a session has first_{column} and last_{column}, of its first and last row"
