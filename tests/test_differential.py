@@ -82,6 +82,8 @@ EXPECTED_CONSTRUCTS = {
     "starts_with()",
     "ends_with()",
     "contains()",
+    "sessions by gap",
+    "sessions by id",
     "and",
     "or",
     "not",

@@ -195,6 +195,10 @@ def constructs(model: Model) -> set[str]:
                             seen.add("on")
                         if w is not None:
                             seen.add("sequence window")
+                    case ast.SourceRef(source=src) | ast.SourceCol(source=src):
+                        sessions = model.project.sources[src].sessions
+                        if sessions is not None:
+                            seen.add("sessions by " + ("gap" if sessions.gap else "id"))
                     case ast.Call(func=f):
                         seen.add(f"{f}()")
                     case ast.Binary(op=op) | ast.Unary(op=op):
