@@ -227,3 +227,62 @@ def test_one_sessions_cte_per_source_however_many_reads():
     )
     assert sql.count('"sessions_visits" AS (') == 1
     assert sql.count("LAG(") == 1
+
+
+def _project(tmp_path, yml: str, seg: str):
+    (tmp_path / "segql.yml").write_text(yml)
+    (tmp_path / "s.seg").write_text(seg)
+    return str(tmp_path / "s.seg"), str(tmp_path / "segql.yml")
+
+
+def test_without_a_database_only_session_columns_are_accepted(tmp_path):
+    """Columns unknown (no database, no schema.yml): first_<c> / last_<c> and the
+    sessions' own columns are taken on trust, as any column of such a source; a
+    name that cannot be a sessions column is an error."""
+    import datetime as dt
+
+    import duckdb
+
+    from segql import api
+    from segql.errors import SegqlErrors
+
+    yml = (
+        "key: customer_id\nsources:\n"
+        "  events: {table: events, time: occurred_at, columns: {occurred_at: timestamp}}\n"
+        "  visits: {sessions_of: events, gap: 30 minutes}\n"
+    )
+    seg = 'segment s = count(visits where first_url = "/pricing" and rows >= 2) >= 1\n'
+    path, project = _project(tmp_path, yml, seg)
+    sql = api.compile([path], project=project, as_of=dt.datetime(2024, 5, 10), segment="s").sql()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE events (customer_id INTEGER, occurred_at TIMESTAMP, url VARCHAR)")
+    con.execute(
+        "INSERT INTO events VALUES (1, '2024-05-01 10:00', '/pricing'), "
+        "(1, '2024-05-01 10:10', '/docs'), (2, '2024-05-01 10:00', '/pricing')"
+    )
+    assert [r[0] for r in con.execute(sql).fetchall()] == [1]
+    (tmp_path / "s.seg").write_text("segment s = count(visits where url = 1) >= 1\n")
+    with pytest.raises(SegqlErrors, match="unknown column 'url' in source 'visits'"):
+        api.compile([path], project=project, as_of=dt.datetime(2024, 5, 10))
+
+
+def test_a_key_named_like_a_session_column_is_an_error(tmp_path):
+    import duckdb
+
+    from segql import api
+    from segql.errors import SegqlErrors
+
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    con.execute('CREATE TABLE events ("rows" INTEGER, occurred_at TIMESTAMP)')
+    con.close()
+    yml = (
+        "key: rows\ndatabase: db.duckdb\nsources:\n"
+        "  events: {table: events, time: occurred_at}\n"
+        "  visits: {sessions_of: events, id: rows}\n"
+    )
+    path, project = _project(tmp_path, yml, "segment s = count(visits) >= 1\n")
+    with pytest.raises(SegqlErrors) as e:
+        api.validate([path], project=project)
+    text = str(e.value)
+    assert "the key column 'rows' has the name of a column of sessions source 'visits'" in text
+    assert "id: 'rows' is the key" in text

@@ -32,7 +32,7 @@ from segql.semantic.model import (
 from segql.semantic.namespace import Namespace, def_name_span
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.semantic.schema import Catalog, is_complete, key_text_problem, session_columns
-from segql.semantic.sessions import check_sessions, session_hint
+from segql.semantic.sessions import check_sessions, may_be_column, session_hint
 from segql.semantic.typecheck import TypeChecks
 from segql.syntax import ast
 
@@ -314,6 +314,7 @@ class _Resolver(Namespace, TypeChecks):
         if source is not None:
             if name in self.source_cols[source] or (
                 not self.source_complete[source]
+                and may_be_column(self.project.sources[source], name)
                 and name not in self.defs
                 and name not in self.profile_cols
                 and name not in self.labels
@@ -414,7 +415,8 @@ class _Resolver(Namespace, TypeChecks):
             )
             return _invalid(span)
         cols = self.source_cols[src]
-        if self.source_complete[src] and col not in cols:
+        maybe = may_be_column(self.project.sources[src], col)
+        if (self.source_complete[src] or not maybe) and col not in cols:
             hint = self.column_hint(src, col)
             self.diags.error(
                 _with_hint(f"unknown column '{col}' in source '{src}'", hint),

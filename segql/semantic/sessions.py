@@ -41,3 +41,11 @@ def session_hint(src: Source, column: str, cols: dict[str, str]) -> str | None:
     if src.sessions is None or f"first_{column}" not in cols:
         return None
     return f"a session has first_{column} and last_{column}, of its first and last row"
+
+
+def may_be_column(src: Source, column: str) -> bool:
+    """Of a source whose columns are not all known: could `column` be one? Of a
+    sessions source only its own columns and first_<c> / last_<c> can."""
+    if src.sessions is None or column in SESSION_COLUMNS:
+        return True
+    return column.startswith(("first_", "last_")) and column.split("_", 1)[1] != ""
