@@ -379,7 +379,7 @@ class _Resolver(Namespace, TypeChecks):
         self.diags.error(_with_hint(f"unknown name '{name}'", did_you_mean(name, pool)), span)
         return _invalid(span)
 
-    def column_hint(self, source: str, name: str) -> str | None:
+    def column_hint(self, source: str, name: str) -> str:
         """'did you mean …' for an unknown column; of a sessions source, a column of
         its parent is named by what the sessions have of it."""
         cols = self.source_cols[source]

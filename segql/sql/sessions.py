@@ -75,7 +75,7 @@ def sessions_cte(scans: Scans, source: str, columns: set[str]) -> exp.Select:
         .from_(table_expr(scans.project.sources[parent].table), copy=False)
         .where(exp.and_(*filters, copy=False), copy=False)
     )
-    inner = [col("k"), col("t"), col("us"), *[col(v) for v in values.values()]]
+    inner: list[exp.Expr] = [col("k"), col("t"), col("us"), *[col(v) for v in values.values()]]
     if s.gap is not None:
         rows = _numbered(rows, inner, _gap_us(s.gap))
     firsts = {parent_column(c)[0] for c in values}  # type: ignore[index]
