@@ -286,3 +286,26 @@ def test_a_key_named_like_a_session_column_is_an_error(tmp_path):
     text = str(e.value)
     assert "the key column 'rows' has the name of a column of sessions source 'visits'" in text
     assert "id: 'rows' is the key" in text
+
+
+def test_sessions_of_a_source_timed_by_dates():
+    """A DATE time column is read as local midnight (project time zone), so rows
+    of consecutive days are 24 hours apart: one session with a gap of 1 day, two
+    with 23 hours; first_<date column> stays a date."""
+    events = table(
+        "customer_id INTEGER, day DATE, name VARCHAR",
+        (1, "2024-05-01", "a"),
+        (1, "2024-05-02", "b"),
+        (2, "2024-05-01", "a"),
+        (2, "2024-05-03", "b"),
+    )
+    data = {"customers": CUSTOMERS, "days": events}
+    sources = {**SOURCES, "days": {"table": "days", "time": "day"}}
+    for gap, cond, expected in [
+        ("1 day", "count(visits) = 1", {1}),
+        ("23 hours", "count(visits) = 2", {1, 2}),
+        ("1 day", "count(visits where first_day = 2024-05-01 and duration_s = 86400) = 1", {1}),
+        ("1 day", "count(visits where last_day = 2024-05-03) = 1", {2}),
+    ]:
+        extra = {"sources": {**sources, "visits": {"sessions_of": "days", "gap": gap}}}
+        check(cond, data, expected, as_of=AS_OF, project_extra=extra, timezone="America/New_York")
