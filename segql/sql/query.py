@@ -3,6 +3,8 @@ it as text).
 
 Query shape (names come from the definitions: plan/names.py):
 
+    sessions_<s>    the sessions of a sessions source, read by its reads as a
+                    table (sessions.py, Scans.source_rows)
     universe        the entities (profile rows, or every key seen in a source);
                     with `created`, those created by as_of; of a history, the
                     row valid at as_of (rows_at_as_of)
