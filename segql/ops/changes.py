@@ -135,9 +135,12 @@ def pair_query(
         if name in old and old_table is not None:
             cols.append(exp.alias_(col(name, "o"), f"o{i}", quoted=True))
     q = exp.select(*cols).from_(n_t)
-    if old_table is not None:
-        o_t = exp.alias_(exp.Subquery(this=old_table), "o", quoted=True)
-        q = q.join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer")
+    if old_table is None:
+        # the first run: every member enters, the pair is the new membership
+        # renamed, read by `changes` as a subquery (first_pair), not stored
+        return q
+    o_t = exp.alias_(exp.Subquery(this=old_table), "o", quoted=True)
+    q = q.join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer")
     # only the keys with a change: the branches of `changes` read no other
     # (most keys keep every membership from one run to the next)
     conds = [cond for *_, cond in _events(new, old, old_table is not None)]
@@ -194,11 +197,15 @@ def change_branches(
     new: dict[str, Kind],
     old: dict[str, Kind],
     has_old: bool,
+    pair: exp.Expr | None = None,
 ) -> list[exp.Select]:
-    """SELECTs over the pair table, one per (name, event), giving `changes` rows
-    (`_events` says which)."""
+    """SELECTs over the pair table (or `pair`, a query of its rows), one per
+    (name, event), giving `changes` rows (`_events` says which)."""
     order = state.columns(state.changes)
-    pair = state.scratch(PAIR)
+    if pair is None:
+        pair = state.scratch(PAIR)
+    else:
+        pair = exp.alias_(exp.Subquery(this=pair), "p", quoted=True)
     out = []
     for name, event, this, kind, cond in _events(new, old, has_old):
         label = exp.cast(exp.Null(), text_type()) if kind == "segment" else col(this)
@@ -230,10 +237,13 @@ def sizes_query(
     the new membership, entered/exited in this run's changes, share of the
     universe (the new membership's rows; null when it is empty)."""
     new = state.scratch(NEW)
-    branches = []
+    # one pass over the new membership counts every declared row and the
+    # universe (a row of COUNTs); the rows take their count from it by position
+    counts: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)]
+    declared, observed = [], []
     for name, label, column in rows:
         if label == OBSERVED:  # labels not declared (not a segmentation): those present
-            branches.append(
+            observed.append(
                 exp.select(
                     exp.alias_(lit(name), "name", quoted=True),
                     exp.alias_(exp.cast(col(column), text_type()), "label", quoted=True),
@@ -247,23 +257,44 @@ def sizes_query(
             )
             continue
         if label is None:
-            cond: exp.Expr = exp.Coalesce(this=col(column), expressions=[exp.false()])
+            cond: exp.Expr = col(column)
         else:
             cond = col(column).eq(lit(label))
-        members = exp.Subquery(
-            this=exp.select(exp.Count(this=exp.Star())).from_(new.copy()).where(cond)
-        )
-        branches.append(
+        i = len(declared)
+        hit = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))])
+        counts.append(exp.alias_(exp.Count(this=hit), f"m{i}", quoted=True))
+        declared.append(
             exp.select(
                 exp.alias_(lit(name), "name", quoted=True),
                 exp.alias_(exp.cast(lit(label), text_type()), "label", quoted=True),
-                exp.alias_(exp.cast(members, bigint_type()), "members", quoted=True),
+                exp.alias_(exp.Literal.number(i), "i", quoted=True),
             )
         )
+    t = exp.select(*counts).from_(new.copy())
+
+    def counted_row() -> exp.Expr:
+        return exp.alias_(exp.Subquery(this=t.copy()), "t", quoted=True)
+
+    branches = observed
+    if declared:
+        pick = exp.Case(
+            this=col("i", "d"),
+            ifs=[
+                exp.If(this=exp.Literal.number(i), true=col(f"m{i}", "t"))
+                for i in range(len(declared))
+            ],
+        )
+        branches = [
+            exp.select(
+                col("name", "d"),
+                col("label", "d"),
+                exp.alias_(exp.cast(pick, bigint_type()), "members", quoted=True),
+            )
+            .from_(exp.alias_(exp.Subquery(this=union_all(declared)), "d", quoted=True))
+            .join(counted_row(), join_type="cross"),
+            *observed,
+        ]
     b = union_all(branches)
-    universe = exp.select(exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)).from_(
-        new.copy()
-    )
 
     def count(event: str) -> exp.Expr:
         hit = exp.If(this=col("event").eq(lit(event)), true=exp.Literal.number(1))
@@ -281,10 +312,10 @@ def sizes_query(
         .group_by(col("name"), col("label"))
     )
     share = exp.Case(
-        ifs=[exp.If(this=col("universe", "u").eq(exp.Literal.number(0)), true=exp.Null())],
+        ifs=[exp.If(this=col("universe", "t").eq(exp.Literal.number(0)), true=exp.Null())],
         default=exp.Div(
             this=exp.cast(col("members", "b"), state.dialect.double()),
-            expression=col("universe", "u"),
+            expression=col("universe", "t"),
         ),
     )
     values = {
@@ -307,7 +338,7 @@ def sizes_query(
     return (
         exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes)))
         .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True))
-        .join(exp.alias_(exp.Subquery(this=universe), "u", quoted=True), join_type="cross")
+        .join(counted_row(), join_type="cross")
         .join(
             exp.alias_(exp.Subquery(this=counted), "c", quoted=True),
             on=exp.and_(col("name", "c").eq(col("name", "b")), same_label),

@@ -89,17 +89,25 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
         if begin is not None:
             yield begin
         yield sc.check
-    else:
+    elif old_query is not None:
         yield from d.temp_table(s.scratch(st.PAIR), pair)
     # the replaced run's rows go once the pair (built from them) is
     if plan.replacing is not None and s.engine is not None and s.engine.transactional:
         for name in ("runs", "changes", "sizes"):
             yield from d.delete_runs(s.table(name), [plan.replacing])
+    # a first run's pair is the new membership renamed: read, not stored
+    stored = sc is not None or old_query is not None
     branches = ch.change_branches(
-        s, plan.run_id, plan.as_of, plan.outputs, old_kinds, old_query is not None
+        s,
+        plan.run_id,
+        plan.as_of,
+        plan.outputs,
+        old_kinds,
+        old_query is not None,
+        pair=None if stored else pair,
     )
     yield from _gated(plan, s.insert(s.changes, branches))
-    if sc is None:
+    if sc is None and stored:
         yield d.drop_temp_table(s.scratch(st.PAIR))
     if plan.size_rows:
         sizes = ch.sizes_query(s, plan.run_id, plan.as_of, plan.size_rows)
