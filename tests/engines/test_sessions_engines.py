@@ -78,3 +78,25 @@ def test_bigquery_sessions(bigquery, data, condition, extra, as_of, tz, want):
     load_from_duckdb_bq(con, bigquery, _tables(data))
     got = sorted(r[0] for r in bigquery.run(bq_sql)[1])
     assert got == expected, bq_sql
+
+
+@pytest.mark.engines
+def test_spark_sessions(spark):
+    """Every case over DATA in one Spark session (Spark is slow to start a query);
+    the tables are loaded once, from DuckDB, as views of this test's own."""
+    from engines.spark import load_rows
+
+    cases = [c for c in CASES if c[0] is DATA]
+    _, _, con = compile_sql("count(visits) > 0", DATA, as_of=AS_OF, project_extra=BY_GAP)
+    for name in _tables(DATA):
+        cur = con.execute(f'SELECT * FROM "{name}"')
+        cols = [(d[0], str(d[1]).upper()) for d in cur.description]
+        rows = [dict(zip([c for c, _ in cols], r, strict=True)) for r in cur.fetchall()]
+        load_rows(spark, name, cols, rows)
+    for data, condition, extra, as_of, tz, want in cases:
+        kw = dict(as_of=as_of, project_extra=extra, timezone=tz)
+        duck_sql, _, con = compile_sql(condition, data, **kw)
+        spark_sql, _, _ = compile_sql(condition, data, dialect="spark", **kw)
+        expected = _expected(con, duck_sql, want)
+        got = sorted(r[0] for r in spark.sql(spark_sql).collect())
+        assert got == expected, (condition, spark_sql)
