@@ -8,7 +8,7 @@ run on DuckDB (and on BigQuery's ZetaSQL with SEGQL_ALSO_BIGQUERY=1)."""
 from __future__ import annotations
 
 import pytest
-from helpers import check, members, table
+from helpers import check, compile_sql, members, table
 
 AS_OF = "2024-05-10T12:00:00"
 SOURCES = {
@@ -309,3 +309,21 @@ def test_sessions_of_a_source_timed_by_dates():
     ]:
         extra = {"sources": {**sources, "visits": {"sessions_of": "days", "gap": gap}}}
         check(cond, data, expected, as_of=AS_OF, project_extra=extra, timezone="America/New_York")
+
+
+def test_the_language_md_example_compiles_for_every_dialect():
+    """LANGUAGE.md §17's `median(sessions.duration_s, last 90 days) > 120`, with a
+    landing page and a sequence beside it, for every dialect: the SQL parses back
+    in that dialect, and holds one sessions CTE."""
+    import sqlglot
+
+    from segql.sql.dialects import DIALECTS
+
+    cond = (
+        'median(visits.duration_s, last 90 days) > 120 or did(visits where first_name = "a" '
+        "then orders within 1 day) or count(visits, any 1 day) > 1"
+    )
+    for dialect in DIALECTS:
+        sql, _, _ = compile_sql(cond, DATA, as_of=AS_OF, project_extra=BY_GAP, dialect=dialect)
+        sqlglot.parse_one(sql, read=dialect)
+        assert sql.replace("`", '"').count('"sessions_visits" AS (') == 1, dialect
