@@ -153,7 +153,8 @@ class Generator(QueryPart):
         if proj.profiles is None:
             unions = [
                 exp.select(col(self.key)).from_(ident(self.cte(f"src_{s}")), copy=False)
-                for s in proj.sources
+                for s, src in proj.sources.items()
+                if src.sessions is None  # its parent's keys are all of its keys
             ]
             q: exp.Expr = unions[0]
             for u in unions[1:]:
