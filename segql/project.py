@@ -5,7 +5,7 @@ parent (or, failing that, beside the paths given), or named by --project."""
 from __future__ import annotations
 
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -81,12 +81,31 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Sessions:
+    """`{sessions_of: PARENT, gap: D}` or `{sessions_of: PARENT, id: COLUMN}`
+    (LANGUAGE.md §17): a source of one row per session of the parent's rows."""
+
+    of: str  # the parent source
+    gap: ast.Duration | None  # a row more than `gap` after the previous one starts a session
+    id: str | None  # or: the parent's rows grouped by this column
+    of_span: Span = ast.NOSPAN
+    id_span: Span = ast.NOSPAN
+
+
+# the columns of every sessions source besides first_<column> / last_<column>
+SESSION_TIME = "time"
+SESSION_COLUMNS = (SESSION_TIME, "ended_at", "duration_s", "rows")
+SESSION_SETTINGS = ("sessions_of", "gap", "id")
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
-    table: Table
+    table: Table  # of a sessions source: its parent's (what a target renames, a test fills)
     time: str
     span: Span = ast.NOSPAN
     time_span: Span = ast.NOSPAN  # the `time:` value, for errors about the time column
+    sessions: Sessions | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +133,7 @@ class Project:
     def tables(self) -> list[Table]:
         """Every table the project reads: the profiles, then the sources'."""
         profiles = [self.profiles] if self.profiles is not None else []
-        return profiles + [s.table for s in self.sources.values()]
+        return profiles + [s.table for s in self.sources.values() if s.sessions is None]
 
 
 def find_project_file(explicit: str | None, paths: list[str]) -> Path:
@@ -226,6 +245,11 @@ def load_project(path: Path) -> Project:
             span = span_of(k, file)
             if name in sources:
                 diags.error(f"duplicate source '{name}'", span)
+            if isinstance(v, yaml.MappingNode) and any(
+                scalar(a) == "sessions_of" for a, _ in mapping_items(v)
+            ):
+                sources[name] = _sessions(name, v, file, diags, span)
+                continue
             table = _table(v, file, diags, name)
             fields = {scalar(a): b for a, b in mapping_items(v)}
             time = scalar(fields["time"]) if "time" in fields else None
@@ -234,6 +258,8 @@ def load_project(path: Path) -> Project:
                 diags.error(f"source '{name}' needs 'time: COLUMN'", span)
                 time = "time"
             sources[name] = Source(name, table, time, span, time_span)
+
+    sources = _session_parents(sources, diags)
 
     universe = None
     if "universe" in items:
@@ -351,3 +377,90 @@ def _point_in_time(node: yaml.Node, file: str, diags: Diagnostics) -> PointInTim
                 keys[one],
             )
     return PointInTime(named.get("created"), named.get("valid_from"), named.get("valid_to"))
+
+
+def _sessions(name: str, node: yaml.MappingNode, file: str, diags: Diagnostics, span: Span):
+    """A sessions source as written; its parent is checked once every source is read
+    (`_session_parents`), whatever their order."""
+    from segql.syntax.parser import parse_expression
+
+    fields = {scalar(a): (a, b) for a, b in mapping_items(node)}
+    for k, _ in mapping_items(node):
+        if scalar(k) not in SESSION_SETTINGS:
+            diags.error(
+                f"unknown setting '{scalar(k)}' in sessions source '{name}'",
+                span_of(k, file),
+                "a sessions source takes its rows, time and columns from its parent: "
+                "its settings are " + ", ".join(SESSION_SETTINGS),
+            )
+    of_node = fields["sessions_of"][1]
+    of = scalar(of_node) or ""
+    if not of:
+        diags.error("'sessions_of' must name a source", span_of(of_node, file))
+    gap = None
+    if "gap" in fields:
+        gap_node = fields["gap"][1]
+        text = scalar(gap_node) if isinstance(gap_node, yaml.ScalarNode) else None
+        parsed = None
+        if text:
+            line, col = value_start(gap_node)
+            try:
+                parsed = parse_expression(text, file, line, col)
+            except Exception:  # SegqlError(s): reported below as "not a duration"
+                parsed = None
+        if not isinstance(parsed, ast.Duration):
+            diags.error("'gap' must be a duration, e.g. gap: 30 minutes", span_of(gap_node, file))
+        elif parsed.unit not in ast.FIXED_SECONDS:
+            diags.error(
+                f"'gap' must be a fixed length (seconds to weeks), not {parsed.unit}s",
+                span_of(gap_node, file),
+                "a month has no fixed length; write the gap in days or weeks",
+            )
+        else:
+            gap = parsed
+    id_column, id_span = None, span
+    if "id" in fields:
+        id_node = fields["id"][1]
+        id_column, id_span = scalar(id_node) or None, span_of(id_node, file)
+        if not id_column:
+            diags.error("'id' must name a column of the parent source", id_span)
+    if "gap" in fields and "id" in fields:
+        diags.error(
+            f"sessions source '{name}' has both 'gap' and 'id': give one",
+            span_of(fields["id"][0], file),
+            "gap: sessions split by inactivity; id: sessions named by a column",
+        )
+    elif "gap" not in fields and "id" not in fields:
+        diags.error(
+            f"sessions source '{name}' needs 'gap: DURATION' or 'id: COLUMN'",
+            span,
+            f"e.g. {name}: {{sessions_of: {of or 'events'}, gap: 30 minutes}}",
+        )
+    sessions = Sessions(of, gap, id_column, span_of(of_node, file), id_span)
+    return Source(name, Table(of), SESSION_TIME, span, span, sessions)
+
+
+def _session_parents(sources: dict[str, Source], diags: Diagnostics) -> dict[str, Source]:
+    """Each sessions source with its parent's table; the parent must be a source
+    with a table of its own (sessions of sessions are not a thing)."""
+    out = dict(sources)
+    for name, src in sources.items():
+        s = src.sessions
+        if s is None or not s.of:
+            continue
+        parent = sources.get(s.of)
+        if parent is None:
+            hint = did_you_mean(s.of, [n for n in sources if n != name])
+            diags.error(
+                f"sessions_of: unknown source '{s.of}'" + (f" ({hint})" if hint else ""),
+                s.of_span,
+            )
+        elif parent.sessions is not None:
+            diags.error(
+                f"sessions_of: '{s.of}' is itself a sessions source",
+                s.of_span,
+                "sessions are made of the rows of a source with a table",
+            )
+        else:
+            out[name] = replace(src, table=parent.table)
+    return out

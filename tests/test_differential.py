@@ -83,6 +83,8 @@ EXPECTED_CONSTRUCTS = {
     "starts_with()",
     "ends_with()",
     "contains()",
+    "sessions by gap",
+    "sessions by id",
     "and",
     "or",
     "not",
@@ -160,7 +162,9 @@ def test_duckdb_matches_oracle():
 
 def test_generators_cover_every_construct():
     """Every construct the compiler supports is generated (projects are only
-    loaded here, not run: 300 of them take seconds)."""
+    loaded here, not run: 800 of them take seconds; fewer left the rarest
+    constructs, `on` and `floor()`, to the luck of each change to the
+    generators' draws)."""
     import tempfile
     from pathlib import Path
 
@@ -168,7 +172,7 @@ def test_generators_cover_every_construct():
 
     seen: set[str] = set()
 
-    @hypothesis_settings(300, derandomize=True)
+    @hypothesis_settings(800, derandomize=True)
     @given(cases())
     def check(case):
         con = duckdb_with(case)

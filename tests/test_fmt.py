@@ -239,8 +239,6 @@ def test_every_seg_file_of_the_repository():
 
 def test_the_examples_are_formatted():
     for path in ROOT.glob("examples/**/*.seg"):
-        if ".pending" in path.parts:  # examples/real_world/.pending: constructs not merged yet
-            continue
         text = path.read_text(encoding="utf-8")
         assert format_text(text, str(path)) == text, path
 

@@ -9,11 +9,6 @@ project's universe itself (consent_marketing = true, and signup_at <= as_of or
 null: a null `created` means the customer has always existed);
 `$as_of` stands for the instant, substituted as a TIMESTAMP literal.
 
-Definitions whose §17 construct was not merged when they were written live in
-examples/real_world/.pending/ (a hidden folder, so that the project validates
-without them) and are named in NEEDS; they are NOT skipped: they run as strict
-expected failures (xfail(strict=True)), so the day their construct works they
-report XPASS and fail the run until taken out of NEEDS.
 Each definition file is compiled in a project of its own (segql.yml, schema.yml
 and that file), so that one file segql cannot read yet does not hide the others.
 """
@@ -37,15 +32,7 @@ from segql.semantic.model import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "examples" / "real_world"
-PENDING = PROJECT / ".pending"
 HAND_SQL = Path(__file__).resolve().parent / "real_world" / "sql"
-
-# the definitions whose construct (LANGUAGE.md §17) is built in another worktree
-NEEDS = {
-    "engaged_sessions_30d": "sessions",
-    "pricing_landers": "sessions",
-    "long_sessions": "sessions",
-}
 
 AS_OF = dt.datetime(2025, 7, 1)  # the sample's end; the edge rows are placed around it
 AS_OFS = (
@@ -53,14 +40,12 @@ AS_OFS = (
     dt.datetime(2025, 1, 1),  # a year's first instant: `previous year` is 2024
     dt.datetime(2024, 11, 17, 13, 45, 30),
 )
-SESSIONS_LINE = re.compile(r"^(\s*)# (sessions: \{sessions_of: .*)$", re.M)
 _DEFINED = re.compile(r"^segment\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 
 def definition_files() -> list[Path]:
-    """The .seg files of the project, merged or pending (a file moved out of
-    .pending/ after its construct is merged is found all the same)."""
-    return sorted([*PROJECT.glob("*.seg"), *PENDING.glob("*.seg")], key=lambda p: p.name)
+    """The .seg files of the project."""
+    return sorted(PROJECT.glob("*.seg"), key=lambda p: p.name)
 
 
 def segments_by_file() -> dict[str, Path]:
@@ -315,14 +300,10 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 @functools.cache
 def _model(file_name: str) -> Model:
-    """The file, resolved in a project of its own (segql.yml with the sessions
-    source enabled when the file reads sessions)."""
+    """The file, resolved in a project of its own."""
     path = SEGMENTS_FILES[file_name]
     root = Path(tempfile.mkdtemp(prefix="segql-real-"))
-    project = (PROJECT / "segql.yml").read_text()
-    if "sessions" in path.stem:
-        project = SESSIONS_LINE.sub(r"\1\2", project)
-    (root / "segql.yml").write_text(project)
+    shutil.copy(PROJECT / "segql.yml", root / "segql.yml")
     shutil.copy(PROJECT / "schema.yml", root / "schema.yml")
     shutil.copy(path, root / path.name)
     return api.load([str(root / path.name)], project=str(root))
@@ -346,24 +327,14 @@ def hand_members(con, name: str, as_of: dt.datetime) -> set[int]:
     return set(keys)
 
 
-def _params() -> list:
-    """NAMES, those waiting for a construct marked as strict expected failures."""
-    return [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=f"needs {NEEDS[n]}"))
-        if n in NEEDS
-        else n
-        for n in NAMES
-    ]
-
-
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", NAMES)
 def test_members_equal_the_hand_written_sql(con, name: str) -> None:
     """Each definition at every as_of: segql's members are the hand SQL's."""
     for as_of in AS_OFS:
         want = hand_members(con, name, as_of)
         got = segql_members(con, name, as_of)
         assert got == want, (
-            f"{name} at {as_of} ({NEEDS.get(name, 'merged')}): "
+            f"{name} at {as_of}: "
             f"segql only {sorted(got - want)[:10]}, hand SQL only {sorted(want - got)[:10]}"
         )
         if as_of == AS_OF:  # on the full data the segment is neither empty nor everyone
@@ -381,7 +352,6 @@ def test_members_equal_the_hand_written_sql(con, name: str) -> None:
 def test_thirty_definitions_each_with_hand_sql() -> None:
     assert len(NAMES) == 30
     assert sorted(p.stem for p in HAND_SQL.glob("*.sql")) == NAMES
-    assert set(NEEDS) <= set(NAMES)
     readme = (PROJECT / "README.md").read_text()
     for name in NAMES:
         assert f"`{name}`" in readme, name
@@ -412,11 +382,10 @@ def test_every_definition_names_its_peer() -> None:
                 ), f"{path.name}:{i + 1}: no peer comment above"
 
 
-def test_the_merged_files_validate_as_one_project() -> None:
-    """What is in the project folder (not .pending/) validates as it is."""
+def test_the_files_validate_as_one_project() -> None:
+    """The project folder validates as it is, every definition in it."""
     model = api.validate([str(PROJECT)], project=str(PROJECT))
-    pending = {n for n, p in SEGMENTS.items() if p.parent == PENDING}
-    assert set(model.selected) == set(NAMES) - pending
+    assert set(model.selected) == set(NAMES)
 
 
 # ------------------------------------------------------------------ traits as outputs

@@ -76,6 +76,18 @@ def test_every_yaml_file_of_the_repository_validates():
         ("project", {"key": "id", "sources": {}, "dialekt": "duckdb"}, "dialekt"),
         ("project", {"key": "id", "sources": {}, "targets": {"x": {"engine": "oracle"}}}, ""),
         ("project", {"key": "id", "sources": {"o": {"table": "o"}}}, "time"),
+        # sessions as a source (LANGUAGE.md §17): a gap or an id, not both, no table
+        ("project", {"key": "id", "sources": {"s": {"sessions_of": "o"}}}, ""),
+        (
+            "project",
+            {"key": "id", "sources": {"s": {"sessions_of": "o", "gap": "1 day", "id": "x"}}},
+            "",
+        ),
+        (
+            "project",
+            {"key": "id", "sources": {"s": {"sessions_of": "o", "id": "x", "table": "t"}}},
+            "table",
+        ),
         ("definitions", {"segments": {"x": {"title": "no where"}}}, ""),
         ("definitions", {"segmentations": {"x": {"by": "size", "rules": [{"a": "true"}]}}}, ""),
         ("tests", {"tests": [{"name": "x", "as_of": "2024-01-01", "given": {}}]}, "expect"),

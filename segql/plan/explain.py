@@ -41,7 +41,8 @@ def explain(pp: PhysicalPlan, dialect: str) -> str:
         reads = [r for r in pp.reads if r.source == source]
         if not reads:
             continue
-        lines.append(f"source {source} (table {src.table.name})")
+        what = f"sessions of {src.sessions.of}" if src.sessions else f"table {src.table.name}"
+        lines.append(f"source {source} ({what})")
         for read in reads:
             lines.extend(_read(read, root))
         lines.append("")

@@ -158,6 +158,8 @@ def physical(plan: Plan, pair_buckets: bool, percentile_disc: bool = False) -> P
     grouped scans by source, then count_distinct pairs, first/last values and
     windowed constructs in the order their slots were planned."""
     needs_all = plan.model.project.profiles is None  # the universe is every key seen
+    # a sessions source sees no key its parent does not: it adds none to the universe
+    has_table = {n for n, src in plan.model.project.sources.items() if src.sessions is None}
     scans: list[Read] = []
     distinct: dict[tuple, list[AggSlot]] = {}  # (source, value) -> slots
     valued: dict[tuple, list[AggSlot]] = {}  # (source, func, window, where) -> slots
@@ -188,7 +190,7 @@ def physical(plan: Plan, pair_buckets: bool, percentile_disc: bool = False) -> P
                 valued.setdefault((source, n.func, n.window, n.where), []).append(s)  # type: ignore[union-attr]
             else:
                 grouped.append(s)
-        if grouped or needs_all:
+        if grouped or (needs_all and source in has_table):
             why = (
                 f"{len(grouped)} aggregate(s) in one read"
                 if grouped

@@ -31,7 +31,8 @@ from segql.semantic.model import (
 )
 from segql.semantic.namespace import Namespace, def_name_span
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
-from segql.semantic.schema import Catalog, is_complete, key_text_problem
+from segql.semantic.schema import Catalog, is_complete, key_text_problem, session_columns
+from segql.semantic.sessions import check_sessions, may_be_column, session_hint
 from segql.semantic.typecheck import TypeChecks
 from segql.syntax import ast
 
@@ -79,6 +80,9 @@ class _Resolver(Namespace, TypeChecks):
         self.time_types: dict[str, str] = {}
         for name, src in project.sources.items():
             cols = catalog.columns(src.table)
+            if src.sessions is not None:
+                check_sessions(src, cols, project.key, diags)
+                cols = session_columns(cols, project.key)
             self.source_cols[name] = dict(cols or {})
             self.source_complete[name] = is_complete(cols)
             time_span = src.time_span if src.time_span.line else src.span
@@ -310,6 +314,7 @@ class _Resolver(Namespace, TypeChecks):
         if source is not None:
             if name in self.source_cols[source] or (
                 not self.source_complete[source]
+                and may_be_column(self.project.sources[source], name)
                 and name not in self.defs
                 and name not in self.profile_cols
                 and name not in self.labels
@@ -321,7 +326,7 @@ class _Resolver(Namespace, TypeChecks):
                 self.profile_column_in_source(name, span, source)
                 return _invalid(span)
             if name not in self.defs and name not in self.labels:
-                hint = did_you_mean(name, self.source_cols[source])
+                hint = self.column_hint(source, name)
                 self.diags.error(
                     _with_hint(f"unknown column '{name}' in source '{source}'", hint), span
                 )
@@ -374,6 +379,12 @@ class _Resolver(Namespace, TypeChecks):
         self.diags.error(_with_hint(f"unknown name '{name}'", did_you_mean(name, pool)), span)
         return _invalid(span)
 
+    def column_hint(self, source: str, name: str) -> str:
+        """'did you mean …' for an unknown column; of a sessions source, a column of
+        its parent is named by what the sessions have of it."""
+        cols = self.source_cols[source]
+        return session_hint(self.project.sources[source], name, cols) or did_you_mean(name, cols)
+
     def profile_column_in_source(self, name: str, span: Span, source: str) -> None:
         cols = list(self.source_cols[source])  # in the table's order
         listed = ": " + ", ".join(cols[:6]) + (", …" if len(cols) > 6 else "") if cols else ""
@@ -404,8 +415,9 @@ class _Resolver(Namespace, TypeChecks):
             )
             return _invalid(span)
         cols = self.source_cols[src]
-        if self.source_complete[src] and col not in cols:
-            hint = did_you_mean(col, cols)
+        maybe = may_be_column(self.project.sources[src], col)
+        if (self.source_complete[src] or not maybe) and col not in cols:
+            hint = self.column_hint(src, col)
             self.diags.error(
                 _with_hint(f"unknown column '{col}' in source '{src}'", hint),
                 self.narrow(span, col, last=True),

@@ -216,6 +216,23 @@ class _Partial(dict):
     """Declared types only: other columns are accepted untyped."""
 
 
+def session_columns(parent: dict[str, str] | None, key: str) -> dict[str, str] | None:
+    """The columns of a sessions source (LANGUAGE.md §17) from its parent's: the key,
+    time, ended_at, duration_s, rows, and first_<c> / last_<c> of every other
+    column. Instants are read as naive UTC instants in the sessions' rows, so a
+    timestamptz column's first/last is a timestamp. Partial when the parent is."""
+    from segql.project import SESSION_COLUMNS
+
+    own = dict(zip(SESSION_COLUMNS, (TIMESTAMP, TIMESTAMP, NUMBER, NUMBER), strict=True))
+    cols: dict[str, str] = {key: (parent or {}).get(key, ANY), **own}
+    for name, t in (parent or {}).items():
+        if name != key:
+            t = TIMESTAMP if t == "timestamptz" else t
+            cols.setdefault(f"first_{name}", t)
+            cols.setdefault(f"last_{name}", t)
+    return cols if is_complete(parent) else _Partial(cols)
+
+
 def is_complete(cols) -> bool:
     return cols is not None and not isinstance(cols, _Partial)
 

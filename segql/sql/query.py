@@ -5,6 +5,8 @@ Query shape (names come from the definitions: plan/names.py):
 
     anchor_*, anchors  anchored windows' anchors, one instant per entity and
                     anchor, computed by a plan of their own (sql/anchors.py)
+    sessions_<s>    the sessions of a sessions source, read by its reads as a
+                    table (sessions.py, Scans.source_rows)
     universe        the entities (profile rows, or every key seen in a source);
                     with `created`, those created by as_of; of a history, the
                     row valid at as_of (rows_at_as_of)
@@ -59,7 +61,7 @@ from segql.syntax import ast
 
 # the names of the CTEs below; a project table of such a name would be shadowed
 _INTERNAL = re.compile(
-    r"universe|base|anchor\w*|(src|distinct|value|order|windowed|rank|layer)_\w*", re.I
+    r"universe|base|anchor\w*|(src|distinct|value|order|windowed|rank|layer|sessions)_\w*", re.I
 )
 
 
@@ -145,6 +147,7 @@ class Generator(QueryPart):
             if prefix is not None
             else cte_prefix(tables + ([self.project.profiles] if self.project.profiles else []))
         )
+        self.scans.prefix = self.prefix
 
     def cte(self, name: str) -> str:
         """The name of an internal CTE in this query."""
@@ -156,7 +159,8 @@ class Generator(QueryPart):
         if proj.profiles is None:
             unions = [
                 exp.select(col(self.key)).from_(ident(self.cte(f"src_{s}")), copy=False)
-                for s in proj.sources
+                for s, src in proj.sources.items()
+                if src.sessions is None  # its parent's keys are all of its keys
             ]
             q: exp.Expr = unions[0]
             for u in unions[1:]:
@@ -452,7 +456,7 @@ class Generator(QueryPart):
             ctes.insert(scans, universe)
         else:
             ctes.insert(0, universe)
-        return ctes, by_cte
+        return self.scans.session_ctes() + ctes, by_cte
 
     def output_comment(self, name: str) -> str:
         d = self.plan.defs[name].definition

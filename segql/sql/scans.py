@@ -73,6 +73,9 @@ class Scans(QueryPart):
         self.comment = comment  # the comment naming a slot's definitions
         self.rows = Translator(RowScope(self), dialect, clock, self.project.timezone)
         self.anchors_cte: str | None = None  # the anchors' CTE (sql/anchors.py), when any
+        self.prefix = ""  # of the query's CTE names (Generator.prefix)
+        # sessions source -> the columns of it the reads built so far use (sessions.py)
+        self.sessions_read: dict[str, set[str]] = {}
 
     # -- anchored windows: a read of rows some anchored window bounds joins the anchors
     def bounds(self, window) -> Bounds:
@@ -83,19 +86,40 @@ class Scans(QueryPart):
         return bounds(window, self.clock, anchor)
 
     def from_source(self, q: exp.Select, source: str, windows) -> exp.Select:
-        """q reading the source's table; with the anchors' CTE joined on the key
+        """q reading the source's rows (source_rows); with the anchors' CTE joined on the key
         when one of `windows` is anchored (LEFT: a key without an anchor keeps its
         rows for the other aggregates, and its anchored windows select none)."""
-        q = q.from_(table_expr(self.project.sources[source].table), copy=False)
+        q = q.from_(self.source_rows(source), copy=False)
         if not any(isinstance(w, ast.AnchoredWindow) for w in windows):
             return q
         assert self.anchors_cte is not None
         on = exp.EQ(this=col(self.project.key), expression=col(ANCHOR_KEY))
         return q.join(exp.Table(this=ident(self.anchors_cte)), on=on, join_type="LEFT", copy=False)
 
+    def source_rows(self, source: str) -> exp.Expr:
+        """What a read of `source` reads: its table, or the CTE of a sessions
+        source's sessions (`session_ctes`, one per source however many reads)."""
+        src = self.project.sources[source]
+        if src.sessions is None:
+            return table_expr(src.table)
+        self.sessions_read.setdefault(source, set())
+        return exp.Table(this=ident(f"{self.prefix}sessions_{source}"))
+
+    def session_ctes(self) -> list[tuple[str, exp.Expr]]:
+        """The sessions CTEs the reads built so far read, in the project's order."""
+        from segql.sql.sessions import sessions_cte
+
+        return [
+            (f"{self.prefix}sessions_{s}", sessions_cte(self, s, self.sessions_read[s]))
+            for s in self.project.sources
+            if s in self.sessions_read
+        ]
+
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expr:
         src = self.project.sources[source]
+        if src.sessions is not None:
+            self.sessions_read.setdefault(source, set()).add(column)
         if column == src.time and self.model.time_types.get(source) != "date":
             return self.row_time(source)  # a DATE time column stays a date as a value
         if self.model.source_columns.get(source, {}).get(column) == "timestamptz":

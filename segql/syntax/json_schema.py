@@ -43,6 +43,14 @@ def project() -> dict[str, Any]:
     }
     source = {**table, "required": ["table", "time"], "properties": {**table["properties"]}}
     source["properties"]["time"] = _TEXT
+    # LANGUAGE.md §17: one row per session of another source's rows, by a gap or an id
+    sessions = {
+        "type": "object",
+        "required": ["sessions_of"],
+        "properties": {"sessions_of": _TEXT, "gap": _TEXT, "id": _TEXT},
+        "oneOf": [{"required": ["gap"]}, {"required": ["id"]}],
+        "additionalProperties": False,
+    }
     # profiles: when a row counts (created; a history's valid_from and valid_to, together)
     profile = {**table, "properties": {**table["properties"], **{k: _TEXT for k in _POINT_IN_TIME}}}
     profile["dependentRequired"] = {"valid_from": ["valid_to"], "valid_to": ["valid_from"]}
@@ -63,7 +71,9 @@ def project() -> dict[str, Any]:
         "entity": _TEXT,
         "key": _TEXT,
         "profiles": {"oneOf": [_TEXT, profile]},
-        "sources": _mapping(source),
+        "sources": _mapping(
+            {"if": {"required": ["sessions_of"]}, "then": sessions, "else": source}
+        ),
         "universe": _CONDITION,
         "timezone": _TEXT,
         "dialect": {"enum": list(DIALECTS)},

@@ -169,6 +169,8 @@ class Oracle:
         self.rows: dict[str, dict[Any, list[_Row]]] = {}
         seen: set = set()
         for name, src in self.project.sources.items():
+            if src.sessions is not None:
+                continue  # made of its parent's visible rows, below
             by_key: dict[Any, list[_Row]] = defaultdict(list)
             for raw in tables.get(src.table.name, []):
                 k, t = raw.get(self.key), raw.get(src.time)
@@ -182,6 +184,9 @@ class Oracle:
                 by_key[k].append(_Row(t, values))
                 seen.add(k)
             self.rows[name] = by_key
+        for name, src in self.project.sources.items():
+            if src.sessions is not None:
+                self.rows[name] = self._sessions(src)
         # the universe
         self.profiles: dict[Any, dict] = {}
         if self.project.profiles is not None:
@@ -267,6 +272,59 @@ class Oracle:
         if isinstance(v, dt.datetime) and v.tzinfo is not None:
             return v.astimezone(dt.UTC).replace(tzinfo=None)
         return number(v)
+
+    def _sessions(self, src) -> dict[Any, list[_Row]]:
+        """LANGUAGE.md §17: one row per session of the parent's visible rows (so a
+        session open at as_of ends at its last row up to as_of). By gap: in time
+        order, a row more than the gap after the previous one starts a session;
+        by id: the rows of one non-null id value. A session's time is its first
+        row's; first_<c> / last_<c> follow first() / last()."""
+        s = src.sessions
+        out: dict[Any, list[_Row]] = {}
+        for k, rows in self.rows[s.of].items():
+            groups: list[list[_Row]] = []
+            if s.gap is not None:
+                gap = dt.timedelta(seconds=s.gap.amount * ast.FIXED_SECONDS[s.gap.unit])
+                for r in sorted(rows, key=lambda r: r.time):
+                    if groups and r.time - groups[-1][-1].time <= gap:
+                        groups[-1].append(r)
+                    else:
+                        groups.append([r])
+            else:
+                by_id: dict[Any, list[_Row]] = {}
+                for r in rows:
+                    if r.values.get(s.id) is not None:
+                        by_id.setdefault(r.values[s.id], []).append(r)
+                groups = list(by_id.values())
+            sessions = []
+            for g in groups:
+                start, end = min(r.time for r in g), max(r.time for r in g)
+                values = {
+                    self.key: k,
+                    "time": start,
+                    "ended_at": end,
+                    "duration_s": DataFloat(float(Fraction(microseconds(end - start), 10**6))),
+                    "rows": len(g),
+                }
+                for c in {c for r in g for c in r.values} - {self.key}:
+                    values[f"first_{c}"] = self._at(g, c, start, first=True)
+                    values[f"last_{c}"] = self._at(g, c, end, first=False)
+                sessions.append(_Row(start, values))
+            if sessions:
+                out[k] = sessions
+        return out
+
+    def _at(self, rows: list[_Row], column: str, t: dt.datetime, first: bool) -> Any:
+        """The smallest (first) or largest (last) non-null value of rows at t."""
+        best = None
+        for r in rows:
+            v = r.values.get(column)
+            if r.time != t or v is None:
+                continue
+            c = 0 if best is None else compare(v, best, self.tz)
+            if best is None or (c < 0 if first else c > 0):
+                best = v
+        return best
 
     # -- results
     def evaluate(self) -> Evaluation:

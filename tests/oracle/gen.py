@@ -56,10 +56,23 @@ COLUMNS = {
         ("duration_s", "DOUBLE"),
     ),
 }
-TIME = {"orders": "ordered_at", "events": "occurred_at"}
+TIME = {"orders": "ordered_at", "events": "occurred_at", "sessions": "time"}
 # row-level columns by type
-ROW_NUM = {"orders": ("amount", "quantity", "customer_id"), "events": ("duration_s",)}
-ROW_STR = {"orders": ("sku",), "events": ("name", "kind")}
+ROW_NUM = {
+    "orders": ("amount", "quantity", "customer_id"),
+    "events": ("duration_s",),
+    # LANGUAGE.md §17 sessions of events (SESSIONS: by a gap or by kind)
+    "sessions": ("duration_s", "rows", "first_duration_s", "last_duration_s"),
+}
+ROW_STR = {
+    "orders": ("sku",),
+    "events": ("name", "kind"),
+    "sessions": ("first_name", "last_name", "first_kind", "last_kind"),
+}
+SOURCES = ("orders", "events", "sessions")
+# the sessions source's settings: gaps that the instants' deltas (DELTAS, anchors)
+# hit exactly, or sessions named by a column (null kinds are no session's)
+SESSIONS = ("gap: 1 hour", "gap: 30 minutes", "gap: 1 day", "gap: 1 second", "id: kind")
 
 # strings: unicode, quotes, backslashes, LIKE wildcards, SQL-looking text
 STRINGS = (
@@ -180,7 +193,11 @@ POINT_IN_TIME = {
 
 
 def project_yaml(
-    profiles: bool, universe: str | None, timezone: str, point_in_time: str = ""
+    profiles: bool,
+    universe: str | None,
+    timezone: str,
+    point_in_time: str = "",
+    sessions: str = SESSIONS[0],
 ) -> str:
     lines = ["entity: customer", f"key: {KEY}"]
     settings = POINT_IN_TIME[point_in_time] if profiles else {}
@@ -193,6 +210,7 @@ def project_yaml(
         "sources:",
         "  orders: {table: orders, time: ordered_at}",
         "  events: {table: events, time: occurred_at}",
+        f"  sessions: {{sessions_of: events, {sessions}}}",
     ]
     if universe is not None:
         lines.append("universe: " + _yaml_quote(universe))
@@ -221,13 +239,17 @@ class Case:
     # clusters segmentation -> its fit file without definitions_hash (the harness
     # adds the hash of the features as loaded: harness.load_model)
     fits: dict[str, dict] = field(default_factory=dict)
+    sessions: str = SESSIONS[0]  # the sessions source's gap or id
 
     def yaml(self) -> str:
-        return project_yaml(self.profiles, self.universe, self.timezone, self.point_in_time)
+        return project_yaml(
+            self.profiles, self.universe, self.timezone, self.point_in_time, self.sessions
+        )
 
     def describe(self) -> str:
         """The case as text: settings, definitions and rows."""
         out = [f"-- timezone {self.timezone}, profiles {self.profiles}, universe {self.universe}"]
+        out.append(f"-- sessions of events by {self.sessions}")
         if self.point_in_time:
             out.append(f"-- point in time: {POINT_IN_TIME[self.point_in_time]}")
         out += [f"-- as_of {a.isoformat()}" for a in self.as_ofs]
@@ -471,13 +493,15 @@ class Gen:
             op = self.pick(["+", "-", "*", "/"])
             other = self.row_num(src, 1, False)
             return f"({c} {op} {other})" if self.chance(0.5) else f"({other} {op} {c})"
-        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce", "s17"])
+        f = self.pick(["abs", "hour", "weekday", "days_since", "coalesce", "s17", "t17"])
         if f == "abs":
             return f"abs({c})"
         if f == "coalesce":
             return f"coalesce({c}, {self.num_lit()})"
         if f == "s17":
             return self.rounded(c)
+        if f == "t17":  # LANGUAGE.md §17: year, month, day of the row's instant
+            f = self.pick(["year", "month", "day"])
         return f"{f}({src}.{TIME[src]})"
 
     def rounded(self, x: str) -> str:
@@ -556,7 +580,7 @@ class Gen:
         return where + (f", {w}" if w else "")
 
     def agg_num(self) -> str:
-        src = self.pick(["orders", "events"])
+        src = self.pick(SOURCES)
         f = self.pick(
             [
                 "count",
@@ -607,14 +631,14 @@ class Gen:
         return f"{f}({self.value_num(src)}{self.agg_tail(src)})"
 
     def agg_str(self) -> str:
-        src = self.pick(["orders", "events"])
+        src = self.pick(SOURCES)
         f = self.pick(["first", "last", "min", "max", "order_stat"])
         if f == "order_stat":
             return self.order_stat(self.row_str(src, 1, False), src)
         return f"{f}({self.row_str(src, 1, False)}{self.agg_tail(src)})"
 
     def agg_time(self) -> str:
-        src = self.pick(["orders", "events"])
+        src = self.pick(SOURCES)
         f = self.pick(["first", "last", "min", "max", "order_stat"])
         if f == "order_stat":
             return self.order_stat(f"{src}.{TIME[src]}", src)
@@ -623,7 +647,7 @@ class Gen:
     def did(self) -> str:
         if self.feats["sequence"] and self.chance(0.4):
             return self.sequence()
-        src = self.pick(["orders", "events"])
+        src = self.pick(SOURCES)
         return f"did({src}{self.agg_tail(src)})"
 
     def sequence(self) -> str:
@@ -632,11 +656,7 @@ class Gen:
         within = self.chance(0.4)
         n = self.pick([2, 3] if within else [2, 3, 3, 4])
         same = self.chance(0.5)
-        srcs = (
-            [self.pick(["orders", "events"])] * n
-            if same
-            else [self.pick(["orders", "events"]) for _ in range(n)]
-        )
+        srcs = [self.pick(SOURCES)] * n if same else [self.pick(SOURCES) for _ in range(n)]
         parts = []
         for i, s in enumerate(srcs):
             where = f" where {self.row_cond(s, 1)}" if self.chance(0.5) else ""
@@ -752,7 +772,7 @@ class Gen:
             return f"week({self.time(depth) if self.chance(0.7) else self.date(max(depth - 1, 0))})"
         if k == "lit":
             return self.date_lit()
-        src = self.pick(["orders", "events"])
+        src = self.pick(SOURCES)
         f = self.pick(["min", "max", "first", "last"])
         return f"{f}(date({src}.{TIME[src]}){self.agg_tail(src)})"
 
@@ -1293,4 +1313,7 @@ def cases(draw, feats: dict[str, bool] | None = None) -> Case:
     data = draw(tables(as_ofs, tz, point_in_time))
     if not profiles:
         data.pop("customers")
-    return Case(tz, profiles, universe, files, data, as_ofs, pairs, sources, point_in_time, fits)
+    sessions = draw(st.sampled_from(SESSIONS))
+    return Case(
+        tz, profiles, universe, files, data, as_ofs, pairs, sources, point_in_time, fits, sessions
+    )

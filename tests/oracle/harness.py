@@ -203,6 +203,10 @@ def constructs(model: Model) -> set[str]:
                             seen.add("sequence window")
                         if isinstance(w, ast.AnchoredWindow):
                             seen.add("anchored sequence window")
+                    case ast.SourceRef(source=src) | ast.SourceCol(source=src):
+                        sessions = model.project.sources[src].sessions
+                        if sessions is not None:
+                            seen.add("sessions by " + ("gap" if sessions.gap else "id"))
                     case ast.Call(func=f):
                         seen.add(f"{f}()")
                     case ast.Binary(op=op) | ast.Unary(op=op):
