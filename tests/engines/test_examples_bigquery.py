@@ -7,12 +7,6 @@ membership query, compiled for duckdb and for bigquery at the fixed as_of of the
 goldens, must return the same rows on both engines, in the same order (the query
 ends with ORDER BY the key). The live query (the engine's clock) is
 only checked to run and to give every universe entity one non-null journey.
-
-The sessions example runs on a smaller sample (SMALL, its own module:
-test_examples_bigquery_small.py): sessionizing the 50k events of scale 0.01
-exceeds the reference implementation's fixed budget for intermediate results
-(128 MB, RESOURCE_EXHAUSTED); BigQuery itself has no such limit, and DuckDB and
-PostgreSQL run it at scale 0.01 (tests/engines/test_examples_postgres.py).
 """
 
 from __future__ import annotations
@@ -33,7 +27,6 @@ SCALE = 0.01
 SEED = 42
 TABLES = ("customers", "orders", "web_events")
 UNIVERSE_SQL = "SELECT count(*) FROM customers WHERE consent_marketing"
-SMALL = {"sessions": 0.0025}  # stem -> the scale it runs at (see above)
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +56,10 @@ def test_sample_loaded_exactly(duck: duckdb.DuckDBPyConnection, bq: BigQueryServ
     assert bq.run(sql.replace("web_events", "`web_events`"))[1] == [duck.execute(sql).fetchone()]
 
 
-@pytest.mark.parametrize("stem", [s for s in STEMS if s not in SMALL])
+@pytest.mark.parametrize("stem", STEMS)
 def test_example_same_rows_on_duckdb_and_bigquery(
     stem: str, duck: duckdb.DuckDBPyConnection, bq: BigQueryServer
 ) -> None:
-    same_rows(stem, duck, bq)
-
-
-def same_rows(stem: str, duck: duckdb.DuckDBPyConnection, bq: BigQueryServer) -> None:
-    """The example's membership: the same rows, in the same order, on both."""
     cur = duck.execute(compile_example(stem, "duckdb"))
     d_cols, d_rows = [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
     b_cols, b_rows = bq.run(compile_example(stem, "bigquery"))

@@ -52,6 +52,7 @@ WITH "sessions_sessions" AS (
           WHERE
             NOT "customer_id" IS NULL
             AND "occurred_at" <= CAST('2025-07-01 00:00:00' AS TIMESTAMPNTZ)
+            AND "occurred_at" >= CAST('2025-04-01 23:30:00' AS TIMESTAMPNTZ)
         ) AS "parent_rows"
       ) AS "marked_rows"
     ) AS "session_rows"
