@@ -28,18 +28,16 @@ EXTRA = {
     }
 }
 
-# customer | signed_up_at      | events (2024, UTC)                    | visits (gap 30 min)
-#   1      | Jan 1 00:00       | Jan 1 00:00 a, 00:30 b (gap = 30 min) | V1 Jan 1 00:00-00:30 (at the
-#          |                   | Jan 5 10:00 a, 10:20 c                |    anchor: outside `first …`)
-#          |                   |                                       | V2 Jan 5 10:00-10:20, 2 rows
-#   2      | Jan 1 00:00       | Dec 31 23:45 a, Jan 1 00:10 b         | V1 begun before the anchor:
-#          |                   | Jan 1 00:41 c                         |    outside; V2 00:41, 1 row
-#   3      | null              | Jan 2 10:00 a                         | V1 (no anchor: no window)
-#   4      | Jan 1 00:00       | Jan 31 00:00 a, 00:30 b               | V1 exactly at anchor + 30 d:
-#          |                   | Jan 31 00:30:01 c (31 min after 00:00 | inside `first 30 days`, 2 rows;
-#          |                   |  but 1 s after b: same session)       | really 3 rows, 1801 s
-#   5      | Jan 1 00:00       | Jan 1 00:00:01 a, Jan 1 00:00:01 b    | V1 of two rows at one instant
-#   6      | Jan 1 00:00       | (none)                                |
+# customer | sign-up | events (2024, UTC)          | visits (gap 30 minutes)
+#   1      | Jan 1   | Jan 1 00:00 a, 00:30 b         | V1 00:00-00:30 (at the anchor: outside)
+#          |         | Jan 5 10:00 a, 10:20 c         | V2 Jan 5 10:00-10:20, 2 rows, 1200 s
+#   2      | Jan 1   | Dec 31 23:45 a, Jan 1 00:10 b, | V1 begun before the anchor: outside;
+#          |         | Jan 1 00:41 c (31 min later)   | V2 00:41, 1 row, 0 s
+#   3      | null    | Jan 2 10:00 a                  | V1 (no anchor: in no anchored window)
+#   4      | Jan 1   | Jan 31 00:00 a, 00:30 b (gap = | V1 exactly at anchor + 30 days: inside
+#          |         | 30 min), 00:30:01 c            | `first 30 days`; 3 rows, 1801 s
+#   5      | Jan 1   | Jan 1 00:00:01 a and b (a tie) | V1 of two rows at one instant, 0 s
+#   6      | Jan 1   | (none)                         |
 # orders: 1 Jan 5 10:10 (inside V2), Jan 5 10:40 (after V2);
 #         2 Jan 1 00:20 (inside V1); 4 Jan 31 00:30 (tie with b);
 #         5 Jan 1 00:00:01 (tie with the session's start), Jan 2 00:00
@@ -103,7 +101,11 @@ CASES = [
     ("did(visits, 29 to 30 days after signed_up_at)", {4}),
     ('first(visits.first_name, first 1 day after signed_up_at) = "c"', {2}),
     # equal timestamps: 5's session holds both rows of its first instant
-    ('count(visits where first_name = "a" and last_name = "b", first 1 day after signed_up_at) = 1', {5}),
+    (
+        'count(visits where first_name = "a" and last_name = "b",'
+        " first 1 day after signed_up_at) = 1",
+        {5},
+    ),
     # -- order statistics over sessions in anchored windows
     (f"median(visits.duration_s, {FIRST30}) = 1200", {1}),
     (f"median(visits.duration_s, {FIRST30}) = 0", {2, 5}),
@@ -112,7 +114,10 @@ CASES = [
     (f"count_distinct(visits.last_name, {FIRST30}) = 1", {1, 2, 4, 5}),
     # -- anchors computed from sessions
     ("did(orders, first 1 day after first(visits.time))", {2, 4, 5}),
-    ("count(orders, first 1 day after first(visits.time)) = 1", {2, 4, 5}),  # 5: the tie is not after
+    (
+        "count(orders, first 1 day after first(visits.time)) = 1",
+        {2, 4, 5},
+    ),  # 5: the tie is not after
     ("did(orders, first 1 hour after last(visits.time))", {1, 4}),
     ("did(orders, first 1 second after min(visits.ended_at))", set()),
     ("did(events, first 1 second after max(visits.ended_at))", set()),
@@ -158,7 +163,7 @@ def test_together(cond, expected):
 
 
 def test_directly_over_sessions_reads_the_sessions_not_their_rows():
-    """"All rows of the sources the sequence names": a sessions step names the
+    """ "All rows of the sources the sequence names": a sessions step names the
     sessions source, one row per session. 2's first session starts at 23:45
     and has an event at 00:10; the order at 00:20 is the next row after the
     session (the event is no row of `visits`), so `then directly` holds; naming
@@ -171,7 +176,7 @@ def test_directly_over_sessions_reads_the_sessions_not_their_rows():
           as_of=AS_OF, project_extra=extra)  # fmt: skip
     sql, _, _ = compile_sql("did(visits then directly orders)", DATA, as_of=AS_OF,
                             project_extra=extra)  # fmt: skip
-    rows = sql[sql.index("__rows"):]
+    rows = sql[sql.index("__rows") :]
     rows = rows[: rows.index("__times")]
     assert '"sessions_visits"' in rows and '"events"' not in rows
     assert sql.count('"sessions_visits" AS (') == 1
@@ -213,7 +218,6 @@ TRAIT_VALUES = {
 
 def _project_dir(tmp_path):
     import yaml
-
     from helpers import project_settings
 
     con = database(DATA)
@@ -268,3 +272,99 @@ def test_preview_traits_of_the_constructs_together(tmp_path, monkeypatch):
         "2024-01-31T00:00:00",
     )
     assert traits["quick"]["top"] == [{"value": False, "count": 3}, {"value": True, "count": 3}]
+
+
+# ------------------------------------------------------------------ against the oracle
+# Random timelines on a grid of half hours (gaps of exactly 30 minutes, ties,
+# rows after as_of, sign-ups at a row's instant or null) and random conditions
+# mixing the three constructs, compiled for DuckDB and checked against the
+# oracle's brute force (tests/oracle/evaluate.py).
+GRID = [dt.datetime(2024, 1, 1) + dt.timedelta(minutes=30 * i) for i in (0, 1, 2, 3, 5, 48, 49)]
+GRID += [dt.datetime(2024, 1, 1, 0, 30, 1), dt.datetime(2024, 5, 10, 12), dt.datetime(2024, 6, 1)]
+NAMES = ["a", "b", None]
+RANDOM_SOURCES = ["visits", "visits where rows >= 2", "visits where first_name = \"a\"",
+                  "orders", "events", "events where name = \"b\""]  # fmt: skip
+ANCHORS = ["signed_up_at", "first(visits.time)", "last(visits.time)", "min(visits.ended_at)",
+           "first(orders.ordered_at)"]  # fmt: skip
+WINDOWS = ["first 1 hour", "first 1 day", "0 to 1 hour", "1 to 2 hours", "30 to 90 minutes",
+           "first 30 minutes"]  # fmt: skip
+
+
+def _random_data(rng: random.Random) -> dict:
+    keys = range(1, 9)
+    people = table(
+        "customer_id INTEGER, signed_up_at TIMESTAMP",
+        *[(c, rng.choice([None, *GRID[:6]])) for c in keys],
+    )
+    events = [ev(c, str(rng.choice(GRID)), rng.choice(NAMES)) for c in keys
+              for _ in range(rng.randint(0, 5))]  # fmt: skip
+    orders = [order(c, str(rng.choice(GRID)), float(rng.randint(1, 3))) for c in keys
+              for _ in range(rng.randint(0, 2))]  # fmt: skip
+    return {"customers": people, "events": events, "orders": orders}
+
+
+def _random_condition(rng: random.Random) -> str:
+    window = f"{rng.choice(WINDOWS)} after {rng.choice(ANCHORS)}"
+    kind = rng.choice(["seq", "seq", "agg", "stat"])
+    if kind == "agg":
+        src = rng.choice(RANDOM_SOURCES[:3])
+        return f"count({src}, {window}) >= {rng.randint(1, 2)}"
+    if kind == "stat":
+        f = rng.choice(["median", "mode", "max"])
+        col = rng.choice(["duration_s", "rows"])
+        return f"{f}(visits.{col}, {window}) >= {rng.choice([0, 1, 2, 1800])}"
+    n = rng.choice([2, 2, 3])
+    text = rng.choice(RANDOM_SOURCES)
+    for i in range(1, n):
+        word = rng.choice(["then", "then directly"])
+        if i == n - 1 and rng.random() < 0.25:
+            word = "then not"
+        text += f" {word} {rng.choice(RANDOM_SOURCES)}"
+    tail = rng.choice(["", f", {window}", f", {window}"])
+    return f"did({text}{tail})"
+
+
+def _random_cases(seed: int, tmp_path):
+    rng = random.Random(seed)
+    data = _random_data(rng)
+    conds = [_random_condition(rng) for _ in range(10)]
+    source = "".join(f"segment s{i} = {c}\n" for i, c in enumerate(conds))
+    (tmp_path / "segql.yml").write_text(_project_text("UTC", repr(EXTRA)), encoding="utf-8")
+    (tmp_path / "defs.seg").write_text(source, encoding="utf-8")
+    con = database(data)
+    model = api.load([str(tmp_path / "defs.seg")], project=str(tmp_path / "segql.yml"), con=con)
+    return conds, con, model
+
+
+WHEN = dt.datetime(2024, 5, 10, 12)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_combinations_match_the_oracle(seed, tmp_path):
+    conds, con, model = _random_cases(seed, tmp_path)
+    tables = {}
+    for t in ("customers", "events", "orders"):
+        cur = con.execute(f"SELECT * FROM {t}")
+        cols = [d[0] for d in cur.description]
+        tables[t] = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    oracle = evaluate(model, tables, WHEN)
+    for i, cond in enumerate(conds):
+        sql = api.compile_model(model, "duckdb", WHEN, segment=f"s{i}").sql()
+        got = {r[0] for r in con.execute(sql).fetchall()}
+        assert got == oracle.members(f"s{i}"), cond
+
+
+def test_a_long_sessions_source_name_is_cut_to_the_plan_names_length():
+    """`anchor_sessions_<name>` of a 50-character name is 66 characters, which
+    PostgreSQL cuts at 63 (tests/engines/test_together17_engines.py runs it)."""
+    from segql.plan.names import MAX_LENGTH
+    from segql.sql.scans import sessions_name
+
+    long = "v" * 50
+    assert sessions_name("visits") == "sessions_visits"
+    assert len(sessions_name(long)) == MAX_LENGTH
+    assert sessions_name(long) != sessions_name(long[:-1] + "w")
+    extra = {"sources": {**EXTRA["sources"], long: VISITS}}
+    sql = check(f"did(orders, first 1 day after first({long}.time))", DATA, {2, 4, 5},
+                as_of=AS_OF, project_extra=extra)  # fmt: skip
+    assert f'"anchor_{sessions_name(long)}" AS (' in sql
