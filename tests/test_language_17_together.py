@@ -151,6 +151,9 @@ CASES = [
     ("did(events then directly events, first 1 day after signed_up_at)", {1, 2}),
     (f"did(visits then not orders, {FIRST30})", {2}),
     (f"did(orders then directly visits, {FIRST30})", {2}),
+    # with `within`, beside them
+    (f"did(visits then not orders within 1 hour, {FIRST30})", {2, 5}),
+    ("did(orders then visits within 30 minutes, first 1 hour after first(visits.time))", {2}),
     # the first step's window ends; a later step may fall after it
     ("did(visits then orders, 4 to 5 days after signed_up_at)", {1}),
     ('did(events where name = "c" then directly orders, 4 to 5 days after signed_up_at)', {1}),
