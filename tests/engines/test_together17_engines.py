@@ -90,3 +90,22 @@ def test_long_sessions_names_stay_apart_on_postgres(postgres):
     with postgres.connect() as pg:
         load_from_duckdb(con, pg, TABLES)
         assert {r[0] for r in pg.execute(pg_sql).fetchall()} == {2, 4, 5}
+
+
+@pytest.mark.engines
+def test_spark_together(spark):
+    """Every hand-computed case in one Spark session (Spark is slow to start a
+    query); the tables loaded once, from DuckDB."""
+    from engines.spark import load_rows
+
+    _, _, con = compile_sql(SOURCE, DATA, as_of=AS_OF, project_extra=EXTRA, segment="s0")
+    for name in TABLES:
+        cur = con.execute(f'SELECT * FROM "{name}"')
+        cols = [(d[0], str(d[1]).upper()) for d in cur.description]
+        rows = [dict(zip([c for c, _ in cols], r, strict=True)) for r in cur.fetchall()]
+        load_rows(spark, name, cols, rows)
+    for i, (cond, want) in enumerate(CASES):
+        sql, _, _ = compile_sql(
+            SOURCE, DATA, as_of=AS_OF, project_extra=EXTRA, segment=f"s{i}", dialect="spark"
+        )
+        assert {r[0] for r in spark.sql(sql).collect()} == set(want), cond
