@@ -124,10 +124,11 @@ ORDER BY 1""",
         """
 WITH instants AS (
   SELECT customer_id, occurred_at,
-         BOOL_OR(name = 'view' AND occurred_at > {since(30)}) AS has_view,
+         BOOL_OR(name = 'view') AS has_view,
          BOOL_OR(name = 'add_to_cart') AS has_cart
   FROM web_events
-  WHERE customer_id IS NOT NULL AND occurred_at <= {as_of}
+  -- the row after a view of the last 30 days is in them too: no older row matters
+  WHERE customer_id IS NOT NULL AND occurred_at <= {as_of} AND occurred_at > {since(30)}
   GROUP BY customer_id, occurred_at),
 nxt AS (
   SELECT customer_id, has_view,
@@ -148,7 +149,10 @@ WITH r AS (
          CASE WHEN occurred_at - LAG(occurred_at) OVER w > INTERVAL '30 minutes'
               THEN 1 ELSE 0 END AS new_session
   FROM web_events
+  -- a session starting in the last 90 days is told apart by the rows from
+  -- 30 minutes before them on: older rows cannot change it
   WHERE customer_id IS NOT NULL AND occurred_at <= {as_of}
+    AND occurred_at >= {since(90)} - INTERVAL '30 minutes'
   WINDOW w AS (PARTITION BY customer_id ORDER BY occurred_at)),
 numbered AS (
   SELECT customer_id, occurred_at,

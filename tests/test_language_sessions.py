@@ -118,6 +118,53 @@ def test_a_session_belongs_to_the_instant_of_its_first_row():
     )
 
 
+def test_sessions_before_the_windows_are_not_made_but_change_nothing():
+    """When every read of a sessions source has a window, only the parent's rows
+    from its start minus the gap are sessionized (Scans.sessions_floor): a long
+    session chained across the start by links of exactly the gap, or one whose
+    row before the start is exactly the gap away, is still not in the window;
+    a row more than the gap after the last one before the start begins one."""
+    # `last 1 day` is after 2024-05-09 12:00:00; the floor 30 minutes before that
+    events = table(
+        "customer_id INTEGER, occurred_at TIMESTAMP, name VARCHAR",
+        # 1: links of exactly the gap, the last one across the window's start
+        (1, "2024-05-09 10:30:00.5", "a"),
+        (1, "2024-05-09 11:00:00.5", "a"),
+        (1, "2024-05-09 11:30:00.5", "a"),
+        (1, "2024-05-09 12:00:00.5", "b"),
+        (1, "2024-05-09 12:20:00", "b"),
+        # 2: a row just over the gap before the next one, which is inside: a new session
+        (2, "2024-05-09 11:30:00", "a"),
+        (2, "2024-05-09 12:00:00.000001", "b"),
+        # 3: a chain from long before, each link exactly the gap, into the window
+        *[(3, f"2024-05-09 {h:02d}:{m:02d}:00", "a") for h in range(6, 12) for m in (0, 30)],
+        (3, "2024-05-09 12:00:00", "a"),
+        (3, "2024-05-09 12:30:00", "b"),
+    )
+    data = {"customers": CUSTOMERS, "events": events}
+    sql, *_ = compile_sql(
+        "segment s = count(visits, last 1 day) >= 1", data, as_of=AS_OF, project_extra=BY_GAP
+    )
+    assert "2024-05-09 11:30:00" in sql  # the floor: the window's start minus 30 minutes
+    check("count(visits, last 1 day) >= 1", data, {2}, as_of=AS_OF, project_extra=BY_GAP)
+    check(
+        'count(visits where first_name = "b", last 1 day) = 1',
+        data,
+        {2},
+        as_of=AS_OF,
+        project_extra=BY_GAP,
+    )
+    # with a read without a window, every row is sessionized: the same sessions
+    check(
+        "count(visits, last 1 day) >= 1 and count(visits) >= 1",
+        data,
+        {2},
+        as_of=AS_OF,
+        project_extra=BY_GAP,
+    )
+    check("count(visits) = 1", data, {1, 3}, as_of=AS_OF, project_extra=BY_GAP)
+
+
 def test_a_session_across_midnight_is_on_the_day_it_began():
     """Local midnight in the project time zone (New York, UTC-4 in May): a session
     from 23:50 to 00:10 local is yesterday's."""

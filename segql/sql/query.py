@@ -456,7 +456,8 @@ class Generator(QueryPart):
             ctes.insert(scans, universe)
         else:
             ctes.insert(0, universe)
-        return self.scans.session_ctes() + ctes, by_cte
+        slots = tuple(s for r in self.physical.reads for s in r.slots)
+        return self.scans.session_ctes(slots) + ctes, by_cte
 
     def output_comment(self, name: str) -> str:
         d = self.plan.defs[name].definition

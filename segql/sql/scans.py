@@ -120,15 +120,37 @@ class Scans(QueryPart):
         self.sessions_read.setdefault(source, set())
         return exp.Table(this=ident(self.prefix + sessions_name(source)))
 
-    def session_ctes(self) -> list[tuple[str, exp.Expr]]:
-        """The sessions CTEs the reads built so far read, in the project's order."""
+    def session_ctes(self, slots: tuple[AggSlot, ...] = ()) -> list[tuple[str, exp.Expr]]:
+        """The sessions CTEs the reads built so far read, in the project's order;
+        `slots`: every aggregate of the query (for sessions_floor)."""
         from segql.sql.sessions import sessions_cte
 
         return [
-            (self.prefix + sessions_name(s), sessions_cte(self, s, self.sessions_read[s]))
+            (
+                self.prefix + sessions_name(s),
+                sessions_cte(self, s, self.sessions_read[s], self.sessions_floor(s, slots)),
+            )
             for s in self.project.sources
             if s in self.sessions_read
         ]
+
+    def sessions_floor(self, source: str, slots: tuple[AggSlot, ...]) -> dt.datetime | None:
+        """The earliest instant a session of `source` any aggregate reads may
+        start at, when every aggregate reading it (a sequence: any of whose steps
+        does) has a window with a known start (scan_floor's rule); None: all."""
+        reading = []
+        for slot in slots:
+            node = slot.node
+            sources = (
+                {st.source.name for st in node.steps}
+                if isinstance(node, ast.Sequence)
+                else {slot.source}
+            )
+            if source in sources:
+                reading.append(slot)
+        if not all(isinstance(s.node, (ast.Aggregate, ast.Sequence)) for s in reading):
+            return None
+        return self.scan_floor(tuple(reading))
 
     # -- row level
     def row_column(self, source: str, column: str) -> exp.Expr:
@@ -512,7 +534,7 @@ class Scans(QueryPart):
         starts = []
         for slot in slots:
             node = slot.node
-            window = node.window if isinstance(node, ast.Aggregate) else None
+            window = node.window if isinstance(node, (ast.Aggregate, ast.Sequence)) else None
             start = self.bounds(window).lower_value
             if start is None:
                 return None

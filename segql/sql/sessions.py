@@ -22,6 +22,7 @@ first/last: the value at the earliest (latest) instant, on a tie the smallest
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
@@ -48,9 +49,15 @@ def _a(e: exp.Expr, name: str) -> exp.Expr:
     return exp.alias_(e, name, quoted=True, copy=False)
 
 
-def sessions_cte(scans: Scans, source: str, columns: set[str]) -> exp.Select:
+def sessions_cte(
+    scans: Scans, source: str, columns: set[str], floor: dt.datetime | None = None
+) -> exp.Select:
     """The sessions of `source`, with first_/last_ of `columns` (names of the
-    sessions source's columns the query reads)."""
+    sessions source's columns the query reads). `floor`: no aggregate reads a
+    session starting before it (Scans.sessions_floor); by a gap, the parent's
+    rows from floor - gap on tell those sessions apart exactly (a session
+    started earlier and still going at floor has a row in [floor - gap, floor),
+    so what is left of it starts before floor too, and no read sees it)."""
     src = scans.project.sources[source]
     s = src.sessions
     assert s is not None
@@ -67,6 +74,9 @@ def sessions_cte(scans: Scans, source: str, columns: set[str]) -> exp.Select:
         *[_a(scans.row_column(parent, parent_column(c)[1]), v) for c, v in values.items()],  # type: ignore[index]
     ]
     filters = scans.scan_filters(parent)
+    if floor is not None and s.gap is not None:
+        since = floor - dt.timedelta(microseconds=_gap_us(s.gap))
+        filters.append(exp.GTE(this=t.copy(), expression=scans.dialect.instant(since)))
     if s.id is not None:
         raw.append(_a(scans.row_column(parent, s.id), "session"))
         filters.append(exp.not_(exp.Is(this=scans.row_column(parent, s.id), expression=exp.null())))
