@@ -85,6 +85,9 @@ EXPECTED_CONSTRUCTS = {
     "contains()",
     "sessions by gap",
     "sessions by id",
+    # LANGUAGE.md §17 constructs together
+    "anchored window over sessions",
+    "anchor over sessions",
     "and",
     "or",
     "not",
@@ -125,6 +128,9 @@ WINDOWED_CONSTRUCTS = {
     "then not after a chain",
     "then directly",
     "anchored sequence window",
+    "sequence over sessions",
+    "then directly over sessions",
+    "anchored sequence over sessions",
 }
 
 

@@ -10,10 +10,12 @@ Every read of a source keeps only rows with a key and not after as_of
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from sqlglot import exp
 
 from segql.plan.logical import ANCHOR_PREFIX, AggSlot, Plan
+from segql.plan.names import MAX_LENGTH
 from segql.plan.physical import Read
 from segql.semantic.model import BOOLEAN, SourceCol, SourceRef, type_of
 from segql.semantic.registry import AGGREGATES
@@ -23,6 +25,19 @@ from segql.sql.windows import Bounds, Clock, bounds, condition
 from segql.syntax import ast
 
 ANCHOR_KEY = f"{ANCHOR_PREFIX}key"  # the key's column in the anchors' CTE
+
+
+def sessions_name(source: str) -> str:
+    """The CTE of a sessions source's sessions, `sessions_<source>`, at most
+    MAX_LENGTH characters like the plan's names: PostgreSQL cuts identifiers at
+    63, and with the prefixes of an anchors' plan (`segql1_anchor_anchor_`)
+    two long source names alike in their first characters were one name there.
+    A longer one keeps its start and a digest of the whole name."""
+    name = f"sessions_{source}"
+    if len(name) <= MAX_LENGTH:
+        return name
+    digest = hashlib.sha1(source.encode()).hexdigest()[:8]
+    return f"{name[: MAX_LENGTH - 9]}_{digest}"
 
 
 def when(cond: exp.Expr, value: exp.Expr | None = None) -> exp.Case:
@@ -103,7 +118,7 @@ class Scans(QueryPart):
         if src.sessions is None:
             return table_expr(src.table)
         self.sessions_read.setdefault(source, set())
-        return exp.Table(this=ident(f"{self.prefix}sessions_{source}"))
+        return exp.Table(this=ident(self.prefix + sessions_name(source)))
 
     def session_ctes(self, slots: tuple[AggSlot, ...] = ()) -> list[tuple[str, exp.Expr]]:
         """The sessions CTEs the reads built so far read, in the project's order;
@@ -112,7 +127,7 @@ class Scans(QueryPart):
 
         return [
             (
-                f"{self.prefix}sessions_{s}",
+                self.prefix + sessions_name(s),
                 sessions_cte(self, s, self.sessions_read[s], self.sessions_floor(s, slots)),
             )
             for s in self.project.sources

@@ -280,6 +280,9 @@ class Gen:
         seed = draw(st.integers(0, 2**63))
         self.rng = random.Random(seed)
         self.arng = random.Random(seed ^ 0xA5C4)  # anchored windows' choices
+        # §17 constructs together (sessions as anchors, anchored sequences of
+        # sessions): a stream of their own, so arng's and every other draw stay
+        self.trng = random.Random(seed ^ 0x7065)
         self.profiles = profiles
         self.tz = tz
         self.feats = feats
@@ -451,6 +454,8 @@ class Gen:
             anchor = r.choice(self.traits["time"])
         else:
             src = r.choice(["orders", "events"])
+            if self.trng.random() < 0.3:
+                src = "sessions"  # an anchor computed from sessions
             anchor = f"{r.choice(['first', 'last'])}({src}.{TIME[src]})"
         unit = r.choice(["day", "day", "hour", "week", "month"])
         if r.random() < 0.4:
@@ -678,6 +683,16 @@ class Gen:
         w = self.window()
         if self.arng.random() < 0.2:
             w = self.anchored()
+        if (
+            w is not None
+            and " after " in w
+            and not parts[0].startswith("sessions")
+            and " on " not in text
+            and self.trng.random() < 0.3
+        ):
+            # sessions as the anchored first step (a filter of another source's
+            # columns would not fit: the first step is replaced whole)
+            text = " ".join(["sessions", *parts[1:]]) + text[len(" ".join(parts)) :]
         return f"did({text}{', ' + w if w else ''})"
 
     # -- entity level

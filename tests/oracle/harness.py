@@ -162,6 +162,15 @@ def constructs(model: Model) -> set[str]:
     from segql.syntax import ast
 
     seen: set[str] = set()
+    sources = model.project.sources
+
+    def of_sessions(e) -> bool:
+        """Whether e reads a sessions source (§17 constructs together)."""
+        return any(
+            isinstance(m, ast.SourceRef | ast.SourceCol) and sources[m.source].sessions is not None
+            for m in ast.walk(e)
+        )
+
     profiles = model.project.profiles
     if profiles is not None and profiles.point_in_time.created is not None:
         seen.add("created")
@@ -187,6 +196,11 @@ def constructs(model: Model) -> set[str]:
                                 seen.add("calendar previous" if w.offset else "calendar this")
                             if isinstance(w, ast.StaticWindow):
                                 seen.add(f"static {w.kind}")
+                            if isinstance(w, ast.AnchoredWindow):
+                                if of_sessions(n.value):
+                                    seen.add("anchored window over sessions")
+                                if of_sessions(w.anchor):
+                                    seen.add("anchor over sessions")
                     case ast.Sequence(steps=steps, on=on, window=w):
                         seen.add(f"sequence of {len(steps)}")
                         if steps[-1].negated:
@@ -203,6 +217,13 @@ def constructs(model: Model) -> set[str]:
                             seen.add("sequence window")
                         if isinstance(w, ast.AnchoredWindow):
                             seen.add("anchored sequence window")
+                        over = [sources[s.source.name].sessions is not None for s in steps]
+                        if any(over):
+                            seen.add("sequence over sessions")
+                            if any(s.directly for s in steps) and n.within is None:
+                                seen.add("then directly over sessions")
+                            if over[0] and isinstance(w, ast.AnchoredWindow):
+                                seen.add("anchored sequence over sessions")
                     case ast.SourceRef(source=src) | ast.SourceCol(source=src):
                         sessions = model.project.sources[src].sessions
                         if sessions is not None:
