@@ -240,7 +240,8 @@ def sizes_query(
     # one pass over the new membership counts every declared row and the
     # universe (a row of COUNTs); the rows take their count from it by position
     counts: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)]
-    declared, observed = [], []
+    declared: list[exp.Query] = []
+    observed: list[exp.Query] = []
     for name, label, column in rows:
         if label == OBSERVED:  # labels not declared (not a segmentation): those present
             observed.append(
