@@ -96,6 +96,16 @@ class Sessions:
 SESSION_TIME = "time"
 SESSION_COLUMNS = (SESSION_TIME, "ended_at", "duration_s", "rows")
 SESSION_SETTINGS = ("sessions_of", "gap", "id")
+SESSION_FIRST, SESSION_LAST = "first_", "last_"
+
+
+def session_parent_column(column: str) -> tuple[bool, str] | None:
+    """(first?, parent column) of a sessions source's first_<c> / last_<c>
+    column, else None."""
+    for prefix in (SESSION_FIRST, SESSION_LAST):
+        if column.startswith(prefix) and len(column) > len(prefix):
+            return prefix == SESSION_FIRST, column[len(prefix) :]
+    return None
 
 
 @dataclass(frozen=True)

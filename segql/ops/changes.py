@@ -237,65 +237,42 @@ def sizes_query(
     the new membership, entered/exited in this run's changes, share of the
     universe (the new membership's rows; null when it is empty)."""
     new = state.scratch(NEW)
-    # one pass over the new membership counts every declared row and the
-    # universe (a row of COUNTs); the rows take their count from it by position
+    # one pass over the new membership counts the universe and every declared row
+    # (a row of COUNTs, `t`); a declared row takes its count from it by position
+    # `i`, a row of observed labels brings its own
     counts: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "universe", quoted=True)]
-    declared: list[exp.Query] = []
-    observed: list[exp.Query] = []
+    branches: list[exp.Query] = []
+
+    def row(name: str, label: exp.Expr, i: exp.Expr, members: exp.Expr) -> exp.Select:
+        return exp.select(
+            exp.alias_(lit(name), "name", quoted=True),
+            exp.alias_(exp.cast(label, text_type()), "label", quoted=True),
+            exp.alias_(exp.cast(i, bigint_type()), "i", quoted=True),
+            exp.alias_(exp.cast(members, bigint_type()), "members", quoted=True),
+        )
+
     for name, label, column in rows:
         if label == OBSERVED:  # labels not declared (not a segmentation): those present
-            observed.append(
-                exp.select(
-                    exp.alias_(lit(name), "name", quoted=True),
-                    exp.alias_(exp.cast(col(column), text_type()), "label", quoted=True),
-                    exp.alias_(
-                        exp.cast(exp.Count(this=exp.Star()), bigint_type()), "members", quoted=True
-                    ),
-                )
+            branches.append(
+                row(name, col(column), exp.Null(), exp.Count(this=exp.Star()))
                 .from_(new.copy())
                 .where(exp.Not(this=exp.Is(this=col(column), expression=exp.Null())))
                 .group_by(col(column))
             )
             continue
-        if label is None:
-            cond: exp.Expr = col(column)
-        else:
-            cond = col(column).eq(lit(label))
-        i = len(declared)
+        cond: exp.Expr = col(column) if label is None else col(column).eq(lit(label))
+        i = len(counts) - 1
         hit = exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))])
         counts.append(exp.alias_(exp.Count(this=hit), f"m{i}", quoted=True))
-        declared.append(
-            exp.select(
-                exp.alias_(lit(name), "name", quoted=True),
-                exp.alias_(exp.cast(lit(label), text_type()), "label", quoted=True),
-                exp.alias_(exp.Literal.number(i), "i", quoted=True),
-            )
-        )
-    t = exp.select(*counts).from_(new.copy())
-
-    def counted_row() -> exp.Expr:
-        return exp.alias_(exp.Subquery(this=t.copy()), "t", quoted=True)
-
-    branches = observed
-    if declared:
-        pick = exp.Case(
-            this=col("i", "d"),
-            ifs=[
-                exp.If(this=exp.Literal.number(i), true=col(f"m{i}", "t"))
-                for i in range(len(declared))
-            ],
-        )
-        branches = [
-            exp.select(
-                col("name", "d"),
-                col("label", "d"),
-                exp.alias_(exp.cast(pick, bigint_type()), "members", quoted=True),
-            )
-            .from_(exp.alias_(exp.Subquery(this=union_all(declared)), "d", quoted=True))
-            .join(counted_row(), join_type="cross"),
-            *observed,
-        ]
+        branches.append(row(name, lit(label), exp.Literal.number(i), exp.Null()))
     b = union_all(branches)
+    t = exp.select(*counts).from_(new.copy())
+    picks = [
+        exp.If(this=exp.Literal.number(i), true=col(f"m{i}", "t")) for i in range(len(counts) - 1)
+    ]
+    members: exp.Expr = col("members", "b")
+    if picks:
+        members = exp.Coalesce(this=members, expressions=[exp.Case(this=col("i", "b"), ifs=picks)])
 
     def count(event: str) -> exp.Expr:
         hit = exp.If(this=col("event").eq(lit(event)), true=exp.Literal.number(1))
@@ -315,7 +292,7 @@ def sizes_query(
     share = exp.Case(
         ifs=[exp.If(this=col("universe", "t").eq(exp.Literal.number(0)), true=exp.Null())],
         default=exp.Div(
-            this=exp.cast(col("members", "b"), state.dialect.double()),
+            this=exp.cast(members.copy(), state.dialect.double()),
             expression=col("universe", "t"),
         ),
     )
@@ -324,7 +301,7 @@ def sizes_query(
         "as_of": as_of.copy(),
         "name": col("name", "b"),
         "label": col("label", "b"),
-        "members": col("members", "b"),
+        "members": exp.cast(members, bigint_type()),
         "share": share,
         "entered": exp.cast(
             exp.Coalesce(this=col("entered", "c"), expressions=[exp.Literal.number(0)]),
@@ -339,7 +316,7 @@ def sizes_query(
     return (
         exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes)))
         .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True))
-        .join(counted_row(), join_type="cross")
+        .join(exp.alias_(exp.Subquery(this=t), "t", quoted=True), join_type="cross")
         .join(
             exp.alias_(exp.Subquery(this=counted), "c", quoted=True),
             on=exp.and_(col("name", "c").eq(col("name", "b")), same_label),

@@ -221,15 +221,15 @@ def session_columns(parent: dict[str, str] | None, key: str) -> dict[str, str] |
     time, ended_at, duration_s, rows, and first_<c> / last_<c> of every other
     column. Instants are read as naive UTC instants in the sessions' rows, so a
     timestamptz column's first/last is a timestamp. Partial when the parent is."""
-    from segql.project import SESSION_COLUMNS
+    from segql.project import SESSION_COLUMNS, SESSION_FIRST, SESSION_LAST
 
     own = dict(zip(SESSION_COLUMNS, (TIMESTAMP, TIMESTAMP, NUMBER, NUMBER), strict=True))
     cols: dict[str, str] = {key: (parent or {}).get(key, ANY), **own}
     for name, t in (parent or {}).items():
         if name != key:
             t = TIMESTAMP if t == "timestamptz" else t
-            cols.setdefault(f"first_{name}", t)
-            cols.setdefault(f"last_{name}", t)
+            cols.setdefault(SESSION_FIRST + name, t)
+            cols.setdefault(SESSION_LAST + name, t)
     return cols if is_complete(parent) else _Partial(cols)
 
 

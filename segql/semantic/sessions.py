@@ -4,7 +4,7 @@ columns; project.py checks what needs no table (the parent exists, gap or id).""
 from __future__ import annotations
 
 from segql.errors import Diagnostics, did_you_mean
-from segql.project import SESSION_COLUMNS, Source
+from segql.project import SESSION_COLUMNS, Source, session_parent_column
 from segql.semantic.schema import is_complete
 
 
@@ -24,9 +24,8 @@ def check_sessions(src: Source, parent: dict[str, str] | None, key: str, diags: 
             "name the column that tells one session from another, e.g. session_id",
         )
     # the key is a column of the sessions under its own name: it cannot be one of theirs
-    derived = key in SESSION_COLUMNS or (
-        key.startswith(("first_", "last_")) and key.split("_", 1)[1] in (parent or {})
-    )
+    of_parent = session_parent_column(key)
+    derived = key in SESSION_COLUMNS or (of_parent is not None and of_parent[1] in (parent or {}))
     if derived:
         diags.error(
             f"the key column '{key}' has the name of a column of sessions source '{src.name}'",
@@ -48,4 +47,4 @@ def may_be_column(src: Source, column: str) -> bool:
     sessions source only its own columns and first_<c> / last_<c> can."""
     if src.sessions is None or column in SESSION_COLUMNS:
         return True
-    return column.startswith(("first_", "last_")) and column.split("_", 1)[1] != ""
+    return session_parent_column(column) is not None

@@ -28,21 +28,12 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from segql.project import SESSION_TIME
+from segql.project import session_parent_column as parent_column
 from segql.sql.expressions import col, ident, number, ordered, table_expr
 from segql.syntax.ast import SourceCol
 
 if TYPE_CHECKING:
     from segql.sql.scans import Scans
-
-FIRST, LAST = "first_", "last_"
-
-
-def parent_column(column: str) -> tuple[bool, str] | None:
-    """(first?, parent column) of a first_<c> / last_<c> column, else None."""
-    for prefix in (FIRST, LAST):
-        if column.startswith(prefix) and len(column) > len(prefix):
-            return prefix == FIRST, column[len(prefix) :]
-    return None
 
 
 def _a(e: exp.Expr, name: str) -> exp.Expr:
