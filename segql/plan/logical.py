@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TypeGuard
 
 from segql.errors import Span
-from segql.plan.names import MAX_LENGTH, Namer, _cut, aggregate_words, value_words
+from segql.plan.names import Namer, aggregate_words, value_words
 from segql.semantic.model import DefRef, LabelRef, Model, ProfileRef, source_of
 from segql.semantic.registry import AGGREGATES, FUNCTIONS
 from segql.syntax import ast
@@ -96,6 +96,8 @@ class Plan:
     # anchored windows' anchors (LANGUAGE.md §17) -> their column in the anchors
     # CTE, each evaluated once per entity by a plan of its own (sql/anchors.py)
     anchors: dict[ast.Node, str] = field(default_factory=dict)
+    # their names after ANCHOR_PREFIX (`key` is the anchors' key: segql_anchor_key)
+    anchor_names: Namer = field(default_factory=lambda: Namer(reserved=("key",)))
     using: DefSlot | None = None  # the definition whose slots are being collected
 
     def by_source(self) -> dict[str, list[AggSlot]]:
@@ -238,17 +240,11 @@ ANCHOR_PREFIX = "segql_anchor_"
 def _anchor(p: Plan, anchor: ast.Node) -> None:
     if anchor in p.anchors:
         return
-    taken = {c.lower() for c in p.anchors.values()}
     if isinstance(anchor, ast.Aggregate | ast.Sequence):
         words = aggregate_words(anchor)  # orders_first_ordered_at
     else:
-        words = value_words(anchor) or "value"
-    base = ANCHOR_PREFIX + _cut(words, MAX_LENGTH)
-    column, i = base, 1
-    while column.lower() in taken or column.lower() == f"{ANCHOR_PREFIX}key":
-        i += 1
-        column = f"{base}_{i}"
-    p.anchors[anchor] = column
+        words = value_words(anchor)
+    p.anchors[anchor] = ANCHOR_PREFIX + p.anchor_names.name(words)
 
 
 _FLIPPED = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
