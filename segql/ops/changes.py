@@ -6,6 +6,8 @@ and every reader of them are in segql/ops/state.py; the flow in run.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlglot import exp
 
 from segql.ops.state import (
@@ -115,39 +117,34 @@ def changes_in_run(state: State, run_id: int) -> dict[str, Kind]:
 
 
 def pair_query(
-    state: State, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr | None
+    state: State, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr
 ) -> exp.Select:
     """New and previous membership side by side, a row per key in either with
     a change: `k`, `n<i>` and `o<i>` per name (i: its position in the union of
-    the names)."""
+    the names). A first run has none: its changes read the new membership."""
     key = state.key
     names = list(dict.fromkeys([*new, *old]))
     n_t = exp.alias_(state.scratch(NEW), "n", quoted=True)
-    cols: list[exp.Expr] = []
-    if old_table is None:
-        cols.append(exp.alias_(col(key, "n"), "k", quoted=True))
-    else:
-        both = exp.Coalesce(this=col(key, "n"), expressions=[col(key, "o")])
-        cols.append(exp.alias_(both, "k", quoted=True))
+    both = exp.Coalesce(this=col(key, "n"), expressions=[col(key, "o")])
+    cols: list[exp.Expr] = [exp.alias_(both, "k", quoted=True)]
     for i, name in enumerate(names):
         if name in new:
             cols.append(exp.alias_(col(name, "n"), f"n{i}", quoted=True))
-        if name in old and old_table is not None:
+        if name in old:
             cols.append(exp.alias_(col(name, "o"), f"o{i}", quoted=True))
-    q = exp.select(*cols).from_(n_t)
-    if old_table is None:
-        # the first run: every member enters, the pair is the new membership
-        # renamed, read by `changes` as a subquery (first_pair), not stored
-        return q
     o_t = exp.alias_(exp.Subquery(this=old_table), "o", quoted=True)
-    q = q.join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer")
+    q = (
+        exp.select(*cols, copy=False)
+        .from_(n_t, copy=False)
+        .join(o_t, on=col(key, "n").eq(col(key, "o")), join_type="full outer", copy=False)
+    )
     # only the keys with a change: the branches of `changes` read no other
     # (most keys keep every membership from one run to the next)
-    conds = [cond for *_, cond in _events(new, old, old_table is not None)]
+    conds = [cond for *_, cond in _events(new, old, True, _paired)]
     if not conds:
         return q
     p = exp.alias_(exp.Subquery(this=q), "p", quoted=True)
-    return exp.select("*").from_(p).where(_any(conds))
+    return exp.select("*").from_(p, copy=False).where(_any(conds), copy=False)
 
 
 def _any(conds: list[exp.Expr]) -> exp.Expr:
@@ -159,7 +156,20 @@ def _any(conds: list[exp.Expr]) -> exp.Expr:
     return exp.Or(this=_any(conds[:half]), expression=_any(conds[half:]))
 
 
-def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool):
+Column = Callable[[str, int, str], str]  # (side "n"/"o", position, name) -> column
+
+
+def _paired(side: str, i: int, _name: str) -> str:
+    """A column of the pair table: n<i>, o<i>."""
+    return f"{side}{i}"
+
+
+def _own(_side: str, _i: int, name: str) -> str:
+    """A column of the new membership itself (a first run reads it, no pair)."""
+    return name
+
+
+def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool, column: Column):
     """(name, event, column, kind, condition) per change a row of the pair can
     hold: for a segment enter = true now and not before, exit = true before and
     not now; for a label a move is an exit of the old label and an enter of the
@@ -168,10 +178,8 @@ def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool):
     names = list(dict.fromkeys([*new, *old]))
     for i, name in enumerate(names):
         n_kind, o_kind = new.get(name), old.get(name) if has_old else None
-        sides = (
-            ("enter", f"n{i}", n_kind, f"o{i}", o_kind),
-            ("exit", f"o{i}", o_kind, f"n{i}", n_kind),
-        )
+        now, before = column("n", i, name), column("o", i, name)
+        sides = (("enter", now, n_kind, before, o_kind), ("exit", before, o_kind, now, n_kind))
         for event, this, kind, other, other_kind in sides:
             if kind is None:
                 continue
@@ -183,10 +191,10 @@ def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool):
                 cond = member
             elif kind == "segment":
                 still = exp.Coalesce(this=col(other), expressions=[exp.false()])
-                cond = exp.and_(member, exp.Not(this=exp.paren(still)))
+                cond = exp.and_(member, exp.Not(this=exp.paren(still)), copy=False)
             else:
                 same = exp.Coalesce(this=col(this).eq(col(other)), expressions=[exp.false()])
-                cond = exp.and_(member, exp.Not(this=exp.paren(same)))
+                cond = exp.and_(member, exp.Not(this=exp.paren(same)), copy=False)
             yield name, event, this, kind, cond
 
 
@@ -197,30 +205,29 @@ def change_branches(
     new: dict[str, Kind],
     old: dict[str, Kind],
     has_old: bool,
-    pair: exp.Expr | None = None,
 ) -> list[exp.Select]:
-    """SELECTs over the pair table (or `pair`, a query of its rows), one per
-    (name, event), giving `changes` rows (`_events` says which)."""
+    """SELECTs giving `changes` rows, one per (name, event) (`_events` says
+    which): over the pair table, or on a first run (no previous membership:
+    every member enters) over the new membership itself."""
     order = state.columns(state.changes)
-    if pair is None:
-        pair = state.scratch(PAIR)
-    else:
-        pair = exp.alias_(exp.Subquery(this=pair), "p", quoted=True)
+    source, key, column = (
+        (state.scratch(PAIR), "k", _paired) if has_old else (state.scratch(NEW), state.key, _own)
+    )
     out = []
-    for name, event, this, kind, cond in _events(new, old, has_old):
+    for name, event, this, kind, cond in _events(new, old, has_old, column):
         label = exp.cast(exp.Null(), text_type()) if kind == "segment" else col(this)
         values = {
             "run_id": run_id_expr(run_id),
             "as_of": as_of.copy(),
             "name": lit(name),
-            state.key: col("k"),
+            state.key: col(key),
             "event": lit(event),
             "label": label,
         }
         out.append(
-            exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order))
-            .from_(pair.copy())
-            .where(cond)
+            exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order), copy=False)
+            .from_(source.copy(), copy=False)
+            .where(cond, copy=False)
         )
     return out
 
@@ -229,13 +236,19 @@ OBSERVED = "\0observed"  # sizes_query: the labels found in the membership
 
 
 def sizes_query(
-    state: State, run_id: RunId, as_of: exp.Expr, rows: list[tuple[str, str | None, str]]
+    state: State,
+    run_id: RunId,
+    as_of: exp.Expr,
+    rows: list[tuple[str, str | None, str]],
+    first: bool = False,
 ) -> exp.Select:
     """`sizes` rows of this run: `rows` holds (name, label, column) per segment
     (label None) and per declared label of each segmentation (OBSERVED: per
     label present, for label columns without declared labels); members counted in
-    the new membership, entered/exited in this run's changes, share of the
-    universe (the new membership's rows; null when it is empty)."""
+    the new membership, entered/exited in this run's changes (on a `first` run,
+    with no membership before it, every member entered and none exited: its
+    changes are not read back), share of the universe (the new membership's
+    rows; null when it is empty)."""
     new = state.scratch(NEW)
     # one pass over the new membership counts the universe and every declared row
     # (a row of COUNTs, `t`); a declared row takes its count from it by position
@@ -274,6 +287,36 @@ def sizes_query(
     if picks:
         members = exp.Coalesce(this=members, expressions=[exp.Case(this=col("i", "b"), ifs=picks)])
 
+    share = exp.Case(
+        ifs=[exp.If(this=col("universe", "t").eq(exp.Literal.number(0)), true=exp.Null())],
+        default=exp.Div(
+            this=exp.cast(members.copy(), state.dialect.double()),
+            expression=col("universe", "t"),
+        ),
+    )
+    if first:
+        entered, exited = members.copy(), exp.Literal.number(0)
+    else:
+        entered = exp.Coalesce(this=col("entered", "c"), expressions=[exp.Literal.number(0)])
+        exited = exp.Coalesce(this=col("exited", "c"), expressions=[exp.Literal.number(0)])
+    values = {
+        "run_id": run_id_expr(run_id),
+        "as_of": as_of.copy(),
+        "name": col("name", "b"),
+        "label": col("label", "b"),
+        "members": exp.cast(members, bigint_type()),
+        "share": share,
+        "entered": exp.cast(entered, bigint_type()),
+        "exited": exp.cast(exited, bigint_type()),
+    }
+    q = (
+        exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes)))
+        .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True))
+        .join(exp.alias_(exp.Subquery(this=t), "t", quoted=True), join_type="cross")
+    )
+    if first:
+        return q
+
     def count(event: str) -> exp.Expr:
         hit = exp.If(this=col("event").eq(lit(event)), true=exp.Literal.number(1))
         return exp.Sum(this=exp.Case(ifs=[hit], default=exp.Literal.number(0)))
@@ -289,39 +332,11 @@ def sizes_query(
         .where(col("run_id").eq(run_id_expr(run_id)))
         .group_by(col("name"), col("label"))
     )
-    share = exp.Case(
-        ifs=[exp.If(this=col("universe", "t").eq(exp.Literal.number(0)), true=exp.Null())],
-        default=exp.Div(
-            this=exp.cast(members.copy(), state.dialect.double()),
-            expression=col("universe", "t"),
-        ),
-    )
-    values = {
-        "run_id": run_id_expr(run_id),
-        "as_of": as_of.copy(),
-        "name": col("name", "b"),
-        "label": col("label", "b"),
-        "members": exp.cast(members, bigint_type()),
-        "share": share,
-        "entered": exp.cast(
-            exp.Coalesce(this=col("entered", "c"), expressions=[exp.Literal.number(0)]),
-            bigint_type(),
-        ),
-        "exited": exp.cast(
-            exp.Coalesce(this=col("exited", "c"), expressions=[exp.Literal.number(0)]),
-            bigint_type(),
-        ),
-    }
     same_label = exp.NullSafeEQ(this=col("label", "c"), expression=col("label", "b"))
-    return (
-        exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes)))
-        .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True))
-        .join(exp.alias_(exp.Subquery(this=t), "t", quoted=True), join_type="cross")
-        .join(
-            exp.alias_(exp.Subquery(this=counted), "c", quoted=True),
-            on=exp.and_(col("name", "c").eq(col("name", "b")), same_label),
-            join_type="left",
-        )
+    return q.join(
+        exp.alias_(exp.Subquery(this=counted), "c", quoted=True),
+        on=exp.and_(col("name", "c").eq(col("name", "b")), same_label),
+        join_type="left",
     )
 
 

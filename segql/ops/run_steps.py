@@ -81,36 +81,29 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
             yield from d.clear_run(s.table(name), plan.run_id)
     old_kinds = plan.outputs if sc is not None else plan.old_kinds
     old_query = sc.previous if sc is not None else plan.old_query
-    pair = ch.pair_query(s, plan.outputs, old_kinds, old_query)
+    # a first run has no pair: its changes read the new membership
+    pair = ch.pair_query(s, plan.outputs, old_kinds, old_query) if old_query is not None else None
+    paired = pair is not None
     if sc is not None:  # a script's transaction holds DML only: every table is made before
         yield from _script_setup(plan)
+        assert pair is not None
         yield from d.temp_table(s.scratch(st.PAIR), pair)
         begin = d.begin()
         if begin is not None:
             yield begin
         yield sc.check
-    elif old_query is not None:
+    elif pair is not None:
         yield from d.temp_table(s.scratch(st.PAIR), pair)
     # the replaced run's rows go once the pair (built from them) is
     if plan.replacing is not None and s.engine is not None and s.engine.transactional:
         for name in ("runs", "changes", "sizes"):
             yield from d.delete_runs(s.table(name), [plan.replacing])
-    # a first run's pair is the new membership renamed: read, not stored
-    stored = sc is not None or old_query is not None
-    branches = ch.change_branches(
-        s,
-        plan.run_id,
-        plan.as_of,
-        plan.outputs,
-        old_kinds,
-        old_query is not None,
-        pair=None if stored else pair,
-    )
+    branches = ch.change_branches(s, plan.run_id, plan.as_of, plan.outputs, old_kinds, paired)
     yield from _gated(plan, s.insert(s.changes, branches))
-    if sc is None and stored:
+    if sc is None and paired:
         yield d.drop_temp_table(s.scratch(st.PAIR))
     if plan.size_rows:
-        sizes = ch.sizes_query(s, plan.run_id, plan.as_of, plan.size_rows)
+        sizes = ch.sizes_query(s, plan.run_id, plan.as_of, plan.size_rows, first=not paired)
         yield from _gated(plan, s.insert(s.sizes, [sizes]))
 
     def runs_row() -> exp.Insert | None:  # finished_at: when it is written
