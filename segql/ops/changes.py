@@ -6,8 +6,6 @@ and every reader of them are in segql/ops/state.py; the flow in run.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlglot import exp
 
 from segql.ops.state import (
@@ -120,14 +118,24 @@ def pair_query(
     state: State, new: dict[str, Kind], old: dict[str, Kind], old_table: exp.Expr
 ) -> exp.Select:
     """New and previous membership side by side, a row per key in either with
-    a change: `k`, `n<i>` and `o<i>` per name (i: its position in the union of
-    the names). A first run has none: its changes read the new membership."""
+    a change: `k`, and per name (i: its position in the union of the names)
+    `f<i>` for a segment on both sides (its flip: null when unchanged, else
+    whether the key is in it now, i.e. true an entry, false an exit), else the
+    new and old values `n<i>` and `o<i>`. A first run has no pair: its changes
+    read the new membership."""
     key = state.key
     names = list(dict.fromkeys([*new, *old]))
     n_t = exp.alias_(state.scratch(NEW), "n", quoted=True)
     both = exp.Coalesce(this=col(key, "n"), expressions=[col(key, "o")])
     cols: list[exp.Expr] = [exp.alias_(both, "k", quoted=True)]
     for i, name in enumerate(names):
+        if _flips(name, new, old):
+            now, before = (
+                exp.Coalesce(this=col(name, side), expressions=[exp.false()]) for side in "no"
+            )
+            flip = exp.If(this=exp.NEQ(this=now, expression=before), true=now.copy())
+            cols.append(exp.alias_(exp.Case(ifs=[flip]), f"f{i}", quoted=True))
+            continue
         if name in new:
             cols.append(exp.alias_(col(name, "n"), f"n{i}", quoted=True))
         if name in old:
@@ -140,7 +148,7 @@ def pair_query(
     )
     # only the keys with a change: the branches of `changes` read no other
     # (most keys keep every membership from one run to the next)
-    conds = [cond for *_, cond in _events(new, old, True, _paired)]
+    conds = [cond for *_, cond in _events(new, old, True)]
     if not conds:
         return q
     p = exp.alias_(exp.Subquery(this=q), "p", quoted=True)
@@ -156,29 +164,29 @@ def _any(conds: list[exp.Expr]) -> exp.Expr:
     return exp.Or(this=_any(conds[:half]), expression=_any(conds[half:]))
 
 
-Column = Callable[[str, int, str], str]  # (side "n"/"o", position, name) -> column
+def _flips(name: str, new: dict[str, Kind], old: dict[str, Kind]) -> bool:
+    """A segment before and after: the pair holds its flip alone (one column
+    instead of two, most of them null: cheaper to store and to read)."""
+    return new.get(name) == old.get(name) == "segment"
 
 
-def _paired(side: str, i: int, _name: str) -> str:
-    """A column of the pair table: n<i>, o<i>."""
-    return f"{side}{i}"
-
-
-def _own(_side: str, _i: int, name: str) -> str:
-    """A column of the new membership itself (a first run reads it, no pair)."""
-    return name
-
-
-def _events(new: dict[str, Kind], old: dict[str, Kind], has_old: bool, column: Column):
-    """(name, event, column, kind, condition) per change a row of the pair can
-    hold: for a segment enter = true now and not before, exit = true before and
-    not now; for a label a move is an exit of the old label and an enter of the
-    new. A name only on one side enters (added) or exits (removed) all its
-    members; a name whose kind changed exits as the old kind and enters as the new."""
+def _events(new: dict[str, Kind], old: dict[str, Kind], paired: bool):
+    """(name, event, column, kind, condition) per change a row can hold, over
+    the pair (`paired`) or, on a first run, over the new membership: for a
+    segment enter = true now and not before, exit = true before and not now
+    (the pair's flip); for a label a move is an exit of the old label and an
+    enter of the new. A name only on one side enters (added) or exits
+    (removed) all its members; a name whose kind changed exits as the old kind
+    and enters as the new."""
     names = list(dict.fromkeys([*new, *old]))
     for i, name in enumerate(names):
-        n_kind, o_kind = new.get(name), old.get(name) if has_old else None
-        now, before = column("n", i, name), column("o", i, name)
+        if paired and _flips(name, new, old):
+            flip = col(f"f{i}")
+            yield name, "enter", None, "segment", flip
+            yield name, "exit", None, "segment", exp.Not(this=flip.copy())
+            continue
+        n_kind, o_kind = new.get(name), old.get(name) if paired else None
+        now, before = (f"n{i}", f"o{i}") if paired else (name, name)
         sides = (("enter", now, n_kind, before, o_kind), ("exit", before, o_kind, now, n_kind))
         for event, this, kind, other, other_kind in sides:
             if kind is None:
@@ -210,11 +218,9 @@ def change_branches(
     which): over the pair table, or on a first run (no previous membership:
     every member enters) over the new membership itself."""
     order = state.columns(state.changes)
-    source, key, column = (
-        (state.scratch(PAIR), "k", _paired) if has_old else (state.scratch(NEW), state.key, _own)
-    )
+    source, key = (state.scratch(PAIR), "k") if has_old else (state.scratch(NEW), state.key)
     out = []
-    for name, event, this, kind, cond in _events(new, old, has_old, column):
+    for name, event, this, kind, cond in _events(new, old, has_old):
         label = exp.cast(exp.Null(), text_type()) if kind == "segment" else col(this)
         values = {
             "run_id": run_id_expr(run_id),
