@@ -20,10 +20,12 @@ per run (only changes) and of `sizes`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import shutil
 import statistics
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -36,10 +38,14 @@ def log(msg: str = "") -> None:
     print(msg, flush=True)
 
 
+QUERY = "membership query (built in the state schema)"
+RUNS = ("first run (A)", "second run (B)")  # segql's, timed statement by statement
+
+
 def _label(sql: str) -> str:
     head = " ".join(sql.split())[:200]
     if "__segql_new" in head.split(" AS ", 1)[0] and head.startswith("CREATE"):
-        return "membership query (temp table)"
+        return QUERY
     if head.startswith("CREATE") and "__segql_pair" in head.split(" AS ", 1)[0]:
         return "pair (full join with the previous)"
     for table, label in (
@@ -86,7 +92,8 @@ class Timed:
         self.times: dict[str, float] = defaultdict(float)
         self.cpu: dict[str, float] = defaultdict(float)
         self._orig, self._con = engine._run, engine.con
-        engine.con = _Con(engine.con, self.times)
+        if engine.target.engine == "duckdb":
+            engine.con = _Con(engine.con, self.times)
 
         def timed(sql: str, fetch: bool):
             start, c0 = time.perf_counter(), time.process_time()
@@ -104,10 +111,6 @@ class Timed:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import duckdb
-
-    from segql.engines.duckdb import wrap
-    from segql.ops import run as rn
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run_overhead", description=__doc__)
     ap.add_argument("--scale", type=float, default=1.0)
@@ -116,35 +119,157 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument(
+        "--postgres", action="store_true", help="on a private PostgreSQL server (wall time)"
+    )
     args = ap.parse_args(argv)
 
     src = ensure_database(args.scale, args.seed, memory_limit=args.memory_limit, log=log)
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            engine, query, reset, expert = _postgres(src, stack)
+        else:
+            engine, query, reset, expert = _duckdb(src, args, stack)
+        _measure(engine, query, reset, expert, args)
+
+
+def _duckdb(src: Path, args, stack: contextlib.ExitStack):
+    """A scratch copy of the data the runs write their state into; the query
+    alone is stored as a temporary table (harness.store)."""
+    import duckdb
+
+    from segql.engines.duckdb import wrap
+
     db = DATA_DIR / f"run_overhead_s{args.scale:g}.duckdb"
     log(f"copying {src.name} to {db.name} (the runs write their state there)")
-    for f in (db, db.with_name(db.name + ".wal")):
+    scratch = (db, db.with_name(db.name + ".wal"))
+    for f in scratch:
         f.unlink(missing_ok=True)
+    stack.callback(lambda: [f.unlink(missing_ok=True) for f in scratch])
     shutil.copy(src, db)
-
     con = duckdb.connect(str(db))
     con.execute(f"SET memory_limit = '{_checked_size(args.memory_limit)}'")
     con.execute("SET enable_progress_bar = false")
     if args.threads:
         con.execute(f"SET threads = {int(args.threads)}")
     engine = wrap(con, Path(db).parent)
+    stack.callback(engine.close)
+
+    def query(sql: str):
+        return lambda: harness.store(con, sql)
+
+    def reset() -> None:
+        for schema in ("segql", "expert"):
+            con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    def expert(sql: str, as_of: dt.datetime, model):
+        return lambda: expert_first_run(con, sql, as_of, model)
+
+    return engine, query, reset, expert
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def expert_first_run(con, sql: str, as_of: dt.datetime, model) -> None:
+    """The yardstick for a first run: what an expert would write by hand on
+    DuckDB for the same state (schema `expert`): the membership stored with
+    as_of and run_id, every member's `enter` by one UNPIVOT of the segments'
+    columns (and a filter per label column), sizes from one row of COUNT_IFs
+    (entered = members, exited = 0: nothing before), the runs row; one
+    transaction."""
+    key = _q(model.project.key)
+    segments = [_q(n) for n in model.selected if model.kind(n) == "segment"]
+    labels = [_q(n) for n in model.selected if model.kind(n) != "segment"]
+    at = f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
+    head = f"CAST(1 AS BIGINT) AS run_id, {at} AS as_of"
+    bools = ", ".join(segments)
+    label_changes = "".join(
+        f" UNION ALL SELECT {head}, '{lab[1:-1]}', {key}, 'enter', {lab}"
+        f" FROM expert.membership WHERE {lab} IS NOT NULL"
+        for lab in labels
+    )
+    label_sizes = "".join(
+        f" UNION ALL SELECT {head}, '{lab[1:-1]}', {lab}, count(*), count(*) / (SELECT"
+        f" count(*) FROM expert.membership), count(*), 0 FROM expert.membership"
+        f" WHERE {lab} IS NOT NULL GROUP BY {lab}"
+        for lab in labels
+    )
+    counts = ", ".join(f"count_if({c}) AS {c}" for c in segments)
+    for stmt in (
+        "BEGIN",
+        "CREATE SCHEMA expert",
+        f"CREATE TABLE expert.membership AS SELECT *, {at} AS as_of, CAST(1 AS BIGINT) AS run_id"
+        f" FROM ({sql}) q",
+        f"CREATE TABLE expert.changes AS SELECT {head}, name, {key}, 'enter' AS event,"
+        f" CAST(NULL AS TEXT) AS label FROM (UNPIVOT (SELECT {key}, {bools} FROM"
+        f" expert.membership) ON {bools} INTO NAME name VALUE v) WHERE v{label_changes}",
+        f"CREATE TABLE expert.sizes AS SELECT {head}, name, CAST(NULL AS TEXT) AS label,"
+        f" members, members / universe AS share, members AS entered, 0 AS exited FROM (UNPIVOT"
+        f" (SELECT count(*) AS universe, {counts} FROM expert.membership) ON {bools} INTO NAME"
+        f" name VALUE members){label_sizes}",
+        f"CREATE TABLE expert.runs AS SELECT {head}, now() AS started_at, now() AS finished_at,"
+        f" 'ok' AS status, (SELECT count(*) FROM expert.membership) AS universe",
+        "COMMIT",
+    ):
+        con.execute(stmt)
+
+
+def _postgres(src: Path, stack: contextlib.ExitStack):
+    """A private PostgreSQL server (tests/engines/postgres.py) holding the
+    data's tables; the query alone is stored as a temporary table there."""
+    import duckdb
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from engines.postgres import PostgresServer, load_from_duckdb
+    from sqlglot import exp, parse_one
+
+    from segql.engines import connect
+    from segql.engines.targets import Setting, Span, Target
+
+    server = stack.enter_context(PostgresServer())
+    log("loading the data into PostgreSQL")
+    duck = duckdb.connect(str(src), read_only=True)
+    with server.connect() as pg:
+        load_from_duckdb(duck, pg, ["customers", "orders", "web_events"])
+        pg.execute("ANALYZE")
+    duck.close()
+    span = Span("bench", 1, 1, 1, 2)
+    target = Target("bench", "postgres", {"dsn": Setting(server.conninfo, span)}, {}, span)
+    engine = connect(target, DATA_DIR, read_only=False)
+    stack.callback(engine.close)
+    out = exp.to_table(harness.OUT)
+
+    def query(sql: str):
+        def store() -> None:
+            engine.execute(engine.dialect.drop_temp_table(out))
+            for stmt in engine.dialect.temp_table(out.copy(), parse_one(sql, read="postgres")):
+                engine.execute(stmt)
+
+        return store
+
+    def reset() -> None:
+        schema = exp.Table(this=exp.to_identifier("segql", quoted=True))
+        engine.execute(exp.Drop(tables=[schema], kind="SCHEMA", exists=True, cascade=True))
+
+    return engine, query, reset, None
+
+
+def _measure(engine, query, reset, expert, args) -> None:
+    from segql.ops import run as rn
+
+    # on PostgreSQL the work is the server's: its wall time is the measure
+    on_pg = engine.target.engine == "postgres"
+    dialect = engine.dialect.name
     bench = harness.load_project(engine)
     model = bench.model
     a = harness.AS_OF - dt.timedelta(days=7)
     b = harness.AS_OF
-    sql_a = harness.membership_sql_at(model, a)
-    sql_b = harness.membership_sql_at(model, b)
+    sql_a = harness.membership_sql_at(model, a, dialect)
+    sql_b = harness.membership_sql_at(model, b, dialect)
     outputs = len(model.selected)
     log(f"{outputs} outputs; as_of A = {a:%Y-%m-%d}, B = {b:%Y-%m-%d}; repeat {args.repeat}")
-
-    def reset() -> None:
-        con.execute('DROP SCHEMA IF EXISTS "segql" CASCADE')
-
-    def query(sql: str):
-        return lambda: harness.store(con, sql)
 
     cases = {
         "query A": query(sql_a),
@@ -152,24 +277,29 @@ def main(argv: list[str] | None = None) -> None:
         "query B": query(sql_b),
         "second run (B)": lambda: rn.execute(engine, model, b),
     }
+    if expert is not None:
+        cases["expert's first run (A)"] = expert(sql_a, a, model)
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
+    inside: dict[str, list[float]] = defaultdict(list)  # the query inside a run (measure)
     profile: dict[str, dict[str, float]] = {}
     profile_cpu: dict[str, dict[str, float]] = {}
     for i in range(args.repeat + 1):  # the first is a warm-up
         reset()
         for name, fn in cases.items():
-            timer = Timed(engine) if i == args.repeat else None
+            timer = Timed(engine)
             c0, w0 = time.process_time(), time.perf_counter()
             fn()
             w, c = time.perf_counter() - w0, time.process_time() - c0
-            if timer is not None:
-                walls, cpus = timer.stop()
+            walls, cpus = timer.stop()
+            if i == args.repeat:
                 profile[name] = {**walls, "total": w}
                 profile_cpu[name] = {**cpus, "total": c}
             if i > 0:
                 wall[name].append(w)
                 cpu[name].append(c)
+                if name in RUNS:
+                    inside[name].append((walls if on_pg else cpus).get(QUERY, 0.0))
         if i > 0:
             log(f"  repeat {i}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in wall.items()))
 
@@ -177,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     log("\n| | wall s | CPU s | overhead beyond the query (wall / CPU) |")
     log("|---|---|---|---|")
     pairs = {"first run (A)": "query A", "second run (B)": "query B"}
+    if expert is not None:
+        pairs["expert's first run (A)"] = "query A"
     results = {}
     for name in cases:
         w, c = med[name]
@@ -189,9 +321,49 @@ def main(argv: list[str] | None = None) -> None:
             results[name] = {"wall": w, "cpu": c}
             log(f"| {name} | {w:.2f} | {c:.2f} | |")
 
+    # The query's CPU time alone varies by ±10% from one execution to the next
+    # here, as much as the overhead measured: so the overhead is also taken
+    # within each run, from its own statements (what the run adds beyond its
+    # query, over the query alone in the same repetition), and its query's
+    # extra cost for being stored in the state (a permanent table, compressed)
+    # beside it.
+    measure, unit = (wall, "wall") if on_pg else (cpu, "CPU")
+    log(f"\n{unit} beyond the query, by each run's statements (median of the repetitions):")
+    log("| | changes, sizes, swap, Python | the query stored (vs a temporary table) | total |")
+    log("|---|---|---|---|")
+    for name, q in pairs.items():
+        if name not in inside:  # the expert's statements are not the engine's: not timed
+            continue
+        runs_, alone = measure[name], measure[q]
+        beyond = [(r - k) / a for r, k, a in zip(runs_, inside[name], alone, strict=True)]
+        stored = [(k - a) / a for k, a in zip(inside[name], alone, strict=True)]
+        total = [b + s for b, s in zip(beyond, stored, strict=True)]
+        results[name] |= {
+            "beyond_by_statements": statistics.median(beyond),
+            "stored_query": statistics.median(stored),
+            "beyond_total_paired": statistics.median(total),
+        }
+        log(
+            f"| {name} | {statistics.median(beyond):+.0%} | {statistics.median(stored):+.0%} "
+            f"| {statistics.median(total):+.0%} |"
+        )
+
+    if expert is not None:
+        # the same rows as segql's first run, or the comparison means nothing
+        cols = f'"name", {_q(model.project.key)}, "event", "label"'
+        ours_q = f'SELECT {cols} FROM "segql"."changes" WHERE "run_id" = 1'
+        theirs_q = f"SELECT {cols} FROM expert.changes"
+        for x, y in ((ours_q, theirs_q), (theirs_q, ours_q)):
+            extra = engine.fetch(f"SELECT count(*) FROM ({x} EXCEPT ALL {y}) d")[0][0]
+            assert extra == 0, f"the expert's changes differ from segql's: {extra} rows"
+        ours, theirs = med["first run (A)"], med["expert's first run (A)"]
+        ratio = (ours[0] / theirs[0], ours[1] / theirs[1])
+        results["first run / expert's"] = {"wall": ratio[0], "cpu": ratio[1]}
+        log(f"\nfirst run / the expert's first run: {ratio[0]:.2f}x wall, {ratio[1]:.2f}x CPU")
+
     log("\nWhere a run's time goes (last repetition; wall s / CPU s):")
     labels = sorted({k for p in profile.values() for k in p if k != "total"})
-    runs = [n for n in cases if n in pairs]
+    runs = list(RUNS)
     log("| statement | " + " | ".join(runs) + " |")
     log("|---|" + "---|" * len(runs))
 
@@ -209,18 +381,14 @@ def main(argv: list[str] | None = None) -> None:
         + " | ".join(f"{rest(profile[r]):.2f} / {rest(profile_cpu[r]):.2f}" for r in runs)
         + " |"
     )
-    growth = con.execute(
-        'SELECT "run_id", count(*) FROM "segql"."changes" GROUP BY 1 ORDER BY 1'
-    ).fetchall()
-    sizes = con.execute('SELECT count(*) FROM "segql"."sizes" GROUP BY "run_id"').fetchall()
-    universe = con.execute('SELECT "run_id", "universe" FROM "segql"."runs"').fetchall()
+    growth = engine.fetch('SELECT "run_id", count(*) FROM "segql"."changes" GROUP BY 1 ORDER BY 1')
+    sizes = engine.fetch('SELECT count(*) FROM "segql"."sizes" GROUP BY "run_id"')
+    universe = engine.fetch('SELECT "run_id", "universe" FROM "segql"."runs"')
     log(f"\nchanges rows per run: {growth}; sizes rows per run: {[s[0] for s in sizes]}; "
         f"universe: {universe}")  # fmt: skip
-    engine.close()
-    for f in (db, db.with_name(db.name + ".wal")):
-        f.unlink(missing_ok=True)
     if args.out:
         doc = {
+            "engine": engine.target.engine,
             "scale": args.scale,
             "repeat": args.repeat,
             "outputs": outputs,
@@ -232,6 +400,7 @@ def main(argv: list[str] | None = None) -> None:
             "universe": universe,
             "wall": wall,
             "cpu": cpu,
+            "query_inside_run": inside,
         }
         Path(args.out).write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
