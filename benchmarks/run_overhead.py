@@ -119,12 +119,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--data-dir", default=str(DATA_DIR), help="where the sample data is kept")
     ap.add_argument(
         "--postgres", action="store_true", help="on a private PostgreSQL server (wall time)"
     )
     args = ap.parse_args(argv)
 
-    src = ensure_database(args.scale, args.seed, memory_limit=args.memory_limit, log=log)
+    data_dir = Path(args.data_dir)
+    src = ensure_database(args.scale, args.seed, data_dir, memory_limit=args.memory_limit, log=log)
     with contextlib.ExitStack() as stack:
         if args.postgres:
             engine, query, reset, expert = _postgres(src, stack)
@@ -140,7 +142,7 @@ def _duckdb(src: Path, args, stack: contextlib.ExitStack):
 
     from segql.engines.duckdb import wrap
 
-    db = DATA_DIR / f"run_overhead_s{args.scale:g}.duckdb"
+    db = src.parent / f"run_overhead_s{args.scale:g}.duckdb"
     log(f"copying {src.name} to {db.name} (the runs write their state there)")
     scratch = (db, db.with_name(db.name + ".wal"))
     for f in scratch:
@@ -162,8 +164,9 @@ def _duckdb(src: Path, args, stack: contextlib.ExitStack):
         for schema in ("segql", "expert"):
             con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
-    def expert(sql: str, as_of: dt.datetime, model):
-        return lambda: expert_first_run(con, sql, as_of, model)
+    def expert(sql: str, as_of: dt.datetime, model, first: bool):
+        run = expert_first_run if first else expert_second_run
+        return lambda: run(con, sql, as_of, model)
 
     return engine, query, reset, expert
 
@@ -216,6 +219,65 @@ def expert_first_run(con, sql: str, as_of: dt.datetime, model) -> None:
         con.execute(stmt)
 
 
+def expert_second_run(con, sql: str, as_of: dt.datetime, model) -> None:
+    """The yardstick for a later run, by hand on DuckDB after
+    `expert_first_run`: the new membership stored; one FULL OUTER JOIN with
+    the old one giving per segment its flip (null: unchanged, else whether the
+    key is in it now), UNPIVOT (which drops the nulls) into `changes`; a label
+    column's moves by a join of the two columns; sizes from one row of
+    COUNT_IFs and the changes grouped; the runs row; the new membership
+    renamed over the old; one transaction."""
+    key = _q(model.project.key)
+    segments = [_q(n) for n in model.selected if model.kind(n) == "segment"]
+    labels = [_q(n) for n in model.selected if model.kind(n) != "segment"]
+    at = f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
+    head = f"CAST(2 AS BIGINT) AS run_id, {at} AS as_of"
+    new, old = "expert.membership_new", "expert.membership"
+    joined = f"{new} n FULL OUTER JOIN {old} o ON n.{key} = o.{key}"
+    flips = ", ".join(
+        f"CASE WHEN coalesce(n.{c}, false) <> coalesce(o.{c}, false) THEN coalesce(n.{c}, false)"
+        f" END AS {c}"
+        for c in segments
+    )
+    bools = ", ".join(segments)
+    moves = "".join(
+        f" UNION ALL SELECT {head}, '{lab[1:-1]}', coalesce(n.{key}, o.{key}), '{event}',"
+        f" {side}.{lab} FROM {joined} WHERE {side}.{lab} IS NOT NULL"
+        f" AND n.{lab} IS DISTINCT FROM o.{lab}"
+        for lab in labels
+        for event, side in (("enter", "n"), ("exit", "o"))
+    )
+    counted = (
+        "(SELECT name, label, count_if(event = 'enter') AS e, count_if(event = 'exit') AS x"
+        " FROM expert.changes WHERE run_id = 2 GROUP BY name, label)"
+    )
+    label_sizes = "".join(
+        f" UNION ALL SELECT {head}, '{lab[1:-1]}', l.{lab}, l.members, l.members / (SELECT"
+        f" count(*) FROM {new}), coalesce(c.e, 0), coalesce(c.x, 0) FROM (SELECT {lab}, count(*)"
+        f" AS members FROM {new} WHERE {lab} IS NOT NULL GROUP BY {lab}) l LEFT JOIN {counted} c"
+        f" ON c.name = '{lab[1:-1]}' AND c.label = l.{lab}"
+        for lab in labels
+    )
+    counts = ", ".join(f"count_if({c}) AS {c}" for c in segments)
+    for stmt in (
+        "BEGIN",
+        f"CREATE TABLE {new} AS SELECT *, {at} AS as_of, CAST(2 AS BIGINT) AS run_id"
+        f" FROM ({sql}) q",
+        f"INSERT INTO expert.changes SELECT {head}, name, {key}, CASE WHEN now THEN 'enter' ELSE"
+        f" 'exit' END, CAST(NULL AS TEXT) FROM (UNPIVOT (SELECT coalesce(n.{key}, o.{key}) AS"
+        f" {key}, {flips} FROM {joined}) ON {bools} INTO NAME name VALUE now){moves}",
+        f"INSERT INTO expert.sizes SELECT {head}, m.name, NULL, members, members / universe,"
+        f" coalesce(c.e, 0), coalesce(c.x, 0) FROM (UNPIVOT (SELECT count(*) AS universe, {counts}"
+        f" FROM {new}) ON {bools} INTO NAME name VALUE members) m LEFT JOIN {counted} c ON"
+        f" c.name = m.name AND c.label IS NULL{label_sizes}",
+        f"INSERT INTO expert.runs SELECT {head}, now(), now(), 'ok', (SELECT count(*) FROM {new})",
+        f"DROP TABLE {old}",
+        f"ALTER TABLE {new} RENAME TO membership",
+        "COMMIT",
+    ):
+        con.execute(stmt)
+
+
 def _postgres(src: Path, stack: contextlib.ExitStack):
     """A private PostgreSQL server (tests/engines/postgres.py) holding the
     data's tables; the query alone is stored as a temporary table there."""
@@ -237,7 +299,7 @@ def _postgres(src: Path, stack: contextlib.ExitStack):
     duck.close()
     span = Span("bench", 1, 1, 1, 2)
     target = Target("bench", "postgres", {"dsn": Setting(server.conninfo, span)}, {}, span)
-    engine = connect(target, DATA_DIR, read_only=False)
+    engine = connect(target, src.parent, read_only=False)
     stack.callback(engine.close)
     out = exp.to_table(harness.OUT)
 
@@ -278,7 +340,8 @@ def _measure(engine, query, reset, expert, args) -> None:
         "second run (B)": lambda: rn.execute(engine, model, b),
     }
     if expert is not None:
-        cases["expert's first run (A)"] = expert(sql_a, a, model)
+        cases["expert's first run (A)"] = expert(sql_a, a, model, True)
+        cases["expert's second run (B)"] = expert(sql_b, b, model, False)
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
     inside: dict[str, list[float]] = defaultdict(list)  # the query inside a run (measure)
@@ -309,6 +372,7 @@ def _measure(engine, query, reset, expert, args) -> None:
     pairs = {"first run (A)": "query A", "second run (B)": "query B"}
     if expert is not None:
         pairs["expert's first run (A)"] = "query A"
+        pairs["expert's second run (B)"] = "query B"
     results = {}
     for name in cases:
         w, c = med[name]
@@ -349,17 +413,21 @@ def _measure(engine, query, reset, expert, args) -> None:
         )
 
     if expert is not None:
-        # the same rows as segql's first run, or the comparison means nothing
+        # the same rows as segql's runs, or the comparison means nothing
         cols = f'"name", {_q(model.project.key)}, "event", "label"'
-        ours_q = f'SELECT {cols} FROM "segql"."changes" WHERE "run_id" = 1'
-        theirs_q = f"SELECT {cols} FROM expert.changes"
-        for x, y in ((ours_q, theirs_q), (theirs_q, ours_q)):
-            extra = engine.fetch(f"SELECT count(*) FROM ({x} EXCEPT ALL {y}) d")[0][0]
-            assert extra == 0, f"the expert's changes differ from segql's: {extra} rows"
-        ours, theirs = med["first run (A)"], med["expert's first run (A)"]
-        ratio = (ours[0] / theirs[0], ours[1] / theirs[1])
-        results["first run / expert's"] = {"wall": ratio[0], "cpu": ratio[1]}
-        log(f"\nfirst run / the expert's first run: {ratio[0]:.2f}x wall, {ratio[1]:.2f}x CPU")
+        for run_id, ordinal in ((1, "first"), (2, "second")):
+            ours_q = f'SELECT {cols} FROM "segql"."changes" WHERE "run_id" = {run_id}'
+            theirs_q = f"SELECT {cols} FROM expert.changes WHERE run_id = {run_id}"
+            for x, y in ((ours_q, theirs_q), (theirs_q, ours_q)):
+                extra = engine.fetch(f"SELECT count(*) FROM ({x} EXCEPT ALL {y}) d")[0][0]
+                assert extra == 0, f"the expert's changes differ from segql's: {extra} rows"
+            ours, theirs = med[RUNS[run_id - 1]], med[f"expert's {RUNS[run_id - 1]}"]
+            ratio = (ours[0] / theirs[0], ours[1] / theirs[1])
+            results[f"{ordinal} run / expert's"] = {"wall": ratio[0], "cpu": ratio[1]}
+            log(
+                f"\n{ordinal} run / the expert's {ordinal} run: "
+                f"{ratio[0]:.2f}x wall, {ratio[1]:.2f}x CPU"
+            )
 
     log("\nWhere a run's time goes (last repetition; wall s / CPU s):")
     labels = sorted({k for p in profile.values() for k in p if k != "total"})

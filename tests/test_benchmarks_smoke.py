@@ -157,3 +157,21 @@ def test_constructs17_hand_sql_gives_segqls_members(db: Path) -> None:
     rows = constructs17.bench_duckdb(db, constructs17.CONSTRUCTS, repeat=1)
     assert [r[0] for r in rows] == [c.name for c in constructs17.CONSTRUCTS]
     assert sum(members for _, members, *_ in rows) > 0
+
+
+def test_run_overhead_runs_end_to_end(tmp_path: Path) -> None:
+    """benchmarks/run_overhead.py on tiny data: segql's two runs and the
+    expert's hand-written ones (whose `changes` it asserts equal to segql's,
+    row for row, before comparing them), with the results it records."""
+    from benchmarks import run_overhead
+
+    out = tmp_path / "overhead.json"
+    run_overhead.main(
+        ["--scale", str(SCALE), "--repeat", "1", "--data-dir", str(tmp_path), "--out", str(out)]
+    )
+    doc = json.loads(out.read_text())
+    assert doc["engine"] == "duckdb"
+    assert {"first run / expert's", "second run / expert's"} <= set(doc["results"])
+    first, second = (rows for _, rows in doc["changes_rows_per_run"])
+    assert first > 0 and second > 0  # the first run enters every member; the second, changes
+    assert doc["results"]["first run (A)"]["cpu"] > 0

@@ -72,7 +72,7 @@ class DuckDBEngine(Engine):
             for i in range(0, len(rows), chunk):
                 part = rows[i : i + chunk]
                 marks = [exp.Tuple(expressions=[exp.Placeholder() for _ in part[0]]) for _ in part]
-                insert = exp.insert(exp.Values(expressions=marks), table.copy())
+                insert = exp.insert(exp.Values(expressions=marks), table.copy(), copy=False)
                 params = [v for r in part for v in r]
                 self.con.execute(self.sql(insert), params)
 

@@ -216,11 +216,25 @@ def change_branches(
 ) -> list[exp.Select]:
     """SELECTs giving `changes` rows, one per (name, event) (`_events` says
     which): over the pair table, or on a first run (no previous membership:
-    every member enters) over the new membership itself."""
+    every member enters) over the new membership itself. Where the engine has
+    UNPIVOT, the segments read from one column each (a first run's, or the
+    pair's flips) are one branch: one pass instead of two filters per name."""
     order = state.columns(state.changes)
     source, key = (state.scratch(PAIR), "k") if has_old else (state.scratch(NEW), state.key)
+    names = list(dict.fromkeys([*new, *old]))
+    single = {  # segment -> the one column its entries (true) and exits (false) are in
+        name: (f"f{i}" if has_old else name)
+        for i, name in enumerate(names)
+        if (_flips(name, new, old) if has_old else new.get(name) == "segment")
+    }
     out = []
+    branch = _unpivoted(state, run_id, as_of, source, key, single, has_old)
+    if branch is not None:
+        out.append(branch)
+    done = single if branch is not None else {}
     for name, event, this, kind, cond in _events(new, old, has_old):
+        if name in done:
+            continue
         label = exp.cast(exp.Null(), text_type()) if kind == "segment" else col(this)
         values = {
             "run_id": run_id_expr(run_id),
@@ -236,6 +250,52 @@ def change_branches(
             .where(cond, copy=False)
         )
     return out
+
+
+def _unpivoted(
+    state: State,
+    run_id: RunId,
+    as_of: exp.Expr,
+    source: exp.Table,
+    key: str,
+    single: dict[str, str],
+    has_old: bool,
+) -> exp.Select | None:
+    """The `changes` rows of the segments in `single` (name -> column) as one
+    UNPIVOT (None where the engine has none): a row per key and segment whose
+    column is not null; true enters, false exits (the pair's flips), or on a
+    first run only true is kept (its columns are the membership's)."""
+    if len(single) < 2:  # one filter is as good
+        return None
+    # the unpivot's own columns, beside the key (a key may have any name)
+    what, value = (n + "_" * (n == state.key) for n in ("__segql_name", "__segql_value"))
+    rows = exp.select(
+        exp.alias_(col(key), state.key, quoted=True),
+        *(exp.alias_(col(c), name, quoted=True) for name, c in single.items()),
+        copy=False,
+    ).from_(source.copy(), copy=False)
+    unpivoted = state.dialect.unpivot(rows, list(single), what, value)
+    if unpivoted is None:
+        return None
+    entered = lit("enter")
+    event = (
+        exp.Case(ifs=[exp.If(this=col(value), true=entered)], default=lit("exit"))
+        if has_old
+        else entered
+    )
+    values = {
+        "run_id": run_id_expr(run_id),
+        "as_of": as_of.copy(),
+        "name": col(what),
+        state.key: col(state.key),
+        "event": event,
+        "label": exp.cast(exp.Null(), text_type()),
+    }
+    order = state.columns(state.changes)
+    q = exp.select(*(exp.alias_(values[c], c, quoted=True) for c in order), copy=False).from_(
+        unpivoted, copy=False
+    )
+    return q if has_old else q.where(col(value), copy=False)
 
 
 OBSERVED = "\0observed"  # sizes_query: the labels found in the membership
@@ -315,10 +375,12 @@ def sizes_query(
         "entered": exp.cast(entered, bigint_type()),
         "exited": exp.cast(exited, bigint_type()),
     }
+    # built in place (copy=False): each copy of a builder would copy the branches
+    sized = (exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes))
     q = (
-        exp.select(*(exp.alias_(values[c], c, quoted=True) for c in state.columns(state.sizes)))
-        .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True))
-        .join(exp.alias_(exp.Subquery(this=t), "t", quoted=True), join_type="cross")
+        exp.select(*sized, copy=False)
+        .from_(exp.alias_(exp.Subquery(this=b), "b", quoted=True), copy=False)
+        .join(exp.alias_(exp.Subquery(this=t), "t", quoted=True), join_type="cross", copy=False)
     )
     if first:
         return q
@@ -343,6 +405,7 @@ def sizes_query(
         exp.alias_(exp.Subquery(this=counted), "c", quoted=True),
         on=exp.and_(col("name", "c").eq(col("name", "b")), same_label),
         join_type="left",
+        copy=False,
     )
 
 

@@ -181,7 +181,7 @@ def _insert_membership(plan: Plan) -> exp.Insert:
     names = [s.key, *plan.outputs, *st.RUN_COLUMNS]
     rows = exp.select(*(st.col(n) for n in names)).from_(s.scratch(st.NEW))
     target = exp.Schema(this=s.membership, expressions=[st.ident(n) for n in names])
-    return exp.insert(rows, target)
+    return exp.insert(rows, target, copy=False)
 
 
 def _grow_membership(plan: Plan, columns_of: Columns) -> Iterator[exp.Expr]:
@@ -207,7 +207,7 @@ def _grow_membership(plan: Plan, columns_of: Columns) -> Iterator[exp.Expr]:
         else:  # a definition (or trait) of an earlier run, gone now
             null = exp.cast(exp.Null(), _engine_type(now[c], d_name))
             values.append(exp.alias_(null, c, quoted=True))
-    yield exp.insert(exp.select(*values).from_(new.copy()), s.membership)
+    yield exp.insert(exp.select(*values).from_(new.copy()), s.membership.copy(), copy=False)
 
 
 def _engine_type(name: str, dialect: str) -> exp.DataType:

@@ -175,7 +175,7 @@ class State:
         in the table's own order (`columns`); None without branches."""
         if not branches:
             return None
-        return exp.insert(union_all(branches), table.copy())
+        return exp.insert(union_all(branches), table.copy(), copy=False)  # built here: no copy
 
 
 def union_all(branches: list[exp.Query]) -> exp.Query:

@@ -171,6 +171,14 @@ class Dialect:
         text = exp.cast(value, exp.DataType.build("TEXT"))
         return self.sha256_hex(exp.Lower(this=exp.Trim(this=text)))
 
+    def unpivot(
+        self, rows: exp.Query, columns: list[str], name: str, value: str
+    ) -> exp.Expr | None:
+        """`rows` with a row per (row, column) of `columns` whose value is not
+        null: the other columns, `name` (the column's name) and `value`; None
+        where the engine has no UNPIVOT (the caller filters each column apart)."""
+        return None
+
     # -- statements (engines run them: segql/engines/base.py)
 
     def temp_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
@@ -335,6 +343,15 @@ class DuckDB(Dialect):
 
     def fail(self, message):
         return _fn("ERROR", message)
+
+    def unpivot(self, rows, columns, name, value):
+        # UNPIVOT … ON … INTO NAME … VALUE …: nulls are left out by default
+        on = [exp.column(c, quoted=True) for c in columns]
+        into = exp.UnpivotColumns(
+            this=exp.column(name, quoted=True), expressions=[exp.column(value, quoted=True)]
+        )
+        pivot = exp.Pivot(this=exp.Subquery(this=rows), expressions=on, unpivot=True, into=into)
+        return exp.Subquery(this=pivot)
 
 
 class Postgres(Dialect):
