@@ -175,6 +175,17 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _expert_parts(model, as_of: dt.datetime, run_id: int):
+    """What both of the expert's runs start from: the key, the segments' and
+    the label columns (quoted), as_of as a literal, and the run's leading
+    columns (run_id, as_of)."""
+    key = _q(model.project.key)
+    segments = [_q(n) for n in model.selected if model.kind(n) == "segment"]
+    labels = [_q(n) for n in model.selected if model.kind(n) != "segment"]
+    at = f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
+    return key, segments, labels, at, f"CAST({run_id} AS BIGINT) AS run_id, {at} AS as_of"
+
+
 def expert_first_run(con, sql: str, as_of: dt.datetime, model) -> None:
     """The yardstick for a first run: what an expert would write by hand on
     DuckDB for the same state (schema `expert`): the membership stored with
@@ -182,11 +193,7 @@ def expert_first_run(con, sql: str, as_of: dt.datetime, model) -> None:
     columns (and a filter per label column), sizes from one row of COUNT_IFs
     (entered = members, exited = 0: nothing before), the runs row; one
     transaction."""
-    key = _q(model.project.key)
-    segments = [_q(n) for n in model.selected if model.kind(n) == "segment"]
-    labels = [_q(n) for n in model.selected if model.kind(n) != "segment"]
-    at = f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
-    head = f"CAST(1 AS BIGINT) AS run_id, {at} AS as_of"
+    key, segments, labels, at, head = _expert_parts(model, as_of, 1)
     bools = ", ".join(segments)
     label_changes = "".join(
         f" UNION ALL SELECT {head}, '{lab[1:-1]}', {key}, 'enter', {lab}"
@@ -227,11 +234,7 @@ def expert_second_run(con, sql: str, as_of: dt.datetime, model) -> None:
     column's moves by a join of the two columns; sizes from one row of
     COUNT_IFs and the changes grouped; the runs row; the new membership
     renamed over the old; one transaction."""
-    key = _q(model.project.key)
-    segments = [_q(n) for n in model.selected if model.kind(n) == "segment"]
-    labels = [_q(n) for n in model.selected if model.kind(n) != "segment"]
-    at = f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
-    head = f"CAST(2 AS BIGINT) AS run_id, {at} AS as_of"
+    key, segments, labels, at, head = _expert_parts(model, as_of, 2)
     new, old = "expert.membership_new", "expert.membership"
     joined = f"{new} n FULL OUTER JOIN {old} o ON n.{key} = o.{key}"
     flips = ", ".join(

@@ -47,8 +47,11 @@ COLUMNS = {
 }
 
 
-def write_project(root: Path, extra: str = "") -> None:
-    (root / "segql.yml").write_text(PROJECT + extra)
+KEY = "customer_id"
+
+
+def write_project(root: Path, extra: str = "", key: str = KEY) -> None:
+    (root / "segql.yml").write_text(PROJECT.replace(KEY, key) + extra)
     (root / "a.seg").write_text(A_SEG)
     (root / "b.seg").write_text(B_SEG)
 
@@ -65,10 +68,10 @@ def rows(seed: int = 7, customers: int = 40) -> dict[str, list[tuple]]:
     return {"customers": [(k,) for k in keys], "orders": orders}
 
 
-def write_duckdb(path: Path, data: dict[str, list[tuple]]) -> None:
+def write_duckdb(path: Path, data: dict[str, list[tuple]], key: str = KEY) -> None:
     con = duckdb.connect(str(path))
     for table, cols in COLUMNS.items():
-        defs = ", ".join(f"{c} {t}" for c, t in cols)
+        defs = ", ".join(f'"{key if c == KEY else c}" {t}' for c, t in cols)
         con.execute(f"CREATE OR REPLACE TABLE {table} ({defs})")
         if data[table]:
             marks = ", ".join("?" for _ in cols)
@@ -150,9 +153,9 @@ def fetch(engine, query) -> list[tuple]:
     return [tuple(r) for r in engine.fetch(query)]
 
 
-def state_changes(engine, schema: str, run_id: int) -> set[tuple]:
+def state_changes(engine, schema: str, run_id: int, key: str = KEY) -> set[tuple]:
     q = (
-        exp.select("name", "customer_id", "event", "label")
+        exp.select("name", exp.column(key, quoted=True), "event", "label")
         .from_(table(schema, "changes"))
         .where(exp.column("run_id").eq(run_id))
     )
@@ -173,23 +176,25 @@ def state_sizes(engine, schema: str, run_id: int) -> set[tuple]:
     }
 
 
-def state_membership(engine, schema: str, run_id: int, names: list[str]) -> tuple[set, Membership]:
+def state_membership(
+    engine, schema: str, run_id: int, names: list[str], key: str = KEY
+) -> tuple[set, Membership]:
     q = exp.select("*").from_(table(schema, "membership")).where(exp.column("run_id").eq(run_id))
     cols = list(engine.columns(table(schema, "membership")))
     got = [dict(zip(cols, r, strict=True)) for r in fetch(engine, q)]
     members: Membership = {}
     for name in names:
         if name in LABELS:
-            members[name] = {r["customer_id"]: r[name] for r in got if r[name] is not None}
+            members[name] = {r[key]: r[name] for r in got if r[name] is not None}
         else:
-            members[name] = {r["customer_id"]: True for r in got if r[name]}
-    return {r["customer_id"] for r in got}, members
+            members[name] = {r[key]: True for r in got if r[name]}
+    return {r[key] for r in got}, members
 
 
-def committed(engine, schema: str):
+def committed(engine, schema: str, key: str = KEY):
     from segql.ops import state as st
 
-    return st.runs(st.State(engine, schema, "customer_id"))
+    return st.runs(st.State(engine, schema, key))
 
 
 def snapshot(engine, schema: str) -> dict[str, list[tuple]] | None:
@@ -208,13 +213,19 @@ def snapshot(engine, schema: str) -> dict[str, list[tuple]] | None:
 
 
 def check_run(
-    engine, schema: str, run_id: int, old: Membership, universe: set, new: Membership
+    engine,
+    schema: str,
+    run_id: int,
+    old: Membership,
+    universe: set,
+    new: Membership,
+    key: str = KEY,
 ) -> None:
     """The state of run `run_id` equals the independent computation."""
     changes = expected_changes(old, new)
-    assert state_changes(engine, schema, run_id) == changes
+    assert state_changes(engine, schema, run_id, key) == changes
     assert state_sizes(engine, schema, run_id) == expected_sizes(universe, new, changes)
-    keys, members = state_membership(engine, schema, run_id, list(new))
+    keys, members = state_membership(engine, schema, run_id, list(new), key)
     assert keys == universe and members == new
-    last = committed(engine, schema)[-1]
+    last = committed(engine, schema, key)[-1]
     assert last.run_id == run_id and last.status == "ok" and last.universe == len(universe)

@@ -134,6 +134,25 @@ def test_every_rule_of_run(proj: Path):
     )
 
 
+@pytest.mark.parametrize("key", ["__segql_name", "__segql_value"])
+def test_key_named_like_the_unpivots_columns(tmp_path: Path, monkeypatch, key: str):
+    """DuckDB writes the segments' changes by one UNPIVOT whose name and value
+    columns sit beside the key: a key of the same name still gives the
+    changes of the rules, on a first run (the membership) and a later one (the
+    pair's flips)."""
+    rs.write_project(tmp_path, key=key)
+    rs.write_duckdb(tmp_path / "data.duckdb", rs.rows(), key=key)
+    monkeypatch.chdir(tmp_path)
+    old: dict = {}
+    for run_id, when in enumerate(T[:3], start=1):
+        run("a.seg", "b.seg", as_of=when)
+        universe, new = expected(tmp_path, ["a.seg", "b.seg"], when)
+        with engine(tmp_path / "data.duckdb") as e:
+            rs.check_run(e, "segql", run_id, old, universe, new, key=key)
+        assert run_id == 1 or rs.expected_changes(old, new)  # something moved
+        old = new
+
+
 def test_summary_table_and_warnings(proj: Path):
     r = cli("run", "a.seg", "b.seg", "--db", "data.duckdb", "--as-of", T[1].isoformat())
     assert "run 1 at 2025-02-15 00:00:00 UTC, first run" in r.stdout
