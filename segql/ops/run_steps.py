@@ -76,6 +76,7 @@ def statements(plan: Plan, columns_of: Columns | None = None) -> Iterator[exp.Ex
     else:
         yield from d.temp_table(new.copy(), rows)
     yield d.create_state_table(s.changes, s.changes_shape())
+    yield from d.run_index(s.changes)
     if isinstance(plan.run_id, int):  # Spark: no rows of this run_id before it writes them
         for name in ("runs", "changes", "sizes"):
             yield from d.clear_run(s.table(name), plan.run_id)

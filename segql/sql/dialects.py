@@ -181,6 +181,13 @@ class Dialect:
 
     # -- statements (engines run them: segql/engines/base.py)
 
+    def run_index(self, table: exp.Table) -> list[exp.Expr]:
+        """Statements that let a read of one run's rows of an append-only state
+        table (`changes`) skip the other runs' rows. None here: DuckDB's zone
+        maps (min/max per row group) skip them by themselves, Spark's tables
+        are partitioned by run_id, and a script's engines are not run here."""
+        return []
+
     def temp_table(self, name: exp.Table, query: exp.Query) -> list[exp.Expr]:
         """A table of a query's rows that lives as long as the connection."""
         temp = exp.Properties(expressions=[exp.TemporaryProperty()])
@@ -369,6 +376,42 @@ class Postgres(Dialect):
             exp.Mul(this=seconds, expression=exp.Literal.number(1000000)),
             exp.DataType.build("BIGINT"),
         )
+
+    def run_index(self, table):
+        # a heap table has no zone maps: without an index, every run's sizes
+        # (grouping this run's changes) would read every run's changes. A BRIN
+        # index stores a min/max run_id per range of pages: tiny, cheap to keep
+        # up on an append-only table whose run_id only grows; the pages a run
+        # appends are read until summarized (autosummarize: by autovacuum)
+        name = exp.to_identifier(f"{table.name}_run_id", quoted=True)
+        params = exp.IndexParameters(
+            using=exp.var("brin"),
+            columns=[exp.Ordered(this=exp.column("run_id", quoted=True), nulls_first=False)],
+            with_storage=[exp.Property(this=exp.var("autosummarize"), value=exp.var("on"))],
+        )
+        index = exp.Index(this=name, table=table.copy(), params=params)
+        return [exp.Create(this=index, kind="INDEX", exists=True)]
+
+    def unpivot(self, rows, columns, name, value):
+        # no UNPIVOT: a LATERAL VALUES list of (column name, its value) per row
+        def q(c: str, table: str) -> exp.Column:
+            return exp.column(c, table=table, quoted=True)
+
+        pairs = [exp.Tuple(expressions=[_lit(c), q(c, "r")]) for c in columns]
+        alias = exp.TableAlias(
+            this=exp.to_identifier("v", quoted=True),
+            columns=[exp.to_identifier(n, quoted=True) for n in (name, value)],
+        )
+        values = exp.Lateral(this=exp.Subquery(this=exp.Values(expressions=pairs)), alias=alias)
+        keep = [c for c in rows.named_selects if c not in columns]
+        r = exp.alias_(exp.Subquery(this=rows), "r", quoted=True)
+        out = (
+            exp.select(*(q(c, "r") for c in keep), q(name, "v"), q(value, "v"), copy=False)
+            .from_(r, copy=False)
+            .join(values, join_type="cross", copy=False)
+            .where(exp.Not(this=exp.Is(this=q(value, "v"), expression=exp.Null())), copy=False)
+        )
+        return exp.alias_(exp.Subquery(this=out), "u", quoted=True)  # PostgreSQL 15: named
 
     def hex_to_int(self, digits):
         # 'x…' is a bit-string literal; 32 bits cast to BIGINT stay unsigned

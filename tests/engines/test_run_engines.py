@@ -130,6 +130,34 @@ def test_postgres_every_rule(pg: Path):
     scenario(pg, "pg")
 
 
+def test_postgres_reads_one_runs_changes_without_reading_the_others(pg: Path, postgres):
+    """A run's sizes group this run's changes, and reads of state take one
+    run's rows: the BRIN index on changes.run_id that a run makes lets
+    PostgreSQL skip the other runs' pages (a heap table has no zone maps)."""
+    _load(pg, "pg")
+    run("pg", "a.seg", as_of=T[0])
+    with postgres.connect() as con:
+        (index,) = con.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'changes'",
+            (STATE,),
+        ).fetchall()
+        assert "USING brin (run_id)" in index[0] and "autosummarize" in index[0]
+        # a long history: 400 runs of 500 changes each, appended in run order
+        con.execute(
+            f'INSERT INTO "{STATE}".changes (run_id, as_of, name, customer_id, event)'
+            " SELECT 1000 + i / 500, now(), 'buyers', 'c' || i, 'enter'"
+            " FROM generate_series(0, 199999) i"
+        )
+        con.execute(f"SELECT brin_summarize_new_values('\"{STATE}\".changes_run_id')")
+        con.execute(f'ANALYZE "{STATE}".changes')
+        plan = con.execute(
+            f'EXPLAIN SELECT name, count(*) FROM "{STATE}".changes'
+            " WHERE run_id = 1200 GROUP BY name"
+        ).fetchall()
+    assert "Bitmap Index Scan on changes_run_id" in "\n".join(r[0] for r in plan)
+    run("pg", "a.seg", "b.seg", as_of=T[1])  # the next run works with the index there
+
+
 def test_postgres_second_run_stops_while_one_holds_the_state(pg: Path):
     _load(pg, "pg")
     with _connect(pg, "pg") as e, e.exclusive(STATE):
