@@ -61,7 +61,7 @@ def _connect(root: Path, target: str):
     return connect(choose(load_project(root / "segql.yml"), target), root, read_only=False)
 
 
-def _load(root: Path, target: str) -> None:
+def _load(root: Path, target: str, key: str = rs.KEY) -> None:
     """The test data into the target (schema/database shop_run), a fresh state."""
     types = {"VARCHAR": "TEXT", "TIMESTAMP": "TIMESTAMP", "DOUBLE": "DOUBLE"}
     data = rs.rows()
@@ -70,7 +70,7 @@ def _load(root: Path, target: str) -> None:
             schema = exp.Table(this=exp.to_identifier(name, quoted=True))
             e.execute(exp.Drop(tables=[schema], kind="SCHEMA", exists=True, cascade=True))
         for table, cols in rs.COLUMNS.items():
-            columns = {c: exp.DataType.build(types[t]) for c, t in cols}
+            columns = {(key if c == rs.KEY else c): exp.DataType.build(types[t]) for c, t in cols}
             e.write_table(rs.table("shop_run", table), columns, [data[table]])
 
 
@@ -156,6 +156,25 @@ def test_postgres_reads_one_runs_changes_without_reading_the_others(pg: Path, po
         ).fetchall()
     assert "Bitmap Index Scan on changes_run_id" in "\n".join(r[0] for r in plan)
     run("pg", "a.seg", "b.seg", as_of=T[1])  # the next run works with the index there
+
+
+@pytest.mark.parametrize("key", ["__segql_name", "__segql_value"])
+def test_postgres_key_named_like_the_unpivots_columns(tmp_path: Path, postgres, monkeypatch, key):
+    """PostgreSQL writes the segments' changes by one LATERAL VALUES list whose
+    name and value columns sit beside the key: a key of the same name still
+    gives the changes of the rules, first run and later ones."""
+    monkeypatch.setenv("SEGQL_TEST_PG_DSN", postgres.conninfo)
+    rs.write_project(tmp_path, TARGETS, key=key)
+    rs.write_duckdb(tmp_path / "expect.duckdb", rs.rows(), key=key)
+    monkeypatch.chdir(tmp_path)
+    _load(tmp_path, "pg", key)
+    old: dict = {}
+    for run_id, when in enumerate(T, start=1):
+        run("pg", "a.seg", "b.seg", as_of=when)
+        universe, new = expected(tmp_path, ["a.seg", "b.seg"], when)
+        with _connect(tmp_path, "pg") as e:
+            rs.check_run(e, STATE, run_id, old, universe, new, key=key)
+        old = new
 
 
 def test_postgres_second_run_stops_while_one_holds_the_state(pg: Path):
